@@ -1,0 +1,42 @@
+// Shared plumbing of the emkit subcommands: common options, the command table, effective
+// options written into each job's output folder, and the single catch that turns errors
+// into one line on stderr and a non-zero exit status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace emkit {
+
+struct CommonOptions {
+  int threads = 0;         // 0 = all cores
+  unsigned long long seed = 42;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+// Adds --threads, --seed, --verbose, --quiet.
+void AddCommonOptions(CLI::App& app, CommonOptions* opt);
+// Resolves threads (0 -> cores) and applies them to every pool (emkit, OpenMP, OpenCV, torch)
+// and sets the log level. Returns the thread count.
+int ApplyCommonOptions(CommonOptions* opt);
+
+// Writes the parsed options of `app` (TOML, every option with its value or default) and the
+// command line to <dir>/emkit_<name>_options.toml, atomically.
+void WriteEffectiveOptions(const CLI::App& app, const std::string& dir, int argc, char** argv);
+
+// Parses argv; returns -1 to go on, or an exit status (help printed: 0, bad options: 2).
+int ParseCommandLine(CLI::App& app, int argc, char** argv);
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[0] is "emkit <name>"
+};
+const std::vector<Command>& Commands();
+
+// Entry point of the emkit binary (also used by tests).
+int RunEmkit(int argc, char** argv);
+
+}  // namespace emkit

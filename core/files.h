@@ -1,0 +1,25 @@
+// File helpers: atomic output (write to a temporary name, rename when complete), paths.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace emkit {
+
+// Calls write(tmp_path) and renames tmp_path to path when it returns; on exception the
+// temporary file is removed and the exception propagates. The parent folder must exist.
+void WriteAtomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
+
+// Writes text atomically.
+void WriteTextFile(const std::string& path, const std::string& text);
+std::string ReadTextFile(const std::string& path);
+
+bool FileExists(const std::string& path);
+void CreateDirectories(const std::string& path);
+std::string JoinPath(const std::string& a, const std::string& b);
+std::string Basename(const std::string& path);                 // "dir/x.mrc" -> "x.mrc"
+std::string StripExtension(const std::string& name);           // "x.mrc" -> "x"
+std::string Extension(const std::string& path);                // ".mrc", lower case
+std::string ParentDir(const std::string& path);
+
+}  // namespace emkit

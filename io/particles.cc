@@ -1,0 +1,306 @@
+#include "io/particles.h"
+
+#include <cstdlib>
+#include <set>
+
+#include "core/error.h"
+#include "core/files.h"
+
+namespace emkit {
+namespace {
+
+std::vector<OpticsGroup> ReadOptics(const StarTable& t, const char* pixel_label) {
+  std::vector<OpticsGroup> out;
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    OpticsGroup g;
+    g.number = static_cast<int>(t.GetInt(r, "rlnOpticsGroup"));
+    if (t.Has("rlnOpticsGroupName")) g.name = t.Get(r, "rlnOpticsGroupName");
+    g.voltage_kv = t.GetDouble(r, "rlnVoltage");
+    g.cs_mm = t.GetDouble(r, "rlnSphericalAberration");
+    g.amplitude_contrast = t.GetDouble(r, "rlnAmplitudeContrast");
+    if (t.Has(pixel_label))
+      g.pixel_size = t.GetDouble(r, pixel_label);
+    else if (t.Has("rlnImagePixelSize"))
+      g.pixel_size = t.GetDouble(r, "rlnImagePixelSize");
+    else if (t.Has("rlnMicrographPixelSize"))
+      g.pixel_size = t.GetDouble(r, "rlnMicrographPixelSize");
+    else
+      throw IoError(t.Where(r) + ": optics group has no pixel size column (_" + std::string(pixel_label) + ")");
+    g.original_pixel_size = t.GetDouble(r, "rlnMicrographOriginalPixelSize", 0);
+    g.image_size = static_cast<int>(t.GetDouble(r, "rlnImageSize", 0));
+    g.image_dimensionality = static_cast<int>(t.GetDouble(r, "rlnImageDimensionality", 2));
+    if (!(g.pixel_size > 0)) throw IoError(t.Where(r) + ": pixel size must be positive");
+    out.push_back(g);
+  }
+  if (out.empty()) throw IoError(t.Where(0) + ": data_optics has no rows");
+  return out;
+}
+
+// RELION 3.0: one table, optics per row; pixel size from rlnDetectorPixelSize/rlnMagnification.
+std::vector<OpticsGroup> OpticsFrom30(const StarTable& t, std::vector<int>* group_of_row) {
+  std::vector<OpticsGroup> groups;
+  group_of_row->assign(t.num_rows(), 1);
+  for (std::size_t r = 0; r < t.num_rows(); ++r) {
+    OpticsGroup g;
+    g.voltage_kv = t.GetDouble(r, "rlnVoltage", 300);
+    g.cs_mm = t.GetDouble(r, "rlnSphericalAberration", 2.7);
+    g.amplitude_contrast = t.GetDouble(r, "rlnAmplitudeContrast", 0.1);
+    if (t.Has("rlnImagePixelSize"))
+      g.pixel_size = t.GetDouble(r, "rlnImagePixelSize");
+    else if (t.Has("rlnDetectorPixelSize") && t.Has("rlnMagnification"))
+      g.pixel_size = t.GetDouble(r, "rlnDetectorPixelSize") * 1e4 / t.GetDouble(r, "rlnMagnification");
+    else
+      g.pixel_size = 1.0;
+    int found = 0;
+    for (const auto& e : groups)
+      if (e.voltage_kv == g.voltage_kv && e.cs_mm == g.cs_mm && e.amplitude_contrast == g.amplitude_contrast &&
+          std::abs(e.pixel_size - g.pixel_size) < 1e-6)
+        found = e.number;
+    if (!found) {
+      g.number = static_cast<int>(groups.size()) + 1;
+      g.name = "opticsGroup" + std::to_string(g.number);
+      groups.push_back(g);
+      found = g.number;
+    }
+    (*group_of_row)[r] = found;
+  }
+  if (groups.empty()) groups.push_back(OpticsGroup());
+  return groups;
+}
+
+}  // namespace
+
+const OpticsGroup& ParticleSet::Optics(int group) const {
+  for (const auto& g : optics)
+    if (g.number == group) return g;
+  throw InvalidInputError("particles refer to optics group " + std::to_string(group) + " which is not defined");
+}
+
+const OpticsGroup& MicrographSet::Optics(int group) const {
+  for (const auto& g : optics)
+    if (g.number == group) return g;
+  throw InvalidInputError("micrographs refer to optics group " + std::to_string(group) + " which is not defined");
+}
+
+void ParseImageName(const std::string& image_name, const std::string& star_dir, int* index, std::string* path,
+                    const std::string& where) {
+  const auto at = image_name.find('@');
+  if (at == std::string::npos) {
+    *index = 0;
+    *path = image_name;
+  } else {
+    char* end = nullptr;
+    const std::string num = image_name.substr(0, at);
+    const long v = std::strtol(num.c_str(), &end, 10);
+    if (num.empty() || *end != '\0' || v < 1)
+      throw IoError(where + ": rlnImageName '" + image_name + "' must look like 000001@stack.mrcs (1-based)");
+    *index = static_cast<int>(v - 1);
+    *path = image_name.substr(at + 1);
+  }
+  if (path->empty()) throw IoError(where + ": rlnImageName '" + image_name + "' has no file name");
+  if ((*path)[0] != '/' && !FileExists(*path) && !star_dir.empty()) {
+    const std::string alt = JoinPath(star_dir, *path);
+    if (FileExists(alt)) *path = alt;
+  }
+}
+
+std::string MakeImageName(int index0, const std::string& path) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%06d@", index0 + 1);
+  return buf + path;
+}
+
+ParticleSet ReadParticles(const std::string& path) {
+  ParticleSet set;
+  set.source = ReadStar(path);
+  const StarFile& f = set.source;
+  const StarTable* optics = f.Find("optics");
+  const StarTable* table = f.Find("particles");
+  std::vector<int> group_of_row;
+  if (optics && table) {
+    set.optics = ReadOptics(*optics, "rlnImagePixelSize");
+  } else {
+    // RELION 3.0: the first loop block.
+    table = nullptr;
+    for (const auto& b : f.blocks)
+      if (b.is_loop() && b.Has("rlnImageName")) {
+        table = &b;
+        break;
+      }
+    if (!table)
+      for (const auto& b : f.blocks)
+        if (b.is_loop() && b.Has("rlnCoordinateX")) {
+          table = &b;
+          break;
+        }
+    if (!table) throw IoError(path + ": no particles table (data_particles, or a loop with _rlnImageName)");
+    set.optics = OpticsFrom30(*table, &group_of_row);
+  }
+  set.particles_block = table->name();
+  const bool v30 = !group_of_row.empty();
+  set.particles.reserve(table->num_rows());
+  for (std::size_t r = 0; r < table->num_rows(); ++r) {
+    Particle p;
+    if (table->Has("rlnImageName")) p.image_name = table->Get(r, "rlnImageName");
+    if (table->Has("rlnMicrographName")) p.micrograph_name = table->Get(r, "rlnMicrographName");
+    p.x = table->GetDouble(r, "rlnCoordinateX", 0);
+    p.y = table->GetDouble(r, "rlnCoordinateY", 0);
+    p.optics_group = v30 ? group_of_row[r] : static_cast<int>(table->GetDouble(r, "rlnOpticsGroup", 1));
+    const OpticsGroup& g = set.Optics(p.optics_group);
+    p.ctf.voltage_kv = g.voltage_kv;
+    p.ctf.cs_mm = g.cs_mm;
+    p.ctf.amplitude_contrast = g.amplitude_contrast;
+    p.ctf.defocus_u = table->GetDouble(r, "rlnDefocusU", 0);
+    p.ctf.defocus_v = table->GetDouble(r, "rlnDefocusV", p.ctf.defocus_u);
+    p.ctf.defocus_angle = table->GetDouble(r, "rlnDefocusAngle", 0);
+    p.ctf.phase_shift = table->GetDouble(r, "rlnPhaseShift", 0);
+    p.ctf.bfactor = table->GetDouble(r, "rlnCtfBfactor", 0);
+    p.ctf.scale = table->GetDouble(r, "rlnCtfScalefactor", 1);
+    p.rot = table->GetDouble(r, "rlnAngleRot", 0);
+    p.tilt = table->GetDouble(r, "rlnAngleTilt", 0);
+    p.psi = table->GetDouble(r, "rlnAnglePsi", 0);
+    if (table->Has("rlnOriginXAngst")) {
+      p.origin_x_angst = table->GetDouble(r, "rlnOriginXAngst");
+      p.origin_y_angst = table->GetDouble(r, "rlnOriginYAngst", 0);
+    } else if (table->Has("rlnOriginX")) {  // 3.0: pixels
+      p.origin_x_angst = table->GetDouble(r, "rlnOriginX") * g.pixel_size;
+      p.origin_y_angst = table->GetDouble(r, "rlnOriginY", 0) * g.pixel_size;
+    }
+    p.class_number = static_cast<int>(table->GetDouble(r, "rlnClassNumber", 0));
+    p.fom = table->GetDouble(r, "rlnAutopickFigureOfMerit", 0);
+    p.random_subset = static_cast<int>(table->GetDouble(r, "rlnRandomSubset", 0));
+    set.particles.push_back(std::move(p));
+  }
+  return set;
+}
+
+StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
+  StarFile out;
+  out.version = 30001;
+  StarTable optics("optics");
+  for (const char* l : {"rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration",
+                        "rlnVoltage", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize",
+                        "rlnImageDimensionality"})
+    optics.AddColumn(l);
+  for (const auto& g : set.optics)
+    optics.AddRow({std::to_string(g.number), g.name, FormatStarNumber(g.amplitude_contrast), FormatStarNumber(g.cs_mm),
+                   FormatStarNumber(g.voltage_kv), FormatStarNumber(g.pixel_size),
+                   FormatStarNumber(g.original_pixel_size > 0 ? g.original_pixel_size : g.pixel_size),
+                   std::to_string(g.image_size), std::to_string(g.image_dimensionality)});
+  out.Add(std::move(optics));
+
+  StarTable t("particles");
+  static const std::set<std::string> kOwn = {
+      "rlnImageName", "rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup", "rlnDefocusU",
+      "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnCtfBfactor", "rlnCtfScalefactor", "rlnAngleRot",
+      "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst", "rlnClassNumber",
+      "rlnAutopickFigureOfMerit", "rlnRandomSubset", "rlnOriginX", "rlnOriginY", "rlnVoltage",
+      "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnMagnification", "rlnDetectorPixelSize"};
+  for (const char* l : {"rlnImageName", "rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup",
+                        "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnCtfBfactor",
+                        "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst"})
+    t.AddColumn(l);
+  bool any_class = false, any_fom = false, any_subset = false;
+  for (const auto& p : set.particles) {
+    any_class |= p.class_number != 0;
+    any_fom |= p.fom != 0;
+    any_subset |= p.random_subset != 0;
+  }
+  if (any_class) t.AddColumn("rlnClassNumber");
+  if (any_fom) t.AddColumn("rlnAutopickFigureOfMerit");
+  if (any_subset) t.AddColumn("rlnRandomSubset");
+  const StarTable* src = set.source.Find(set.particles_block);
+  std::vector<std::pair<int, int>> extra;  // (src column, dst column)
+  if (keep_extra && src && src->num_rows() == set.particles.size())
+    for (std::size_t c = 0; c < src->labels().size(); ++c)
+      if (!kOwn.count(src->labels()[c])) extra.push_back({static_cast<int>(c), t.AddColumn(src->labels()[c])});
+  t.Reserve(set.particles.size());
+  for (std::size_t i = 0; i < set.particles.size(); ++i) {
+    const Particle& p = set.particles[i];
+    std::vector<std::string> row = {p.image_name.empty() ? "None" : p.image_name,
+                                    p.micrograph_name.empty() ? "None" : p.micrograph_name,
+                                    FormatStarNumber(p.x), FormatStarNumber(p.y), std::to_string(p.optics_group),
+                                    FormatStarNumber(p.ctf.defocus_u), FormatStarNumber(p.ctf.defocus_v),
+                                    FormatStarNumber(p.ctf.defocus_angle), FormatStarNumber(p.ctf.phase_shift),
+                                    FormatStarNumber(p.ctf.bfactor), FormatStarNumber(p.rot),
+                                    FormatStarNumber(p.tilt), FormatStarNumber(p.psi),
+                                    FormatStarNumber(p.origin_x_angst), FormatStarNumber(p.origin_y_angst)};
+    if (any_class) row.push_back(std::to_string(p.class_number));
+    if (any_fom) row.push_back(FormatStarNumber(p.fom));
+    if (any_subset) row.push_back(std::to_string(p.random_subset));
+    row.resize(t.labels().size());
+    for (auto [s, d] : extra) row[d] = src->row(i)[s];
+    t.AddRow(std::move(row));
+  }
+  out.Add(std::move(t));
+  return out;
+}
+
+void WriteParticles(const std::string& path, const ParticleSet& set, bool keep_extra) {
+  WriteStar(path, ParticlesToStar(set, keep_extra));
+}
+
+MicrographSet ReadMicrographs(const std::string& path) {
+  StarFile f = ReadStar(path);
+  MicrographSet set;
+  const StarTable* optics = f.Find("optics");
+  const StarTable* table = f.Find("micrographs");
+  std::vector<int> group_of_row;
+  if (!table)
+    for (const auto& b : f.blocks)
+      if (b.is_loop() && b.Has("rlnMicrographName")) {
+        table = &b;
+        break;
+      }
+  if (!table) throw IoError(path + ": no micrographs table (data_micrographs or a loop with _rlnMicrographName)");
+  if (optics)
+    set.optics = ReadOptics(*optics, "rlnMicrographPixelSize");
+  else
+    set.optics = OpticsFrom30(*table, &group_of_row);
+  table->RequireColumn("rlnMicrographName");
+  for (std::size_t r = 0; r < table->num_rows(); ++r) {
+    MicrographEntry m;
+    m.name = table->Get(r, "rlnMicrographName");
+    m.optics_group = group_of_row.empty() ? static_cast<int>(table->GetDouble(r, "rlnOpticsGroup", 1)) : group_of_row[r];
+    const OpticsGroup& g = set.Optics(m.optics_group);
+    m.has_ctf = table->Has("rlnDefocusU");
+    m.ctf.voltage_kv = g.voltage_kv;
+    m.ctf.cs_mm = g.cs_mm;
+    m.ctf.amplitude_contrast = g.amplitude_contrast;
+    if (m.has_ctf) {
+      m.ctf.defocus_u = table->GetDouble(r, "rlnDefocusU");
+      m.ctf.defocus_v = table->GetDouble(r, "rlnDefocusV", m.ctf.defocus_u);
+      m.ctf.defocus_angle = table->GetDouble(r, "rlnDefocusAngle", 0);
+      m.ctf.phase_shift = table->GetDouble(r, "rlnPhaseShift", 0);
+      m.ctf.bfactor = table->GetDouble(r, "rlnCtfBfactor", 0);
+    }
+    set.micrographs.push_back(m);
+  }
+  return set;
+}
+
+void WriteMicrographs(const std::string& path, const MicrographSet& set) {
+  StarFile out;
+  out.version = 30001;
+  StarTable optics("optics");
+  for (const char* l : {"rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration",
+                        "rlnVoltage", "rlnMicrographPixelSize", "rlnMicrographOriginalPixelSize"})
+    optics.AddColumn(l);
+  for (const auto& g : set.optics)
+    optics.AddRow({std::to_string(g.number), g.name, FormatStarNumber(g.amplitude_contrast), FormatStarNumber(g.cs_mm),
+                   FormatStarNumber(g.voltage_kv), FormatStarNumber(g.pixel_size),
+                   FormatStarNumber(g.original_pixel_size > 0 ? g.original_pixel_size : g.pixel_size)});
+  out.Add(std::move(optics));
+  StarTable t("micrographs");
+  for (const char* l : {"rlnMicrographName", "rlnOpticsGroup", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle",
+                        "rlnPhaseShift", "rlnCtfBfactor"})
+    t.AddColumn(l);
+  for (const auto& m : set.micrographs)
+    t.AddRow({m.name, std::to_string(m.optics_group), FormatStarNumber(m.ctf.defocus_u),
+              FormatStarNumber(m.ctf.defocus_v), FormatStarNumber(m.ctf.defocus_angle),
+              FormatStarNumber(m.ctf.phase_shift), FormatStarNumber(m.ctf.bfactor)});
+  out.Add(std::move(t));
+  WriteStar(path, out);
+}
+
+}  // namespace emkit
