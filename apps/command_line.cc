@@ -1,5 +1,6 @@
 #include "apps/command_line.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <thread>
@@ -57,12 +58,29 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv) {
 }
 
 namespace {
+std::vector<Command>& Registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+
 void PrintUsage() {
   std::printf("emkit: single-particle cryo-EM toolkit\n\nUsage: emkit <command> [options]\n\nCommands:\n");
   for (const auto& c : Commands()) std::printf("  %-12s %s\n", c.name, c.summary);
   std::printf("\n'emkit <command> --help' lists every option of a command with its default.\n");
 }
+
 }  // namespace
+
+bool RegisterCommand(const Command& command) {
+  Registry().push_back(command);
+  return true;
+}
+
+std::vector<Command> Commands() {
+  std::vector<Command> c = Registry();
+  std::sort(c.begin(), c.end(), [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });
+  return c;
+}
 
 int RunEmkit(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||

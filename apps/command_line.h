@@ -34,9 +34,16 @@ struct Command {
   const char* summary;
   int (*run)(int argc, char** argv);  // argv[0] is "emkit <name>"
 };
-const std::vector<Command>& Commands();
+// All registered commands, sorted by name.
+std::vector<Command> Commands();
+// Called by EMKIT_REGISTER_COMMAND at static initialisation.
+bool RegisterCommand(const Command& command);
 
 // Entry point of the emkit binary (also used by tests).
 int RunEmkit(int argc, char** argv);
 
 }  // namespace emkit
+
+// In apps/<name>_command.cc: EMKIT_REGISTER_COMMAND(info, "Summarise files", RunInfo);
+#define EMKIT_REGISTER_COMMAND(name, summary, fn) \
+  static const bool emkit_registered_##name = ::emkit::RegisterCommand({#name, summary, &fn})

@@ -135,4 +135,6 @@ int RunInfo(int argc, char** argv) {
   return failures ? 1 : 0;
 }
 
+EMKIT_REGISTER_COMMAND(info, "Summarise MRC, STAR and micrograph image files", RunInfo);
+
 }  // namespace emkit

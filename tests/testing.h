@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <filesystem>
 #include <string>
 
@@ -24,6 +30,34 @@ inline std::string FreshDir(const std::string& name) {
   std::filesystem::create_directories(dir);
   return dir;
 }
+
+struct CommandResult {
+  int status = -1;  // exit status
+  std::string out, err;
+};
+
+// Runs a shell command, capturing stdout and stderr.
+inline CommandResult RunCommand(const std::string& command) {
+  static int counter = 0;
+  const std::string base = ::testing::TempDir() + "/emkit_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const int raw = std::system((command + " >" + base + ".out 2>" + base + ".err").c_str());
+  CommandResult r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return r;
+}
+
+// Runs the emkit binary with the given arguments.
+inline CommandResult RunEmkitBinary(const std::string& args) { return RunCommand(std::string(EMKIT_BINARY) + " " + args); }
 
 }  // namespace emkit::testing
 

@@ -1,0 +1,25 @@
+// Peak finding on score maps (FOM, LoG response, CNN log-odds): local maxima above a
+// threshold, greedy non-maximum suppression at a minimum distance, optional border and
+// bad-region mask. CONTRACT shared by picker/ and the CNN picker.
+#pragma once
+
+#include <vector>
+
+#include "core/image.h"
+#include "io/coordinates.h"
+
+namespace emkit {
+
+struct PeakOptions {
+  double threshold = 0;          // keep peaks with score >= threshold
+  double min_distance = 10;      // pixels of the score map; no two peaks closer
+  int border = 0;                // ignore peaks within this many pixels of the edge
+  int max_peaks = 0;             // 0 = no limit; else the best max_peaks
+  const Image* mask = nullptr;   // optional: pixels with mask == 0 are excluded
+};
+
+// Returns peaks sorted by decreasing score; x, y in score-map pixels, fom = score.
+// Deterministic (ties broken by position).
+std::vector<Coordinate> FindPeaks(const Image& score, const PeakOptions& opt);
+
+}  // namespace emkit

@@ -1,0 +1,34 @@
+// Micrograph preprocessing shared by every picker (template, LoG, CNN) and by training:
+// bin to a working pixel size by Fourier cropping, optional high-pass against ice
+// gradients, robust normalisation. CONTRACT shared by picker/ and training/.
+#pragma once
+
+#include "core/image.h"
+
+namespace emkit {
+
+struct PreprocessOptions {
+  double working_pixel_size = 0;   // Å; 0 = choose from particle_diameter_px_target
+  double particle_diameter = 0;    // Å (used when working_pixel_size == 0)
+  double diameter_px_target = 24;  // particle size in pixels after binning (when choosing)
+  double highpass_angstrom = 0;    // 0 = off; e.g. 2-3 x particle diameter
+  double lowpass_angstrom = 0;     // 0 = off
+  bool robust_normalise = true;    // median/MAD-based mean 0, std 1 (else plain mean/std)
+  bool invert = false;             // multiply by -1 after normalising (particles bright)
+  int threads = 1;
+  void Check() const;              // throws InvalidInputError naming the field
+};
+
+struct PreprocessedMicrograph {
+  Image image;                 // binned, filtered, normalised
+  double pixel_size = 0;       // Å per binned pixel
+  double bin_factor = 1;       // original px per binned px (x and y the same)
+  int original_nx = 0, original_ny = 0;
+  // Binned -> original micrograph pixel coordinates (and back).
+  double ToOriginal(double binned) const { return binned * bin_factor; }
+  double ToBinned(double original) const { return original / bin_factor; }
+};
+
+PreprocessedMicrograph PreprocessMicrograph(const Image& micrograph, double pixel_size, const PreprocessOptions& opt);
+
+}  // namespace emkit

@@ -1,0 +1,75 @@
+// The command line: dispatch, help, bad options, and `emkit info` over every real file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/image.h"
+#include "io/mrc.h"
+#include "tests/testing.h"
+
+namespace emkit {
+using testing::RunEmkitBinary;
+
+TEST(Cli, HelpListsCommandsAndOptionsWithDefaults) {
+  auto r = RunEmkitBinary("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("info"), std::string::npos);
+  r = RunEmkitBinary("info --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--threads"), std::string::npos);
+  EXPECT_NE(r.out.find("--seed"), std::string::npos);
+  EXPECT_NE(r.out.find("42"), std::string::npos);  // default seed shown
+}
+
+TEST(Cli, UnknownCommandsAndOptionsAreErrors) {
+  auto r = RunEmkitBinary("frobnicate");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos);
+  r = RunEmkitBinary("info --no-such-option x.mrc");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--no-such-option"), std::string::npos);
+  r = RunEmkitBinary("info --threads abc x.mrc");
+  EXPECT_EQ(r.status, 2);
+  r = RunEmkitBinary("");
+  EXPECT_NE(r.status, 0);
+}
+
+TEST(Cli, InfoReadsEveryRealFile) {
+  EMKIT_REQUIRE_SHARED_DATA(data);
+  std::string args;
+  int n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
+    const std::string ext = e.path().extension().string();
+    if (ext == ".mrc" || ext == ".mrcs" || ext == ".star" || ext == ".png") {
+      args += " '" + e.path().string() + "'";
+      ++n;
+    }
+  }
+  auto r = RunEmkitBinary("info --json" + args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(static_cast<int>(j.size()), n);
+  for (const auto& f : j) EXPECT_FALSE(f.contains("error")) << f.dump();
+}
+
+TEST(Cli, InfoRefusesBrokenFilesCleanly) {
+  const std::string dir = testing::FreshDir("info");
+  {
+    Image img(64, 64);
+    WriteMrc(dir + "/good.mrc", img);
+    std::filesystem::copy_file(dir + "/good.mrc", dir + "/trunc.mrc");
+    std::filesystem::resize_file(dir + "/trunc.mrc", 5000);
+    std::ofstream(dir + "/bad.star") << "data_x\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3\n";
+  }
+  auto r = RunEmkitBinary("info " + dir + "/good.mrc " + dir + "/trunc.mrc " + dir + "/bad.star " + dir +
+                          "/missing.mrc");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("good.mrc: MRC image 64x64x1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("trunc.mrc: not a valid MRC file: truncated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.star:6: row has 1 values"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("missing.mrc: no such file"), std::string::npos) << r.err;
+}
+
+}  // namespace emkit
