@@ -44,6 +44,6 @@ int RunEmkit(int argc, char** argv);
 
 }  // namespace emkit
 
-// In apps/<name>_command.cc: EMKIT_REGISTER_COMMAND(info, "Summarise files", RunInfo);
-#define EMKIT_REGISTER_COMMAND(name, summary, fn) \
-  static const bool emkit_registered_##name = ::emkit::RegisterCommand({#name, summary, &fn})
+// In apps/<name>_command.cc: EMKIT_REGISTER_COMMAND(RunInfo, "info", "Summarise files");
+#define EMKIT_REGISTER_COMMAND(fn, name, summary) \
+  static const bool emkit_registered_##fn = ::emkit::RegisterCommand({name, summary, &fn})

@@ -135,6 +135,6 @@ int RunInfo(int argc, char** argv) {
   return failures ? 1 : 0;
 }
 
-EMKIT_REGISTER_COMMAND(info, "Summarise MRC, STAR and micrograph image files", RunInfo);
+EMKIT_REGISTER_COMMAND(RunInfo, "info", "Summarise MRC, STAR and micrograph image files");
 
 }  // namespace emkit
