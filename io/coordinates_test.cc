@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "core/error.h"
 #include "io/coordinates.h"
 #include "io/micrograph.h"
@@ -99,6 +102,18 @@ TEST(Coordinates, RealCryoPPPCsvMatchesLabels) {
 
 TEST(Micrograph, SixteenBitTiffAndErrors) {
   const std::string dir = testing::FreshDir("mic");
+  cv::Mat m(20, 30, CV_16U, cv::Scalar(1000));
+  m.at<uint16_t>(5, 7) = 60000;  // row 5, column 7
+  ASSERT_TRUE(cv::imwrite(dir + "/m16.tif", m));
+  MicrographInfo info;
+  Image img = ReadMicrograph(dir + "/m16.tif", &info);
+  EXPECT_EQ(info.bit_depth, 16);
+  EXPECT_EQ(img.nx(), 30);
+  EXPECT_FLOAT_EQ(img(7, 5), 60000.f);
+  EXPECT_FLOAT_EQ(img(0, 0), 1000.f);
+  cv::Mat rgb(4, 4, CV_8UC3, cv::Scalar(10, 20, 30));
+  ASSERT_TRUE(cv::imwrite(dir + "/c.jpg", rgb));
+  EXPECT_EQ(ReadMicrograph(dir + "/c.jpg").nx(), 4);
   std::ofstream(dir + "/junk.png") << "not an image";
   EXPECT_THROW(ReadMicrograph(dir + "/junk.png"), IoError);
   EXPECT_THROW(ReadMicrograph(dir + "/none.tif"), IoError);

@@ -139,8 +139,9 @@ MrcHeader ReadMrcHeader(const std::string& path) {
   if (BytesTimes2ForMode(h.mode) == 0)
     Fail(path, "unsupported mode " + std::to_string(h.mode) + " (supported: 0, 1, 2, 6, 12, 101)");
   if (h.nsymbt < 0) Fail(path, "negative extended header size nsymbt=" + std::to_string(h.nsymbt));
-  const std::size_t elements = static_cast<std::size_t>(h.nx) * h.ny * h.nz;
-  if (elements > kMaxElements) Fail(path, "absurd dimensions " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" +
+  // Product in floating point: three 31-bit sizes can overflow 64 bits.
+  const long double elements = static_cast<long double>(h.nx) * h.ny * h.nz;
+  if (elements > static_cast<long double>(kMaxElements)) Fail(path, "absurd dimensions " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" +
                                               std::to_string(h.nz));
   if (h.mapc != 1 || h.mapr != 2 || h.maps != 3) {
     // Permuted axes are legal MRC but unused in EM data; refuse rather than misread.

@@ -110,6 +110,15 @@ TEST(Mrc, ReadsIntegerModesAndSkipsExtendedHeader) {
   uint16_t u16[2] = {65535, 7};
   WriteRaw(dir + "/m6.mrc", 2, 1, 1, 6, 0, std::string(reinterpret_cast<char*>(u16), 4));
   EXPECT_FLOAT_EQ(ReadMrc(dir + "/m6.mrc")(0, 0), 65535);
+  // Mode 101: 4-bit packed, low nibble first, rows padded to whole bytes (3 px -> 2 bytes).
+  std::string p4 = {char(0x21), char(0x03), char(0x54), char(0x06)};
+  WriteRaw(dir + "/m101.mrc", 3, 2, 1, 101, 0, p4);
+  Image q = ReadMrc(dir + "/m101.mrc");
+  EXPECT_FLOAT_EQ(q(0, 0), 1);
+  EXPECT_FLOAT_EQ(q(1, 0), 2);
+  EXPECT_FLOAT_EQ(q(2, 0), 3);
+  EXPECT_FLOAT_EQ(q(0, 1), 4);
+  EXPECT_FLOAT_EQ(q(2, 1), 6);
   // Big-endian float file.
   float f = 3.25f;
   uint32_t bits;
@@ -190,4 +199,16 @@ TEST(Mrc, ReadsRealFiles) {
   EXPECT_EQ(sec.nx(), 256);
 }
 
+}  // namespace emkit
+
+namespace emkit {
+// Found by the fuzzer: no machine stamp, byte-swapped header whose sizes overflow 64 bits.
+TEST(Mrc, OverflowingDimensionsAreAbsurdNotAllocated) {
+  const std::string dir = testing::FreshDir("mrc");
+  unsigned char h[1032] = {0};
+  const int32_t words[4] = {4, 3, 2, 1694498816};
+  std::memcpy(h, words, 16);
+  { std::ofstream(dir + "/x.mrc", std::ios::binary).write(reinterpret_cast<char*>(h), sizeof h); }
+  EXPECT_NE(ErrorOf(dir + "/x.mrc").find("absurd"), std::string::npos) << ErrorOf(dir + "/x.mrc");
+}
 }  // namespace emkit
