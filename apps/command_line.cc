@@ -83,8 +83,7 @@ std::vector<Command> Commands() {
 }
 
 int RunEmkit(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
-      std::string(argv[1]) == "help") {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage();
     return argc < 2 ? 2 : 0;
   }

@@ -10,7 +10,7 @@
 namespace emkit {
 
 struct CommonOptions {
-  int threads = 0;         // 0 = all cores
+  int threads = 0;  // 0 = all cores
   unsigned long long seed = 42;
   bool verbose = false;
   bool quiet = false;

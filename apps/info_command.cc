@@ -56,10 +56,8 @@ nlohmann::json InfoStar(const std::string& path) {
   StarFile f = ReadStar(path);
   nlohmann::json blocks = nlohmann::json::array();
   for (const auto& b : f.blocks)
-    blocks.push_back({{"name", "data_" + b.name()},
-                      {"loop", b.is_loop()},
-                      {"rows", b.num_rows()},
-                      {"columns", b.labels()}});
+    blocks.push_back(
+        {{"name", "data_" + b.name()}, {"loop", b.is_loop()}, {"rows", b.num_rows()}, {"columns", b.labels()}});
   return {{"file", path}, {"format", "star"}, {"version", f.version}, {"blocks", blocks}};
 }
 
@@ -67,8 +65,15 @@ nlohmann::json InfoImage(const std::string& path) {
   MicrographInfo mi;
   Image img = ReadMicrograph(path, &mi);
   Stats s = ComputeStats(img);
-  return {{"file", path}, {"format", Extension(path).substr(1)}, {"nx", img.nx()}, {"ny", img.ny()},
-          {"bit_depth", mi.bit_depth}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"rms", s.rms},
+  return {{"file", path},
+          {"format", Extension(path).substr(1)},
+          {"nx", img.nx()},
+          {"ny", img.ny()},
+          {"bit_depth", mi.bit_depth},
+          {"min", s.min},
+          {"max", s.max},
+          {"mean", s.mean},
+          {"rms", s.rms},
           {"stddev", s.stddev}};
 }
 

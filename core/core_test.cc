@@ -74,7 +74,11 @@ TEST(Parallel, PoolReusedAndExceptionsPropagate) {
     pool.ParallelFor(100, [&](std::size_t i, int) { sum += static_cast<int>(i); });
     EXPECT_EQ(sum.load(), 4950);
   }
-  EXPECT_THROW(pool.ParallelFor(10, [](std::size_t i, int) { if (i == 3) throw IoError("x"); }), IoError);
+  EXPECT_THROW(pool.ParallelFor(10,
+                                [](std::size_t i, int) {
+                                  if (i == 3) throw IoError("x");
+                                }),
+               IoError);
 }
 
 TEST(Image, StatsAndSections) {
@@ -112,8 +116,7 @@ TEST(Filters, BandPassRemovesOutOfBandFrequencies) {
   Image img(n, n);
   // Frequency 4/64 px = 1/32 Å^-1 (32 Å period) and 20/64 (6.4 Å period).
   for (int y = 0; y < n; ++y)
-    for (int x = 0; x < n; ++x)
-      img(x, y) = std::cos(2 * M_PI * 4 * x / n) + std::cos(2 * M_PI * 20 * x / n);
+    for (int x = 0; x < n; ++x) img(x, y) = std::cos(2 * M_PI * 4 * x / n) + std::cos(2 * M_PI * 20 * x / n);
   Image lp = BandPassFilter(img, pix, {10.0, 0, 2});
   for (int x = 0; x < n; ++x) EXPECT_NEAR(lp(x, 5), std::cos(2 * M_PI * 4 * x / n), 1e-4);
   Image hp = BandPassFilter(img, pix, {0, 12.0, 2});

@@ -9,15 +9,15 @@
 namespace emkit {
 
 struct CtfParams {
-  double voltage_kv = 300;        // rlnVoltage
-  double cs_mm = 2.7;             // rlnSphericalAberration
+  double voltage_kv = 300;          // rlnVoltage
+  double cs_mm = 2.7;               // rlnSphericalAberration
   double amplitude_contrast = 0.1;  // rlnAmplitudeContrast
-  double defocus_u = 15000;       // rlnDefocusU (Å, positive = underfocus)
-  double defocus_v = 15000;       // rlnDefocusV
-  double defocus_angle = 0;       // rlnDefocusAngle (degrees, from X to U)
-  double phase_shift = 0;         // rlnPhaseShift (degrees)
-  double bfactor = 0;             // rlnCtfBfactor (Å^2)
-  double scale = 1;               // rlnCtfScalefactor
+  double defocus_u = 15000;         // rlnDefocusU (Å, positive = underfocus)
+  double defocus_v = 15000;         // rlnDefocusV
+  double defocus_angle = 0;         // rlnDefocusAngle (degrees, from X to U)
+  double phase_shift = 0;           // rlnPhaseShift (degrees)
+  double bfactor = 0;               // rlnCtfBfactor (Å^2)
+  double scale = 1;                 // rlnCtfScalefactor
 
   void Check() const;  // throws InvalidInputError naming the bad field
 };

@@ -1,8 +1,9 @@
+#include "core/ctf.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "core/ctf.h"
 #include "core/error.h"
 
 namespace emkit {
@@ -13,8 +14,9 @@ static double Reference(const CtfParams& p, double kx, double ky) {
   const long double lambda = 12.2643247L / std::sqrt(V * (1 + 0.978466e-6L * V));
   const long double k2 = kx * kx + ky * ky;
   const long double theta = std::atan2(ky, kx);
-  const long double df = ((p.defocus_u + p.defocus_v) + (p.defocus_u - p.defocus_v) *
-                                                              std::cos(2 * (theta - p.defocus_angle * M_PI / 180))) / 2;
+  const long double df = ((p.defocus_u + p.defocus_v) +
+                          (p.defocus_u - p.defocus_v) * std::cos(2 * (theta - p.defocus_angle * M_PI / 180))) /
+                         2;
   const long double q = p.amplitude_contrast;
   const long double arg = M_PI * lambda * df * k2 - M_PI / 2 * p.cs_mm * 1e7L * lambda * lambda * lambda * k2 * k2 +
                           p.phase_shift * M_PI / 180 + std::atan(q / std::sqrt(1 - q * q));

@@ -4,9 +4,7 @@
 
 namespace emkit {
 
-std::string Where(const std::string& path, long line) {
-  return line > 0 ? path + ":" + std::to_string(line) : path;
-}
+std::string Where(const std::string& path, long line) { return line > 0 ? path + ":" + std::to_string(line) : path; }
 
 void RethrowWithContext(const std::string& context) {
   try {

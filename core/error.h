@@ -38,9 +38,9 @@ std::string Where(const std::string& path, long line = 0);
 
 }  // namespace emkit
 
-#define EMKIT_CHECK(cond, msg)                                                         \
-  do {                                                                                 \
-    if (!(cond))                                                                       \
+#define EMKIT_CHECK(cond, msg)                                                              \
+  do {                                                                                      \
+    if (!(cond))                                                                            \
       throw ::emkit::InternalError(std::string(__FILE__) + ":" + std::to_string(__LINE__) + \
-                                   ": check failed: " #cond ": " + (msg));            \
+                                   ": check failed: " #cond ": " + (msg));                  \
   } while (0)

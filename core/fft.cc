@@ -47,16 +47,15 @@ class PlanCache {
     fftwf_plan plan = nullptr;
     unsigned flags = FFTW_ESTIMATE;
     if (forward) {
-      plan = nz > 1 ? fftwf_plan_dft_r2c_3d(nz, ny, nx, r, c, flags)
-                    : fftwf_plan_dft_r2c_2d(ny, nx, r, c, flags);
+      plan = nz > 1 ? fftwf_plan_dft_r2c_3d(nz, ny, nx, r, c, flags) : fftwf_plan_dft_r2c_2d(ny, nx, r, c, flags);
     } else {
-      plan = nz > 1 ? fftwf_plan_dft_c2r_3d(nz, ny, nx, c, r, flags)
-                    : fftwf_plan_dft_c2r_2d(ny, nx, c, r, flags);
+      plan = nz > 1 ? fftwf_plan_dft_c2r_3d(nz, ny, nx, c, r, flags) : fftwf_plan_dft_c2r_2d(ny, nx, c, r, flags);
     }
     fftwf_free(r);
     fftwf_free(c);
-    if (!plan) throw InternalError("FFTW could not plan a transform of size " + std::to_string(nx) + "x" +
-                                   std::to_string(ny) + "x" + std::to_string(nz));
+    if (!plan)
+      throw InternalError("FFTW could not plan a transform of size " + std::to_string(nx) + "x" + std::to_string(ny) +
+                          "x" + std::to_string(nz));
     plans_[key] = plan;
     return plan;
   }

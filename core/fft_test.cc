@@ -1,8 +1,9 @@
+#include "core/fft.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
 #include "core/random.h"

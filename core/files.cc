@@ -17,8 +17,7 @@ namespace emkit {
 
 void WriteAtomically(const std::string& path, const std::function<void(const std::string&)>& write) {
   static std::atomic<int> counter{0};
-  const std::string tmp =
-      path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+  const std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
   try {
     write(tmp);
   } catch (...) {

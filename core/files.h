@@ -17,9 +17,9 @@ std::string ReadTextFile(const std::string& path);
 bool FileExists(const std::string& path);
 void CreateDirectories(const std::string& path);
 std::string JoinPath(const std::string& a, const std::string& b);
-std::string Basename(const std::string& path);                 // "dir/x.mrc" -> "x.mrc"
-std::string StripExtension(const std::string& name);           // "x.mrc" -> "x"
-std::string Extension(const std::string& path);                // ".mrc", lower case
+std::string Basename(const std::string& path);        // "dir/x.mrc" -> "x.mrc"
+std::string StripExtension(const std::string& name);  // "x.mrc" -> "x"
+std::string Extension(const std::string& path);       // ".mrc", lower case
 std::string ParentDir(const std::string& path);
 
 }  // namespace emkit

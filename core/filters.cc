@@ -26,8 +26,7 @@ FourierGrid FourierResize(const FourierGrid& in, int new_nx, int new_ny, int new
 
 Image FourierResize(const Image& in, int new_nx, int new_ny, int new_nz, int threads) {
   if (new_nx == in.nx() && new_ny == in.ny() && new_nz == in.nz()) return in;
-  if (new_nx <= 0 || new_ny <= 0 || new_nz <= 0)
-    throw InvalidInputError("Fourier resize to a non-positive size");
+  if (new_nx <= 0 || new_ny <= 0 || new_nz <= 0) throw InvalidInputError("Fourier resize to a non-positive size");
   return InverseFft(FourierResize(Fft(in, threads), new_nx, new_ny, new_nz), threads);
 }
 

@@ -25,9 +25,8 @@ Mat3 Mat3::AxisAngle(double ax, double ay, double az, double angle_deg) {
   az /= n;
   const double c = std::cos(angle_deg * kDeg), s = std::sin(angle_deg * kDeg), t = 1 - c;
   Mat3 r;
-  r.m = {t * ax * ax + c,      t * ax * ay - s * az, t * ax * az + s * ay,
-         t * ax * ay + s * az, t * ay * ay + c,      t * ay * az - s * ax,
-         t * ax * az - s * ay, t * ay * az + s * ax, t * az * az + c};
+  r.m = {t * ax * ax + c,      t * ax * ay - s * az, t * ax * az + s * ay, t * ax * ay + s * az, t * ay * ay + c,
+         t * ay * az - s * ax, t * ax * az - s * ay, t * ay * az + s * ax, t * az * az + c};
   return r;
 }
 
@@ -55,9 +54,15 @@ Mat3 EulerToMatrix(const Euler& e) {
   const double cg = std::cos(e.psi * kDeg), sg = std::sin(e.psi * kDeg);
   const double cc = cb * ca, cs = cb * sa, sc = sb * ca, ss = sb * sa;
   Mat3 a;
-  a.m = {cg * cc - sg * sa, cg * cs + sg * ca, -cg * sb,  //
-         -sg * cc - cg * sa, -sg * cs + cg * ca, sg * sb,  //
-         sc, ss, cb};
+  a.m = {cg * cc - sg * sa,
+         cg * cs + sg * ca,
+         -cg * sb,  //
+         -sg * cc - cg * sa,
+         -sg * cs + cg * ca,
+         sg * sb,  //
+         sc,
+         ss,
+         cb};
   return a;
 }
 

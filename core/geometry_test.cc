@@ -1,3 +1,5 @@
+#include "core/geometry.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -5,7 +7,6 @@
 #include "core/error.h"
 #include "core/fft.h"
 #include "core/filters.h"
-#include "core/geometry.h"
 
 namespace emkit {
 

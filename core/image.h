@@ -26,9 +26,13 @@ struct AlignedAllocator {
   }
   void deallocate(T* p, std::size_t) { std::free(p); }
   template <class U>
-  bool operator==(const AlignedAllocator<U>&) const { return true; }
+  bool operator==(const AlignedAllocator<U>&) const {
+    return true;
+  }
   template <class U>
-  bool operator!=(const AlignedAllocator<U>&) const { return false; }
+  bool operator!=(const AlignedAllocator<U>&) const {
+    return false;
+  }
 };
 
 template <class T>
@@ -73,8 +77,7 @@ class Grid {
     return out;
   }
   void SetSection(int z, const Grid& section) {
-    std::copy(section.data_.begin(), section.data_.end(),
-              data_.begin() + static_cast<std::ptrdiff_t>(z) * nx_ * ny_);
+    std::copy(section.data_.begin(), section.data_.end(), data_.begin() + static_cast<std::ptrdiff_t>(z) * nx_ * ny_);
   }
 
  private:
@@ -82,8 +85,8 @@ class Grid {
   std::vector<T, AlignedAllocator<T>> data_;
 };
 
-using Image = Grid<float>;    // 2D (nz == 1), or a stack of 2D sections
-using Volume = Grid<float>;   // 3D
+using Image = Grid<float>;   // 2D (nz == 1), or a stack of 2D sections
+using Volume = Grid<float>;  // 3D
 using ImageStack = std::vector<Image>;
 using Complex = std::complex<float>;
 
@@ -109,9 +112,7 @@ class FourierGrid {
   static int Index(int k, int n) { return k < 0 ? k + n : k; }
 
   // Coefficient at signed frequency (kx >= 0, ky, kz); no bounds checks.
-  Complex& At(int kx, int ky, int kz = 0) {
-    return data_(kx, Index(ky, data_.ny()), Index(kz, data_.nz()));
-  }
+  Complex& At(int kx, int ky, int kz = 0) { return data_(kx, Index(ky, data_.ny()), Index(kz, data_.nz())); }
   const Complex& At(int kx, int ky, int kz = 0) const {
     return data_(kx, Index(ky, data_.ny()), Index(kz, data_.nz()));
   }

@@ -52,8 +52,7 @@ void Progress::Draw(bool force) {
   std::string bar(filled, '#');
   bar.resize(width, ' ');
   const double secs = std::chrono::duration<double>(now - start_).count();
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1fs %s", label_.c_str(), bar.c_str(), done_, total_, secs,
-               suffix_.c_str());
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1fs %s", label_.c_str(), bar.c_str(), done_, total_, secs, suffix_.c_str());
   std::fflush(stderr);
 }
 

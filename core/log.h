@@ -13,13 +13,13 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 void LogMessage(LogLevel level, const std::string& message);
 
-#define EMKIT_LOG(level, expr)                                              \
-  do {                                                                      \
+#define EMKIT_LOG(level, expr)                                                 \
+  do {                                                                         \
     if (static_cast<int>(level) <= static_cast<int>(::emkit::GetLogLevel())) { \
-      std::ostringstream emkit_log_os_;                                     \
-      emkit_log_os_ << expr;                                                \
-      ::emkit::LogMessage(level, emkit_log_os_.str());                      \
-    }                                                                       \
+      std::ostringstream emkit_log_os_;                                        \
+      emkit_log_os_ << expr;                                                   \
+      ::emkit::LogMessage(level, emkit_log_os_.str());                         \
+    }                                                                          \
   } while (0)
 #define LOG_INFO(expr) EMKIT_LOG(::emkit::LogLevel::kInfo, expr)
 #define LOG_WARN(expr) EMKIT_LOG(::emkit::LogLevel::kWarning, expr)

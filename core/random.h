@@ -16,9 +16,9 @@ class Rng {
 
   uint32_t NextU32();
   uint64_t NextU64() { return (uint64_t(NextU32()) << 32) | NextU32(); }
-  double Uniform();                     // [0, 1)
+  double Uniform();  // [0, 1)
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
-  double Normal();                      // standard normal (Box-Muller)
+  double Normal();  // standard normal (Box-Muller)
   double Normal(double mean, double sd) { return mean + sd * Normal(); }
   int UniformInt(int lo, int hi_inclusive);
   uint64_t counter() const { return counter_; }

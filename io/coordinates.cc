@@ -133,7 +133,8 @@ std::vector<Coordinate> ReadCoordinates(const std::string& path, const Coordinat
         c.x = Number(f[0], where, header[0]);
         c.y = Number(f[1], where, header[1]);
         for (std::size_t i = 2; i < f.size(); ++i)
-          if (header[i] == "Score" || header[i] == "score" || header[i] == "FOM") c.fom = Number(f[i], where, header[i]);
+          if (header[i] == "Score" || header[i] == "score" || header[i] == "FOM")
+            c.fom = Number(f[i], where, header[i]);
         out.push_back(c);
       } else {  // Topaz: image_name x_coord y_coord [score]
         auto f = Split(line, line.find('\t') != std::string::npos ? '\t' : ' ');
@@ -171,12 +172,12 @@ void WriteCoordinates(const std::string& path, const std::vector<Coordinate>& co
       StarFile f;
       f.version = 30001;
       StarTable t("");
-      for (const char* l : {"rlnCoordinateX", "rlnCoordinateY", "rlnClassNumber", "rlnAutopickFigureOfMerit",
-                            "rlnAnglePsi"})
+      for (const char* l :
+           {"rlnCoordinateX", "rlnCoordinateY", "rlnClassNumber", "rlnAutopickFigureOfMerit", "rlnAnglePsi"})
         t.AddColumn(l);
       for (const auto& c : coords)
-        t.AddRow({FormatStarNumber(c.x), FormatStarNumber(c.y), std::to_string(c.class_number),
-                  FormatStarNumber(c.fom), FormatStarNumber(c.psi)});
+        t.AddRow({FormatStarNumber(c.x), FormatStarNumber(c.y), std::to_string(c.class_number), FormatStarNumber(c.fom),
+                  FormatStarNumber(c.psi)});
       f.Add(std::move(t));
       WriteStar(path, f);
       return;

@@ -11,23 +11,23 @@
 namespace emkit {
 
 struct Coordinate {
-  double x = 0, y = 0;       // particle centre, pixels
-  double fom = 0;            // figure of merit / score
+  double x = 0, y = 0;  // particle centre, pixels
+  double fom = 0;       // figure of merit / score
   int class_number = 0;
   double psi = 0;
-  std::string micrograph;    // set for multi-micrograph formats (Topaz), else empty
+  std::string micrograph;  // set for multi-micrograph formats (Topaz), else empty
 };
 
 enum class CoordinateFormat { kAuto, kStar, kBox, kCsv, kTopaz };
 
 CoordinateFormat ParseCoordinateFormat(const std::string& name);  // "auto", "star", "box", "csv", "topaz"
-CoordinateFormat FormatFromPath(const std::string& path);          // by extension (.star/.box/.csv/.txt)
+CoordinateFormat FormatFromPath(const std::string& path);         // by extension (.star/.box/.csv/.txt)
 
 struct CoordinateIoOptions {
   CoordinateFormat format = CoordinateFormat::kAuto;
   bool flip_y = false;
-  int image_height = 0;      // needed for flip_y
-  int box_size = 0;          // EMAN .box: width/height written and used to find centres
+  int image_height = 0;  // needed for flip_y
+  int box_size = 0;      // EMAN .box: width/height written and used to find centres
 };
 
 std::vector<Coordinate> ReadCoordinates(const std::string& path, const CoordinateIoOptions& opt = {});

@@ -1,13 +1,13 @@
+#include "io/coordinates.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
-#include "io/coordinates.h"
 #include "io/micrograph.h"
 #include "io/mrc.h"
 #include "tests/testing.h"

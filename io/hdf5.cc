@@ -26,8 +26,8 @@ auto Guard(const std::string& path, const std::string& what, F&& f) -> decltype(
   }
 }
 
-void WriteDataset(H5::H5File& file, const std::string& path, const std::string& name,
-                  const std::vector<uint64_t>& dims, const void* data, const H5::PredType& type, int level) {
+void WriteDataset(H5::H5File& file, const std::string& path, const std::string& name, const std::vector<uint64_t>& dims,
+                  const void* data, const H5::PredType& type, int level) {
   Guard(path, "writing dataset " + name, [&] {
     std::vector<hsize_t> d(dims.begin(), dims.end());
     H5::DataSpace space(static_cast<int>(d.size()), d.data());
@@ -132,7 +132,8 @@ std::vector<float> Hdf5File::ReadFloatRows(const std::string& name, uint64_t fir
     std::vector<hsize_t> d(space.getSimpleExtentNdims());
     space.getSimpleExtentDims(d.data());
     if (d.empty() || first + count > d[0])
-      throw IoError(path_ + ": rows " + std::to_string(first) + "+" + std::to_string(count) + " out of range in " + name);
+      throw IoError(path_ + ": rows " + std::to_string(first) + "+" + std::to_string(count) + " out of range in " +
+                    name);
     std::vector<hsize_t> offset(d.size(), 0), extent = d;
     offset[0] = first;
     extent[0] = count;

@@ -1,9 +1,10 @@
+#include "io/hdf5.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "core/error.h"
-#include "io/hdf5.h"
 #include "tests/testing.h"
 
 namespace emkit {

@@ -29,8 +29,10 @@ Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
       throw IoError(path + ": cannot decode image: " + e.what());
     }
     if (m.empty()) throw IoError(path + ": cannot decode image (unsupported or corrupt " + ext + ")");
-    if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
-    else if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
+    if (m.channels() == 3)
+      cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
+    else if (m.channels() == 4)
+      cv::cvtColor(m, m, cv::COLOR_BGRA2GRAY);
     mi.bit_depth = m.depth() == CV_8U ? 8 : m.depth() == CV_16U ? 16 : 32;
     cv::Mat f;
     m.convertTo(f, CV_32F);
@@ -54,7 +56,8 @@ std::vector<unsigned char> ToGrey8(const Image& img, double lo_p, double hi_p) {
   const float lo = pct(lo_p), hi = pct(hi_p);
   const float scale = hi > lo ? 255.f / (hi - lo) : 0.f;
   std::vector<unsigned char> out(n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(std::clamp((img[i] - lo) * scale, 0.f, 255.f));
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<unsigned char>(std::clamp((img[i] - lo) * scale, 0.f, 255.f));
   return out;
 }
 

@@ -20,9 +20,7 @@ namespace {
 
 constexpr std::size_t kMaxElements = std::size_t(1) << 34;  // 16 G pixels: anything larger is a lying header
 
-uint32_t Swap32(uint32_t v) {
-  return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24);
-}
+uint32_t Swap32(uint32_t v) { return (v >> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24); }
 
 struct RawHeader {
   unsigned char bytes[1024];
@@ -51,13 +49,20 @@ struct RawHeader {
 
 int BytesTimes2ForMode(int mode) {
   switch (mode) {
-    case 0: return 2;
-    case 1: return 4;
-    case 2: return 8;
-    case 6: return 4;
-    case 12: return 4;
-    case 101: return 1;
-    default: return 0;
+    case 0:
+      return 2;
+    case 1:
+      return 4;
+    case 2:
+      return 8;
+    case 6:
+      return 4;
+    case 12:
+      return 4;
+    case 101:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -80,7 +85,8 @@ MrcHeader ReadMrcHeader(const std::string& path) {
   if (!std::filesystem::exists(path, ec)) throw IoError(path + ": no such file");
   const auto file_size = std::filesystem::file_size(path, ec);
   if (ec) throw IoError(path + ": cannot read file size: " + ec.message());
-  if (file_size < 1024) Fail(path, "file has " + std::to_string(file_size) + " bytes, shorter than the 1024-byte header");
+  if (file_size < 1024)
+    Fail(path, "file has " + std::to_string(file_size) + " bytes, shorter than the 1024-byte header");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open for reading");
   RawHeader raw;
@@ -141,8 +147,8 @@ MrcHeader ReadMrcHeader(const std::string& path) {
   if (h.nsymbt < 0) Fail(path, "negative extended header size nsymbt=" + std::to_string(h.nsymbt));
   // Product in floating point: three 31-bit sizes can overflow 64 bits.
   const long double elements = static_cast<long double>(h.nx) * h.ny * h.nz;
-  if (elements > static_cast<long double>(kMaxElements)) Fail(path, "absurd dimensions " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" +
-                                              std::to_string(h.nz));
+  if (elements > static_cast<long double>(kMaxElements))
+    Fail(path, "absurd dimensions " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" + std::to_string(h.nz));
   if (h.mapc != 1 || h.mapr != 2 || h.maps != 3) {
     // Permuted axes are legal MRC but unused in EM data; refuse rather than misread.
     if (!(h.mapc == 0 && h.mapr == 0 && h.maps == 0))
@@ -431,7 +437,8 @@ void MrcStackWriter::Append(const Image& image_in) {
                             std::to_string(image.nx()) + "x" + std::to_string(image.ny()) + ", expected " +
                             std::to_string(nx_) + "x" + std::to_string(ny_));
   for (float v : image) {
-    if (!std::isfinite(v)) throw InvalidInputError(path_ + ": stack image " + std::to_string(count_ + 1) + " has NaN/Inf");
+    if (!std::isfinite(v))
+      throw InvalidInputError(path_ + ": stack image " + std::to_string(count_ + 1) + " has NaN/Inf");
     sum_ += v;
     sum2_ += double(v) * v;
     min_ = std::min<double>(min_, v);

@@ -47,9 +47,9 @@ Image ReadMrc(const std::string& path, MrcHeader* header = nullptr);
 Image ReadMrcSection(const std::string& path, int section, const MrcHeader* known_header = nullptr);
 
 struct MrcWriteOptions {
-  double pixel_size = 1.0;   // Å
+  double pixel_size = 1.0;         // Å
   MrcKind kind = MrcKind::kImage;  // kImage/kStack -> ispg 0, kVolume -> ispg 1
-  int mode = 2;              // 2 (float32) or 12 (float16)
+  int mode = 2;                    // 2 (float32) or 12 (float16)
   std::array<float, 3> origin{0, 0, 0};
   std::string label = "emkit";
 };

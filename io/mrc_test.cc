@@ -1,3 +1,5 @@
+#include "io/mrc.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 
 #include "core/error.h"
 #include "core/random.h"
-#include "io/mrc.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -178,8 +179,8 @@ TEST(Mrc, WrittenFilesPassMrcfileValidate) {
   half.mode = 12;
   WriteMrc(dir + "/half.mrc", RandomImage(8, 8, 1, 9), half);
   for (const char* f : {"vol.mrc", "img.mrc", "stack.mrcs", "half.mrc"}) {
-    const std::string cmd = std::string(py) + " -c \"import mrcfile,sys; sys.exit(0 if mrcfile.validate('" + dir +
-                            "/" + f + "') else 1)\" > " + dir + "/validate.log 2>&1";
+    const std::string cmd = std::string(py) + " -c \"import mrcfile,sys; sys.exit(0 if mrcfile.validate('" + dir + "/" +
+                            f + "') else 1)\" > " + dir + "/validate.log 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << f << " failed mrcfile.validate()";
   }
 }

@@ -178,9 +178,9 @@ StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
   StarFile out;
   out.version = 30001;
   StarTable optics("optics");
-  for (const char* l : {"rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration",
-                        "rlnVoltage", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize",
-                        "rlnImageDimensionality"})
+  for (const char* l :
+       {"rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
+        "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize", "rlnImageDimensionality"})
     optics.AddColumn(l);
   for (const auto& g : set.optics)
     optics.AddRow({std::to_string(g.number), g.name, FormatStarNumber(g.amplitude_contrast), FormatStarNumber(g.cs_mm),
@@ -190,12 +190,32 @@ StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
   out.Add(std::move(optics));
 
   StarTable t("particles");
-  static const std::set<std::string> kOwn = {
-      "rlnImageName", "rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup", "rlnDefocusU",
-      "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnCtfBfactor", "rlnCtfScalefactor", "rlnAngleRot",
-      "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst", "rlnClassNumber",
-      "rlnAutopickFigureOfMerit", "rlnRandomSubset", "rlnOriginX", "rlnOriginY", "rlnVoltage",
-      "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnMagnification", "rlnDetectorPixelSize"};
+  static const std::set<std::string> kOwn = {"rlnImageName",
+                                             "rlnMicrographName",
+                                             "rlnCoordinateX",
+                                             "rlnCoordinateY",
+                                             "rlnOpticsGroup",
+                                             "rlnDefocusU",
+                                             "rlnDefocusV",
+                                             "rlnDefocusAngle",
+                                             "rlnPhaseShift",
+                                             "rlnCtfBfactor",
+                                             "rlnCtfScalefactor",
+                                             "rlnAngleRot",
+                                             "rlnAngleTilt",
+                                             "rlnAnglePsi",
+                                             "rlnOriginXAngst",
+                                             "rlnOriginYAngst",
+                                             "rlnClassNumber",
+                                             "rlnAutopickFigureOfMerit",
+                                             "rlnRandomSubset",
+                                             "rlnOriginX",
+                                             "rlnOriginY",
+                                             "rlnVoltage",
+                                             "rlnSphericalAberration",
+                                             "rlnAmplitudeContrast",
+                                             "rlnMagnification",
+                                             "rlnDetectorPixelSize"};
   for (const char* l : {"rlnImageName", "rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup",
                         "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnCtfBfactor",
                         "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst"})
@@ -219,12 +239,19 @@ StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
     const Particle& p = set.particles[i];
     std::vector<std::string> row = {p.image_name.empty() ? "None" : p.image_name,
                                     p.micrograph_name.empty() ? "None" : p.micrograph_name,
-                                    FormatStarNumber(p.x), FormatStarNumber(p.y), std::to_string(p.optics_group),
-                                    FormatStarNumber(p.ctf.defocus_u), FormatStarNumber(p.ctf.defocus_v),
-                                    FormatStarNumber(p.ctf.defocus_angle), FormatStarNumber(p.ctf.phase_shift),
-                                    FormatStarNumber(p.ctf.bfactor), FormatStarNumber(p.rot),
-                                    FormatStarNumber(p.tilt), FormatStarNumber(p.psi),
-                                    FormatStarNumber(p.origin_x_angst), FormatStarNumber(p.origin_y_angst)};
+                                    FormatStarNumber(p.x),
+                                    FormatStarNumber(p.y),
+                                    std::to_string(p.optics_group),
+                                    FormatStarNumber(p.ctf.defocus_u),
+                                    FormatStarNumber(p.ctf.defocus_v),
+                                    FormatStarNumber(p.ctf.defocus_angle),
+                                    FormatStarNumber(p.ctf.phase_shift),
+                                    FormatStarNumber(p.ctf.bfactor),
+                                    FormatStarNumber(p.rot),
+                                    FormatStarNumber(p.tilt),
+                                    FormatStarNumber(p.psi),
+                                    FormatStarNumber(p.origin_x_angst),
+                                    FormatStarNumber(p.origin_y_angst)};
     if (any_class) row.push_back(std::to_string(p.class_number));
     if (any_fom) row.push_back(FormatStarNumber(p.fom));
     if (any_subset) row.push_back(std::to_string(p.random_subset));
@@ -261,7 +288,8 @@ MicrographSet ReadMicrographs(const std::string& path) {
   for (std::size_t r = 0; r < table->num_rows(); ++r) {
     MicrographEntry m;
     m.name = table->Get(r, "rlnMicrographName");
-    m.optics_group = group_of_row.empty() ? static_cast<int>(table->GetDouble(r, "rlnOpticsGroup", 1)) : group_of_row[r];
+    m.optics_group =
+        group_of_row.empty() ? static_cast<int>(table->GetDouble(r, "rlnOpticsGroup", 1)) : group_of_row[r];
     const OpticsGroup& g = set.Optics(m.optics_group);
     m.has_ctf = table->Has("rlnDefocusU");
     m.ctf.voltage_kv = g.voltage_kv;

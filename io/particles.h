@@ -15,29 +15,29 @@ struct OpticsGroup {
   int number = 1;
   std::string name = "opticsGroup1";
   double voltage_kv = 300, cs_mm = 2.7, amplitude_contrast = 0.1;
-  double pixel_size = 1.0;           // rlnImagePixelSize (particles) or rlnMicrographPixelSize
-  double original_pixel_size = 0;    // rlnMicrographOriginalPixelSize (0 = same)
-  int image_size = 0;                // rlnImageSize
+  double pixel_size = 1.0;         // rlnImagePixelSize (particles) or rlnMicrographPixelSize
+  double original_pixel_size = 0;  // rlnMicrographOriginalPixelSize (0 = same)
+  int image_size = 0;              // rlnImageSize
   int image_dimensionality = 2;
 };
 
 struct Particle {
   std::string image_name;  // "000001@stack.mrcs"
   std::string micrograph_name;
-  double x = 0, y = 0;     // rlnCoordinateX/Y (micrograph pixels)
+  double x = 0, y = 0;  // rlnCoordinateX/Y (micrograph pixels)
   int optics_group = 1;
-  CtfParams ctf;           // defocus etc. (voltage/cs/Q filled from the optics group)
+  CtfParams ctf;  // defocus etc. (voltage/cs/Q filled from the optics group)
   double rot = 0, tilt = 0, psi = 0;
   double origin_x_angst = 0, origin_y_angst = 0;
-  int class_number = 0;    // 0 = none
-  double fom = 0;          // rlnAutopickFigureOfMerit
+  int class_number = 0;  // 0 = none
+  double fom = 0;        // rlnAutopickFigureOfMerit
   int random_subset = 0;
 };
 
 struct ParticleSet {
   std::vector<OpticsGroup> optics;
   std::vector<Particle> particles;
-  StarFile source;          // the file as read (other columns are kept from here)
+  StarFile source;  // the file as read (other columns are kept from here)
   std::string particles_block = "particles";
 
   const OpticsGroup& Optics(int group) const;

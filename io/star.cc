@@ -222,7 +222,8 @@ class StarParser {
           if (tok.size() > 2 || (tok.size() == 2 && tok[1][0] != '#'))
             fail(lineno, "unexpected text after loop label " + t0);
         } else {
-          if (tok.size() != 2) fail(lineno, "label " + t0 + " needs exactly one value, found " + std::to_string(tok.size() - 1));
+          if (tok.size() != 2)
+            fail(lineno, "label " + t0 + " needs exactly one value, found " + std::to_string(tok.size() - 1));
           if (cur->rows_.empty()) {
             cur->rows_.emplace_back();
             cur->lines_.push_back(lineno);
@@ -269,8 +270,8 @@ std::string FormatStarNumber(double v) {
 namespace {
 std::string Quote(const std::string& v) {
   if (v.empty()) return "\"\"";
-  bool needs = v[0] == '_' || v[0] == '#' || v[0] == '\'' || v[0] == '"' || v.compare(0, 5, "data_") == 0 ||
-               v == "loop_";
+  bool needs =
+      v[0] == '_' || v[0] == '#' || v[0] == '\'' || v[0] == '"' || v.compare(0, 5, "data_") == 0 || v == "loop_";
   for (char c : v) needs |= std::isspace(static_cast<unsigned char>(c)) != 0;
   if (!needs || v[0] == '[') return v;
   return (v.find('"') == std::string::npos ? "\"" + v + "\"" : "'" + v + "'");

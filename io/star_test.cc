@@ -1,3 +1,5 @@
+#include "io/star.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -5,7 +7,6 @@
 
 #include "core/error.h"
 #include "io/particles.h"
-#include "io/star.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -120,9 +121,7 @@ TEST(Particles, WriteKeepsExtraColumnsAndConvertsOrigins) {
       "data_\nloop_\n_rlnImageName #1\n_rlnDefocusU #2\n_rlnOriginX #3\n_rlnOriginY #4\n_rlnMagnification #5\n"
       "_rlnDetectorPixelSize #6\n_rlnGroupNumber #7\n"
       "1@a.mrcs 10000 2 -3 10000 2.0 7\n";
-  {
-    std::ofstream(dir + "/p30.star") << text;
-  }
+  { std::ofstream(dir + "/p30.star") << text; }
   ParticleSet s = ReadParticles(dir + "/p30.star");
   EXPECT_NEAR(s.Optics(1).pixel_size, 2.0, 1e-9);
   EXPECT_NEAR(s.particles[0].origin_x_angst, 4.0, 1e-9);

@@ -63,8 +63,8 @@ TEST(Cli, InfoRefusesBrokenFilesCleanly) {
     std::filesystem::resize_file(dir + "/trunc.mrc", 5000);
     std::ofstream(dir + "/bad.star") << "data_x\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3\n";
   }
-  auto r = RunEmkitBinary("info " + dir + "/good.mrc " + dir + "/trunc.mrc " + dir + "/bad.star " + dir +
-                          "/missing.mrc");
+  auto r =
+      RunEmkitBinary("info " + dir + "/good.mrc " + dir + "/trunc.mrc " + dir + "/bad.star " + dir + "/missing.mrc");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("good.mrc: MRC image 64x64x1"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("trunc.mrc: not a valid MRC file: truncated"), std::string::npos) << r.err;

@@ -2,15 +2,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <filesystem>
 #include <string>
 
 namespace emkit::testing {
@@ -25,7 +24,8 @@ inline std::string SharedDataDir() {
 // A fresh, empty folder for one test.
 inline std::string FreshDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string dir = ::testing::TempDir() + "/emkit_" + (info ? std::string(info->test_suite_name()) + "_" + info->name() : name) + "_" + name;
+  std::string dir = ::testing::TempDir() + "/emkit_" +
+                    (info ? std::string(info->test_suite_name()) + "_" + info->name() : name) + "_" + name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -39,7 +39,8 @@ struct CommandResult {
 // Runs a shell command, capturing stdout and stderr.
 inline CommandResult RunCommand(const std::string& command) {
   static int counter = 0;
-  const std::string base = ::testing::TempDir() + "/emkit_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string base =
+      ::testing::TempDir() + "/emkit_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
   const int raw = std::system((command + " >" + base + ".out 2>" + base + ".err").c_str());
   CommandResult r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -57,10 +58,12 @@ inline CommandResult RunCommand(const std::string& command) {
 }
 
 // Runs the emkit binary with the given arguments.
-inline CommandResult RunEmkitBinary(const std::string& args) { return RunCommand(std::string(EMKIT_BINARY) + " " + args); }
+inline CommandResult RunEmkitBinary(const std::string& args) {
+  return RunCommand(std::string(EMKIT_BINARY) + " " + args);
+}
 
 }  // namespace emkit::testing
 
-#define EMKIT_REQUIRE_SHARED_DATA(var)                                                  \
-  const std::string var = ::emkit::testing::SharedDataDir();                            \
+#define EMKIT_REQUIRE_SHARED_DATA(var)                       \
+  const std::string var = ::emkit::testing::SharedDataDir(); \
   if (var.empty()) GTEST_SKIP() << "../shared/data is absent: skipping real-data test"
