@@ -1,0 +1,120 @@
+// Fully convolutional particle-picking networks (LibTorch behind a pimpl: no torch here).
+// A CnnModel maps a preprocessed (binned, normalised) micrograph to a per-pixel log-odds map
+// of the same size. One model file holds the weights and everything needed to rebuild the
+// network and the preprocessing (CnnModelMeta), so picking needs nothing else.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/image.h"
+#include "models/device.h"
+
+namespace emkit {
+
+// Everything stored beside the weights.
+struct CnnModelMeta {
+  std::string architecture = "resnet8";  // "resnet8" | "unet"
+  int width = 32;                        // channels of the first layer
+  // Preprocessing used in training (and therefore required at picking).
+  double working_pixel_size = 0;   // Å per binned pixel
+  double diameter_angstrom = 0;    // particle diameter
+  double highpass_angstrom = 0;    // 0 = off
+  bool robust_normalise = true;
+  bool invert = false;
+  // Picking defaults.
+  double default_threshold = 0;    // log-odds; chosen from validation F1 at training time
+  std::string training_json = "{}";  // summary of the run that made the model (free form)
+  bool channels_last = true;       // memory layout used on the CPU (measured faster with oneDNN)
+
+  double DiameterBinnedPx() const { return working_pixel_size > 0 ? diameter_angstrom / working_pixel_size : 0; }
+  std::string ToJson() const;
+  static CnnModelMeta FromJson(const std::string& json, const std::string& where);
+  void Check() const;  // throws InvalidInputError naming the field
+};
+
+// Names accepted for CnnModelMeta::architecture.
+std::vector<std::string> CnnArchitectures();
+
+// Loss of one minibatch. Labels per pixel: 1 = positive, 0 = unlabelled (PU) or negative (PN),
+// -1 = ignored (not in the loss).
+enum class CnnObjective { kPn, kGeBinomial };
+struct CnnLossOptions {
+  CnnObjective objective = CnnObjective::kGeBinomial;
+  double pi = 0.03;     // GE-binomial: expected positive fraction among unlabelled pixels
+  double slack = 1.0;   // GE-binomial: weight of the penalty
+  double positive_weight = 1.0;  // PN: weight of positive pixels
+};
+
+// Minibatch of single-channel patches, n x h x w, row-major.
+struct CnnBatch {
+  int n = 0, h = 0, w = 0;
+  std::vector<float> images;   // n*h*w
+  std::vector<float> labels;   // n*h*w (see CnnLossOptions)
+  // Second label map (same shape) selecting which unlabelled pixels enter the GE-binomial
+  // penalty (1 = counted); empty = all label==0 pixels.
+  std::vector<float> penalty_mask;
+};
+
+class CnnModel {
+ public:
+  // A new network with weights initialised from `seed`.
+  static CnnModel Create(const CnnModelMeta& meta, uint64_t seed);
+  // Reads a model file written by Save() (or a checkpoint). Throws IoError naming the file.
+  static CnnModel Load(const std::string& path, const DeviceSpec& device = {});
+  CnnModel(CnnModel&&) noexcept;
+  CnnModel& operator=(CnnModel&&) noexcept;
+  ~CnnModel();
+
+  const CnnModelMeta& meta() const;
+  CnnModelMeta& mutable_meta();
+  int ReceptiveField() const;   // pixels (odd); analytic, verified by tests
+  // Input sizes of Predict are padded internally to a multiple of this (U-Net pooling).
+  int SizeMultiple() const;
+  int64_t NumParameters() const;
+
+  // Log-odds map of a binned, normalised micrograph; tiles of at most tile x tile pixels
+  // overlapping by the receptive field (only tile centres kept), so the result does not
+  // depend on the tile size. tile <= 0: one pass.
+  Image Predict(const Image& image, int tile = 1024) const;
+
+  // Weights + meta in one file (written atomically).
+  void Save(const std::string& path) const;
+  // TorchScript module (loadable with torch.jit.load / torch::jit::load) computing the same
+  // log-odds from a (N,1,H,W) tensor; the meta JSON is stored as extra file "emkit.json"
+  // and as the module's string attribute "emkit_meta".
+  void ExportTorchScript(const std::string& path) const;
+  // Runs an exported TorchScript file on an image (tests: the export computes the same map).
+  static Image RunTorchScript(const std::string& path, const Image& image);
+
+  // --- training (Adam) ---
+  void ConfigureOptimiser(double learning_rate, double weight_decay);
+  void SetLearningRate(double learning_rate);
+  // One optimiser step on the batch; returns the loss before the step. The loss is evaluated
+  // on the central region of each patch (margin pixels excluded on each side).
+  double TrainStep(const CnnBatch& batch, const CnnLossOptions& loss, int margin);
+  // Checkpoint = model + optimiser state + caller's JSON state, atomically.
+  void SaveCheckpoint(const std::string& path, const std::string& state_json) const;
+  // Restores weights and optimiser state (ConfigureOptimiser must have been called); returns the JSON state.
+  std::string LoadCheckpoint(const std::string& path);
+
+  void SetDevice(const DeviceSpec& device);
+
+ private:
+  struct Impl;
+  explicit CnnModel(std::unique_ptr<Impl> impl);
+  static CnnModel Build(const CnnModelMeta& meta);  // random weights from torch's current generator
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loss of CnnLossOptions on given logits/labels, evaluated by the same code as TrainStep
+// (for tests against a direct evaluation of the formula). Shapes as CnnBatch.
+double CnnLoss(const std::vector<float>& logits, const std::vector<float>& labels,
+               const std::vector<float>& penalty_mask, const CnnLossOptions& loss);
+
+// Makes torch deterministic (deterministic algorithms, seeded generator).
+void MakeTorchDeterministic(uint64_t seed);
+
+}  // namespace emkit

@@ -1,0 +1,215 @@
+#include "models/cnn_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/random.h"
+#include "models/device.h"
+
+namespace emkit {
+namespace {
+
+Image RandomImage(int nx, int ny, uint64_t seed) {
+  Image img(nx, ny);
+  Rng rng(seed, 0);
+  for (auto& v : img) v = static_cast<float>(rng.Normal());
+  return img;
+}
+
+CnnModelMeta Meta(const std::string& arch, int width = 4) {
+  CnnModelMeta m;
+  m.architecture = arch;
+  m.width = width;
+  m.working_pixel_size = 4;
+  m.diameter_angstrom = 80;
+  return m;
+}
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / ("emkit_cnn_" + name)).string();
+}
+
+double MaxAbsDiff(const Image& a, const Image& b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(double(a[i]) - b[i]));
+  return d;
+}
+
+class CnnArchTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { SetTorchThreads(1); }
+};
+
+TEST_P(CnnArchTest, OutputHasInputShape) {
+  CnnModel m = CnnModel::Create(Meta(GetParam()), 1);
+  for (auto [nx, ny] : {std::pair{37, 29}, std::pair{64, 64}, std::pair{1, 1}}) {
+    Image out = m.Predict(RandomImage(nx, ny, 3), 0);
+    EXPECT_EQ(out.nx(), nx);
+    EXPECT_EQ(out.ny(), ny);
+    for (float v : out) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
+// Changing one input pixel changes outputs only within the receptive field.
+TEST_P(CnnArchTest, ReceptiveFieldMatchesImpulseResponse) {
+  CnnModel m = CnnModel::Create(Meta(GetParam(), 8), 2);
+  const int rf = m.ReceptiveField();
+  const int n = 2 * rf + 21, c = n / 2;
+  Image a = RandomImage(n, n, 5);
+  Image b = a;
+  b(c, c) += 25.0f;
+  Image da = m.Predict(a, 0), db = m.Predict(b, 0);
+  int extent = 0;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x)
+      if (da(x, y) != db(x, y)) extent = std::max({extent, std::abs(x - c), std::abs(y - c)});
+  if (GetParam() == "resnet8") {
+    EXPECT_EQ(rf, 33);
+    EXPECT_EQ(2 * extent + 1, rf);
+  } else {
+    EXPECT_LE(2 * extent + 1, rf);
+    EXPECT_GE(2 * extent + 1, rf - 8);
+  }
+}
+
+TEST_P(CnnArchTest, SaveLoadRoundTripGivesIdenticalOutput) {
+  CnnModelMeta meta = Meta(GetParam());
+  meta.default_threshold = -1.25;
+  meta.invert = true;
+  CnnModel m = CnnModel::Create(meta, 3);
+  // Train a couple of steps so batch-norm statistics are not the defaults.
+  m.ConfigureOptimiser(1e-2, 0);
+  CnnBatch b{2, 24, 24, {}, {}, {}};
+  Image r = RandomImage(24, 48, 9);
+  b.images.assign(r.begin(), r.end());
+  b.labels.assign(b.images.size(), 0.0f);
+  b.labels[24 * 12 + 12] = 1;
+  m.TrainStep(b, {}, 2);
+  const std::string path = TempPath(GetParam() + "_model.pt");
+  m.Save(path);
+  CnnModel l = CnnModel::Load(path);
+  EXPECT_EQ(l.meta().architecture, GetParam());
+  EXPECT_DOUBLE_EQ(l.meta().default_threshold, -1.25);
+  EXPECT_TRUE(l.meta().invert);
+  Image x = RandomImage(50, 41, 4);
+  Image p = m.Predict(x, 0), q = l.Predict(x, 0);
+  EXPECT_EQ(MaxAbsDiff(p, q), 0.0);
+}
+
+TEST_P(CnnArchTest, TorchScriptExportComputesTheSameMap) {
+  CnnModel m = CnnModel::Create(Meta(GetParam()), 4);
+  const std::string path = TempPath(GetParam() + "_script.pt");
+  m.ExportTorchScript(path);
+  Image x = RandomImage(45, 38, 6);
+  EXPECT_LT(MaxAbsDiff(m.Predict(x, 0), CnnModel::RunTorchScript(path, x)), 1e-4);
+}
+
+TEST_P(CnnArchTest, TiledInferenceEqualsUntiled) {
+  CnnModel m = CnnModel::Create(Meta(GetParam()), 5);
+  Image x = RandomImage(203, 157, 7);
+  Image whole = m.Predict(x, 0);
+  for (int tile : {96, 130}) EXPECT_LT(MaxAbsDiff(whole, m.Predict(x, tile)), 1e-4) << "tile " << tile;
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, CnnArchTest, ::testing::Values("resnet8", "unet"));
+
+// Direct double-precision evaluation of Topaz's GE-binomial objective (science.md §4).
+double DirectGeBinomial(const std::vector<float>& z, const std::vector<float>& y, double pi, double slack) {
+  double bce = 0;
+  int n_pos = 0;
+  std::vector<double> p;
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    if (y[i] == 1) {
+      bce += std::log1p(std::exp(-double(z[i])));
+      ++n_pos;
+    } else if (y[i] == 0) {
+      p.push_back(1 / (1 + std::exp(-double(z[i]))));
+    }
+  }
+  const int n = static_cast<int>(p.size());
+  double mu = 0, var = 0;
+  for (double v : p) mu += v, var += v * (1 - v);
+  std::vector<double> q(n + 1);
+  double qmax = -1e300, qsum = 0;
+  for (int c = 0; c <= n; ++c) qmax = std::max(qmax, q[c] = -0.5 * (mu - c) * (mu - c) / (var + 1e-10));
+  for (int c = 0; c <= n; ++c) qsum += q[c] = std::exp(q[c] - qmax);
+  double penalty = 0;
+  for (int c = 0; c <= n; ++c) {
+    const double log_binom = std::lgamma(n + 1.0) - std::lgamma(c + 1.0) - std::lgamma(n - c + 1.0) +
+                             c * std::log(pi) + (n - c) * std::log(1 - pi);
+    penalty -= q[c] / qsum * log_binom;
+  }
+  return (bce + slack * penalty) / std::max(1, n_pos);
+}
+
+TEST(CnnLossTest, GeBinomialMatchesDirectEvaluation) {
+  Rng rng(11, 0);
+  for (double pi : {0.02, 0.2}) {
+    std::vector<float> z(500), y(500);
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      z[i] = static_cast<float>(rng.Normal(-2, 1.5));
+      const double u = rng.Uniform();
+      y[i] = u < 0.05 ? 1.0f : u < 0.1 ? -1.0f : 0.0f;
+    }
+    CnnLossOptions o;
+    o.pi = pi;
+    o.slack = 0.7;
+    const double expected = DirectGeBinomial(z, y, pi, 0.7);
+    EXPECT_NEAR(CnnLoss(z, y, {}, o), expected, 1e-6 * std::fabs(expected));
+    // The penalty mask removes unlabelled pixels from the penalty.
+    std::vector<float> mask(z.size(), 1.0f), y2 = y;
+    for (std::size_t i = 0; i < z.size(); i += 3) mask[i] = 0, y2[i] = (y2[i] == 0 ? -1.0f : y2[i]);
+    EXPECT_NEAR(CnnLoss(z, y, mask, o), DirectGeBinomial(z, y2, pi, 0.7), 1e-6 * std::fabs(expected));
+  }
+}
+
+TEST(CnnLossTest, PnIsWeightedBinaryCrossEntropy) {
+  std::vector<float> z = {2.0f, -1.0f, 0.5f, 3.0f}, y = {1, 0, -1, 0};
+  CnnLossOptions o;
+  o.objective = CnnObjective::kPn;
+  o.positive_weight = 2;
+  const double expected = (2 * std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0)) + std::log1p(std::exp(3.0))) / 3;
+  EXPECT_NEAR(CnnLoss(z, y, {}, o), expected, 1e-6);
+}
+
+TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
+  auto run = [] {
+    SetTorchThreads(1);
+    MakeTorchDeterministic(7);
+    CnnModel m = CnnModel::Create(Meta("resnet8"), 7);
+    m.ConfigureOptimiser(1e-3, 0);
+    CnnBatch b{2, 40, 40, {}, {}, {}};
+    Image r = RandomImage(40, 80, 8);
+    b.images.assign(r.begin(), r.end());
+    b.labels.assign(b.images.size(), 0.0f);
+    for (int i = 0; i < 5; ++i) b.labels[40 * 20 + 18 + i] = 1;
+    std::vector<double> losses;
+    for (int s = 0; s < 3; ++s) losses.push_back(m.TrainStep(b, {}, 4));
+    return std::pair{losses, m.Predict(RandomImage(30, 30, 1), 0)};
+  };
+  auto a = run(), b = run();
+  EXPECT_EQ(a.first, b.first);
+  EXPECT_EQ(MaxAbsDiff(a.second, b.second), 0.0);
+  EXPECT_LT(a.first.back(), a.first.front());
+}
+
+TEST(CnnModelTest, BadInputsErrorClearly) {
+  EXPECT_THROW(CnnModel::Load(TempPath("missing.pt")), IoError);
+  const std::string junk = TempPath("junk.pt");
+  { FILE* f = std::fopen(junk.c_str(), "w"); std::fputs("not a model", f); std::fclose(f); }
+  try {
+    CnnModel::Load(junk);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(junk), std::string::npos) << e.what();
+  }
+  CnnModelMeta bad = Meta("vgg");
+  EXPECT_THROW(CnnModel::Create(bad, 1), InvalidInputError);
+  EXPECT_THROW(ParseDevice("gpu"), InvalidInputError);
+}
+
+}  // namespace
+}  // namespace emkit

@@ -1,0 +1,31 @@
+// Torch-free factory of the CNN picker for `emkit pick --method cnn`: the score mapper (per-pixel
+// log-odds) plus the preprocessing and threshold stored in the model file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/cnn_model.h"
+#include "picker/preprocess.h"
+#include "picker/score_map.h"
+
+namespace emkit {
+
+struct CnnPicker {
+  std::unique_ptr<ScoreMapper> mapper;  // Score(): log-odds map at the binned resolution
+  PreprocessOptions preprocess;         // the preprocessing the model was trained with
+  double default_threshold = 0;         // log-odds, from validation F1 at training time
+  double diameter_angstrom = 0;
+  int receptive_field = 0;              // binned pixels
+};
+
+// Preprocessing stored in a model's metadata.
+PreprocessOptions CnnPreprocessOptions(const CnnModelMeta& meta, int threads);
+
+// A ScoreMapper around a model (shared, so training can score validation micrographs).
+std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model, int tile = 1024);
+
+// Loads a model file for picking; device "cpu" | "cuda[:N]"; sets torch's thread count.
+CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile = 1024);
+
+}  // namespace emkit

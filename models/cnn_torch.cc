@@ -1,0 +1,524 @@
+// LibTorch implementation of CnnModel: the networks (ResNet-8 style with dilations, small
+// U-Net), tiled inference, Adam training step with PN / GE-binomial losses, model files,
+// checkpoints and TorchScript export. The networks are written with functional ops on named
+// parameters so that the C++ forward and the generated TorchScript are the same computation.
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "models/cnn_model.h"
+
+namespace emkit {
+namespace {
+
+struct ConvSpec {
+  int in, out, k, dilation;
+  bool bn;
+};
+
+// Layer lists of the two architectures; forward code below refers to them by index.
+std::vector<ConvSpec> Layers(const std::string& arch, int w) {
+  if (arch == "resnet8") {
+    // stem 5x5, three residual blocks of two 3x3 convs with dilation 1, 2, 4, 1x1 head.
+    std::vector<ConvSpec> l = {{1, w, 5, 1, true}};
+    for (int d : {1, 2, 4}) {
+      l.push_back({w, w, 3, d, true});
+      l.push_back({w, w, 3, d, true});
+    }
+    l.push_back({w, 1, 1, 1, false});
+    return l;
+  }
+  if (arch == "unet") {
+    return {{1, w, 3, 1, true},         {w, w, 3, 1, true},          // enc0 (0,1)
+            {w, 2 * w, 3, 1, true},     {2 * w, 2 * w, 3, 1, true},  // enc1 (2,3)
+            {2 * w, 4 * w, 3, 1, true}, {4 * w, 4 * w, 3, 1, true},  // middle (4,5)
+            {6 * w, 2 * w, 3, 1, true}, {2 * w, 2 * w, 3, 1, true},  // dec1 (6,7)
+            {3 * w, w, 3, 1, true},     {w, w, 3, 1, true},          // dec0 (8,9)
+            {w, 1, 1, 1, false}};                                    // head (10)
+  }
+  throw InvalidInputError("architecture '" + arch + "': expected resnet8 or unet");
+}
+
+std::string P(const char* kind, int i) { return "l" + std::to_string(i) + "_" + kind; }
+
+// Parameters and batch-norm buffers of a layer list, with functional forward.
+struct NetImpl : torch::nn::Module {
+  NetImpl(const std::string& arch, int width) : arch(arch), specs(Layers(arch, width)) {
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      const int li = static_cast<int>(i);
+      // Kaiming-uniform like torch's Conv2d default.
+      // He-uniform for the ReLU layers; the head starts at a low prior (particles are rare).
+      const double fan_in = double(s.in) * s.k * s.k;
+      const double bound = s.bn ? std::sqrt(6.0 / fan_in) : 1.0 / std::sqrt(fan_in);
+      weight.push_back(
+          register_parameter(P("w", li), torch::empty({s.out, s.in, s.k, s.k}).uniform_(-bound, bound)));
+      bias.push_back(register_parameter(P("b", li), s.bn ? torch::zeros({s.out}) : torch::full({s.out}, -3.0)));
+      if (s.bn) {
+        gamma.push_back(register_parameter(P("g", li), torch::ones({s.out})));
+        beta.push_back(register_parameter(P("be", li), torch::zeros({s.out})));
+        mean.push_back(register_buffer(P("m", li), torch::zeros({s.out})));
+        var.push_back(register_buffer(P("v", li), torch::ones({s.out})));
+      } else {
+        gamma.emplace_back();
+        beta.emplace_back();
+        mean.emplace_back();
+        var.emplace_back();
+      }
+    }
+  }
+
+  torch::Tensor Conv(int i, const torch::Tensor& x, bool relu) {
+    const auto& s = specs[i];
+    const int64_t pad = int64_t(s.dilation) * (s.k - 1) / 2;
+    auto y = torch::conv2d(x, weight[i], bias[i], {1, 1}, {pad, pad}, {s.dilation, s.dilation}, 1);
+    if (s.bn) y = torch::batch_norm(y, gamma[i], beta[i], mean[i], var[i], is_training(), 0.1, 1e-5, false);
+    return relu ? torch::relu(y) : y;
+  }
+
+  static torch::Tensor Up(const torch::Tensor& x) { return x.repeat_interleave(2, 2).repeat_interleave(2, 3); }
+
+  // x: (N,1,H,W) with H, W multiples of SizeMultiple().
+  torch::Tensor forward(torch::Tensor x) {
+    if (arch == "resnet8") {
+      x = Conv(0, x, true);
+      for (int b = 0; b < 3; ++b) {
+        auto y = Conv(1 + 2 * b, x, true);
+        y = Conv(2 + 2 * b, y, false);
+        x = torch::relu(x + y);
+      }
+      return Conv(7, x, false);
+    }
+    auto e0 = Conv(1, Conv(0, x, true), true);
+    auto e1 = Conv(3, Conv(2, torch::max_pool2d(e0, {2, 2}, {2, 2}), true), true);
+    auto m = Conv(5, Conv(4, torch::max_pool2d(e1, {2, 2}, {2, 2}), true), true);
+    auto d1 = Conv(7, Conv(6, torch::cat({Up(m), e1}, 1), true), true);
+    auto d0 = Conv(9, Conv(8, torch::cat({Up(d1), e0}, 1), true), true);
+    return Conv(10, d0, false);
+  }
+
+  // The same forward as TorchScript source (eval mode), with padding to the size multiple.
+  std::string ScriptSource(int multiple) const {
+    std::ostringstream s;
+    auto conv = [&](int i, const std::string& in, bool relu) {
+      const auto& c = specs[i];
+      const int pad = c.dilation * (c.k - 1) / 2;
+      std::ostringstream e;
+      e << "torch.conv2d(" << in << ", self." << P("w", i) << ", self." << P("b", i) << ", [1, 1], [" << pad << ", "
+        << pad << "], [" << c.dilation << ", " << c.dilation << "], 1)";
+      std::string y = e.str();
+      if (c.bn)
+        y = "torch.batch_norm(" + y + ", self." + P("g", i) + ", self." + P("be", i) + ", self." + P("m", i) +
+            ", self." + P("v", i) + ", False, 0.1, 1e-05, False)";
+      return relu ? "torch.relu(" + y + ")" : y;
+    };
+    s << "def forward(self, x):\n"
+      << "    h = x.size(2)\n    w = x.size(3)\n"
+      << "    ph = (" << multiple << " - h % " << multiple << ") % " << multiple << "\n"
+      << "    pw = (" << multiple << " - w % " << multiple << ") % " << multiple << "\n"
+      << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n";
+    if (arch == "resnet8") {
+      s << "    x = " << conv(0, "x", true) << "\n";
+      for (int b = 0; b < 3; ++b) {
+        s << "    y = " << conv(1 + 2 * b, "x", true) << "\n";
+        s << "    y = " << conv(2 + 2 * b, "y", false) << "\n";
+        s << "    x = torch.relu(x + y)\n";
+      }
+      s << "    x = " << conv(7, "x", false) << "\n";
+    } else {
+      auto up = [](const std::string& v) { return v + ".repeat_interleave(2, 2).repeat_interleave(2, 3)"; };
+      s << "    e0 = " << conv(1, conv(0, "x", true), true) << "\n";
+      s << "    e1 = " << conv(3, conv(2, "torch.max_pool2d(e0, [2, 2], [2, 2])", true), true) << "\n";
+      s << "    m = " << conv(5, conv(4, "torch.max_pool2d(e1, [2, 2], [2, 2])", true), true) << "\n";
+      s << "    d1 = " << conv(7, conv(6, "torch.cat([" + up("m") + ", e1], 1)", true), true) << "\n";
+      s << "    d0 = " << conv(9, conv(8, "torch.cat([" + up("d1") + ", e0], 1)", true), true) << "\n";
+      s << "    x = " << conv(10, "d0", false) << "\n";
+    }
+    s << "    return x[:, :, 0:h, 0:w]\n";
+    return s.str();
+  }
+
+  std::string arch;
+  std::vector<ConvSpec> specs;
+  std::vector<torch::Tensor> weight, bias, gamma, beta, mean, var;
+};
+
+// Receptive field by the usual recursion (rf += (k-1)·d·jump; pooling doubles the jump).
+int AnalyticReceptiveField(const std::string& arch, const std::vector<ConvSpec>& l) {
+  if (arch == "resnet8") {
+    int rf = 1;
+    for (const auto& s : l) rf += (s.k - 1) * s.dilation;
+    return rf;
+  }
+  // U-Net: enc0 (jump 1), pool, enc1 (jump 2), pool, middle (jump 4), dec1 (jump 2), dec0 (jump 1).
+  int rf = 1 + 2 + 2;
+  rf += 1;
+  rf += 2 * 2 + 2 * 2;
+  rf += 2;
+  rf += 2 * 4 + 2 * 4;
+  rf += 2 * 2 + 2 * 2;
+  rf += 2 + 2;
+  // Pooling alignment can add up to (2-1)+(2-1)*2 pixels on one side.
+  return rf + 3 + (rf + 3 + 1) % 2;
+}
+
+torch::Tensor LossTensor(const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& mask,
+                         const CnnLossOptions& o) {
+  auto z = logits.reshape({-1});
+  auto y = labels.reshape({-1});
+  if (o.objective == CnnObjective::kPn) {
+    auto sel = y >= 0;
+    auto zs = z.masked_select(sel);
+    auto ys = y.masked_select(sel);
+    if (zs.numel() == 0) return z.sum() * 0;
+    auto wts = torch::where(ys > 0.5, torch::full_like(ys, o.positive_weight), torch::ones_like(ys));
+    return torch::binary_cross_entropy_with_logits(zs, ys, wts);
+  }
+  auto pos = y > 0.5;
+  auto zp = z.masked_select(pos);
+  const int64_t n_pos = zp.numel();
+  auto bce = n_pos ? torch::binary_cross_entropy_with_logits(zp, torch::ones_like(zp), {}, {}, at::Reduction::Sum)
+                   : z.sum() * 0;
+  auto unl = y.abs() < 0.5;
+  if (mask.defined() && mask.numel() > 0) unl = unl.logical_and(mask.reshape({-1}) > 0.5);
+  auto p = torch::sigmoid(z.masked_select(unl)).to(torch::kDouble);
+  const int64_t n = p.numel();
+  torch::Tensor penalty = z.sum().to(torch::kDouble) * 0;
+  if (n > 0) {
+    auto mu = p.sum();
+    auto var = (p * (1 - p)).sum();
+    auto c = torch::arange(0, n + 1, torch::TensorOptions().dtype(torch::kDouble).device(p.device()));
+    auto q = torch::softmax(-0.5 * (mu - c).pow(2) / (var + 1e-10), 0);
+    const double N = double(n), pi = o.pi;
+    auto log_binom = std::lgamma(N + 1) - torch::lgamma(c + 1) - torch::lgamma(N - c + 1) + c * std::log(pi) +
+                     (N - c) * std::log1p(-pi);
+    penalty = -(q * log_binom).sum();
+  }
+  return (bce.to(torch::kDouble) + o.slack * penalty) / double(std::max<int64_t>(1, n_pos));
+}
+
+[[noreturn]] void RethrowTorch(const std::string& context) {
+  try {
+    throw;
+  } catch (const Error&) {
+    RethrowWithContext(context);
+  } catch (const std::exception& e) {
+    throw IoError(context + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+struct CnnModel::Impl {
+  CnnModelMeta meta;
+  std::shared_ptr<NetImpl> net;
+  std::unique_ptr<torch::optim::Adam> adam;
+  torch::Device device = torch::kCPU;
+
+  torch::Tensor Layout(torch::Tensor t) const {
+    return meta.channels_last && device.is_cpu() ? t.contiguous(torch::MemoryFormat::ChannelsLast) : t.contiguous();
+  }
+  void ApplyLayout() {
+    torch::NoGradGuard g;
+    for (auto& p : net->parameters())
+      if (p.dim() == 4) p.set_data(Layout(p.data()));
+  }
+  int Multiple() const { return meta.architecture == "unet" ? 4 : 1; }
+
+  // One pass; h, w are padded here to the size multiple and the result cropped back.
+  torch::Tensor Run(const torch::Tensor& x) {
+    const int m = Multiple();
+    const int64_t h = x.size(2), w = x.size(3);
+    auto xp = torch::constant_pad_nd(x, {0, (m - w % m) % m, 0, (m - h % m) % m}, 0);
+    auto y = net->forward(Layout(xp.to(device)));
+    return y.slice(2, 0, h).slice(3, 0, w);
+  }
+};
+
+std::vector<std::string> CnnArchitectures() { return {"resnet8", "unet"}; }
+
+std::string CnnModelMeta::ToJson() const {
+  nlohmann::json j = {{"format", "emkit-cnn-picker-1"},
+                      {"architecture", architecture},
+                      {"width", width},
+                      {"working_pixel_size", working_pixel_size},
+                      {"diameter_angstrom", diameter_angstrom},
+                      {"highpass_angstrom", highpass_angstrom},
+                      {"robust_normalise", robust_normalise},
+                      {"invert", invert},
+                      {"default_threshold", default_threshold},
+                      {"channels_last", channels_last},
+                      {"training", nlohmann::json::parse(training_json.empty() ? "{}" : training_json)}};
+  return j.dump();
+}
+
+CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& where) {
+  CnnModelMeta m;
+  try {
+    auto j = nlohmann::json::parse(text);
+    m.architecture = j.at("architecture").get<std::string>();
+    m.width = j.at("width").get<int>();
+    m.working_pixel_size = j.at("working_pixel_size").get<double>();
+    m.diameter_angstrom = j.at("diameter_angstrom").get<double>();
+    m.highpass_angstrom = j.value("highpass_angstrom", 0.0);
+    m.robust_normalise = j.value("robust_normalise", true);
+    m.invert = j.value("invert", false);
+    m.default_threshold = j.value("default_threshold", 0.0);
+    m.channels_last = j.value("channels_last", true);
+    m.training_json = j.value("training", nlohmann::json::object()).dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(where + ": bad model metadata: " + e.what());
+  }
+  m.Check();
+  return m;
+}
+
+void CnnModelMeta::Check() const {
+  const auto a = CnnArchitectures();
+  if (std::find(a.begin(), a.end(), architecture) == a.end())
+    throw InvalidInputError("architecture '" + architecture + "': expected resnet8 or unet");
+  if (width < 1 || width > 1024) throw InvalidInputError("width " + std::to_string(width) + ": expected 1..1024");
+  if (working_pixel_size < 0) throw InvalidInputError("working_pixel_size must be >= 0");
+  if (diameter_angstrom < 0) throw InvalidInputError("diameter must be >= 0");
+}
+
+CnnModel::CnnModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CnnModel::CnnModel(CnnModel&&) noexcept = default;
+CnnModel& CnnModel::operator=(CnnModel&&) noexcept = default;
+CnnModel::~CnnModel() = default;
+
+CnnModel CnnModel::Create(const CnnModelMeta& meta, uint64_t seed) {
+  torch::manual_seed(seed);
+  return Build(meta);
+}
+
+CnnModel CnnModel::Build(const CnnModelMeta& meta) {
+  meta.Check();
+  auto impl = std::make_unique<Impl>();
+  impl->meta = meta;
+  impl->net = std::make_shared<NetImpl>(meta.architecture, meta.width);
+  impl->ApplyLayout();
+  return CnnModel(std::move(impl));
+}
+
+const CnnModelMeta& CnnModel::meta() const { return impl_->meta; }
+CnnModelMeta& CnnModel::mutable_meta() { return impl_->meta; }
+int CnnModel::ReceptiveField() const { return AnalyticReceptiveField(impl_->meta.architecture, impl_->net->specs); }
+int CnnModel::SizeMultiple() const { return impl_->Multiple(); }
+int64_t CnnModel::NumParameters() const {
+  int64_t n = 0;
+  for (const auto& p : impl_->net->parameters()) n += p.numel();
+  return n;
+}
+
+void CnnModel::SetDevice(const DeviceSpec& d) {
+  impl_->device = d.cuda ? torch::Device(torch::kCUDA, d.index) : torch::Device(torch::kCPU);
+  impl_->net->to(impl_->device);
+  impl_->ApplyLayout();
+}
+
+Image CnnModel::Predict(const Image& image, int tile) const {
+  c10::InferenceMode guard;
+  impl_->net->eval();
+  const int nx = image.nx(), ny = image.ny();
+  auto full = torch::from_blob(const_cast<float*>(image.data()), {1, 1, ny, nx}, torch::kFloat32);
+  Image out(nx, ny);
+  auto copy_out = [&](const torch::Tensor& t, int x0, int y0) {
+    auto c = t.to(torch::kCPU).to(torch::kFloat32).contiguous();
+    const float* p = c.data_ptr<float>();
+    const int h = static_cast<int>(c.size(2)), w = static_cast<int>(c.size(3));
+    for (int y = 0; y < h; ++y) std::copy(p + std::size_t(y) * w, p + std::size_t(y + 1) * w, &out(x0, y0 + y));
+  };
+  try {
+    const int m = SizeMultiple();
+    // Margins cover half the receptive field and keep tile origins on the pooling grid.
+    const int margin = ((ReceptiveField() / 2 + 1 + m - 1) / m) * m;
+    const int core = ((tile - 2 * margin) / m) * m;
+    if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
+      copy_out(impl_->Run(full), 0, 0);
+      return out;
+    }
+    for (int y0 = 0; y0 < ny; y0 += core) {
+      for (int x0 = 0; x0 < nx; x0 += core) {
+        const int ya = std::max(0, y0 - margin), yb = std::min(ny, y0 + core + margin);
+        const int xa = std::max(0, x0 - margin), xb = std::min(nx, x0 + core + margin);
+        auto r = impl_->Run(full.slice(2, ya, yb).slice(3, xa, xb));
+        const int ye = std::min(ny, y0 + core), xe = std::min(nx, x0 + core);
+        copy_out(r.slice(2, y0 - ya, ye - ya).slice(3, x0 - xa, xe - xa), x0, y0);
+      }
+    }
+  } catch (...) {
+    RethrowTorch("CNN inference");
+  }
+  return out;
+}
+
+void CnnModel::Save(const std::string& path) const {
+  WriteAtomically(path, [&](const std::string& tmp) {
+    torch::serialize::OutputArchive a;
+    for (const auto& p : impl_->net->named_parameters()) a.write(p.key(), p.value().contiguous().to(torch::kCPU));
+    for (const auto& b : impl_->net->named_buffers()) a.write(b.key(), b.value().contiguous().to(torch::kCPU), true);
+    a.write("emkit_meta", c10::IValue(impl_->meta.ToJson()));
+    a.save_to(tmp);
+  });
+}
+
+namespace {
+void ReadWeights(torch::serialize::InputArchive& a, NetImpl& net) {
+  torch::NoGradGuard g;
+  for (auto& p : net.named_parameters()) {
+    torch::Tensor t;
+    a.read(p.key(), t);
+    if (!t.sizes().equals(p.value().sizes())) throw IoError("tensor " + p.key() + " has the wrong shape");
+    p.value().copy_(t);
+  }
+  for (auto& b : net.named_buffers()) {
+    torch::Tensor t;
+    a.read(b.key(), t, true);
+    b.value().copy_(t);
+  }
+}
+}  // namespace
+
+CnnModel CnnModel::Load(const std::string& path, const DeviceSpec& device) {
+  if (!FileExists(path)) throw IoError(path + ": model file not found");
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(path);
+    c10::IValue meta_value;
+    if (!a.try_read("emkit_meta", meta_value) || !meta_value.isString())
+      throw IoError(path + ": not an emkit CNN model (no emkit_meta)");
+    auto meta = CnnModelMeta::FromJson(meta_value.toStringRef(), path);
+    CnnModel model = Build(meta);
+    ReadWeights(a, *model.impl_->net);
+    model.SetDevice(device);
+    return model;
+  } catch (...) {
+    RethrowTorch("reading model " + path);
+  }
+}
+
+void CnnModel::ExportTorchScript(const std::string& path) const {
+  try {
+    torch::jit::Module m("EmkitPicker");
+    for (const auto& p : impl_->net->named_parameters())
+      m.register_parameter(p.key(), p.value().detach().to(torch::kCPU).contiguous().clone(), false);
+    for (const auto& b : impl_->net->named_buffers())
+      m.register_buffer(b.key(), b.value().detach().to(torch::kCPU).contiguous().clone());
+    m.register_attribute("emkit_meta", c10::StringType::get(), c10::IValue(impl_->meta.ToJson()));
+    m.define(impl_->net->ScriptSource(SizeMultiple()));
+    m.eval();
+    WriteAtomically(path, [&](const std::string& tmp) {
+      m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}});
+    });
+  } catch (...) {
+    RethrowTorch("exporting TorchScript to " + path);
+  }
+}
+
+Image CnnModel::RunTorchScript(const std::string& path, const Image& image) {
+  try {
+    c10::InferenceMode guard;
+    auto m = torch::jit::load(path);
+    m.eval();
+    auto x = torch::from_blob(const_cast<float*>(image.data()), {1, 1, image.ny(), image.nx()}, torch::kFloat32);
+    auto y = m.forward({x}).toTensor().contiguous();
+    Image out(image.nx(), image.ny());
+    std::copy(y.data_ptr<float>(), y.data_ptr<float>() + out.size(), out.data());
+    return out;
+  } catch (...) {
+    RethrowTorch("running TorchScript " + path);
+  }
+}
+
+void CnnModel::ConfigureOptimiser(double learning_rate, double weight_decay) {
+  impl_->adam = std::make_unique<torch::optim::Adam>(
+      impl_->net->parameters(), torch::optim::AdamOptions(learning_rate).weight_decay(weight_decay));
+}
+
+void CnnModel::SetLearningRate(double lr) {
+  EMKIT_CHECK(impl_->adam, "ConfigureOptimiser first");
+  for (auto& g : impl_->adam->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+}
+
+double CnnModel::TrainStep(const CnnBatch& b, const CnnLossOptions& loss, int margin) {
+  EMKIT_CHECK(impl_->adam, "ConfigureOptimiser first");
+  EMKIT_CHECK(b.images.size() == std::size_t(b.n) * b.h * b.w && b.labels.size() == b.images.size(), "batch shape");
+  EMKIT_CHECK(2 * margin < std::min(b.h, b.w), "margin too large for the patch");
+  try {
+    impl_->net->train();
+    auto opt = torch::TensorOptions().dtype(torch::kFloat32);
+    auto x = torch::from_blob(const_cast<float*>(b.images.data()), {b.n, 1, b.h, b.w}, opt);
+    auto y = torch::from_blob(const_cast<float*>(b.labels.data()), {b.n, 1, b.h, b.w}, opt).to(impl_->device);
+    torch::Tensor mask;
+    if (!b.penalty_mask.empty())
+      mask = torch::from_blob(const_cast<float*>(b.penalty_mask.data()), {b.n, 1, b.h, b.w}, opt).to(impl_->device);
+    auto crop = [&](const torch::Tensor& t) {
+      return t.slice(2, margin, b.h - margin).slice(3, margin, b.w - margin);
+    };
+    auto logits = impl_->Run(x);
+    auto l = LossTensor(crop(logits), crop(y), mask.defined() ? crop(mask) : mask, loss);
+    impl_->adam->zero_grad();
+    l.backward();
+    impl_->adam->step();
+    return l.item<double>();
+  } catch (...) {
+    RethrowTorch("training step");
+  }
+}
+
+void CnnModel::SaveCheckpoint(const std::string& path, const std::string& state_json) const {
+  EMKIT_CHECK(impl_->adam, "ConfigureOptimiser first");
+  WriteAtomically(path, [&](const std::string& tmp) {
+    torch::serialize::OutputArchive a, o;
+    for (const auto& p : impl_->net->named_parameters()) a.write(p.key(), p.value().contiguous().to(torch::kCPU));
+    for (const auto& b : impl_->net->named_buffers()) a.write(b.key(), b.value().contiguous().to(torch::kCPU), true);
+    a.write("emkit_meta", c10::IValue(impl_->meta.ToJson()));
+    a.write("emkit_state", c10::IValue(state_json));
+    impl_->adam->save(o);
+    a.write("optimiser", o);
+    a.save_to(tmp);
+  });
+}
+
+std::string CnnModel::LoadCheckpoint(const std::string& path) {
+  EMKIT_CHECK(impl_->adam, "ConfigureOptimiser first");
+  if (!FileExists(path)) throw IoError(path + ": checkpoint not found");
+  try {
+    torch::serialize::InputArchive a, o;
+    a.load_from(path);
+    ReadWeights(a, *impl_->net);
+    impl_->ApplyLayout();
+    a.read("optimiser", o);
+    impl_->adam->load(o);
+    c10::IValue state;
+    if (!a.try_read("emkit_state", state) || !state.isString()) throw IoError(path + ": no training state");
+    return state.toStringRef();
+  } catch (...) {
+    RethrowTorch("reading checkpoint " + path);
+  }
+}
+
+double CnnLoss(const std::vector<float>& logits, const std::vector<float>& labels,
+               const std::vector<float>& penalty_mask, const CnnLossOptions& loss) {
+  EMKIT_CHECK(logits.size() == labels.size(), "logits and labels differ in size");
+  const int64_t n = static_cast<int64_t>(logits.size());
+  auto z = torch::from_blob(const_cast<float*>(logits.data()), {n}, torch::kFloat32);
+  auto y = torch::from_blob(const_cast<float*>(labels.data()), {n}, torch::kFloat32);
+  torch::Tensor m;
+  if (!penalty_mask.empty()) m = torch::from_blob(const_cast<float*>(penalty_mask.data()), {n}, torch::kFloat32);
+  return LossTensor(z, y, m, loss).item<double>();
+}
+
+void MakeTorchDeterministic(uint64_t seed) {
+  torch::manual_seed(seed);
+  at::globalContext().setDeterministicAlgorithms(true, false);
+}
+
+}  // namespace emkit
