@@ -36,14 +36,16 @@ Ctf::Ctf(const CtfParams& p) : p_(p) {
   // RELION keeps defocus negative internally.
   def_avg_ = -(p.defocus_u + p.defocus_v) * 0.5;
   def_dev_ = -(p.defocus_u - p.defocus_v) * 0.5;
-  azimuth_ = p.defocus_angle * M_PI / 180.0;
+  cos2_az_ = std::cos(2.0 * p.defocus_angle * M_PI / 180.0);
+  sin2_az_ = std::sin(2.0 * p.defocus_angle * M_PI / 180.0);
 }
 
 double Ctf::Value(double kx, double ky) const {
   const double u2 = kx * kx + ky * ky;
   const double u4 = u2 * u2;
-  const double ang = std::atan2(ky, kx) - azimuth_;
-  const double deltaf = def_avg_ + def_dev_ * std::cos(2.0 * ang);
+  // cos(2 (atan2(ky, kx) - azimuth)) without trigonometry per pixel.
+  const double cos2 = u2 > 0 ? ((kx * kx - ky * ky) * cos2_az_ + 2 * kx * ky * sin2_az_) / u2 : 1.0;
+  const double deltaf = def_avg_ + def_dev_ * cos2;
   const double gamma = k1_ * deltaf * u2 + k2_ * u4 - k5_ - k3_;
   double v = -std::sin(gamma);
   if (p_.bfactor != 0) v *= std::exp(k4_ * u2);

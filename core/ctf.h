@@ -41,7 +41,7 @@ class Ctf {
 
  private:
   CtfParams p_;
-  double lambda_, k1_, k2_, k3_, k4_, k5_, def_avg_, def_dev_, azimuth_;
+  double lambda_, k1_, k2_, k3_, k4_, k5_, def_avg_, def_dev_, cos2_az_, sin2_az_;
 };
 
 }  // namespace emkit
