@@ -1,0 +1,145 @@
+#include "simulate/projector.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fft.h"
+
+namespace emkit {
+
+Projector::Projector(const Volume& map, double pixel_size, const ProjectorOptions& opt)
+    : n_(map.nx()), pixel_size_(pixel_size) {
+  if (map.nx() != map.ny() || map.nx() != map.nz())
+    throw InvalidInputError("projector: the map must be a cube, got " + std::to_string(map.nx()) + "x" +
+                            std::to_string(map.ny()) + "x" + std::to_string(map.nz()));
+  if (n_ < 2) throw InvalidInputError("projector: map too small");
+  if (!(pixel_size > 0)) throw InvalidInputError("projector: pixel size must be > 0");
+  if (opt.padding < 1 || opt.padding > 4) throw InvalidInputError("projector: padding must be 1..4");
+  padded_ = opt.padding * n_;
+  padded_ += padded_ % 2;
+  Volume pad(padded_, padded_, padded_, 0.0f);
+  const int c = n_ / 2, pc = padded_ / 2, off = pc - c;
+  for (int z = 0; z < n_; ++z)
+    for (int y = 0; y < n_; ++y)
+      for (int x = 0; x < n_; ++x) {
+        double v = map(x, y, z);
+        if (opt.gridding_correction) {
+          // RELION's griddingCorrect: trilinear interpolation in Fourier space multiplies the
+          // real-space map by sinc^2(r / padded size); divide it out beforehand.
+          const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+          if (r > 0) {
+            const double t = M_PI * r / padded_;
+            const double s = std::sin(t) / t;
+            v /= s * s;
+          }
+        }
+        pad(x + off, y + off, z + off) = static_cast<float>(v);
+      }
+  data_ = CentredFft(pad);
+  // CentredFft divides by padded^3; a 2D transform of an n x n projection divides by n^2.
+  const float scale = static_cast<float>(double(padded_) * padded_ * padded_ / (double(n_) * n_));
+  for (auto& v : data_.grid()) v *= scale;
+}
+
+Complex Projector::Sample(double x, double y, double z) const {
+  bool conjugate = false;
+  if (x < 0) {
+    x = -x;
+    y = -y;
+    z = -z;
+    conjugate = true;
+  }
+  const int half = padded_ / 2;
+  const int x0 = static_cast<int>(std::floor(x)), y0 = static_cast<int>(std::floor(y)),
+            z0 = static_cast<int>(std::floor(z));
+  const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0), fz = static_cast<float>(z - z0);
+  auto at = [&](int kx, int ky, int kz) -> Complex {
+    if (kx > half || ky < -half || ky >= half || kz < -half || kz >= half) return Complex(0, 0);
+    return data_.At(kx, ky, kz);
+  };
+  const Complex c00 = at(x0, y0, z0) * (1 - fx) + at(x0 + 1, y0, z0) * fx;
+  const Complex c10 = at(x0, y0 + 1, z0) * (1 - fx) + at(x0 + 1, y0 + 1, z0) * fx;
+  const Complex c01 = at(x0, y0, z0 + 1) * (1 - fx) + at(x0 + 1, y0, z0 + 1) * fx;
+  const Complex c11 = at(x0, y0 + 1, z0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1, z0 + 1) * fx;
+  const Complex v = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+  return conjugate ? std::conj(v) : v;
+}
+
+FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size) const {
+  if (box < 2) throw InvalidInputError("projector: output box must be >= 2");
+  if (!(out_pixel_size > 0)) throw InvalidInputError("projector: output pixel size must be > 0");
+  FourierGrid out(box, box, 1);
+  // Output frequency index k (cycles per box) is k / (box * p_out) 1/Å, which is
+  // k * padded * p_map / (box * p_out) in units of the padded map's Fourier pixels.
+  const double step = double(padded_) * pixel_size_ / (box * out_pixel_size);
+  const double map_nyquist = padded_ / 2;  // the map's Nyquist frequency in padded Fourier pixels
+  const double out_r = box / 2;
+  const double r_max2 = std::min(out_r * out_r, (map_nyquist / step) * (map_nyquist / step));
+  // Line integral at the output sampling: (n / box)^2 from the transform normalisation,
+  // p_map / p_out from summing voxels of the resampled map.
+  const float scale = static_cast<float>(double(n_) * n_ / (double(box) * box) * pixel_size_ / out_pixel_size);
+  for (int y = 0; y < box; ++y) {
+    const int ky = FourierGrid::Freq(y, box);
+    for (int kx = 0; kx <= box / 2; ++kx) {
+      if (double(kx) * kx + double(ky) * ky > r_max2) continue;
+      const double px = (a(0, 0) * kx + a(1, 0) * ky) * step;
+      const double py = (a(0, 1) * kx + a(1, 1) * ky) * step;
+      const double pz = (a(0, 2) * kx + a(1, 2) * ky) * step;
+      out.At(kx, ky) = Sample(px, py, pz) * scale;
+    }
+  }
+  return out;
+}
+
+void MultiplyByCtf(FourierGrid* g, const Ctf& ctf, double pixel_size) {
+  EMKIT_CHECK(!g->is_3d() && g->logical_nx() == g->logical_ny(), "MultiplyByCtf needs a square 2D transform");
+  const Grid<float> c = ctf.HalfImage(g->logical_nx(), pixel_size);
+  for (std::size_t i = 0; i < c.size(); ++i) g->data()[i] *= c[i];
+}
+
+Image Projector::Project(const Euler& e, int box, double out_pixel_size, double shift_x, double shift_y,
+                         const Ctf* ctf) const {
+  FourierGrid f = Slice(EulerToMatrix(e), box, out_pixel_size);
+  if (shift_x != 0 || shift_y != 0) ShiftFourier(&f, shift_x, shift_y);
+  if (ctf) MultiplyByCtf(&f, *ctf, out_pixel_size);
+  return InverseCentredFft(f);
+}
+
+Image RealSpaceProject(const Volume& map, const Euler& e, int oversampling) {
+  const int n = map.nx();
+  const Mat3 a = EulerToMatrix(e);
+  const double c = n / 2;
+  Image out(n, n, 1);
+  const double dt = 1.0 / oversampling;
+  auto value = [&](double x, double y, double z) -> double {
+    const int x0 = static_cast<int>(std::floor(x)), y0 = static_cast<int>(std::floor(y)),
+              z0 = static_cast<int>(std::floor(z));
+    const double fx = x - x0, fy = y - y0, fz = z - z0;
+    double v = 0;
+    for (int dz = 0; dz <= 1; ++dz)
+      for (int dy = 0; dy <= 1; ++dy)
+        for (int dx = 0; dx <= 1; ++dx) {
+          const int xi = x0 + dx, yi = y0 + dy, zi = z0 + dz;
+          if (xi < 0 || yi < 0 || zi < 0 || xi >= n || yi >= n || zi >= n) continue;
+          v += (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz) * map(xi, yi, zi);
+        }
+    return v;
+  };
+  const double t_max = std::sqrt(3.0) * n / 2 + 1;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const double u = x - c, v = y - c;
+      double sum = 0;
+      for (double t = -t_max; t <= t_max; t += dt) {
+        // Image coordinates (u, v, t) = A r  =>  r = A^T (u, v, t).
+        const double rx = a(0, 0) * u + a(1, 0) * v + a(2, 0) * t;
+        const double ry = a(0, 1) * u + a(1, 1) * v + a(2, 1) * t;
+        const double rz = a(0, 2) * u + a(1, 2) * v + a(2, 2) * t;
+        sum += value(rx + c, ry + c, rz + c);
+      }
+      out(x, y) = static_cast<float>(sum * dt);
+    }
+  return out;
+}
+
+}  // namespace emkit

@@ -1,0 +1,56 @@
+// Fourier-slice projection of a 3D map, as RELION's Projector does it (src/projector.cpp):
+// the map is divided by the transform of the interpolation kernel (gridding correction,
+// sinc^2 for trilinear), zero-padded `padding` times, transformed once, and every projection
+// is the central section V(A^T (kx, ky, 0)) sampled with trilinear interpolation, up to the
+// Nyquist circle of the output image. Output images are line integrals (sums of voxels
+// along the viewing direction), centred at (n/2, n/2) like the map at (n/2, n/2, n/2).
+// Thread-safe after construction: one Projector serves every thread.
+#pragma once
+
+#include "core/ctf.h"
+#include "core/geometry.h"
+#include "core/image.h"
+
+namespace emkit {
+
+struct ProjectorOptions {
+  int padding = 2;                  // RELION's --pad
+  bool gridding_correction = true;  // divide by sinc^2 before the transform (RELION does)
+};
+
+class Projector {
+ public:
+  // `map` must be a cube; `pixel_size` in Å (> 0).
+  Projector(const Volume& map, double pixel_size, const ProjectorOptions& opt = {});
+
+  int map_size() const { return n_; }
+  double pixel_size() const { return pixel_size_; }
+
+  // Central section for orientation `a` (EulerToMatrix) on a box x box image of pixel size
+  // `out_pixel_size` (the map is resampled: any ratio of pixel sizes works), in the layout
+  // of CentredFft (origin at box/2). Values are scaled so that the inverse is the line
+  // integral of the map resampled to the output pixel size. Frequencies beyond the output
+  // Nyquist circle or the map's Nyquist frequency are zero.
+  FourierGrid Slice(const Mat3& a, int box, double out_pixel_size) const;
+
+  // Real-space projection in orientation e, shifted by (shift_x, shift_y) output pixels
+  // (the image holds the projection moved by +shift), optionally multiplied by a CTF.
+  Image Project(const Euler& e, int box, double out_pixel_size, double shift_x = 0, double shift_y = 0,
+                const Ctf* ctf = nullptr) const;
+
+ private:
+  Complex Sample(double x, double y, double z) const;
+
+  int n_ = 0, padded_ = 0;
+  double pixel_size_ = 1;
+  FourierGrid data_;  // centred transform of the padded, gridding-corrected map
+};
+
+// Applies a CTF (and nothing else) to a centred or plain square transform (the CTF is even).
+void MultiplyByCtf(FourierGrid* g, const Ctf& ctf, double pixel_size);
+
+// Real-space line integral along the viewing direction of orientation e, by sampling the
+// map trilinearly at `oversampling` points per voxel along each ray. Slow; for tests.
+Image RealSpaceProject(const Volume& map, const Euler& e, int oversampling = 2);
+
+}  // namespace emkit
