@@ -1,0 +1,72 @@
+// emkit train: train the CNN picker on annotated micrographs (training/trainer.h).
+#include <cstdio>
+
+#include "apps/command_line.h"
+#include "core/files.h"
+#include "training/trainer.h"
+
+namespace emkit {
+
+int RunTrain(int argc, char** argv) {
+  CLI::App app("Train the CNN particle picker on micrographs with (possibly sparse) particle coordinates", argv[0]);
+  TrainOptions opt;
+  CommonOptions common;
+  std::string coord_format = "auto";
+  app.add_option("--micrographs,-i", opt.train.micrographs, "Training micrographs (files or folders; mrc/tif/png/jpg)")
+      ->required();
+  app.add_option("--coords,-c", opt.train.coordinates,
+                 "Coordinates: a folder with one file per micrograph (same stem; star/box/csv/txt) or one file")
+      ->required();
+  app.add_option("--valid-micrographs", opt.valid_micrographs, "Validation micrographs (files or folders)");
+  app.add_option("--valid-coords", opt.valid_coordinates, "Coordinates of the validation micrographs");
+  app.add_option("--valid-fraction", opt.valid_fraction, "Fraction held out for validation when no set is given")
+      ->capture_default_str();
+  app.add_option("--coord-format", coord_format, "auto|star|box|csv|topaz")->capture_default_str();
+  app.add_flag("--flip-y", opt.train.coordinate_io.flip_y, "Coordinates have y pointing up");
+  app.add_option("--pixel-size", opt.train.pixel_size, "Micrograph pixel size, Å (default: MRC header)");
+  app.add_option("--diameter,-d", opt.diameter_angstrom, "Particle diameter, Å");
+  app.add_option("--diameter-px", opt.diameter_px, "Particle diameter, micrograph pixels");
+  app.add_option("--binned-diameter", opt.diameter_px_target, "Particle size after binning, px")->capture_default_str();
+  app.add_option("--highpass", opt.train.preprocess.highpass_angstrom, "High-pass, Å (0 = off)")->capture_default_str();
+  app.add_flag("--invert", opt.train.preprocess.invert, "Invert contrast after normalising");
+  app.add_option("--out,-o", opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();
+  app.add_option("--cache-dir", opt.train.cache_dir, "HDF5 cache of the preprocessed set (default OUT/cache)");
+  app.add_option("--arch", opt.architecture, "Network: resnet8 | unet")->capture_default_str();
+  app.add_option("--width", opt.width, "Channels of the first layer")->capture_default_str();
+  app.add_option("--objective", opt.objective, "pu (GE-binomial, sparse labels) | pn")->capture_default_str();
+  app.add_option("--expected-particles", opt.expected_particles,
+                 "PU: expected particles per micrograph (0 = 1.5 x labelled)")
+      ->capture_default_str();
+  app.add_option("--slack", opt.slack, "PU: weight of the GE-binomial penalty")->capture_default_str();
+  app.add_option("--label-radius", opt.patches.label_radius, "Label disk radius, binned px")->capture_default_str();
+  app.add_option("--patch", opt.patches.patch, "Patch size, binned px")->capture_default_str();
+  app.add_option("--batch-size", opt.patches.batch, "Patches per minibatch")->capture_default_str();
+  app.add_option("--positive-fraction", opt.patches.positive_fraction,
+                 "Fraction of patches centred on labelled particles")
+      ->capture_default_str();
+  app.add_flag("!--no-augment", opt.patches.augment, "Disable rotation/flip augmentation");
+  app.add_option("--epochs", opt.epochs, "Epochs")->capture_default_str();
+  app.add_option("--steps-per-epoch", opt.steps_per_epoch, "Minibatches per epoch")->capture_default_str();
+  app.add_option("--lr", opt.learning_rate, "Adam learning rate (cosine schedule to lr/20)")->capture_default_str();
+  app.add_option("--weight-decay", opt.weight_decay, "Adam weight decay")->capture_default_str();
+  app.add_flag("--resume", opt.resume, "Continue from OUT/checkpoint.pt");
+  app.add_option("--device", opt.device, "cpu | cuda[:N]")->capture_default_str();
+  app.add_flag("--export-torchscript", opt.export_torchscript, "Also write OUT/model.torchscript.pt");
+  app.add_flag("!--no-channels-last", opt.channels_last, "Use the default (NCHW) layout on the CPU");
+  AddCommonOptions(app, &common);
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  opt.threads = ApplyCommonOptions(&common);
+  opt.seed = common.seed;
+  opt.train.coordinate_io.format = ParseCoordinateFormat(coord_format);
+  opt.Check();
+  CreateDirectories(opt.out_dir);
+  WriteEffectiveOptions(app, opt.out_dir, argc, argv);
+  TrainResult r = Train(opt);
+  std::printf("model %s: best validation AP %.4f at epoch %d, default threshold %.3f, %.1f s\n", r.model_path.c_str(),
+              r.best_ap, r.best_epoch, r.default_threshold, r.seconds);
+  return 0;
+}
+
+EMKIT_REGISTER_COMMAND(RunTrain, "train", "Train the CNN particle picker on annotated micrographs");
+
+}  // namespace emkit

@@ -1,0 +1,37 @@
+// Minibatches of training patches: a set fraction centred near labelled particles, the rest at
+// uniform positions; per-pixel disk labels; random 90° rotations and flips. Every choice is
+// drawn from Rng(seed, StreamId("cnn-batch", step)), so a batch depends only on (seed, step).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "models/cnn_model.h"
+#include "training/dataset.h"
+
+namespace emkit {
+
+struct PatchOptions {
+  int patch = 96;                  // binned pixels (square)
+  int batch = 16;
+  double positive_fraction = 0.5;  // fraction of patches centred (with jitter) on a labelled particle
+  double label_radius = 3;         // binned pixels
+  int margin = 16;                 // loss excluded within this many pixels of a patch edge
+  bool augment = true;
+};
+
+// Particle centres of a micrograph in binned pixels.
+std::vector<std::pair<double, double>> BinnedCentres(const AnnotatedMicrograph& m);
+
+// Number of pixels labelled positive by one disk of the given radius.
+int DiskArea(double radius);
+
+// Labels 1 on disks around `centres` in an nx x ny map (0 elsewhere).
+Image DiskLabels(int nx, int ny, const std::vector<std::pair<double, double>>& centres, double radius);
+
+// Batch number `step`. penalty_mask is 1 on pixels of uniformly placed patches (whose unlabelled
+// pixels follow the micrograph-wide positive fraction), 0 on particle-centred ones.
+CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vector<Image>& labels,
+                     const PatchOptions& opt, uint64_t seed, uint64_t step);
+
+}  // namespace emkit

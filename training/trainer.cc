@@ -1,0 +1,315 @@
+#include "training/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "io/micrograph.h"
+#include "models/cnn_model.h"
+#include "models/device.h"
+#include "picker/evaluate.h"
+#include "picker/peaks.h"
+
+namespace emkit {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+struct Validation {
+  double ap = 0, f1 = 0, precision = 0, recall = 0, threshold = 0;
+};
+
+// Picks every validation micrograph with the model and scores the ranking against the labels
+// (0.5·diameter matching radius); the F1-optimal threshold becomes the model's default.
+Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph>& set, double diameter_binned,
+                    int max_peaks) {
+  std::vector<std::vector<Coordinate>> picks(set.size()), truth(set.size());
+  double radius = 0;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    Image score = model.Predict(set[i].image);
+    PeakOptions po;
+    po.threshold = -1e30;
+    po.min_distance = std::max(1.0, 0.5 * diameter_binned);
+    po.max_peaks = max_peaks;
+    picks[i] = FindPeaks(score, po);
+    for (auto& p : picks[i]) p.x *= set[i].bin_factor, p.y *= set[i].bin_factor;
+    truth[i] = set[i].coords;
+    radius = 0.5 * diameter_binned * set[i].bin_factor;
+  }
+  PickMetrics m = EvaluatePicks(picks, truth, radius, 0.0);
+  Validation v;
+  v.ap = m.average_precision;
+  v.threshold = m.best_f1_threshold;
+  v.f1 = m.best_f1;
+  for (const auto& p : m.curve)
+    if (p.threshold == m.best_f1_threshold) v.precision = p.precision, v.recall = p.recall;
+  return v;
+}
+
+nlohmann::json HistoryJson(const std::vector<EpochRecord>& h) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& e : h)
+    a.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"learning_rate", e.learning_rate}, {"val_ap", e.ap},
+                 {"val_best_f1", e.f1}, {"val_precision", e.precision}, {"val_recall", e.recall},
+                 {"val_threshold", e.threshold}, {"seconds", e.seconds}});
+  return a;
+}
+
+std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& a) {
+  std::vector<EpochRecord> h;
+  for (const auto& j : a) {
+    EpochRecord e;
+    e.epoch = j.at("epoch");
+    e.loss = j.at("loss");
+    e.learning_rate = j.at("learning_rate");
+    e.ap = j.at("val_ap");
+    e.f1 = j.at("val_best_f1");
+    e.precision = j.at("val_precision");
+    e.recall = j.at("val_recall");
+    e.threshold = j.at("val_threshold");
+    e.seconds = j.at("seconds");
+    h.push_back(e);
+  }
+  return h;
+}
+
+// Validation micrographs: a given set, else a seeded fraction of the training set, else the
+// training set itself (with a warning).
+void SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* train,
+                     std::vector<AnnotatedMicrograph>* valid) {
+  if (!opt.valid_micrographs.empty()) {
+    DatasetOptions v = opt.train;
+    v.micrographs = opt.valid_micrographs;
+    v.coordinates = opt.valid_coordinates.empty() ? opt.train.coordinates : opt.valid_coordinates;
+    *valid = LoadAnnotatedMicrographs(v);
+    return;
+  }
+  const int n = static_cast<int>(train->size());
+  const int nv = static_cast<int>(std::ceil(opt.valid_fraction * n));
+  if (opt.valid_fraction <= 0 || n < 2 || nv >= n) {
+    LOG_WARN("no separate validation micrographs: validating on the training set");
+    *valid = *train;
+    return;
+  }
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  Rng rng(opt.seed, StreamId("cnn-valid-split", 0));
+  for (int i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(0, i)]);
+  std::vector<AnnotatedMicrograph> t;
+  for (int i = 0; i < n; ++i) (i < nv ? *valid : t).push_back(std::move((*train)[order[i]]));
+  *train = std::move(t);
+}
+
+}  // namespace
+
+void TrainOptions::Check() const {
+  auto bad = [](const std::string& what) { throw InvalidInputError(what); };
+  if (out_dir.empty()) bad("--out: an output folder is required");
+  if ((diameter_angstrom > 0) == (diameter_px > 0)) bad("give exactly one of --diameter (Å) and --diameter-px (> 0)");
+  if (diameter_angstrom < 0 || diameter_px < 0) bad("--diameter must be > 0");
+  if (!(diameter_px_target >= 4 && diameter_px_target <= 128)) bad("--binned-diameter must be in [4, 128] px");
+  if (objective != "pu" && objective != "pn") bad("--objective '" + objective + "': expected pu or pn");
+  if (valid_fraction < 0 || valid_fraction >= 1) bad("--valid-fraction must be in [0, 1)");
+  if (expected_particles < 0) bad("--expected-particles must be >= 0");
+  if (epochs < 1) bad("--epochs must be >= 1");
+  if (steps_per_epoch < 1) bad("--steps-per-epoch must be >= 1");
+  if (!(learning_rate > 0)) bad("--lr must be > 0");
+  if (patches.batch < 1) bad("--batch-size must be >= 1");
+  if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
+  if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
+  if (threads < 1) bad("--threads must be >= 1");
+}
+
+TrainResult Train(const TrainOptions& opt_in) {
+  opt_in.Check();
+  TrainOptions opt = opt_in;
+  const double t0 = NowSeconds();
+  SetTorchThreads(opt.threads);
+  const DeviceSpec device = ParseDevice(opt.device);
+  MakeTorchDeterministic(opt.seed);
+  CreateDirectories(opt.out_dir);
+
+  // Diameter in Å and the working pixel size that bins it to the target.
+  const auto mics = ExpandMicrographPaths(opt.train.micrographs);
+  const double pixel_size = MicrographPixelSize(mics.front(), opt.train.pixel_size);
+  const double diameter = opt.diameter_angstrom > 0 ? opt.diameter_angstrom : opt.diameter_px * pixel_size;
+  {
+    MicrographInfo info;
+    const Image first = ReadMicrograph(mics.front(), &info);
+    const double d_px = diameter / pixel_size;
+    if (d_px < 4 || d_px > 0.5 * std::min(first.nx(), first.ny()))
+      throw InvalidInputError("particle diameter " + std::to_string(diameter) + " Å = " + std::to_string(d_px) +
+                              " px does not fit micrograph " + mics.front() + " (" + std::to_string(first.nx()) + "x" +
+                              std::to_string(first.ny()) + " px): expected 4 px to half the micrograph");
+  }
+  opt.train.pixel_size = pixel_size;
+  opt.train.preprocess.particle_diameter = diameter;
+  opt.train.preprocess.working_pixel_size = std::max(pixel_size, diameter / opt.diameter_px_target);
+  opt.train.preprocess.threads = opt.threads;
+  if (opt.train.cache_dir.empty()) opt.train.cache_dir = JoinPath(opt.out_dir, "cache");
+
+  TrainResult result;
+  auto train = LoadAnnotatedMicrographs(opt.train, &result.cache_hit);
+  std::vector<AnnotatedMicrograph> valid;
+  SplitValidation(opt, &train, &valid);
+  std::size_t n_labels = 0;
+  double area = 0;
+  for (const auto& m : train) n_labels += m.coords.size(), area += double(m.image.nx()) * m.image.ny();
+  if (n_labels == 0) throw InvalidInputError("training set: no particle coordinates in " + opt.train.coordinates);
+
+  // Model and its metadata.
+  CnnModelMeta meta;
+  meta.architecture = opt.architecture;
+  meta.width = opt.width;
+  meta.working_pixel_size = opt.train.preprocess.working_pixel_size;
+  meta.diameter_angstrom = diameter;
+  meta.highpass_angstrom = opt.train.preprocess.highpass_angstrom;
+  meta.robust_normalise = opt.train.preprocess.robust_normalise;
+  meta.invert = opt.train.preprocess.invert;
+  meta.channels_last = opt.channels_last;
+  CnnModel model = CnnModel::Create(meta, opt.seed);
+  model.SetDevice(device);
+  model.ConfigureOptimiser(opt.learning_rate, opt.weight_decay);
+  const int rf = model.ReceptiveField();
+  const double d_binned = meta.DiameterBinnedPx();
+  if (rf < d_binned)
+    LOG_WARN("receptive field " << rf << " px is smaller than the binned particle (" << d_binned
+                                << " px): lower --binned-diameter");
+
+  // Objective. π = expected positive fraction among unlabelled pixels of uniform patches.
+  CnnLossOptions loss;
+  loss.objective = opt.objective == "pn" ? CnnObjective::kPn : CnnObjective::kGeBinomial;
+  loss.slack = opt.slack;
+  const double labelled = double(n_labels) / train.size();
+  const double expected = opt.expected_particles > 0 ? opt.expected_particles : 1.5 * labelled;
+  const double disk = DiskArea(opt.patches.label_radius);
+  const double mean_area = area / train.size();
+  loss.pi = std::clamp((expected - labelled) * disk / (mean_area - labelled * disk), 1e-4, 0.5);
+  if (loss.objective == CnnObjective::kPn) {
+    const double pos_frac = std::min(0.5, n_labels * disk / area);
+    loss.positive_weight = std::max(1.0, 0.1 / pos_frac);
+  }
+  result.pi = loss.pi;
+  std::vector<Image> labels;
+  for (const auto& m : train) labels.push_back(DiskLabels(m.image.nx(), m.image.ny(), BinnedCentres(m), opt.patches.label_radius));
+  PatchOptions po = opt.patches;
+  po.margin = rf / 2;
+  if (po.patch < 2 * po.margin + 16) po.patch = 2 * po.margin + 16;
+  LOG_INFO("training " << opt.architecture << " (" << model.NumParameters() << " parameters, receptive field " << rf
+                       << " px) on " << train.size() << " micrographs (" << n_labels << " labels), validating on "
+                       << valid.size() << "; binned " << meta.working_pixel_size << " Å/px, particle " << d_binned
+                       << " px; " << opt.objective << (loss.objective == CnnObjective::kGeBinomial
+                                                            ? " pi=" + std::to_string(loss.pi)
+                                                            : std::string()));
+
+  // Resume.
+  const std::string checkpoint = JoinPath(opt.out_dir, "checkpoint.pt");
+  result.model_path = JoinPath(opt.out_dir, "model.pt");
+  int first_epoch = 1;
+  if (opt.resume && FileExists(checkpoint)) {
+    auto state = nlohmann::json::parse(model.LoadCheckpoint(checkpoint));
+    first_epoch = state.at("epoch").get<int>() + 1;
+    result.history = HistoryFromJson(state.at("history"));
+    result.best_ap = state.at("best_ap");
+    result.best_epoch = state.at("best_epoch");
+    result.default_threshold = state.at("default_threshold");
+    LOG_INFO("resuming after epoch " << first_epoch - 1 << " from " << checkpoint);
+  } else if (opt.resume) {
+    LOG_WARN("--resume: no checkpoint in " << opt.out_dir << ", starting afresh");
+  }
+
+  const int total_steps = opt.epochs * opt.steps_per_epoch;
+  for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
+    const double te = NowSeconds();
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt.epochs), opt.steps_per_epoch);
+    double sum = 0, lr = opt.learning_rate;
+    for (int s = 0; s < opt.steps_per_epoch; ++s) {
+      const int step = (epoch - 1) * opt.steps_per_epoch + s;
+      // Cosine schedule from lr down to lr/20.
+      lr = opt.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(kPi * step / total_steps)));
+      model.SetLearningRate(lr);
+      const double l = model.TrainStep(SampleBatch(train, labels, po, opt.seed, step), loss, po.margin);
+      if (!std::isfinite(l)) throw InternalError("training diverged (loss " + std::to_string(l) + ") at step " + std::to_string(step));
+      sum += l;
+      char suffix[64];
+      std::snprintf(suffix, sizeof suffix, "loss %.4f", sum / (s + 1));
+      progress.SetSuffix(suffix);
+      progress.Advance();
+    }
+    progress.Finish();
+    const Validation v = Validate(model, valid, d_binned, opt.max_validation_peaks);
+    EpochRecord rec{epoch, sum / opt.steps_per_epoch, lr, v.ap, v.f1, v.precision, v.recall, v.threshold, 0};
+    rec.seconds = NowSeconds() - te;
+    result.history.push_back(rec);
+    LOG_INFO("epoch " << epoch << "/" << opt.epochs << ": loss " << rec.loss << ", validation AP " << v.ap
+                      << ", best F1 " << v.f1 << " at threshold " << v.threshold << " (" << rec.seconds << " s)");
+    if (v.ap > result.best_ap) {
+      result.best_ap = v.ap;
+      result.best_epoch = epoch;
+      result.default_threshold = v.threshold;
+      model.mutable_meta().default_threshold = v.threshold;
+      model.mutable_meta().training_json =
+          nlohmann::json({{"epoch", epoch}, {"val_ap", v.ap}, {"val_best_f1", v.f1}, {"objective", opt.objective},
+                          {"pi", loss.pi}, {"seed", opt.seed}, {"train_micrographs", train.size()},
+                          {"train_labels", n_labels}})
+              .dump();
+      model.Save(result.model_path);
+    }
+    nlohmann::json state = {{"epoch", epoch},
+                            {"history", HistoryJson(result.history)},
+                            {"best_ap", result.best_ap},
+                            {"best_epoch", result.best_epoch},
+                            {"default_threshold", result.default_threshold}};
+    model.SaveCheckpoint(checkpoint, state.dump());
+  }
+  result.seconds = NowSeconds() - t0;
+
+  if (opt.export_torchscript) {
+    result.torchscript_path = JoinPath(opt.out_dir, "model.torchscript.pt");
+    CnnModel::Load(result.model_path).ExportTorchScript(result.torchscript_path);
+  }
+  result.curves_path = JoinPath(opt.out_dir, "training_curves.png");
+  WriteTrainingCurves(result.curves_path, result.history);
+  result.report_path = JoinPath(opt.out_dir, "training_report.json");
+  nlohmann::json report = {
+      {"model", result.model_path},
+      {"torchscript", result.torchscript_path},
+      {"architecture", opt.architecture},
+      {"width", opt.width},
+      {"parameters", model.NumParameters()},
+      {"receptive_field_px", rf},
+      {"objective", opt.objective},
+      {"pi", loss.pi},
+      {"expected_particles_per_micrograph", expected},
+      {"slack", opt.slack},
+      {"diameter_angstrom", diameter},
+      {"working_pixel_size", meta.working_pixel_size},
+      {"diameter_binned_px", d_binned},
+      {"train_micrographs", train.size()},
+      {"train_labels", n_labels},
+      {"valid_micrographs", valid.size()},
+      {"cache_hit", result.cache_hit},
+      {"epochs", opt.epochs},
+      {"steps_per_epoch", opt.steps_per_epoch},
+      {"batch_size", po.batch},
+      {"patch_px", po.patch},
+      {"positive_fraction", po.positive_fraction},
+      {"label_radius_px", po.label_radius},
+      {"learning_rate", opt.learning_rate},
+      {"seed", opt.seed},
+      {"threads", opt.threads},
+      {"torch", TorchSummary()},
+      {"best_epoch", result.best_epoch},
+      {"best_val_ap", result.best_ap},
+      {"default_threshold", result.default_threshold},
+      {"seconds", result.seconds},
+      {"history", HistoryJson(result.history)}};
+  WriteTextFile(result.report_path, report.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace emkit

@@ -1,0 +1,62 @@
+// Training the CNN picker from annotated micrographs (`emkit train`): dataset + HDF5 cache,
+// PN or PU (GE-binomial) objective, Adam with a cosine learning-rate schedule, a checkpoint
+// every epoch (--resume), validation AP per epoch, the best model kept, a JSON report and a
+// PNG of the loss/AP curves. Torch-free: the network sits behind models/cnn_model.h.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "training/dataset.h"
+#include "training/patches.h"
+
+namespace emkit {
+
+struct TrainOptions {
+  DatasetOptions train;               // preprocess.working_pixel_size is derived from the diameter
+  std::vector<std::string> valid_micrographs;
+  std::string valid_coordinates;
+  double valid_fraction = 0.2;        // used when no validation set is given
+  double diameter_angstrom = 0;       // particle diameter, Å ...
+  double diameter_px = 0;             // ... or original micrograph pixels
+  double diameter_px_target = 20;     // particle size after binning
+  std::string out_dir;
+  std::string architecture = "resnet8";
+  int width = 32;
+  std::string objective = "pu";       // "pu" (GE-binomial) | "pn"
+  double expected_particles = 0;      // PU: particles per micrograph; 0 = 1.5 x labelled mean
+  double slack = 1;
+  PatchOptions patches;
+  int epochs = 10;
+  int steps_per_epoch = 40;
+  double learning_rate = 1e-3;
+  double weight_decay = 0;
+  uint64_t seed = 42;
+  int threads = 1;
+  bool resume = false;
+  std::string device = "cpu";
+  bool export_torchscript = false;
+  bool channels_last = true;
+  int max_validation_peaks = 0;       // 0 = no limit
+  void Check() const;                 // throws InvalidInputError naming the option
+};
+
+struct EpochRecord {
+  int epoch = 0;
+  double loss = 0, learning_rate = 0, ap = 0, f1 = 0, precision = 0, recall = 0, threshold = 0, seconds = 0;
+};
+
+struct TrainResult {
+  std::string model_path, report_path, curves_path, torchscript_path;
+  std::vector<EpochRecord> history;
+  int best_epoch = 0;
+  double best_ap = -1, default_threshold = 0, pi = 0, seconds = 0;
+  bool cache_hit = false;
+};
+
+TrainResult Train(const TrainOptions& opt);
+
+// Writes a PNG plot of training loss and validation AP per epoch (atomically).
+void WriteTrainingCurves(const std::string& path, const std::vector<EpochRecord>& history);
+
+}  // namespace emkit
