@@ -3,6 +3,9 @@
 // gradients, robust normalisation. CONTRACT shared by picker/ and training/.
 #pragma once
 
+#include <string>
+
+#include "core/ctf.h"
 #include "core/image.h"
 
 namespace emkit {
@@ -24,6 +27,11 @@ struct PreprocessedMicrograph {
   double pixel_size = 0;       // Å per binned pixel
   double bin_factor = 1;       // original px per binned px (x and y the same)
   int original_nx = 0, original_ny = 0;
+  // Set by the pick pipeline, not by PreprocessMicrograph: the micrograph's name and CTF
+  // (has_ctf when the micrographs STAR carries defocus) for scorers that need them.
+  std::string name;
+  bool has_ctf = false;
+  CtfParams ctf;
   // Binned -> original micrograph pixel coordinates (and back).
   double ToOriginal(double binned) const { return binned * bin_factor; }
   double ToBinned(double original) const { return original / bin_factor; }

@@ -6,7 +6,10 @@
 
 #include <string>
 
+#include <vector>
+
 #include "core/image.h"
+#include "io/coordinates.h"
 #include "picker/preprocess.h"
 
 namespace emkit {
@@ -17,6 +20,9 @@ class ScoreMapper {
   // Score map with the same size as micrograph.image; higher = more particle-like.
   virtual Image Score(const PreprocessedMicrograph& micrograph) = 0;
   virtual std::string name() const = 0;
+  // Optional: fills per-peak labels from the last Score() (class_number, psi) for peaks in
+  // score-map pixels. Default: leaves them as they are.
+  virtual void Annotate(std::vector<Coordinate>* peaks) const {}
 };
 
 }  // namespace emkit

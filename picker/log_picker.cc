@@ -1,0 +1,85 @@
+#include "picker/log_picker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/parallel.h"
+
+namespace emkit {
+
+void LogOptions::Check() const {
+  auto bad = [](const std::string& field, const std::string& why) {
+    throw InvalidInputError("LoG option " + field + ": " + why);
+  };
+  if (!(diameter_min > 0)) bad("diameter_min", "must be > 0 (Å)");
+  if (!(diameter_max >= diameter_min)) bad("diameter_max", "must be >= diameter_min");
+  if (num_scales < 1) bad("num_scales", "must be >= 1");
+  if (threads < 1) bad("threads", "must be >= 1");
+}
+
+LogScoreMapper::LogScoreMapper(const LogOptions& opt) : opt_(opt) {
+  opt.Check();
+  if (opt.num_scales == 1 || opt.diameter_max == opt.diameter_min) {
+    diameters_ = {std::sqrt(opt.diameter_min * opt.diameter_max)};
+  } else {
+    for (int i = 0; i < opt.num_scales; ++i)
+      diameters_.push_back(opt.diameter_min *
+                           std::pow(opt.diameter_max / opt.diameter_min, double(i) / (opt.num_scales - 1)));
+  }
+}
+
+Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
+  const int nx = m.image.nx(), ny = m.image.ny();
+  const FourierGrid f = Fft(m.image, opt_.threads);
+  const int ns = static_cast<int>(diameters_.size());
+  std::vector<Image> responses(ns);
+  // -sigma^2 LoG in Fourier space: sigma^2 * 4 pi^2 |k|^2 exp(-2 pi^2 sigma^2 |k|^2), k in cycles/px.
+  ParallelFor(opt_.threads, ns, [&](std::size_t s, int) {
+    const double sigma = diameters_[s] / 2 / std::sqrt(2.0) / m.pixel_size;
+    FourierGrid g = f;
+    const int hx = g.half_nx();
+    for (int y = 0; y < ny; ++y) {
+      const double ky = double(FourierGrid::Freq(y, ny)) / ny;
+      for (int x = 0; x < hx; ++x) {
+        const double kx = double(x) / nx;
+        const double k2 = kx * kx + ky * ky;
+        g.grid()(x, y) *= static_cast<float>(sigma * sigma * 4 * M_PI * M_PI * k2 * std::exp(-2 * M_PI * M_PI * sigma * sigma * k2));
+      }
+    }
+    responses[s] = InverseFft(g, 1);
+  });
+  Image best(nx, ny, 1, -std::numeric_limits<float>::infinity());
+  best_scale_.assign(best.size(), 0);
+  for (int s = 0; s < ns; ++s)
+    for (std::size_t i = 0; i < best.size(); ++i)
+      if (responses[s][i] > best[i]) best[i] = responses[s][i], best_scale_[i] = s;
+  // Robust standard units (median, 1.4826 x MAD): contamination must not shrink the scores
+  // of every particle on the micrograph.
+  std::vector<float> v(best.begin(), best.end());
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  const double median = v[mid];
+  for (auto& x : v) x = static_cast<float>(std::fabs(x - median));
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  double spread = 1.4826 * v[mid];
+  if (!(spread > 0)) spread = ComputeStats(best).stddev;
+  const double inv = spread > 0 ? 1.0 / spread : 1.0;
+  for (auto& x : best) x = static_cast<float>((x - median) * inv);
+  nx_ = nx;
+  ny_ = ny;
+  return best;
+}
+
+void LogScoreMapper::Annotate(std::vector<Coordinate>* peaks) const {
+  if (best_scale_.empty()) return;
+  for (auto& p : *peaks) {
+    const int x = std::clamp(static_cast<int>(std::lround(p.x)), 0, nx_ - 1);
+    const int y = std::clamp(static_cast<int>(std::lround(p.y)), 0, ny_ - 1);
+    p.class_number = best_scale_[static_cast<std::size_t>(y) * nx_ + x] + 1;
+  }
+}
+
+}  // namespace emkit

@@ -1,0 +1,262 @@
+#include "picker/pick.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "io/micrograph.h"
+#include "io/particles.h"
+#include "io/star.h"
+#include "picker/local_stats.h"
+#include "picker/peaks.h"
+
+namespace emkit {
+
+void PickOptions::Check() const {
+  auto bad = [](const std::string& field, const std::string& why) {
+    throw InvalidInputError("pick option " + field + ": " + why);
+  };
+  if (!(diameter > 0)) bad("diameter", "the particle diameter (Å) must be > 0");
+  if (min_distance < 0) bad("min_distance", "must be >= 0");
+  if (border < 0) bad("border", "must be >= 0");
+  if (max_picks < 0) bad("max_picks", "must be >= 0");
+  if (threads < 1) bad("threads", "must be >= 1");
+  preprocess.Check();
+}
+
+namespace {
+
+bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> ExpandGlob(const std::string& pattern) {
+  glob_t g{};
+  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
+  std::vector<std::string> out;
+  if (rc == 0)
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) out.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  if (out.empty()) throw InvalidInputError("no micrographs match '" + pattern + "'");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inputs, double pixel_size) {
+  std::vector<MicrographInput> out;
+  if (inputs.empty()) throw InvalidInputError("no micrographs given");
+  if (inputs.size() == 1 && Extension(inputs[0]) == ".star") {
+    const std::string& star = inputs[0];
+    MicrographSet set = ReadMicrographs(star);
+    for (const auto& m : set.micrographs) {
+      MicrographInput in;
+      in.name = m.name;
+      in.path = m.name;
+      if (!FileExists(in.path) && FileExists(JoinPath(ParentDir(star), m.name))) in.path = JoinPath(ParentDir(star), m.name);
+      in.pixel_size = pixel_size > 0 ? pixel_size : set.Optics(m.optics_group).pixel_size;
+      in.has_ctf = m.has_ctf;
+      in.ctf = m.ctf;
+      out.push_back(in);
+    }
+    if (out.empty()) throw InvalidInputError(star + ": no micrographs listed");
+    return out;
+  }
+  for (const auto& arg : inputs) {
+    const std::vector<std::string> paths = HasGlobChars(arg) ? ExpandGlob(arg) : std::vector<std::string>{arg};
+    for (const auto& p : paths) {
+      MicrographInput in;
+      in.path = in.name = p;
+      in.pixel_size = pixel_size;
+      out.push_back(in);
+    }
+  }
+  return out;
+}
+
+PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input, ScoreMapper* mapper,
+                          const PickOptions& opt) {
+  opt.Check();
+  PickResult r;
+  double t0 = NowSeconds();
+  PreprocessOptions pre_opt = opt.preprocess;
+  pre_opt.threads = opt.threads;
+  if (pre_opt.particle_diameter <= 0) pre_opt.particle_diameter = opt.diameter;
+  r.preprocessed = PreprocessMicrograph(micrograph, input.pixel_size, pre_opt);
+  PreprocessedMicrograph& pre = r.preprocessed;
+  pre.name = input.name;
+  pre.has_ctf = input.has_ctf;
+  pre.ctf = input.ctf;
+  const double t1 = NowSeconds();
+  r.preprocess_seconds = t1 - t0;
+
+  r.score = mapper->Score(pre);
+  if (!r.score.SameShape(pre.image))
+    throw InternalError("scorer '" + mapper->name() + "' returned a map of another size than the micrograph");
+  const double px = pre.pixel_size;
+  PeakOptions peaks;
+  peaks.threshold = opt.threshold;
+  peaks.min_distance = (opt.min_distance > 0 ? opt.min_distance : opt.diameter / 2) / px;
+  peaks.border = static_cast<int>(std::ceil(opt.border / px));
+  std::vector<Coordinate> found = FindPeaks(r.score, peaks);
+  mapper->Annotate(&found);
+
+  const bool check_std = opt.max_stddev_noise > 0, check_mean = opt.min_avg_noise > -900;
+  if (check_std || check_mean) {
+    const double radius = std::min(opt.diameter / 2 / px, (std::min(pre.image.nx(), pre.image.ny()) - 1) / 2.0);
+    Image mean, sd;
+    LocalMeanStd(pre.image, radius, &mean, &sd, opt.threads);
+    std::vector<Coordinate> kept;
+    for (const auto& p : found) {
+      const int x = static_cast<int>(p.x), y = static_cast<int>(p.y);
+      if ((check_std && sd(x, y) > opt.max_stddev_noise) || (check_mean && mean(x, y) < opt.min_avg_noise))
+        ++r.rejected_bad_region;
+      else
+        kept.push_back(p);
+    }
+    found.swap(kept);
+  }
+  if (opt.max_picks > 0 && static_cast<int>(found.size()) > opt.max_picks) found.resize(opt.max_picks);
+  for (auto& p : found) {
+    p.x = pre.ToOriginal(p.x);
+    p.y = pre.ToOriginal(p.y);
+    p.micrograph = input.name;
+  }
+  r.picks = std::move(found);
+  r.seconds = NowSeconds() - t1;
+  return r;
+}
+
+std::string MicrographKey(const std::string& name) {
+  std::string base = StripExtension(Basename(name));
+  const std::string suffix = "_autopick";
+  if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0)
+    base.resize(base.size() - suffix.size());
+  return base;
+}
+
+std::string AutopickPath(const std::string& dir, const std::string& micrograph_name) {
+  return JoinPath(dir, MicrographKey(micrograph_name) + "_autopick.star");
+}
+
+void WriteCombinedCoordinates(const std::string& path, const std::vector<std::string>& micrographs,
+                              const std::vector<std::vector<Coordinate>>& picks) {
+  EMKIT_CHECK(micrographs.size() == picks.size(), "one pick list per micrograph");
+  StarFile f;
+  f.version = 30001;
+  StarTable t("particles");
+  for (const char* l : {"rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit",
+                        "rlnClassNumber", "rlnAnglePsi"})
+    t.AddColumn(l);
+  for (std::size_t m = 0; m < micrographs.size(); ++m)
+    for (const auto& c : picks[m])
+      t.AddRow({micrographs[m], FormatStarNumber(c.x), FormatStarNumber(c.y), FormatStarNumber(c.fom),
+                std::to_string(c.class_number), FormatStarNumber(c.psi)});
+  f.Add(std::move(t));
+  WriteStar(path, f);
+}
+
+const std::vector<Coordinate>* CoordinateCollection::Find(const std::string& micrograph) const {
+  const std::string key = MicrographKey(micrograph);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return &coords[i];
+  return nullptr;
+}
+
+CoordinateCollection ReadCoordinateCollection(const std::string& path, const CoordinateIoOptions& io) {
+  namespace fs = std::filesystem;
+  CoordinateCollection out;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(path)) {
+      const std::string ext = Extension(e.path().string());
+      if (e.is_regular_file() && (ext == ".star" || ext == ".box" || ext == ".csv" || ext == ".txt"))
+        files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty()) throw InvalidInputError(path + ": folder holds no coordinate files (.star/.box/.csv/.txt)");
+    for (const auto& f : files) {
+      out.keys.push_back(MicrographKey(f));
+      out.coords.push_back(ReadCoordinates(f, io));
+    }
+    return out;
+  }
+  if (!FileExists(path)) throw IoError(path + ": no such file or folder");
+  // A single file: combined STAR with rlnMicrographName, Topaz with image names, or the
+  // coordinates of one micrograph (keyed by the file's name).
+  std::vector<Coordinate> all;
+  bool has_names = false;
+  if (Extension(path) == ".star") {
+    StarFile f = ReadStar(path);
+    for (const auto& b : f.blocks)
+      if (b.is_loop() && b.Has("rlnMicrographName") && b.Has("rlnCoordinateX")) {
+        has_names = true;
+        for (std::size_t r = 0; r < b.num_rows(); ++r) {
+          Coordinate c;
+          c.micrograph = b.Get(r, "rlnMicrographName");
+          c.x = b.GetDouble(r, "rlnCoordinateX");
+          c.y = b.GetDouble(r, "rlnCoordinateY");
+          c.fom = b.GetDouble(r, "rlnAutopickFigureOfMerit", 0);
+          c.class_number = static_cast<int>(b.GetDouble(r, "rlnClassNumber", 0));
+          c.psi = b.GetDouble(r, "rlnAnglePsi", 0);
+          all.push_back(c);
+        }
+        break;
+      }
+  }
+  if (!has_names) {
+    all = ReadCoordinates(path, io);
+    has_names = !all.empty() && !all.front().micrograph.empty();
+  }
+  if (!has_names) {
+    out.keys.push_back(MicrographKey(path));
+    out.coords.push_back(std::move(all));
+    return out;
+  }
+  for (auto& c : all) {
+    const std::string key = MicrographKey(c.micrograph);
+    auto it = std::find(out.keys.begin(), out.keys.end(), key);
+    if (it == out.keys.end()) {
+      out.keys.push_back(key);
+      out.coords.emplace_back();
+      it = out.keys.end() - 1;
+    }
+    out.coords[it - out.keys.begin()].push_back(c);
+  }
+  return out;
+}
+
+void WritePickOverlay(const std::string& path, const PreprocessedMicrograph& pre, const std::vector<Coordinate>& picks,
+                      double radius_original_px, const std::vector<Coordinate>* truth) {
+  std::vector<unsigned char> grey = ToGrey8(pre.image, 0.5, 99.5);
+  cv::Mat g(pre.image.ny(), pre.image.nx(), CV_8U, grey.data());
+  cv::Mat rgb;
+  cv::cvtColor(g, rgb, cv::COLOR_GRAY2BGR);
+  const int r = std::max(2, static_cast<int>(std::lround(pre.ToBinned(radius_original_px))));
+  const int thick = std::max(1, pre.image.nx() / 512);
+  if (truth)
+    for (const auto& c : *truth)
+      cv::circle(rgb, cv::Point(int(std::lround(pre.ToBinned(c.x))), int(std::lround(pre.ToBinned(c.y)))), r + thick,
+                 cv::Scalar(0, 0, 255), thick, cv::LINE_AA);
+  for (const auto& c : picks)
+    cv::circle(rgb, cv::Point(int(std::lround(pre.ToBinned(c.x))), int(std::lround(pre.ToBinned(c.y)))), r,
+               cv::Scalar(0, 220, 0), thick, cv::LINE_AA);
+  std::vector<unsigned char> png;
+  if (!cv::imencode(".png", rgb, png)) throw IoError(path + ": cannot encode PNG");
+  WriteAtomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+    if (!out) throw IoError(path + ": write failed");
+  });
+}
+
+}  // namespace emkit

@@ -1,0 +1,82 @@
+// The picking pipeline shared by every method: preprocess -> score (a ScoreMapper) -> peaks
+// -> bad-region rejection -> coordinates in original micrograph pixels; and the outputs
+// (RELION autopick STAR per micrograph, a combined coordinates STAR, PNG overlays).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/ctf.h"
+#include "core/image.h"
+#include "io/coordinates.h"
+#include "picker/preprocess.h"
+#include "picker/score_map.h"
+
+namespace emkit {
+
+struct PickOptions {
+  double diameter = 0;            // Å: particle diameter (mask, local statistics, defaults below)
+  double threshold = 0;           // keep peaks with score >= threshold (units of the method's score)
+  double min_distance = 0;        // Å between picks; 0 = half the diameter
+  double border = 0;              // Å: no picks closer to the micrograph edge; 0 = none
+  int max_picks = 0;              // per micrograph, 0 = no limit
+  // Bad-region rejection as RELION's autopick: statistics of the preprocessed micrograph
+  // (sigma units) under the particle disk; a pick is dropped when its local standard
+  // deviation exceeds max_stddev_noise (> 0 to enable) or its local mean is below
+  // min_avg_noise (enabled when > -900).
+  double max_stddev_noise = -1;
+  double min_avg_noise = -999;
+  PreprocessOptions preprocess;
+  int threads = 1;
+  void Check() const;
+};
+
+// One micrograph to pick: where it is, its name for outputs, pixel size and CTF.
+struct MicrographInput {
+  std::string path;     // file to read
+  std::string name;     // rlnMicrographName as given (STAR) or the path
+  double pixel_size = 0;
+  bool has_ctf = false;
+  CtfParams ctf;
+};
+
+// A micrographs STAR (one argument ending in .star), or image files / glob patterns.
+// `pixel_size` (> 0) overrides; otherwise MRC headers or the STAR's optics give it.
+std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inputs, double pixel_size);
+
+struct PickResult {
+  std::vector<Coordinate> picks;  // original micrograph pixels, best first
+  int rejected_bad_region = 0;
+  PreprocessedMicrograph preprocessed;
+  Image score;
+  double seconds = 0;             // score + peaks (preprocessing excluded: see preprocess_seconds)
+  double preprocess_seconds = 0;
+};
+
+PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input, ScoreMapper* mapper,
+                          const PickOptions& opt);
+
+// <dir>/<basename without extension>_autopick.star
+std::string AutopickPath(const std::string& dir, const std::string& micrograph_name);
+// Combined STAR: rlnMicrographName, rlnCoordinateX/Y, rlnAutopickFigureOfMerit, rlnClassNumber, rlnAnglePsi.
+void WriteCombinedCoordinates(const std::string& path, const std::vector<std::string>& micrographs,
+                              const std::vector<std::vector<Coordinate>>& picks);
+// Reads picks from a combined STAR (with rlnMicrographName) or a folder of per-micrograph
+// files (any format io/coordinates.h reads) into micrograph name -> coordinates. Folder
+// files are keyed by their base name without "_autopick" and extension.
+struct CoordinateCollection {
+  std::vector<std::string> keys;  // in file order
+  std::vector<std::vector<Coordinate>> coords;
+  const std::vector<Coordinate>* Find(const std::string& micrograph) const;
+};
+CoordinateCollection ReadCoordinateCollection(const std::string& path, const CoordinateIoOptions& io = {});
+// The key that matches a micrograph path in a CoordinateCollection: base name without
+// extension and without a trailing "_autopick".
+std::string MicrographKey(const std::string& name);
+
+// PNG of the preprocessed micrograph with circles at the picks (green) and, optionally,
+// truth (red, drawn first); coordinates in original pixels.
+void WritePickOverlay(const std::string& path, const PreprocessedMicrograph& pre, const std::vector<Coordinate>& picks,
+                      double radius_original_px, const std::vector<Coordinate>* truth = nullptr);
+
+}  // namespace emkit

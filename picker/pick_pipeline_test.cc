@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/random.h"
+#include "picker/local_stats.h"
+#include "picker/log_picker.h"
+#include "picker/pick.h"
+
+namespace emkit {
+namespace {
+
+TEST(LocalStats, MatchesBruteForceWithPeriodicEdges) {
+  Image img(40, 30);
+  Rng rng(1, 0);
+  for (auto& v : img) v = static_cast<float>(rng.Uniform(-2, 5));
+  Image mean, sd;
+  const double r = 4.5;
+  LocalMeanStd(img, r, &mean, &sd);
+  EXPECT_EQ(DiskPixelCount(r), 69);
+  for (auto [x, y] : {std::pair<int, int>{20, 15}, {0, 0}, {39, 3}}) {
+    double s = 0, s2 = 0;
+    int n = 0;
+    for (int dy = -5; dy <= 5; ++dy)
+      for (int dx = -5; dx <= 5; ++dx)
+        if (dx * dx + dy * dy <= r * r) {
+          const double v = img((x + dx + 40) % 40, (y + dy + 30) % 30);
+          s += v, s2 += v * v, ++n;
+        }
+    EXPECT_NEAR(mean(x, y), s / n, 1e-4);
+    EXPECT_NEAR(sd(x, y), std::sqrt(s2 / n - (s / n) * (s / n)), 1e-3);
+  }
+  EXPECT_EQ(NiceFftSize(1024), 1024);
+  EXPECT_EQ(NiceFftSize(1031), 1080);
+  EXPECT_EQ(NiceFftSize(7), 8);
+}
+
+TEST(PickPipeline, RejectsPicksInBadRegionsAndReturnsOriginalPixels) {
+  Image mic(400, 300);
+  Rng rng(2, 0);
+  for (auto& v : mic) v = static_cast<float>(rng.Normal());
+  auto blob = [&](int cx, int cy, double amp, double sigma) {
+    for (int y = 0; y < mic.ny(); ++y)
+      for (int x = 0; x < mic.nx(); ++x)
+        mic(x, y) += static_cast<float>(amp * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * sigma * sigma)));
+  };
+  blob(100, 100, 3, 7);
+  blob(300, 200, 3, 7);
+  blob(250, 80, 3, 7);
+  // Contamination: a very bright, high-variance patch around (300, 200).
+  for (int y = 170; y < 230; ++y)
+    for (int x = 270; x < 330; ++x) mic(x, y) += static_cast<float>(15 * rng.Normal() + 20);
+  MicrographInput in;
+  in.name = in.path = "m.mrc";
+  in.pixel_size = 1.5;
+  PickOptions opt;
+  opt.diameter = 30;
+  opt.threshold = 3;
+  LogOptions lopt;
+  lopt.diameter_min = 20;
+  lopt.diameter_max = 40;
+  LogScoreMapper log(lopt);
+  PickResult r = PickMicrograph(mic, in, &log, opt);
+  auto near = [&](const std::vector<Coordinate>& p, double x, double y) {
+    for (const auto& c : p)
+      if (std::hypot(c.x - x, c.y - y) < 6) return true;
+    return false;
+  };
+  EXPECT_TRUE(near(r.picks, 100, 100));
+  EXPECT_TRUE(near(r.picks, 250, 80));
+  EXPECT_EQ(r.rejected_bad_region, 0);
+  for (const auto& p : r.picks) EXPECT_EQ(p.micrograph, "m.mrc");
+  opt.max_stddev_noise = 3;
+  PickResult k = PickMicrograph(mic, in, &log, opt);
+  EXPECT_TRUE(near(k.picks, 100, 100));
+  EXPECT_TRUE(near(k.picks, 250, 80));
+  for (const auto& p : k.picks) EXPECT_FALSE(p.x > 260 && p.x < 340 && p.y > 160 && p.y < 240) << p.x << "," << p.y;
+  EXPECT_GT(k.rejected_bad_region, 0);
+}
+
+TEST(PickPipeline, CoordinateCollectionsKeyByMicrographName) {
+  EXPECT_EQ(MicrographKey("a/b/mic_001.mrc"), "mic_001");
+  EXPECT_EQ(MicrographKey("out/mic_001_autopick.star"), "mic_001");
+  EXPECT_EQ(AutopickPath("out", "Micrographs/mic_001.mrc"), "out/mic_001_autopick.star");
+}
+
+}  // namespace
+}  // namespace emkit
