@@ -1,0 +1,70 @@
+// emkit class2d: 2D classification by regularised maximum likelihood (RELION's Class2D).
+// Under `mpirun -np N emkit class2d ...` the particles are split across the ranks.
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/command_line.h"
+#include "core/error.h"
+#include "refine/class2d.h"
+#include "refine/communicator.h"
+
+namespace emkit {
+
+int RunClass2dCommand(int argc, char** argv) {
+  CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too",
+               argv[0]);
+  Class2dOptions o;
+  CommonOptions common;
+  common.threads = 1;
+  bool norm = false, scale = false, no_ctf = false, no_center = false, no_png = false;
+  app.add_option("--i", o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
+  app.add_option("--o", o.out_dir, "Output folder (run_itNNN_* files)")->required();
+  app.add_option("--K", o.classes, "Number of classes")->capture_default_str();
+  app.add_option("--iter", o.iterations, "Last iteration to run")->capture_default_str();
+  app.add_option("--particle-diameter", o.particle_diameter, "Mask diameter in Å (0: 90% of the box)")->capture_default_str();
+  app.add_option("--tau2-fudge", o.tau2_fudge, "Regularisation parameter T")->capture_default_str();
+  app.add_option("--psi-step", o.psi_step, "In-plane angular step (degrees)")->capture_default_str();
+  app.add_option("--offset-range", o.offset_range, "Translation search range (pixels)")->capture_default_str();
+  app.add_option("--offset-step", o.offset_step, "Translation search step (pixels)")->capture_default_str();
+  app.add_flag("--no-ctf", no_ctf, "Ignore the CTF (default: CTF in the likelihood, like RELION --ctf)");
+  app.add_flag("--ctf", o.ctf, "Use the CTF (default)");
+  app.add_flag("--only-flip-phases", o.only_flip_phases, "Use only the sign of the CTF");
+  app.add_flag("--ctf-intact-first-peak", o.ctf_intact_first_peak, "CTF = 1 until its first peak");
+  app.add_flag("--zero-mask", o.zero_mask, "Zeros outside the particle mask (default: noise)");
+  app.add_flag("--no-center-classes", no_center, "Do not re-centre class averages on their centre of mass");
+  app.add_option("--references", o.references, "Starting class images (.mrcs with K sections) instead of random");
+  app.add_option("--continue", o.continue_from, "Continue from run_itNNN_optimiser.star or _model.star (emkit or RELION)");
+  app.add_option("--chunk", o.chunk_size, "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")->capture_default_str();
+  app.add_flag("--norm", norm, "RELION's per-particle normalisation correction (not supported)");
+  app.add_flag("--scale", scale, "RELION's per-group intensity scale correction (not supported)");
+  app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
+  AddCommonOptions(app, &common);
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  if (norm || scale)
+    throw InvalidInputError(std::string("class2d: ") + (norm ? "--norm" : "--scale") +
+                            " is not supported: emkit assumes particles normalised like relion_preprocess "
+                            "(zero mean, unit variance outside the particle) and one intensity scale");
+  o.threads = ApplyCommonOptions(&common);
+  o.seed = common.seed;
+  o.ctf = !no_ctf;
+  o.center_classes = !no_center;
+  o.write_png = !no_png;
+  o.chunk_size = o.chunk_size;
+  o.Check();
+  std::unique_ptr<Communicator> comm = MakeCommunicator();
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  if (comm->is_root()) {
+    std::filesystem::create_directories(o.out_dir);
+    WriteEffectiveOptions(app, o.out_dir, argc, argv);
+  }
+  const Class2dResult r = RunClass2d(o, *comm, command_line);
+  if (comm->is_root() && !common.quiet)
+    std::printf("class2d: iterations %d-%d done, last model %s\n", r.first_iteration, r.last_iteration,
+                r.last_model_star.c_str());
+  return 0;
+}
+
+EMKIT_REGISTER_COMMAND(RunClass2dCommand, "class2d", "2D classification (regularised maximum likelihood, threads x MPI)");
+
+}  // namespace emkit

@@ -1,0 +1,348 @@
+#include "refine/class2d.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <regex>
+
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "io/mrc.h"
+#include "refine/class2d_model.h"
+#include "refine/estep2d.h"
+#include "refine/mstep2d.h"
+#include "refine/particle_prep.h"
+
+namespace emkit {
+
+std::string IterationFile(const std::string& dir, int it, const std::string& suffix) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "run_it%03d_", it);
+  return JoinPath(dir, buf + suffix);
+}
+
+namespace {
+
+struct Job {
+  Class2dOptions opt;
+  ParticleSet set;
+  std::string star_path;
+  std::unique_ptr<ParticleReader> reader;
+  Class2dModel model;
+  std::vector<ParticleState> state;
+  int iteration = 0;  // last completed
+  int box = 0;
+  double pixel_size = 1;
+  int chunk = 0, num_chunks = 0, first_chunk = 0, last_chunk = 0;
+  double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
+};
+
+int ChunkSize(const Class2dOptions& o) {
+  if (o.chunk_size > 0) return o.chunk_size;
+  const int t = static_cast<int>(TranslationGrid(o.offset_range, o.offset_step).size());
+  return std::max(2, 1024 / t);
+}
+
+PrepOptions MakePrepOptions(const Job& job) {
+  PrepOptions p;
+  p.mask_radius_px = job.mask_radius_px();
+  p.mask_edge_px = job.opt.mask_edge_px;
+  p.zero_mask = job.opt.zero_mask;
+  p.ctf = job.opt.ctf;
+  p.only_flip_phases = job.opt.only_flip_phases;
+  p.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  return p;
+}
+
+// One pass over this rank's particles: E-step (or forced assignment) and the summed
+// statistics, reduced over threads and ranks.
+Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
+                 Communicator& comm, std::vector<ParticleResult>* results_all) {
+  const int threads = job.opt.threads;
+  const int n_particles = job.reader->count();
+  std::vector<std::unique_ptr<Class2dSums>> thread_sums(threads);
+  std::vector<ParticleResult> mine(static_cast<std::size_t>(
+      std::min(n_particles, job.last_chunk * job.chunk) - std::min(n_particles, job.first_chunk * job.chunk)));
+  const int my_first = job.first_chunk * job.chunk;
+  bool failed = false;
+  std::exception_ptr error;
+  try {
+    ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
+      omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
+      if (!thread_sums[thread]) thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box);
+      const int c = job.first_chunk + static_cast<int>(ci);
+      const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
+      std::vector<PreparedParticle> parts(end - begin);
+      std::vector<Translation> offsets(end - begin);
+      std::vector<int> forced;
+      for (int i = begin; i < end; ++i) {
+        const ParticleState& st = job.state[i];
+        offsets[i - begin] = {st.offset_x, st.offset_y};
+        Rng rng(job.opt.seed, StreamId("class2d-mask-noise", (uint64_t(job.iteration + 1) << 32) | uint64_t(i)));
+        PrepareParticle(job.reader->Read(i), st.offset_x, st.offset_y, job.reader->CtfOf(i), job.pixel_size, prep,
+                        setup.px, job.model.sigma2_noise, &rng, &parts[i - begin]);
+        if (forced_all) forced.push_back((*forced_all)[i]);
+      }
+      std::vector<ParticleResult> res;
+      ChunkSums cs;
+      EStepWorkspace ws;
+      EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
+      std::vector<double> scratch;
+      thread_sums[thread]->AddChunk(setup, cs, &scratch);
+      for (int i = begin; i < end; ++i) mine[i - my_first] = res[i - begin];
+    });
+  } catch (...) {
+    failed = true;
+    error = std::current_exception();
+  }
+  if (comm.AnyTrue(failed)) {
+    if (failed) std::rethrow_exception(error);
+    throw InternalError("class2d: another MPI rank failed");
+  }
+  Class2dSums total(job.model.classes, job.box);
+  for (auto& s : thread_sums)
+    if (s) total.Add(*s);
+  comm.SumInt128(&total.raw());
+  std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
+  if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
+  const std::vector<char> all = comm.AllGatherBytes(bytes);
+  EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_particles) * sizeof(ParticleResult), "gathered results size");
+  results_all->resize(n_particles);
+  std::memcpy(results_all->data(), all.data(), all.size());
+  return total;
+}
+
+std::vector<double> PositiveSpectrum(const std::vector<double>& s) {
+  std::vector<double> out = s;
+  double floor_value = 0;
+  for (double v : s)
+    if (v > 0 && (floor_value == 0 || v < floor_value)) floor_value = v;
+  if (floor_value == 0) floor_value = 1;
+  for (double& v : out)
+    if (!(v > 0)) v = floor_value;
+  return out;
+}
+
+EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
+  EStepSetup s;
+  s.px = SelectPixels(job.box, current_size);
+  s.classes = job.model.classes;
+  const int P = s.px.size();
+  if (initial) {
+    s.psi = {0.0};
+    s.trans = {{0, 0}};
+    s.inv_sigma2.assign(P, 1.f);
+    s.log_pk.assign(s.classes, 0.0);
+    s.ref_ri.assign(static_cast<std::size_t>(2) * P * s.num_refs(), 0.f);
+    s.ref_norm2.assign(static_cast<std::size_t>(P) * s.num_refs(), 0.f);
+  } else {
+    s.psi = PsiGrid(job.opt.psi_step);
+    s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
+    const std::vector<double> sigma2 = PositiveSpectrum(job.model.sigma2_noise);
+    s.inv_sigma2.resize(P);
+    for (int p = 0; p < P; ++p) {
+      s.inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s.px.shell[p]]);
+      s.log_norm_const -= std::log(2 * M_PI * sigma2[s.px.shell[p]]);
+    }
+    for (int k = 0; k < s.classes; ++k)
+      s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
+    std::vector<FourierGrid> refs;
+    for (const Image& r : job.model.refs) refs.push_back(CentredFft(r));
+    SetReferences(refs, &s);
+  }
+  s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
+  s.adaptive_fraction = job.opt.adaptive_fraction;
+  const int T = static_cast<int>(s.trans.size());
+  s.phase.resize(static_cast<std::size_t>(T) * P);
+  for (int t = 0; t < T; ++t)
+    for (int p = 0; p < P; ++p) {
+      const double ph = -2 * M_PI * (s.px.kx[p] * s.trans[t].x + s.px.ky[p] * s.trans[t].y) / job.box;
+      s.phase[static_cast<std::size_t>(t) * P + p] = Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
+    }
+  return s;
+}
+
+MStepOptions MakeMStepOptions(const Job& job, int current_size, bool initial) {
+  MStepOptions m;
+  m.tau2_fudge = job.opt.tau2_fudge;
+  m.mask_radius_px = job.mask_radius_px();
+  m.mask_edge_px = job.opt.mask_edge_px;
+  m.center_classes = job.opt.center_classes;
+  m.incr_size = job.opt.incr_size;
+  m.initial = initial;
+  m.current_size = current_size;
+  m.num_particles = job.reader->count();
+  return m;
+}
+
+void WriteIteration(const Job& job, int it, const std::string& command_line, Class2dResult* result) {
+  const std::string dir = job.opt.out_dir;
+  const std::string classes = IterationFile(dir, it, "classes.mrcs");
+  MrcWriteOptions mo;
+  mo.pixel_size = job.pixel_size;
+  mo.kind = MrcKind::kStack;
+  WriteMrcStack(classes, job.model.refs, mo);
+  WriteModelStar(IterationFile(dir, it, "model.star"), job.model, classes);
+  WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size);
+  OptimiserState o;
+  o.iteration = it;
+  o.iterations = job.opt.iterations;
+  o.seed = job.opt.seed;
+  o.model_star = IterationFile(dir, it, "model.star");
+  o.data_star = IterationFile(dir, it, "data.star");
+  o.sampling_star = IterationFile(dir, it, "sampling.star");
+  o.particle_diameter = job.opt.particle_diameter;
+  o.psi_step = job.opt.psi_step;
+  o.offset_range_px = job.opt.offset_range;
+  o.offset_step_px = job.opt.offset_step;
+  o.zero_mask = job.opt.zero_mask;
+  o.ctf = job.opt.ctf;
+  o.only_flip_phases = job.opt.only_flip_phases;
+  o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  WriteSamplingStar(o.sampling_star, o, job.pixel_size);
+  WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
+  std::string png;
+  if (job.opt.write_png) {
+    png = IterationFile(dir, it, "classes.png");
+    WriteClassMontage(png, job.model);
+  }
+  result->last_model_star = o.model_star;
+  result->last_data_star = o.data_star;
+  result->last_classes = classes;
+  result->last_png = png;
+}
+
+void LoadParticles(Job& job, const std::string& star) {
+  job.star_path = star;
+  job.set = ReadParticles(star);
+  job.reader = std::make_unique<ParticleReader>(job.set, star);
+  job.box = job.reader->box();
+  job.pixel_size = job.reader->pixel_size();
+  job.state = StateFromParticles(job.set, job.pixel_size);
+}
+
+// --continue: an optimiser.star (emkit's or RELION's) or a model.star next to its data.star.
+void LoadContinue(Job& job) {
+  const std::string& path = job.opt.continue_from;
+  std::string model_star, data_star;
+  int it = 0;
+  if (path.size() > 15 && path.substr(path.size() - 15) == "_optimiser.star") {
+    const OptimiserState o = ReadOptimiserStar(path);
+    model_star = o.model_star;
+    data_star = o.data_star;
+    it = o.iteration;
+    if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = o.particle_diameter;
+  } else if (path.size() > 11 && path.substr(path.size() - 11) == "_model.star") {
+    model_star = path;
+    data_star = path.substr(0, path.size() - 11) + "_data.star";
+    std::smatch m;
+    const std::string base = Basename(path);
+    if (std::regex_search(base, m, std::regex("_it([0-9]+)_"))) it = std::stoi(m[1]);
+  } else {
+    throw InvalidInputError("--continue " + path + ": expected a run_itNNN_optimiser.star or run_itNNN_model.star");
+  }
+  LoadParticles(job, data_star);
+  job.model = ReadModelStar(model_star);
+  if (job.model.box != job.box)
+    throw InvalidInputError(model_star + ": rlnOriginalImageSize " + std::to_string(job.model.box) +
+                            " differs from the particle box " + std::to_string(job.box));
+  job.opt.classes = job.model.classes;
+  job.iteration = it;
+  for (auto& s : job.model.sigma2_noise)
+    if (!(s > 0)) s = 0;
+  if (job.model.current_size <= 0 || job.model.current_size > job.box) job.model.current_size = job.box;
+}
+
+}  // namespace
+
+Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, const std::string& command_line) {
+  options.Check();
+  Job job;
+  job.opt = options;
+  SetGlobalThreads(job.opt.threads);
+  if (!job.opt.continue_from.empty())
+    LoadContinue(job);
+  else
+    LoadParticles(job, job.opt.input);
+  if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
+  if (job.mask_radius_px() > job.box / 2.0)
+    throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) + " Å exceeds the box (" +
+                            std::to_string(job.box * job.pixel_size) + " Å)");
+  const int n = job.reader->count();
+  job.chunk = ChunkSize(job.opt);
+  job.num_chunks = (n + job.chunk - 1) / job.chunk;
+  job.first_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * comm.rank() / comm.size());
+  job.last_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * (comm.rank() + 1) / comm.size());
+  if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
+  comm.Barrier();
+  Class2dResult result;
+  const PrepOptions prep = MakePrepOptions(job);
+  std::vector<ParticleResult> results;
+  if (job.opt.continue_from.empty()) {
+    // Initial model: CTF-weighted averages of a random class assignment (from --seed).
+    job.model.Resize(job.opt.classes, job.box);
+    job.model.pixel_size = job.pixel_size;
+    job.model.sigma_offset_px = std::max(job.opt.offset_range, 1.0);
+    std::vector<int> forced(n);
+    for (int i = 0; i < n; ++i) forced[i] = Rng(job.opt.seed, StreamId("class2d-initial-class", i)).UniformInt(0, job.opt.classes - 1);
+    PrepOptions prep0 = prep;
+    prep0.zero_mask = true;
+    const EStepSetup setup = MakeSetup(job, job.box, true);
+    const Class2dSums sums = Pass(job, setup, &forced, prep0, comm, &results);
+    const double sigma_offset = job.model.sigma_offset_px;
+    MStep(sums, MakeMStepOptions(job, job.box, true), &job.model);
+    job.model.sigma_offset_px = sigma_offset;
+    if (!job.opt.references.empty()) {
+      Image refs = ReadMrc(job.opt.references);
+      if (refs.nx() != job.box || refs.ny() != job.box || refs.nz() != job.opt.classes)
+        throw InvalidInputError(job.opt.references + ": expected " + std::to_string(job.opt.classes) + " images of " +
+                                std::to_string(job.box) + " px (--K), got " + std::to_string(refs.nz()) + " of " + std::to_string(refs.nx()));
+      for (int k = 0; k < job.opt.classes; ++k) job.model.refs[k] = refs.Section(k);
+    }
+    for (int i = 0; i < n; ++i) job.state[i].class_number = forced[i] + 1;
+    if (comm.is_root()) WriteIteration(job, 0, command_line, &result);
+    comm.Barrier();
+  }
+  result.first_iteration = job.iteration + 1;
+  for (int it = job.iteration + 1; it <= job.opt.iterations; ++it) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int current_size = job.model.current_size;
+    const EStepSetup setup = MakeSetup(job, current_size, false);
+    const Class2dSums sums = Pass(job, setup, nullptr, prep, comm, &results);
+    for (int i = 0; i < n; ++i) {
+      ParticleState& s = job.state[i];
+      const ParticleResult& r = results[i];
+      s.class_number = r.class_index + 1;
+      s.psi = r.psi;
+      s.offset_x = r.offset_x;
+      s.offset_y = r.offset_y;
+      s.pmax = r.pmax;
+      s.nsig = r.nsig;
+      s.loglik = r.loglik;
+    }
+    MStep(sums, MakeMStepOptions(job, current_size, false), &job.model);
+    job.iteration = it;
+    if (comm.is_root()) WriteIteration(job, it, command_line, &result);
+    comm.Barrier();
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.seconds_per_iteration.push_back(sec);
+    if (comm.is_root())
+      LOG_INFO("class2d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
+                                    << setup.num_refs() << " refs x " << setup.trans.size() << " shifts, "
+                                    << "resolution " << job.model.current_resolution << " Å, <Pmax> "
+                                    << job.model.ave_pmax << ", " << sec << " s");
+  }
+  result.last_iteration = job.iteration;
+  return result;
+}
+
+}  // namespace emkit

@@ -1,0 +1,292 @@
+#include "refine/class2d_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/filters.h"
+#include "io/micrograph.h"
+#include "io/mrc.h"
+#include "io/star.h"
+
+namespace emkit {
+
+void Class2dModel::Resize(int k, int n) {
+  classes = k;
+  box = n;
+  refs.assign(k, Image(n, n));
+  pk.assign(k, 1.0 / k);
+  tau2.assign(k, std::vector<double>(shells(), 0.0));
+  sigma2_ref = ssnr = tau2;
+  sigma2_noise.assign(shells(), 0.0);
+  acc_rot.assign(k, 999);
+  acc_trans_px.assign(k, 999);
+  est_resolution.assign(k, 999);
+}
+
+namespace {
+
+std::string Num(double v) { return FormatStarNumber(v); }
+
+// A path written by RELION relative to its project folder: try as given, next to `near`, and
+// the bare file name next to `near`.
+std::string ResolveNear(const std::string& path, const std::string& near) {
+  if (std::filesystem::exists(path)) return path;
+  const std::string dir = ParentDir(near);
+  const std::string a = JoinPath(dir, path);
+  if (std::filesystem::exists(a)) return a;
+  const std::string b = JoinPath(dir, Basename(path));
+  if (std::filesystem::exists(b)) return b;
+  throw IoError(near + ": cannot find '" + path + "' (also tried " + a + " and " + b + ")");
+}
+
+}  // namespace
+
+void WriteModelStar(const std::string& path, const Class2dModel& m, const std::string& classes_name) {
+  StarFile f;
+  f.version = 30001;
+  StarTable& g = f.Add(StarTable("model_general", false));
+  g.SetPair("rlnReferenceDimensionality", "2");
+  g.SetPair("rlnDataDimensionality", "2");
+  g.SetPair("rlnOriginalImageSize", std::to_string(m.box));
+  g.SetPair("rlnCurrentResolution", Num(m.current_resolution));
+  g.SetPair("rlnCurrentImageSize", std::to_string(m.current_size));
+  g.SetPair("rlnPaddingFactor", Num(1));
+  g.SetPair("rlnPixelSize", Num(m.pixel_size));
+  g.SetPair("rlnNrClasses", std::to_string(m.classes));
+  g.SetPair("rlnNrBodies", "1");
+  g.SetPair("rlnNrGroups", "1");
+  g.SetPair("rlnTau2FudgeFactor", Num(m.tau2_fudge));
+  g.SetPair("rlnNormCorrectionAverage", Num(1));
+  g.SetPair("rlnSigmaOffsetsAngst", Num(m.sigma_offset_px * m.pixel_size));
+  g.SetPair("rlnLogLikelihood", Num(m.loglik));
+  g.SetPair("rlnAveragePmax", Num(m.ave_pmax));
+  StarTable& c = f.Add(StarTable("model_classes"));
+  for (const char* l : {"rlnReferenceImage", "rlnClassDistribution", "rlnAccuracyRotations",
+                        "rlnAccuracyTranslationsAngst", "rlnEstimatedResolution", "rlnOverallFourierCompleteness",
+                        "rlnClassPriorOffsetX", "rlnClassPriorOffsetY"})
+    c.AddColumn(l);
+  for (int k = 0; k < m.classes; ++k)
+    c.AddRow({MakeImageName(k, classes_name), Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
+              Num(m.est_resolution[k]), Num(1), Num(0), Num(0)});
+  for (int k = 0; k < m.classes; ++k) {
+    StarTable& t = f.Add(StarTable("model_class_" + std::to_string(k + 1)));
+    for (const char* l : {"rlnSpectralIndex", "rlnResolution", "rlnAngstromResolution", "rlnSsnrMap",
+                          "rlnGoldStandardFsc", "rlnFourierCompleteness", "rlnReferenceSigma2", "rlnReferenceTau2",
+                          "rlnSpectralOrientabilityContribution"})
+      t.AddColumn(l);
+    for (int s = 0; s < m.shells(); ++s) {
+      const double res = s / (m.box * m.pixel_size);
+      t.AddRow({std::to_string(s), Num(res), Num(s ? 1.0 / res : 999.0), Num(m.ssnr[k][s]), Num(0),
+                Num(m.ssnr[k][s] > 0 ? 1 : 0), Num(m.sigma2_ref[k][s]), Num(m.tau2[k][s]), Num(0)});
+    }
+  }
+  StarTable& gr = f.Add(StarTable("model_groups"));
+  for (const char* l : {"rlnGroupNumber", "rlnGroupName", "rlnGroupNrParticles", "rlnGroupScaleCorrection"})
+    gr.AddColumn(l);
+  gr.AddRow({"1", "group_1", "0", Num(1)});
+  StarTable& s2 = f.Add(StarTable("model_group_1"));
+  for (const char* l : {"rlnSpectralIndex", "rlnResolution", "rlnSigma2Noise"}) s2.AddColumn(l);
+  for (int s = 0; s < m.shells(); ++s)
+    s2.AddRow({std::to_string(s), Num(s / (m.box * m.pixel_size)), Num(m.sigma2_noise[s])});
+  WriteStar(path, f);
+}
+
+Class2dModel ReadModelStar(const std::string& path) {
+  const StarFile f = ReadStar(path);
+  const StarTable& g = f.Require("model_general");
+  Class2dModel m;
+  const int n = static_cast<int>(g.GetInt(0, "rlnOriginalImageSize"));
+  const int k = static_cast<int>(g.GetInt(0, "rlnNrClasses"));
+  if (g.GetInt(0, "rlnReferenceDimensionality") != 2) throw InvalidInputError(path + ": not a 2D model");
+  m.Resize(k, n);
+  m.pixel_size = g.GetDouble(0, "rlnPixelSize");
+  m.tau2_fudge = g.GetDouble(0, "rlnTau2FudgeFactor", 2);
+  m.current_size = static_cast<int>(g.GetInt(0, "rlnCurrentImageSize"));
+  m.current_resolution = g.GetDouble(0, "rlnCurrentResolution", 0);
+  m.sigma_offset_px = g.GetDouble(0, "rlnSigmaOffsetsAngst", 10) / m.pixel_size;
+  m.loglik = g.GetDouble(0, "rlnLogLikelihood", 0);
+  m.ave_pmax = g.GetDouble(0, "rlnAveragePmax", 0);
+  const StarTable& c = f.Require("model_classes");
+  if (static_cast<int>(c.num_rows()) != k)
+    throw InvalidInputError(path + ": data_model_classes has " + std::to_string(c.num_rows()) + " rows but rlnNrClasses is " + std::to_string(k));
+  for (int i = 0; i < k; ++i) {
+    const std::string& name = c.Get(i, "rlnReferenceImage");
+    const auto at = name.find('@');
+    if (at == std::string::npos) throw InvalidInputError(c.Where(i) + ": rlnReferenceImage '" + name + "' has no '@'");
+    const int section = std::stoi(name.substr(0, at)) - 1;
+    const std::string stack = ResolveNear(name.substr(at + 1), path);
+    m.refs[i] = ReadMrcSection(stack, section);
+    if (m.refs[i].nx() != n || m.refs[i].ny() != n)
+      throw InvalidInputError(stack + ": class image size differs from rlnOriginalImageSize " + std::to_string(n));
+    m.pk[i] = c.GetDouble(i, "rlnClassDistribution");
+    m.acc_rot[i] = c.GetDouble(i, "rlnAccuracyRotations", 999);
+    m.acc_trans_px[i] = c.GetDouble(i, "rlnAccuracyTranslationsAngst", 999) / m.pixel_size;
+    m.est_resolution[i] = c.GetDouble(i, "rlnEstimatedResolution", 999);
+    const StarTable& t = f.Require("model_class_" + std::to_string(i + 1));
+    for (std::size_t r = 0; r < t.num_rows(); ++r) {
+      const int s = static_cast<int>(t.GetInt(r, "rlnSpectralIndex"));
+      if (s < 0 || s >= m.shells()) continue;
+      m.tau2[i][s] = t.GetDouble(r, "rlnReferenceTau2");
+      m.ssnr[i][s] = t.GetDouble(r, "rlnSsnrMap", 0);
+      m.sigma2_ref[i][s] = t.GetDouble(r, "rlnReferenceSigma2", 0);
+    }
+  }
+  // Noise: the particle-weighted mean over RELION's groups.
+  std::vector<double> weight;
+  if (const StarTable* groups = f.Find("model_groups"))
+    for (std::size_t r = 0; r < groups->num_rows(); ++r) weight.push_back(groups->GetDouble(r, "rlnGroupNrParticles", 1));
+  std::vector<double> sum(m.shells(), 0.0);
+  double wsum = 0;
+  for (std::size_t gi = 0;; ++gi) {
+    const StarTable* t = f.Find("model_group_" + std::to_string(gi + 1));
+    if (!t) break;
+    const double w = gi < weight.size() && weight[gi] > 0 ? weight[gi] : 1.0;
+    for (std::size_t r = 0; r < t->num_rows(); ++r) {
+      const int s = static_cast<int>(t->GetInt(r, "rlnSpectralIndex"));
+      if (s >= 0 && s < m.shells()) sum[s] += w * t->GetDouble(r, "rlnSigma2Noise");
+    }
+    wsum += w;
+  }
+  if (wsum == 0) throw InvalidInputError(path + ": no data_model_group_N noise spectrum");
+  for (int s = 0; s < m.shells(); ++s) m.sigma2_noise[s] = sum[s] / wsum;
+  return m;
+}
+
+std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pixel_size) {
+  std::vector<ParticleState> st(set.particles.size());
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    const Particle& p = set.particles[i];
+    st[i].class_number = p.class_number;
+    st[i].psi = p.psi;
+    st[i].offset_x = p.origin_x_angst / pixel_size;
+    st[i].offset_y = p.origin_y_angst / pixel_size;
+  }
+  return st;
+}
+
+void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,
+                   double pixel_size) {
+  ParticleSet out = set;
+  const std::string dir = ParentDir(set.source.path);
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    Particle& p = out.particles[i];
+    int index = 0;
+    std::string stack;
+    ParseImageName(p.image_name, dir, &index, &stack, set.source.path);
+    p.image_name = MakeImageName(index, std::filesystem::absolute(stack).lexically_normal().string());
+    p.class_number = state[i].class_number;
+    p.rot = p.tilt = 0;
+    p.psi = state[i].psi;
+    p.origin_x_angst = state[i].offset_x * pixel_size;
+    p.origin_y_angst = state[i].offset_y * pixel_size;
+  }
+  StarFile f = ParticlesToStar(out, true);
+  StarTable* t = f.Find(out.particles_block);
+  EMKIT_CHECK(t, "particles block missing");
+  for (const char* l : {"rlnClassNumber", "rlnNormCorrection", "rlnLogLikeliContribution",
+                        "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
+    t->AddColumn(l);
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    t->Set(i, "rlnClassNumber", std::to_string(state[i].class_number));
+    t->Set(i, "rlnNormCorrection", "1.000000");
+    t->Set(i, "rlnLogLikeliContribution", state[i].loglik);
+    t->Set(i, "rlnMaxValueProbDistribution", state[i].pmax);
+    t->Set(i, "rlnNrOfSignificantSamples", std::to_string(state[i].nsig));
+  }
+  f.version = 30001;
+  WriteStar(path, f);
+}
+
+void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line) {
+  StarFile f;
+  f.version = 30001;
+  StarTable& t = f.Add(StarTable("optimiser_general", false));
+  t.SetPair("rlnOutputRootName", JoinPath(ParentDir(path), "run"));
+  t.SetPair("rlnModelStarFile", o.model_star);
+  t.SetPair("rlnExperimentalDataStarFile", o.data_star);
+  t.SetPair("rlnOrientSamplingStarFile", o.sampling_star);
+  t.SetPair("rlnCurrentIteration", std::to_string(o.iteration));
+  t.SetPair("rlnNumberOfIterations", std::to_string(o.iterations));
+  t.SetPair("rlnDoSplitRandomHalves", "0");
+  t.SetPair("rlnAdaptiveOversampleOrder", "0");
+  t.SetPair("rlnAdaptiveOversampleFraction", Num(0.999));
+  t.SetPair("rlnRandomSeed", std::to_string(o.seed));
+  t.SetPair("rlnParticleDiameter", Num(o.particle_diameter));
+  t.SetPair("rlnWidthMaskEdge", "5");
+  t.SetPair("rlnDoZeroMask", o.zero_mask ? "1" : "0");
+  t.SetPair("rlnDoCorrectNorm", "0");
+  t.SetPair("rlnDoCorrectScale", "0");
+  t.SetPair("rlnDoCorrectCtf", o.ctf ? "1" : "0");
+  t.SetPair("rlnDoIgnoreCtfUntilFirstPeak", o.ctf_intact_first_peak ? "1" : "0");
+  t.SetPair("rlnDoOnlyFlipCtfPhases", o.only_flip_phases ? "1" : "0");
+  t.SetPair("rlnCtfDataArePhaseFlipped", "0");
+  t.SetPair("rlnRefsAreCtfCorrected", "1");
+  WriteAtomically(path, [&](const std::string& tmp) {
+    WriteTextFile(tmp, "# emkit class2d optimiser\n# " + command_line + "\n" + FormatStar(f));
+  });
+}
+
+void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size) {
+  StarFile f;
+  f.version = 30001;
+  StarTable& t = f.Add(StarTable("sampling_general", false));
+  t.SetPair("rlnIs3DSampling", "0");
+  t.SetPair("rlnIs3DTranslationalSampling", "0");
+  t.SetPair("rlnPsiStep", Num(o.psi_step));
+  t.SetPair("rlnOffsetRange", Num(o.offset_range_px * pixel_size));
+  t.SetPair("rlnOffsetStep", Num(o.offset_step_px * pixel_size));
+  t.SetPair("rlnPsiStepOriginal", Num(o.psi_step));
+  t.SetPair("rlnOffsetRangeOriginal", Num(o.offset_range_px * pixel_size));
+  t.SetPair("rlnOffsetStepOriginal", Num(o.offset_step_px * pixel_size));
+  WriteStar(path, f);
+}
+
+OptimiserState ReadOptimiserStar(const std::string& path) {
+  const StarFile f = ReadStar(path);
+  const StarTable& t = f.Require("optimiser_general");
+  OptimiserState o;
+  o.iteration = static_cast<int>(t.GetInt(0, "rlnCurrentIteration"));
+  o.iterations = static_cast<int>(t.GetDouble(0, "rlnNumberOfIterations", 0));
+  o.seed = static_cast<unsigned long long>(t.GetDouble(0, "rlnRandomSeed", 0));
+  o.model_star = ResolveNear(t.Get(0, "rlnModelStarFile"), path);
+  o.data_star = ResolveNear(t.Get(0, "rlnExperimentalDataStarFile"), path);
+  o.particle_diameter = t.GetDouble(0, "rlnParticleDiameter", 0);
+  o.zero_mask = t.GetDouble(0, "rlnDoZeroMask", 0) != 0;
+  o.ctf = t.GetDouble(0, "rlnDoCorrectCtf", 1) != 0;
+  o.ctf_intact_first_peak = t.GetDouble(0, "rlnDoIgnoreCtfUntilFirstPeak", 0) != 0;
+  o.only_flip_phases = t.GetDouble(0, "rlnDoOnlyFlipCtfPhases", 0) != 0;
+  if (t.Has("rlnOrientSamplingStarFile")) {
+    o.sampling_star = ResolveNear(t.Get(0, "rlnOrientSamplingStarFile"), path);
+    const StarFile sf = ReadStar(o.sampling_star);
+    const StarTable& s = sf.Require("sampling_general");
+    const double pix = ReadStar(o.model_star).Require("model_general").GetDouble(0, "rlnPixelSize");
+    o.psi_step = s.GetDouble(0, "rlnPsiStepOriginal", s.GetDouble(0, "rlnPsiStep"));
+    o.offset_range_px = s.GetDouble(0, "rlnOffsetRangeOriginal", s.GetDouble(0, "rlnOffsetRange")) / pix;
+    o.offset_step_px = s.GetDouble(0, "rlnOffsetStepOriginal", s.GetDouble(0, "rlnOffsetStep")) / pix;
+  }
+  return o;
+}
+
+void WriteClassMontage(const std::string& path, const Class2dModel& m) {
+  std::vector<int> order(m.classes);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return m.pk[a] > m.pk[b]; });
+  const int n = m.box, gap = 2;
+  const int cols = std::min(m.classes, 10), rows = (m.classes + cols - 1) / cols;
+  Image out(cols * (n + gap) + gap, rows * (n + gap) + gap, 1, 0.f);
+  for (int j = 0; j < m.classes; ++j) {
+    const Image& r = m.refs[order[j]];
+    const Stats s = ComputeStats(r);
+    const double sd = s.stddev > 0 ? s.stddev : 1;
+    const int ox = gap + (j % cols) * (n + gap), oy = gap + (j / cols) * (n + gap);
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) out(ox + x, oy + y) = static_cast<float>((r(x, y) - s.mean) / sd);
+  }
+  WritePng(path, out, 0.5, 99.5);
+}
+
+}  // namespace emkit

@@ -1,0 +1,66 @@
+// The state of a 2D classification between iterations (RELION's MlModel for 2D), and its
+// RELION-compatible files: run_itNNN_model.star / _classes.mrcs / _data.star / _optimiser.star.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/image.h"
+#include "io/particles.h"
+
+namespace emkit {
+
+struct Class2dModel {
+  int box = 0;                 // rlnOriginalImageSize
+  double pixel_size = 1;       // Å
+  int classes = 0;
+  double tau2_fudge = 2;
+  int current_size = 0;        // rlnCurrentImageSize
+  double current_resolution = 0;  // Å
+  std::vector<Image> refs;     // real-space class averages (box x box)
+  std::vector<double> pk;      // rlnClassDistribution
+  std::vector<std::vector<double>> tau2, sigma2_ref, ssnr;  // per class, per shell 0..box/2
+  std::vector<double> sigma2_noise;  // per shell
+  double sigma_offset_px = 0;
+  std::vector<double> acc_rot, acc_trans_px, est_resolution;  // per class
+  double loglik = 0, ave_pmax = 0;
+  int shells() const { return box / 2 + 1; }
+  void Resize(int k, int n);
+};
+
+// Per-particle state carried between iterations and written to _data.star.
+struct ParticleState {
+  int class_number = 0;  // 1-based, 0 = none
+  double psi = 0;
+  double offset_x = 0, offset_y = 0;  // px (rlnOriginX/YAngst / pixel size)
+  double pmax = 0, loglik = 0;
+  int nsig = 0;
+};
+
+// Writes run_itNNN_model.star (RELION 3.1 layout) referring to `classes_name`.
+void WriteModelStar(const std::string& path, const Class2dModel& m, const std::string& classes_name);
+// Reads a model written by emkit or RELION 3.1 (classes from its rlnReferenceImage stack).
+// RELION's tau2 is on its 2x padded grid; it is converted to emkit's unpadded scale.
+Class2dModel ReadModelStar(const std::string& path);
+
+void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,
+                   double pixel_size);
+std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pixel_size);
+
+struct OptimiserState {
+  int iteration = 0, iterations = 0;
+  unsigned long long seed = 0;
+  std::string model_star, data_star, sampling_star;
+  double particle_diameter = 0, psi_step = 6, offset_range_px = 5, offset_step_px = 1;
+  bool zero_mask = false, ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
+};
+void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line);
+void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size);
+// Reads an emkit or RELION optimiser.star (and its sampling.star); paths are resolved against
+// the optimiser's folder when they do not exist as written.
+OptimiserState ReadOptimiserStar(const std::string& path);
+
+// Montage of class averages sorted by size (largest first), labelled order in `order_out`.
+void WriteClassMontage(const std::string& path, const Class2dModel& m);
+
+}  // namespace emkit

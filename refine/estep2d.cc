@@ -1,0 +1,241 @@
+#include "refine/estep2d.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/geometry.h"
+
+namespace emkit {
+
+Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky) {
+  const int n = ref.logical_nx();
+  auto at = [&](int x, int y) -> Complex {
+    const bool conjugate = x < 0;
+    if (conjugate) x = -x, y = -y;
+    if (x > n / 2 || y >= n / 2 || y < -n / 2) return Complex(0, 0);
+    return conjugate ? std::conj(ref.At(x, y)) : ref.At(x, y);
+  };
+  const double sx = a00 * kx + a10 * ky, sy = a01 * kx + a11 * ky;
+  const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+  const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
+  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+}
+
+void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
+  const int P = s->px.size(), npsi = static_cast<int>(s->psi.size()), M = s->num_refs();
+  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
+  s->ref_norm2.assign(static_cast<std::size_t>(P) * M, 0.f);
+  for (int k = 0; k < s->classes; ++k)
+    for (int ip = 0; ip < npsi; ++ip) {
+      const Mat3 a = EulerToMatrix({0, 0, s->psi[ip]});
+      const int m = k * npsi + ip;
+      for (int p = 0; p < P; ++p) {
+        const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p]);
+        s->ref_ri[static_cast<std::size_t>(p) * M + m] = v.real();
+        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v.imag();
+        s->ref_norm2[static_cast<std::size_t>(p) * M + m] = std::norm(v);
+      }
+    }
+}
+
+namespace {
+
+// The smallest weight kept: the smallest set of samples whose (normalised) weights add up
+// to `fraction`. Ties at the threshold are all kept.
+float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<std::pair<float, int>>* order) {
+  order->clear();
+  float wmax = 0;
+  for (float v : w) wmax = std::max(wmax, v);
+  const float floor_value = wmax * 1e-12f;
+  for (int i = 0; i < static_cast<int>(w.size()); ++i)
+    if (w[i] > floor_value) order->emplace_back(w[i], i);
+  std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  double cum = 0;
+  for (const auto& e : *order) {
+    cum += e.first;
+    if (cum >= fraction) return e.first;
+  }
+  return order->empty() ? 0.f : order->back().first;
+}
+
+double WrapDegrees(double d) {
+  d = std::fmod(d, 360.0);
+  if (d > 180) d -= 360;
+  if (d < -180) d += 360;
+  return d;
+}
+
+}  // namespace
+
+void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
+                const std::vector<Translation>& offsets, const std::vector<int>* forced,
+                std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws) {
+  const int nc = static_cast<int>(parts.size());
+  const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = static_cast<int>(s.psi.size());
+  const int T = static_cast<int>(s.trans.size());
+  const int rows = nc * T;
+  const int nshell = s.px.n / 2 + 1;
+  // Y: rows (i, t) x 2P of CTF X_t / s2; G: CTF^2 / (2 s2); G2: CTF^2 / s2.
+  ws->y.resize(static_cast<std::size_t>(rows) * 2 * P);
+  ws->g.resize(static_cast<std::size_t>(nc) * P);
+  ws->g2.resize(static_cast<std::size_t>(nc) * P);
+  std::vector<double> xnorm(nc, 0.0);
+  for (int i = 0; i < nc; ++i) {
+    const PreparedParticle& pp = parts[i];
+    double xn = 0;
+    for (int p = 0; p < P; ++p) {
+      const float c = pp.ctf[p], is = s.inv_sigma2[p];
+      ws->g[static_cast<std::size_t>(i) * P + p] = 0.5f * c * c * is;
+      ws->g2[static_cast<std::size_t>(i) * P + p] = c * c * is;
+      xn += 0.5 * double(std::norm(pp.x[p])) * is;
+    }
+    xnorm[i] = xn;
+    for (int t = 0; t < T; ++t) {
+      float* yr = &ws->y[static_cast<std::size_t>(i * T + t) * 2 * P];
+      const Complex* ph = &s.phase[static_cast<std::size_t>(t) * P];
+      for (int p = 0; p < P; ++p) {
+        const Complex z = pp.x[p] * ph[p] * (pp.ctf[p] * s.inv_sigma2[p]);
+        yr[p] = z.real();
+        yr[P + p] = z.imag();
+      }
+    }
+  }
+  ws->cross.resize(static_cast<std::size_t>(rows) * M);
+  ws->norm.resize(static_cast<std::size_t>(nc) * M);
+  if (!forced) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, M, 2 * P, 1.f, ws->y.data(), 2 * P,
+                s.ref_ri.data(), M, 0.f, ws->cross.data(), M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, M, P, 1.f, ws->g.data(), P, s.ref_norm2.data(), M,
+                0.f, ws->norm.data(), M);
+  }
+  // Weights per particle.
+  ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);
+  ws->wsum.assign(static_cast<std::size_t>(nc) * M, 0.f);
+  results->assign(nc, ParticleResult());
+  sums->class_weight.assign(K, 0.0);
+  sums->psi_var.assign(K, 0.0);
+  sums->offset_var.assign(K, 0.0);
+  sums->count.assign(K, 0.0);
+  sums->offset2 = sums->loglik = sums->pmax = sums->weight_total = 0;
+  const double s2off = s.sigma_offset_px * s.sigma_offset_px;
+  std::vector<float> w(static_cast<std::size_t>(M) * T);
+  std::vector<double> log_pt(T);
+  for (int i = 0; i < nc; ++i) {
+    ParticleResult& r = (*results)[i];
+    if (forced) {
+      const int m = (*forced)[i];
+      ws->wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
+      ws->wsum[static_cast<std::size_t>(i) * M + m] = 1.f;
+      r.class_index = m / npsi;
+      r.psi = s.psi[m % npsi];
+      r.offset_x = offsets[i].x;
+      r.offset_y = offsets[i].y;
+      r.pmax = 1;
+      r.nsig = 1;
+      sums->class_weight[r.class_index] += 1;
+      sums->weight_total += 1;
+      sums->offset2 += offsets[i].x * offsets[i].x + offsets[i].y * offsets[i].y;
+      continue;
+    }
+    // Offset prior, normalised over the grid.
+    double lmax_t = -std::numeric_limits<double>::infinity();
+    for (int t = 0; t < T; ++t) {
+      const double ox = offsets[i].x + s.trans[t].x, oy = offsets[i].y + s.trans[t].y;
+      log_pt[t] = -(ox * ox + oy * oy) / (2 * s2off);
+      lmax_t = std::max(lmax_t, log_pt[t]);
+    }
+    double zt = 0;
+    for (int t = 0; t < T; ++t) zt += std::exp(log_pt[t] - lmax_t);
+    for (int t = 0; t < T; ++t) log_pt[t] -= lmax_t + std::log(zt);
+    const double log_ppsi = -std::log(double(npsi));
+    ws->lp.resize(static_cast<std::size_t>(M) * T);
+    double lmax = -std::numeric_limits<double>::infinity();
+    int best = 0;
+    for (int m = 0; m < M; ++m) {
+      const double prior_m = s.log_pk[m / npsi] + log_ppsi;
+      const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
+      for (int t = 0; t < T; ++t) {
+        const double v = base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
+        ws->lp[static_cast<std::size_t>(m) * T + t] = v;
+        if (v > lmax) lmax = v, best = m * T + t;
+      }
+    }
+    double z = 0;
+    for (std::size_t j = 0; j < w.size(); ++j) z += std::exp(ws->lp[j] - lmax);
+    const double inv_z = 1.0 / z;
+    for (std::size_t j = 0; j < w.size(); ++j) w[j] = static_cast<float>(std::exp(ws->lp[j] - lmax) * inv_z);
+    const float thr = SignificanceThreshold(w, s.adaptive_fraction, &ws->order);
+    const int bm = best / T, bt = best % T;
+    r.class_index = bm / npsi;
+    r.psi = s.psi[bm % npsi];
+    r.offset_x = offsets[i].x + s.trans[bt].x;
+    r.offset_y = offsets[i].y + s.trans[bt].y;
+    r.pmax = w[best];
+    r.loglik = lmax + std::log(z) + s.log_norm_const;
+    double wtot = 0, pv = 0, ov = 0;
+    int nsig = 0;
+    for (int m = 0; m < M; ++m) {
+      float* wsm = &ws->wsum[static_cast<std::size_t>(i) * M + m];
+      for (int t = 0; t < T; ++t) {
+        const float v = w[static_cast<std::size_t>(m) * T + t];
+        if (v < thr || v <= 0) continue;
+        ++nsig;
+        ws->wt[static_cast<std::size_t>(i * T + t) * M + m] = v;
+        *wsm += v;
+        wtot += v;
+        const double ox = offsets[i].x + s.trans[t].x, oy = offsets[i].y + s.trans[t].y;
+        sums->offset2 += v * (ox * ox + oy * oy);
+        sums->class_weight[m / npsi] += v;
+        if (m / npsi == r.class_index) {
+          const double dpsi = WrapDegrees(s.psi[m % npsi] - r.psi);
+          pv += v * dpsi * dpsi;
+          ov += v * ((ox - r.offset_x) * (ox - r.offset_x) + (oy - r.offset_y) * (oy - r.offset_y));
+        }
+      }
+    }
+    r.nsig = nsig;
+    r.psi_var = pv / wtot;
+    r.offset_var = ov / wtot;
+    sums->weight_total += wtot;
+    sums->loglik += r.loglik;
+    sums->pmax += r.pmax;
+    sums->psi_var[r.class_index] += r.psi_var;
+    sums->offset_var[r.class_index] += r.offset_var;
+    sums->count[r.class_index] += 1;
+  }
+  if (forced) {
+    for (int i = 0; i < nc; ++i) sums->count[(*results)[i].class_index] += 1;
+  }
+  // Weighted sums: D = Wt^T Y (M x 2P), W = Wsum^T G2 (M x P).
+  sums->d.resize(static_cast<std::size_t>(M) * 2 * P);
+  sums->w.resize(static_cast<std::size_t>(M) * P);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, 2 * P, rows, 1.f, ws->wt.data(), M, ws->y.data(), 2 * P,
+              0.f, sums->d.data(), 2 * P);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, P, nc, 1.f, ws->wsum.data(), M, ws->g2.data(), P, 0.f,
+              sums->w.data(), P);
+  // Noise spectrum: sum_w |X_t - CTF V|^2 = sum_i (sum w)|X_i|^2 - 2 Re(s2 D conj V) + s2 W |V|^2 per pixel.
+  sums->sigma2_num.assign(nshell, 0.0);
+  for (int i = 0; i < nc; ++i) {
+    double wi = 0;
+    for (int m = 0; m < M; ++m) wi += ws->wsum[static_cast<std::size_t>(i) * M + m];
+    for (int p = 0; p < P; ++p) sums->sigma2_num[s.px.shell[p]] += wi * std::norm(parts[i].x[p]);
+  }
+  if (!forced) {
+    for (int m = 0; m < M; ++m) {
+      const float* dm = &sums->d[static_cast<std::size_t>(m) * 2 * P];
+      const float* wm = &sums->w[static_cast<std::size_t>(m) * P];
+      for (int p = 0; p < P; ++p) {
+        const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
+        const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
+        const double s2 = 1.0 / s.inv_sigma2[p];
+        sums->sigma2_num[s.px.shell[p]] += s2 * (-2.0 * (dm[p] * vr + dm[P + p] * vi) + wm[p] * (vr * vr + vi * vi));
+      }
+    }
+  }
+}
+
+}  // namespace emkit

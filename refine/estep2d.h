@@ -1,0 +1,74 @@
+// The E-step kernel of 2D classification for one fixed block ("chunk") of particles.
+// For every particle, every reference m = (class k, psi) and every translation t:
+//   D2(m,t) = sum_p |X_t(p) - CTF(p) V_m(p)|^2 / (2 sigma2(p))
+//           = |X|^2/2s2 + sum CTF^2 |V_m|^2 / 2s2  -  Re sum X_t conj(CTF V_m) / s2.
+// The last (cross) term for all (particle, t) x all m is ONE matrix product (sgemm) of
+// [Re|Im] (CTF X_t / s2) by [Re;Im] V; the second term is another. Weights are the exact
+// softmax over all samples (with priors); significant samples (cumulative adaptive_fraction)
+// are kept and the weighted sums for the M-step are again two matrix products.
+#pragma once
+
+#include <vector>
+
+#include "refine/particle_prep.h"
+#include "refine/sampling2d.h"
+
+namespace emkit {
+
+// Read-only state of one iteration, shared by all threads.
+struct EStepSetup {
+  FourierPixels px;
+  int classes = 0;
+  std::vector<double> psi;          // degrees
+  std::vector<Translation> trans;   // grid around each particle's current offset (px)
+  int num_refs() const { return classes * static_cast<int>(psi.size()); }  // m = k * npsi + ipsi
+  std::vector<float> ref_ri;        // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p
+  std::vector<float> ref_norm2;     // P x M: |V_m(p)|^2
+  std::vector<float> inv_sigma2;    // per pixel
+  std::vector<double> log_pk;       // per class (-inf allowed)
+  double sigma_offset_px = 10;
+  double adaptive_fraction = 0.999;
+  double log_norm_const = 0;        // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
+  std::vector<Complex> phase;       // T x P: exp(-2 pi i k.t / n)
+};
+
+struct ParticleResult {
+  int class_index = 0;   // 0-based
+  double psi = 0;        // degrees
+  double offset_x = 0, offset_y = 0;  // total offset (px) of the best sample
+  double pmax = 0;
+  int nsig = 0;
+  double loglik = 0;
+  double psi_var = 0, offset_var = 0;  // posterior spread around the best sample (deg^2, px^2)
+};
+
+// Weighted sums of one chunk in the particle frame of each reference m.
+struct ChunkSums {
+  std::vector<float> d;        // M x 2P: sum_w CTF X_t / s2 (Re | Im)
+  std::vector<float> w;        // M x P: sum_w CTF^2 / s2
+  std::vector<double> sigma2_num;  // per shell: sum_w |X_t - CTF V_m|^2 (times 1)
+  std::vector<double> class_weight;  // per class
+  double offset2 = 0;          // sum_w |total offset|^2 (px^2)
+  double loglik = 0, pmax = 0;
+  double weight_total = 0;
+  std::vector<double> psi_var, offset_var, count;  // per class (of the best class)
+};
+
+struct EStepWorkspace {
+  std::vector<float> y, g, g2, cross, norm, wt, wsum;
+  std::vector<double> lp;
+  std::vector<std::pair<float, int>> order;
+};
+
+// `offsets` are each particle's current offsets (px), already applied in `parts`.
+// With `forced` (initial model), particle i gets all its weight on reference forced[i], t = 0.
+void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
+                const std::vector<Translation>& offsets, const std::vector<int>* forced,
+                std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws);
+
+// Builds ref_ri / ref_norm2 from the class transforms (centred FFTs), rotated by each psi.
+void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);
+// The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).
+Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky);
+
+}  // namespace emkit

@@ -1,0 +1,199 @@
+#include "refine/mstep2d.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/filters.h"
+#include "core/geometry.h"
+
+namespace emkit {
+namespace {
+constexpr double kScale = 1099511627776.0;  // 2^40: fixed-point resolution ~1e-12
+}
+
+Class2dSums::Class2dSums(int classes, int box)
+    : classes_(classes), box_(box), hx_(box / 2 + 1), shells_(box / 2 + 1) {
+  grid_ = static_cast<std::size_t>(hx_) * box_;
+  stride_ = 3 * grid_;
+  base_ = classes_ * stride_;
+  v_.assign(base_ + shells_ + 4 * classes_ + 4, 0);
+}
+
+double Class2dSums::Get(std::size_t i) const { return static_cast<double>(v_[i]) / kScale; }
+void Class2dSums::Put(std::size_t i, double value) {
+  if (value != 0) v_[i] += static_cast<__int128>(std::nearbyint(value * kScale));
+}
+
+void Class2dSums::Add(const Class2dSums& o) {
+  EMKIT_CHECK(o.v_.size() == v_.size(), "Class2dSums of different shapes");
+  for (std::size_t i = 0; i < v_.size(); ++i) v_[i] += o.v_[i];
+}
+
+void Class2dSums::AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<double>* scratch) {
+  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size()), M = s.num_refs();
+  const int n = box_;
+  scratch->assign(base_, 0.0);
+  double* acc = scratch->data();
+  for (int m = 0; m < M; ++m) {
+    const int k = m / npsi;
+    const Mat3 a = EulerToMatrix({0, 0, s.psi[m % npsi]});
+    const double a00 = a(0, 0), a01 = a(0, 1), a10 = a(1, 0), a11 = a(1, 1);
+    double* dre = acc + k * stride_;
+    double* dim = dre + grid_;
+    double* wg = dim + grid_;
+    const float* dm = &c.d[static_cast<std::size_t>(m) * 2 * P];
+    const float* wm = &c.w[static_cast<std::size_t>(m) * P];
+    for (int p = 0; p < P; ++p) {
+      const double vr = dm[p], vi = dm[P + p], vw = wm[p];
+      if (vw == 0 && vr == 0 && vi == 0) continue;
+      // Adjoint of SampleRotated: spread onto the four neighbours of A^T k.
+      const double sx = a00 * s.px.kx[p] + a10 * s.px.ky[p], sy = a01 * s.px.kx[p] + a11 * s.px.ky[p];
+      const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+      const double fx = sx - x0, fy = sy - y0;
+      const double bw[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+      const int cx[4] = {x0, x0 + 1, x0, x0 + 1}, cy[4] = {y0, y0, y0 + 1, y0 + 1};
+      for (int j = 0; j < 4; ++j) {
+        int x = cx[j], y = cy[j];
+        double im = vi;
+        if (x < 0) x = -x, y = -y, im = -vi;
+        if (x > n / 2 || y >= n / 2 || y < -n / 2) continue;
+        const std::size_t idx = static_cast<std::size_t>(FourierGrid::Index(y, n)) * hx_ + x;
+        dre[idx] += bw[j] * vr;
+        dim[idx] += bw[j] * im;
+        wg[idx] += bw[j] * vw;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < base_; ++i) Put(i, acc[i]);
+  for (int sh = 0; sh < shells_ && sh < static_cast<int>(c.sigma2_num.size()); ++sh) Put(base_ + sh, c.sigma2_num[sh]);
+  for (int k = 0; k < classes_; ++k) {
+    Put(base_ + shells_ + k, c.class_weight[k]);
+    Put(base_ + shells_ + classes_ + k, c.psi_var[k]);
+    Put(base_ + shells_ + 2 * classes_ + k, c.offset_var[k]);
+    Put(base_ + shells_ + 3 * classes_ + k, c.count[k]);
+  }
+  Put(base_ + shells_ + 4 * classes_, c.offset2);
+  Put(base_ + shells_ + 4 * classes_ + 1, c.loglik);
+  Put(base_ + shells_ + 4 * classes_ + 2, c.pmax);
+  Put(base_ + shells_ + 4 * classes_ + 3, c.weight_total);
+}
+
+namespace {
+
+void CentreImage(Image* img, double radius) {
+  const int n = img->nx();
+  const double c = n / 2;
+  double sx = 0, sy = 0, sw = 0;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const double v = (*img)(x, y);
+      if (v <= 0 || std::hypot(x - c, y - c) > radius) continue;
+      sx += v * x, sy += v * y, sw += v;
+    }
+  if (sw <= 0) return;
+  const double dx = c - sx / sw, dy = c - sy / sw;
+  if (std::hypot(dx, dy) < 0.01) return;
+  FourierGrid f = Fft(*img);
+  ShiftFourier(&f, dx, dy);
+  *img = InverseFft(f);
+}
+
+}  // namespace
+
+void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+  const int r = opt.current_size / 2;
+  const double wtot = std::max(sums.weight_total(), 1e-30);
+  std::vector<int> shell_of(static_cast<std::size_t>(hx) * n);
+  std::vector<double> shell_count(ns, 0.0);
+  for (int y = 0; y < n; ++y) {
+    const int ky = FourierGrid::Freq(y, n);
+    for (int x = 0; x < hx; ++x) {
+      const int sh = static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky))));
+      shell_of[static_cast<std::size_t>(y) * hx + x] = sh;
+      if (sh < ns && x * x + ky * ky < r * r) shell_count[sh] += 1;
+    }
+  }
+  int best_shell = 1;
+  model->tau2_fudge = opt.tau2_fudge;
+  for (int k = 0; k < K; ++k) {
+    std::vector<std::complex<double>> d(static_cast<std::size_t>(hx) * n);
+    std::vector<double> w(d.size());
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      d[i] = {sums.D_re(k, static_cast<int>(i)), sums.D_im(k, static_cast<int>(i))};
+      w[i] = sums.W(k, static_cast<int>(i));
+    }
+    // kx = 0 holds both (0, ky) and its conjugate (0, -ky): merge them.
+    for (int ky = 1; ky < n / 2; ++ky) {
+      const std::size_t a = static_cast<std::size_t>(ky) * hx, b = static_cast<std::size_t>(n - ky) * hx;
+      const std::complex<double> dd = d[a] + std::conj(d[b]);
+      const double ww = w[a] + w[b];
+      d[a] = dd, d[b] = std::conj(dd), w[a] = w[b] = ww;
+    }
+    std::vector<double> wsum(ns, 0.0), cnt(ns, 0.0);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const int sh = shell_of[i];
+      if (sh < r) wsum[sh] += w[i], cnt[sh] += 1;
+    }
+    std::vector<double>& tau2 = model->tau2[k];
+    FourierGrid f(n, n);
+    std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
+    for (int y = 0; y < n; ++y) {
+      const int ky = FourierGrid::Freq(y, n);
+      for (int x = 0; x < hx; ++x) {
+        const std::size_t i = static_cast<std::size_t>(y) * hx + x;
+        const int sh = shell_of[i];
+        if (x * x + ky * ky >= r * r || sh >= ns) continue;
+        double reg;
+        if (opt.initial)
+          reg = 0.1 * wsum[sh] / std::max(cnt[sh], 1.0) + 1e-30;
+        else
+          reg = tau2[sh] > 0 ? 1.0 / (opt.tau2_fudge * tau2[sh]) : -1;
+        const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
+        f.grid()(x, y) = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+        power[sh] += std::norm(v);
+        pcnt[sh] += 1;
+      }
+    }
+    int res_shell = 0;
+    for (int sh = 0; sh < ns; ++sh) {
+      if (sh < r) {
+        tau2[sh] = pcnt[sh] > 0 ? power[sh] / pcnt[sh] : 0.0;
+        model->sigma2_ref[k][sh] = wsum[sh] > 0 ? cnt[sh] / wsum[sh] : 0.0;
+        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / cnt[sh] : 0.0;
+      } else {
+        model->sigma2_ref[k][sh] = 0;
+        model->ssnr[k][sh] = 0;
+      }
+    }
+    for (int sh = 1; sh < ns; ++sh) {
+      if (model->ssnr[k][sh] < 1) break;
+      res_shell = sh;
+    }
+    if (sums.count(k) > 0 || sums.class_weight(k) > 0) best_shell = std::max(best_shell, res_shell + 1);
+    model->est_resolution[k] = res_shell + 1 < ns ? n * model->pixel_size / (res_shell + 1) : 2 * model->pixel_size;
+    Image img = InverseCentredFft(f);
+    if (opt.center_classes) CentreImage(&img, opt.mask_radius_px);
+    if (opt.mask_radius_px > 0) {
+      SoftMask mask;
+      mask.radius_px = opt.mask_radius_px;
+      mask.edge_width_px = opt.mask_edge_px;
+      ApplySoftMask(&img, mask);
+    }
+    model->refs[k] = img;
+    model->pk[k] = sums.class_weight(k) / wtot;
+    const double cnt_k = sums.count(k);
+    model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
+    model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
+  }
+  for (int sh = 0; sh < ns && sh < r; ++sh)
+    if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
+  model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
+  model->loglik = sums.loglik();
+  model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
+  model->current_resolution = n * model->pixel_size / best_shell;
+  model->current_size = std::min(n, 2 * (best_shell + opt.incr_size));
+}
+
+}  // namespace emkit

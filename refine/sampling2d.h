@@ -1,0 +1,17 @@
+// The 2D search grid: in-plane rotations and translations (RELION: psi step, offset range/step).
+#pragma once
+
+#include <vector>
+
+namespace emkit {
+
+struct Translation {
+  double x = 0, y = 0;  // pixels
+};
+
+// psi = 0, step, 2 step, ... < 360 (the step is adjusted so it divides 360 evenly).
+std::vector<double> PsiGrid(double step_deg);
+// All (i step, j step) with |t| <= range, sorted by (y, x); (0,0) always included.
+std::vector<Translation> TranslationGrid(double range_px, double step_px);
+
+}  // namespace emkit
