@@ -50,6 +50,7 @@ int RunTrain(int argc, char** argv) {
   app.add_option("--lr", opt.learning_rate, "Adam learning rate (cosine schedule to lr/20)")->capture_default_str();
   app.add_option("--weight-decay", opt.weight_decay, "Adam weight decay")->capture_default_str();
   app.add_flag("--resume", opt.resume, "Continue from OUT/checkpoint.pt");
+  app.add_option("--stop-after-epoch", opt.stop_after_epoch, "Stop after this epoch (continue later with --resume)");
   app.add_option("--device", opt.device, "cpu | cuda[:N]")->capture_default_str();
   app.add_flag("--export-torchscript", opt.export_torchscript, "Also write OUT/model.torchscript.pt");
   app.add_flag("!--no-channels-last", opt.channels_last, "Use the default (NCHW) layout on the CPU");

@@ -223,7 +223,8 @@ TrainResult Train(const TrainOptions& opt_in) {
   }
 
   const int total_steps = opt.epochs * opt.steps_per_epoch;
-  for (int epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
+  const int last_epoch = opt.stop_after_epoch > 0 ? std::min(opt.epochs, opt.stop_after_epoch) : opt.epochs;
+  for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
     const double te = NowSeconds();
     Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt.epochs), opt.steps_per_epoch);
     double sum = 0, lr = opt.learning_rate;

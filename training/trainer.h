@@ -38,6 +38,7 @@ struct TrainOptions {
   bool export_torchscript = false;
   bool channels_last = true;
   int max_validation_peaks = 0;       // 0 = no limit
+  int stop_after_epoch = 0;           // > 0: stop after this epoch (time-boxed runs; --resume continues)
   void Check() const;                 // throws InvalidInputError naming the option
 };
 

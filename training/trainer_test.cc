@@ -1,0 +1,219 @@
+#include "training/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/random.h"
+#include "io/coordinates.h"
+#include "io/mrc.h"
+#include "models/cnn_model.h"
+
+namespace emkit {
+namespace {
+
+// Dark blobs (diameter ~20 px) on noise: the micrograph, all centres, and a file with every
+// other centre labelled (sparse labels, as users annotate).
+struct SyntheticSet {
+  std::string dir, mics, coords, full_coords;
+};
+
+SyntheticSet MakeSet(const std::string& name, int count, uint64_t seed) {
+  SyntheticSet s;
+  s.dir = (std::filesystem::path(::testing::TempDir()) / ("emkit_train_" + name)).string();
+  std::filesystem::remove_all(s.dir);
+  s.mics = JoinPath(s.dir, "mics");
+  s.coords = JoinPath(s.dir, "coords");
+  s.full_coords = JoinPath(s.dir, "truth");
+  for (const auto& d : {s.mics, s.coords, s.full_coords}) CreateDirectories(d);
+  for (int m = 0; m < count; ++m) {
+    Rng rng(seed, m);
+    const int n = 192;
+    Image img(n, n);
+    std::vector<Coordinate> all;
+    for (int tries = 0; tries < 400 && all.size() < 24; ++tries) {
+      Coordinate c;
+      c.x = rng.Uniform(12, n - 12);
+      c.y = rng.Uniform(12, n - 12);
+      bool ok = true;
+      for (const auto& o : all) ok = ok && std::hypot(o.x - c.x, o.y - c.y) > 24;
+      if (ok) all.push_back(c);
+    }
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        double v = rng.Normal(0, 0.6);
+        for (const auto& c : all) v -= std::exp(-std::pow(std::hypot(x - c.x, y - c.y) / 8.0, 4));
+        img(x, y) = static_cast<float>(v);
+      }
+    std::vector<Coordinate> half;
+    for (std::size_t i = 0; i < all.size(); i += 2) half.push_back(all[i]);
+    const std::string stem = "mic" + std::to_string(m);
+    MrcWriteOptions mo;
+    mo.pixel_size = 2.0;
+    WriteMrc(JoinPath(s.mics, stem + ".mrc"), img, mo);
+    WriteCoordinates(JoinPath(s.coords, stem + ".csv"), half);
+    WriteCoordinates(JoinPath(s.full_coords, stem + ".csv"), all);
+  }
+  return s;
+}
+
+TrainOptions SmallOptions(const SyntheticSet& train, const SyntheticSet& valid, const std::string& out) {
+  TrainOptions o;
+  o.train.micrographs = {train.mics};
+  o.train.coordinates = train.coords;
+  o.valid_micrographs = {valid.mics};
+  o.valid_coordinates = valid.full_coords;
+  o.diameter_angstrom = 40;  // 20 px at 2 Å/px
+  o.diameter_px_target = 20;
+  o.out_dir = out;
+  o.width = 8;
+  o.expected_particles = 24;
+  o.patches.patch = 64;
+  o.patches.batch = 8;
+  o.epochs = 3;
+  o.steps_per_epoch = 15;
+  o.learning_rate = 3e-3;
+  o.threads = 1;
+  o.seed = 5;
+  return o;
+}
+
+std::string Out(const std::string& name) {
+  const std::string d = (std::filesystem::path(::testing::TempDir()) / ("emkit_train_out_" + name)).string();
+  std::filesystem::remove_all(d);
+  return d;
+}
+
+TEST(TrainerTest, PuTrainingOnSparseLabelsBeatsChance) {
+  auto train = MakeSet("pu_train", 2, 1), valid = MakeSet("pu_valid", 1, 2);
+  TrainOptions o = SmallOptions(train, valid, Out("pu"));
+  TrainResult r = Train(o);
+  ASSERT_EQ(r.history.size(), 3u);
+  // Random scores would give AP ~ truth/peaks ~ 0.1 here; labels cover half the particles,
+  // validation counts all of them.
+  EXPECT_GT(r.best_ap, 0.7);
+  EXPECT_GT(r.pi, 0.0);
+  EXPECT_TRUE(FileExists(r.model_path));
+  EXPECT_TRUE(FileExists(r.curves_path));
+  auto report = nlohmann::json::parse(ReadTextFile(r.report_path));
+  EXPECT_EQ(report["best_epoch"].get<int>(), r.best_epoch);
+  CnnModel m = CnnModel::Load(r.model_path);
+  EXPECT_DOUBLE_EQ(m.meta().default_threshold, r.default_threshold);
+  EXPECT_DOUBLE_EQ(m.meta().working_pixel_size, 2.0);
+}
+
+TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
+  auto train = MakeSet("det_train", 2, 3), valid = MakeSet("det_valid", 1, 4);
+  TrainOptions o = SmallOptions(train, valid, Out("det_a"));
+  o.epochs = 2;
+  o.steps_per_epoch = 4;
+  TrainResult a = Train(o);
+  o.out_dir = Out("det_b");
+  TrainResult b = Train(o);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (std::size_t i = 0; i < a.history.size(); ++i) {
+    EXPECT_EQ(a.history[i].loss, b.history[i].loss);
+    EXPECT_EQ(a.history[i].ap, b.history[i].ap);
+  }
+  // Stop after one epoch, then resume to two: the same losses as the uninterrupted run.
+  o.out_dir = Out("det_c");
+  o.stop_after_epoch = 1;
+  EXPECT_EQ(Train(o).history.size(), 1u);
+  o.stop_after_epoch = 0;
+  o.resume = true;
+  TrainResult c = Train(o);
+  ASSERT_EQ(c.history.size(), 2u);
+  EXPECT_EQ(c.history[1].loss, a.history[1].loss);
+}
+
+TEST(TrainerTest, PreprocessedSetIsCachedAndReused) {
+  auto s = MakeSet("cache", 2, 6);
+  DatasetOptions d;
+  d.micrographs = {s.mics};
+  d.coordinates = s.coords;
+  d.preprocess.working_pixel_size = 4;
+  d.cache_dir = JoinPath(s.dir, "cache");
+  bool hit = true;
+  auto a = LoadAnnotatedMicrographs(d, &hit);
+  EXPECT_FALSE(hit);
+  auto b = LoadAnnotatedMicrographs(d, &hit);
+  EXPECT_TRUE(hit);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].image.nx(), 96);
+  EXPECT_DOUBLE_EQ(b[0].bin_factor, 2.0);
+  for (std::size_t i = 0; i < a[1].image.size(); ++i) ASSERT_EQ(a[1].image[i], b[1].image[i]);
+  EXPECT_EQ(a[1].coords.size(), b[1].coords.size());
+  // Different preprocessing -> a different cache entry.
+  d.preprocess.invert = true;
+  LoadAnnotatedMicrographs(d, &hit);
+  EXPECT_FALSE(hit);
+}
+
+TEST(TrainerTest, PatchesHaveLabelsOnParticlesAndAreAugmented) {
+  auto s = MakeSet("patches", 1, 7);
+  DatasetOptions d;
+  d.micrographs = {s.mics};
+  d.coordinates = s.full_coords;
+  d.preprocess.working_pixel_size = 2;
+  auto set = LoadAnnotatedMicrographs(d);
+  std::vector<Image> labels = {DiskLabels(set[0].image.nx(), set[0].image.ny(), BinnedCentres(set[0]), 3)};
+  EXPECT_EQ(DiskArea(3), 29);
+  PatchOptions po;
+  po.patch = 48;
+  po.batch = 8;
+  po.positive_fraction = 0.5;
+  CnnBatch b = SampleBatch(set, labels, po, 9, 0);
+  CnnBatch again = SampleBatch(set, labels, po, 9, 0);
+  EXPECT_EQ(b.images, again.images);
+  // Particle-centred patches carry positive labels and are excluded from the penalty.
+  const std::size_t plane = 48 * 48;
+  double pos_centred = 0, mask_centred = 0;
+  for (std::size_t i = 0; i < 4 * plane; ++i) pos_centred += b.labels[i] == 1, mask_centred += b.penalty_mask[i];
+  EXPECT_GT(pos_centred, 4 * 20);
+  EXPECT_EQ(mask_centred, 0);
+  // Labelled pixels sit on dark blobs (the synthetic particles).
+  double on = 0, off = 0;
+  int non = 0, noff = 0;
+  for (std::size_t i = 0; i < b.images.size(); ++i) {
+    if (b.labels[i] == 1) on += b.images[i], ++non;
+    if (b.labels[i] == 0) off += b.images[i], ++noff;
+  }
+  EXPECT_LT(on / non, off / noff - 0.5);
+}
+
+TEST(TrainerTest, BadInputsErrorClearly) {
+  auto s = MakeSet("bad", 2, 8);
+  TrainOptions o = SmallOptions(s, s, Out("bad"));
+  // Missing coordinates for one micrograph.
+  std::filesystem::remove(JoinPath(s.coords, "mic1.csv"));
+  try {
+    Train(o);
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("mic1.mrc"), std::string::npos) << e.what();
+  }
+  o.train.coordinates = JoinPath(s.dir, "nowhere");
+  EXPECT_THROW(Train(o), IoError);
+  // A diameter larger than half the micrograph.
+  o = SmallOptions(s, s, Out("bad"));
+  o.train.coordinates = s.full_coords;
+  o.diameter_angstrom = 300;
+  try {
+    Train(o);
+    FAIL() << "no error";
+  } catch (const InvalidInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("diameter"), std::string::npos) << e.what();
+  }
+  o.diameter_angstrom = 0;
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.diameter_angstrom = 40;
+  o.objective = "magic";
+  EXPECT_THROW(Train(o), InvalidInputError);
+}
+
+}  // namespace
+}  // namespace emkit
