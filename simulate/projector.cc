@@ -75,9 +75,10 @@ FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size) cons
   const double map_nyquist = padded_ / 2;  // the map's Nyquist frequency in padded Fourier pixels
   const double out_r = box / 2;
   const double r_max2 = std::min(out_r * out_r, (map_nyquist / step) * (map_nyquist / step));
-  // Line integral at the output sampling: (n / box)^2 from the transform normalisation,
-  // p_map / p_out from summing voxels of the resampled map.
-  const float scale = static_cast<float>(double(n_) * n_ / (double(box) * box) * pixel_size_ / out_pixel_size);
+  // Coefficients of a 2D transform divide by the pixel count: (n p_map / (box p_out))^2 for
+  // the same physical frequency; p_map / p_out from summing voxels of the resampled map.
+  const double area = double(n_) * pixel_size_ / (double(box) * out_pixel_size);
+  const float scale = static_cast<float>(area * area * pixel_size_ / out_pixel_size);
   for (int y = 0; y < box; ++y) {
     const int ky = FourierGrid::Freq(y, box);
     for (int kx = 0; kx <= box / 2; ++kx) {
