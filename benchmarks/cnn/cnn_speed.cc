@@ -1,0 +1,112 @@
+// CNN picker speed on this machine: inference per 4096² micrograph (preprocess + network +
+// peaks), channels-last vs default layout, training-step time, and whether 1 and 2 threads
+// give bit-identical training. Prints one JSON document.
+//   bench_cnn [model.pt] [threads]
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/random.h"
+#include "models/cnn_model.h"
+#include "models/device.h"
+#include "picker/peaks.h"
+#include "picker/preprocess.h"
+
+using namespace emkit;
+
+namespace {
+
+Image Noise(int nx, int ny, uint64_t seed) {
+  Image img(nx, ny);
+  Rng rng(seed, 0);
+  for (auto& v : img) v = static_cast<float>(rng.Normal());
+  return img;
+}
+
+template <class F>
+double Median(int reps, F&& f) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = NowSeconds();
+    f();
+    t.push_back(NowSeconds() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+CnnBatch Batch(uint64_t seed) {
+  CnnBatch b{16, 96, 96, {}, {}, {}};
+  Image r = Noise(96, 96 * 16, seed);
+  b.images.assign(r.begin(), r.end());
+  b.labels.assign(b.images.size(), 0.0f);
+  for (std::size_t i = 0; i < b.labels.size(); i += 97 * 13) b.labels[i] = 1;
+  return b;
+}
+
+std::vector<double> TrainLosses(const CnnModelMeta& meta, int threads) {
+  SetTorchThreads(threads);
+  MakeTorchDeterministic(1);
+  CnnModel m = CnnModel::Create(meta, 1);
+  m.ConfigureOptimiser(1e-3, 0);
+  std::vector<double> l;
+  for (int s = 0; s < 5; ++s) l.push_back(m.TrainStep(Batch(s), {}, 16));
+  return l;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 2 ? std::stoi(argv[2]) : 2;
+  CnnModelMeta meta;
+  meta.architecture = "resnet8";
+  meta.width = 32;
+  meta.working_pixel_size = 15.4;  // a 308 Å particle binned to 20 px
+  meta.diameter_angstrom = 308;
+  std::string source = "random weights, resnet8 width 32";
+  CnnModel model = argc > 1 ? CnnModel::Load(argv[1]) : CnnModel::Create(meta, 1);
+  if (argc > 1) meta = model.meta(), source = argv[1];
+  SetTorchThreads(threads);
+  nlohmann::json out = {{"model", source}, {"threads", threads}, {"torch", TorchSummary()}};
+
+  // A 4096² micrograph at 1.34 Å/px (EMPIAR-10028's original sampling).
+  const double pixel = 1.34;
+  Image mic = Noise(4096, 4096, 2);
+  PreprocessOptions po;
+  po.working_pixel_size = meta.working_pixel_size;
+  po.threads = threads;
+  PreprocessedMicrograph pre = PreprocessMicrograph(mic, pixel, po);
+  out["binned_size"] = {pre.image.nx(), pre.image.ny()};
+  for (bool cl : {true, false}) {
+    model.mutable_meta().channels_last = cl;
+    model.SetDevice({});
+    model.Predict(pre.image);  // warm-up (oneDNN primitive creation)
+    const double net = Median(5, [&] { model.Predict(pre.image); });
+    const double total = Median(3, [&] {
+      PreprocessedMicrograph p = PreprocessMicrograph(mic, pixel, po);
+      Image s = model.Predict(p.image);
+      PeakOptions pk;
+      pk.threshold = meta.default_threshold;
+      pk.min_distance = meta.DiameterBinnedPx() / 2;
+      FindPeaks(s, pk);
+    });
+    CnnModel t = CnnModel::Create(model.meta(), 3);
+    t.ConfigureOptimiser(1e-3, 0);
+    CnnBatch b = Batch(1);
+    t.TrainStep(b, {}, 16);
+    const double step = Median(5, [&] { t.TrainStep(b, {}, 16); });
+    out[cl ? "channels_last" : "nchw"] = {{"inference_network_s", net},
+                                         {"pick_4096_total_s", total},
+                                         {"train_step_16x96x96_s", step}};
+  }
+  const auto one = TrainLosses(meta, 1), two = TrainLosses(meta, 2);
+  double diff = 0;
+  for (std::size_t i = 0; i < one.size(); ++i) diff = std::max(diff, std::abs(one[i] - two[i]));
+  out["threads_1_vs_2_max_loss_difference_5_steps"] = diff;
+  out["threads_1_vs_2_identical"] = one == two;
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}

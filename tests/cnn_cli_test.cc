@@ -1,0 +1,75 @@
+// emkit train / emkit pick --method cnn from the command line: outputs, reuse of the model's
+// stored preprocessing and threshold, and clear errors for bad inputs.
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/random.h"
+#include "io/coordinates.h"
+#include "io/mrc.h"
+#include "tests/testing.h"
+
+namespace emkit {
+namespace {
+
+using testing::FreshDir;
+using testing::RunEmkitBinary;
+
+// Two 160² micrographs (2 Å/px) with dark blobs of ~20 px and their coordinates as CSV.
+std::string MakeData(const std::string& dir) {
+  CreateDirectories(dir + "/mics");
+  CreateDirectories(dir + "/coords");
+  for (int m = 0; m < 2; ++m) {
+    Rng rng(3, m);
+    Image img(160, 160);
+    std::vector<Coordinate> c;
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) {
+        Coordinate p;
+        p.x = 25 + 36 * i + rng.Uniform(-3, 3);
+        p.y = 25 + 36 * j + rng.Uniform(-3, 3);
+        c.push_back(p);
+      }
+    for (int y = 0; y < 160; ++y)
+      for (int x = 0; x < 160; ++x) {
+        double v = rng.Normal(0, 0.5);
+        for (const auto& p : c) v -= std::exp(-std::pow(std::hypot(x - p.x, y - p.y) / 8.0, 4));
+        img(x, y) = static_cast<float>(v);
+      }
+    MrcWriteOptions o;
+    o.pixel_size = 2;
+    WriteMrc(dir + "/mics/m" + std::to_string(m) + ".mrc", img, o);
+    WriteCoordinates(dir + "/coords/m" + std::to_string(m) + ".csv", c);
+  }
+  return dir;
+}
+
+const char* kSmall = " --diameter 40 --width 4 --epochs 1 --steps-per-epoch 3 --batch-size 4 --patch 64 --threads 1";
+
+TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
+  const std::string d = MakeData(FreshDir("data"));
+  auto r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --export-torchscript" + kSmall);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* f : {"model.pt", "checkpoint.pt", "training_report.json", "training_curves.png",
+                        "model.torchscript.pt", "emkit_train_options.toml"})
+    EXPECT_TRUE(FileExists(d + "/out/" + f)) << f;
+  EXPECT_NE(r.out.find("best validation AP"), std::string::npos) << r.out;
+}
+
+TEST(CnnCliTest, TrainErrorsNameTheProblem) {
+  const std::string d = MakeData(FreshDir("data"));
+  std::filesystem::remove(d + "/coords/m1.csv");
+  auto r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out" + kSmall);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("m1.mrc"), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(d + "/out/model.pt"));
+  r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out2 --diameter 5000 --threads 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("diameter"), std::string::npos) << r.err;
+  r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out3 --device cuda" + kSmall);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("cuda"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace emkit
