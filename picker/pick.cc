@@ -179,10 +179,17 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(path)) {
       const std::string ext = Extension(e.path().string());
-      if (e.is_regular_file() && (ext == ".star" || ext == ".box" || ext == ".csv" || ext == ".txt"))
+      const std::string base = StripExtension(e.path().filename().string());
+      const bool decoys = base.size() > 7 && base.compare(base.size() - 7, 7, "_decoys") == 0;
+      if (e.is_regular_file() && !decoys && (ext == ".star" || ext == ".box" || ext == ".csv" || ext == ".txt"))
         files.push_back(e.path().string());
     }
     std::sort(files.begin(), files.end());
+    // A pick job's folder: only its per-micrograph *_autopick files, not the combined STAR.
+    std::vector<std::string> autopick;
+    for (const auto& f : files)
+      if (StripExtension(Basename(f)) != MicrographKey(f)) autopick.push_back(f);
+    if (!autopick.empty()) files.swap(autopick);
     if (files.empty()) throw InvalidInputError(path + ": folder holds no coordinate files (.star/.box/.csv/.txt)");
     for (const auto& f : files) {
       out.keys.push_back(MicrographKey(f));

@@ -63,7 +63,9 @@ void WriteCombinedCoordinates(const std::string& path, const std::vector<std::st
                               const std::vector<std::vector<Coordinate>>& picks);
 // Reads picks from a combined STAR (with rlnMicrographName) or a folder of per-micrograph
 // files (any format io/coordinates.h reads) into micrograph name -> coordinates. Folder
-// files are keyed by their base name without "_autopick" and extension.
+// files are keyed by their base name without "_autopick" and extension; files named
+// *_decoys.* (the simulator's non-particles) are skipped, and when some files are named
+// *_autopick.* only those are read (a pick job's folder also holds its combined STAR).
 struct CoordinateCollection {
   std::vector<std::string> keys;  // in file order
   std::vector<std::vector<Coordinate>> coords;

@@ -1,0 +1,223 @@
+// emkit pick: classical particle picking. A method is one ScoreMapper chosen by name from
+// kMethods below; everything after scoring (peaks, thresholds, bad-region rejection, STAR
+// and overlay outputs) is shared (picker/pick.h). Adding a method = one table entry plus its
+// options in PickCli.
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "apps/command_line.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/geometry.h"
+#include "core/log.h"
+#include "io/micrograph.h"
+#include "io/mrc.h"
+#include "picker/log_picker.h"
+#include "picker/pick.h"
+#include "picker/template_matcher.h"
+#include "simulate/projector.h"
+
+namespace emkit {
+namespace {
+
+struct PickCli {
+  std::vector<std::string> micrographs;
+  double pixel_size = 0;
+  std::string out;
+  std::string method = "template";
+  std::string contrast = "dark";
+  double threshold = NAN;
+  bool overlays = false;
+  PickOptions pick;
+  // template
+  std::string references, reference_map;
+  double reference_pixel_size = 0;
+  int views = 10;
+  TemplateOptions tmpl;
+  // LoG
+  LogOptions log;
+};
+
+// Even directions on the sphere (Fibonacci spiral) as (rot, tilt), psi 0.
+std::vector<Euler> SphereViews(int n) {
+  std::vector<Euler> out;
+  const double golden = M_PI * (3 - std::sqrt(5.0));
+  for (int i = 0; i < n; ++i) {
+    const double z = n == 1 ? 1 : 1 - 2.0 * (i + 0.5) / n;
+    Euler e;
+    e.tilt = std::acos(std::clamp(z, -1.0, 1.0)) * 180 / M_PI;
+    e.rot = std::fmod(i * golden * 180 / M_PI, 360.0);
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
+  ImageStack refs;
+  double px = c.reference_pixel_size;
+  if (!c.references.empty() == !c.reference_map.empty())
+    throw InvalidInputError("--method template needs exactly one of --references (2D .mrcs) or --reference-map (3D .mrc)");
+  if (!c.references.empty()) {
+    MrcHeader h;
+    Image stack = ReadMrc(c.references, &h);
+    if (px <= 0) px = h.PixelSize();
+    if (px <= 0) throw InvalidInputError(c.references + ": no pixel size in the header; give --reference-pixel-size");
+    for (int z = 0; z < stack.nz(); ++z) refs.push_back(stack.Section(z));
+  } else {
+    MrcHeader h;
+    Volume map = ReadMrc(c.reference_map, &h);
+    if (px <= 0) px = h.PixelSize();
+    if (px <= 0) throw InvalidInputError(c.reference_map + ": no pixel size in the header; give --reference-pixel-size");
+    if (map.nz() != map.nx() || map.ny() != map.nx())
+      throw InvalidInputError(c.reference_map + ": the reference map must be a cube");
+    if (c.views < 1) throw InvalidInputError("--views must be >= 1");
+    Projector projector(map, px);
+    for (const auto& e : SphereViews(c.views)) refs.push_back(projector.Project(e, map.nx(), px));
+    LOG_INFO("projected " << refs.size() << " references from " << c.reference_map);
+  }
+  c.tmpl.diameter = c.pick.diameter;
+  c.tmpl.threads = threads;
+  return std::make_unique<TemplateScoreMapper>(std::move(refs), px, c.tmpl);
+}
+
+std::unique_ptr<ScoreMapper> MakeLog(PickCli& c, int threads) {
+  if (c.log.diameter_min <= 0) c.log.diameter_min = 0.8 * c.pick.diameter;
+  if (c.log.diameter_max <= 0) c.log.diameter_max = 1.2 * c.pick.diameter;
+  c.log.threads = threads;
+  return std::make_unique<LogScoreMapper>(c.log);
+}
+
+struct PickMethod {
+  const char* name;
+  double default_threshold;  // in the method's score units
+  std::function<std::unique_ptr<ScoreMapper>(PickCli&, int threads)> make;
+};
+const std::vector<PickMethod> kMethods = {
+    {"template", 0.25, MakeTemplate},  // normalised cross-correlation
+    {"log", 1.0, MakeLog},             // robust standard deviations of the LoG response
+};
+
+}  // namespace
+
+int RunPick(int argc, char** argv) {
+  CLI::App app("Pick particles: template matching or Laplacian of Gaussian", argv[0]);
+  PickCli c;
+  CommonOptions common;
+  std::string names;
+  for (const auto& m : kMethods) names += std::string(names.empty() ? "" : "|") + m.name;
+  app.add_option("--micrographs,-i", c.micrographs, "Micrographs STAR (with CTF), or .mrc/.png/.tif files or globs")
+      ->required();
+  app.add_option("--pixel-size", c.pixel_size, "Micrograph pixel size (Å); 0 = from the STAR or MRC header")
+      ->capture_default_str();
+  app.add_option("--out,-o", c.out, "Output folder")->required();
+  app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
+  app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å)")->required();
+  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.25 NCC, log 1.0 sigma)");
+  app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
+      ->capture_default_str();
+  app.add_option("--border", c.pick.border, "No picks closer than this to the edge (Å)")->capture_default_str();
+  app.add_option("--max-picks", c.pick.max_picks, "Most picks per micrograph (0 = no limit)")->capture_default_str();
+  app.add_option("--max-stddev-noise", c.pick.max_stddev_noise,
+                 "Reject picks whose local std (sigma units, particle disk) exceeds this; <= 0 = off")
+      ->capture_default_str();
+  app.add_option("--min-avg-noise", c.pick.min_avg_noise,
+                 "Reject picks whose local mean (sigma units, particles bright) is below this; <= -900 = off")
+      ->capture_default_str();
+  app.add_option("--contrast", c.contrast, "Particles in the micrographs are dark (raw cryo-EM) or bright")
+      ->check(CLI::IsMember({"dark", "bright"}))
+      ->capture_default_str();
+  app.add_option("--working-pixel-size", c.pick.preprocess.working_pixel_size,
+                 "Bin to this pixel size (Å); 0 = particle diameter / --diameter-px")
+      ->capture_default_str();
+  app.add_option("--diameter-px", c.pick.preprocess.diameter_px_target, "Particle diameter after binning (px)")
+      ->capture_default_str();
+  app.add_option("--highpass", c.pick.preprocess.highpass_angstrom, "High-pass the micrograph (Å); 0 = off")
+      ->capture_default_str();
+  app.add_flag("--overlays", c.overlays, "Write <out>/overlays/<micrograph>.png with the picks");
+  auto* t = app.add_option_group("template", "Template matching (--method template)");
+  t->add_option("--references", c.references, "2D references (.mrcs, white particles)");
+  t->add_option("--reference-map", c.reference_map, "3D map to project references from");
+  t->add_option("--views", c.views, "Projections of --reference-map (even on the sphere)")->capture_default_str();
+  t->add_option("--reference-pixel-size", c.reference_pixel_size, "References' pixel size (Å); 0 = header")
+      ->capture_default_str();
+  t->add_option("--lowpass", c.tmpl.lowpass_angstrom, "Low-pass of the references (Å)")->capture_default_str();
+  t->add_option("--psi-step", c.tmpl.psi_step, "In-plane rotation step (degrees)")->capture_default_str();
+  t->add_flag("--ctf", c.tmpl.use_ctf, "Multiply references by each micrograph's CTF (STAR with defocus)");
+  t->add_option("--correlation-pixel", c.tmpl.correlation_pixel,
+                "Pixel (Å) of the correlation grid; 0 = lowpass / 2.5; < 0 = the working pixel")
+      ->capture_default_str();
+  auto* l = app.add_option_group("log", "Laplacian of Gaussian (--method log)");
+  l->add_option("--diameter-min", c.log.diameter_min, "Smallest blob diameter (Å); 0 = 0.8 x --diameter")
+      ->capture_default_str();
+  l->add_option("--diameter-max", c.log.diameter_max, "Largest blob diameter (Å); 0 = 1.2 x --diameter")
+      ->capture_default_str();
+  l->add_option("--log-scales", c.log.num_scales, "Scales between the diameters")->capture_default_str();
+  AddCommonOptions(app, &common);
+  if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  const int threads = ApplyCommonOptions(&common);
+
+  const PickMethod* method = nullptr;
+  for (const auto& m : kMethods)
+    if (c.method == m.name) method = &m;
+  if (!method) throw InvalidInputError("--method '" + c.method + "': unknown (" + names + ")");
+  c.pick.threshold = std::isnan(c.threshold) ? method->default_threshold : c.threshold;
+  c.pick.threads = threads;
+  c.pick.preprocess.invert = c.contrast == "dark";
+  c.pick.Check();
+  const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
+  std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
+  CreateDirectories(c.out);
+  if (c.overlays) CreateDirectories(JoinPath(c.out, "overlays"));
+  WriteEffectiveOptions(app, c.out, argc, argv);
+
+  std::vector<std::string> names_out;
+  std::vector<std::vector<Coordinate>> all;
+  nlohmann::json per = nlohmann::json::array();
+  double total_seconds = 0;
+  Progress progress("pick", inputs.size());
+  for (MicrographInput in : inputs) {
+    const double t0 = NowSeconds();
+    MicrographInfo info;
+    Image mic = ReadMicrograph(in.path, &info);
+    if (in.pixel_size <= 0) in.pixel_size = info.pixel_size;
+    if (in.pixel_size <= 0) throw InvalidInputError(in.path + ": no pixel size in the file; give --pixel-size");
+    const double t_read = NowSeconds() - t0;
+    PickResult r = PickMicrograph(mic, in, mapper.get(), c.pick);
+    WriteCoordinates(AutopickPath(c.out, in.name), r.picks);
+    if (c.overlays)
+      WritePickOverlay(JoinPath(JoinPath(c.out, "overlays"), MicrographKey(in.name) + ".png"), r.preprocessed, r.picks,
+                       c.pick.diameter / 2 / in.pixel_size);
+    const double seconds = NowSeconds() - t0;
+    total_seconds += seconds;
+    per.push_back({{"micrograph", in.name}, {"picks", r.picks.size()}, {"rejected_bad_region", r.rejected_bad_region},
+                   {"read_seconds", t_read}, {"preprocess_seconds", r.preprocess_seconds},
+                   {"pick_seconds", r.seconds}, {"total_seconds", seconds},
+                   {"working_pixel_size", r.preprocessed.pixel_size}});
+    LOG_DEBUG(in.name << ": " << r.picks.size() << " picks in " << seconds << " s");
+    names_out.push_back(in.name);
+    all.push_back(std::move(r.picks));
+    progress.Advance();
+  }
+  progress.Finish();
+  WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
+  std::size_t n = 0;
+  for (const auto& p : all) n += p.size();
+  nlohmann::json summary = {{"method", method->name},
+                            {"threshold", c.pick.threshold},
+                            {"micrographs", inputs.size()},
+                            {"picks", n},
+                            {"threads", threads},
+                            {"seconds_per_micrograph", total_seconds / inputs.size()},
+                            {"per_micrograph", per}};
+  WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
+  LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "
+                     << total_seconds / inputs.size() << " s per micrograph; " << JoinPath(c.out, "coordinates.star"));
+  return 0;
+}
+
+EMKIT_REGISTER_COMMAND(RunPick, "pick", "Pick particles (template matching, LoG) into RELION autopick STARs");
+
+}  // namespace emkit
