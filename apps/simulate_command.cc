@@ -53,6 +53,7 @@ int RunSimulate(int argc, char** argv) {
   pa->add_option("--angles", p.angles, "STAR with rlnAngleRot/Tilt/Psi (+ origins, CTF, class) to use instead of random")
       ->check(CLI::ExistingFile);
   pa->add_flag("--write-noiseless", p.write_noiseless, "Also write particles_noiseless.mrcs");
+  pa->add_flag("--pictures", p.pictures, "Also write pictures/particles.png");
   AddOpticsOptions(pa, &p);
 
   MicrographSimOptions m;
@@ -85,6 +86,7 @@ int RunSimulate(int argc, char** argv) {
       ->capture_default_str();
   ma->add_option("--ice-gradient", m.ice_gradient, "Slow ice-thickness background (noise sigmas)")->capture_default_str();
   ma->add_flag("--write-noiseless", m.write_noiseless, "Also write noiseless/mic_NNNN.mrc");
+  ma->add_flag("--pictures", m.pictures, "Also write pictures/mic_NNNN.png (first 3) with the truth circled");
   AddOpticsOptions(ma, &m);
 
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

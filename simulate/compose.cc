@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/fft.h"
+#include "core/filters.h"
 #include "core/random.h"
 #include "simulate/micrographs.h"
 #include "simulate/placement.h"
@@ -43,13 +44,17 @@ void PasteProjection(const ProjectionSource& src, const Euler& e, double x, doub
   const int ix = static_cast<int>(std::floor(x)), iy = static_cast<int>(std::floor(y));
   const Image p = src.projector->Project(e, src.box, pixel, x - ix, y - iy);
   const int b = src.box, h = b / 2;
+  // The box corners carry only interpolation residue: a soft circular edge keeps the box
+  // outline from printing into the micrograph.
+  const double edge = std::max(2.0, 0.05 * b), radius = h - edge - 1;
   for (int v = 0; v < b; ++v) {
     const int cy = iy - h + v;
     if (cy < 0 || cy >= canvas->ny()) continue;
     for (int u = 0; u < b; ++u) {
       const int cx = ix - h + u;
       if (cx < 0 || cx >= canvas->nx()) continue;
-      (*canvas)(cx, cy) += p(u, v);
+      const double r = std::hypot(u - h - (x - ix), v - h - (y - iy));
+      (*canvas)(cx, cy) += static_cast<float>(p(u, v) * SoftMaskWeight(r, radius, edge));
     }
   }
 }

@@ -17,6 +17,7 @@
 #include "io/star.h"
 #include "simulate/compose.h"
 #include "simulate/phantom.h"
+#include "simulate/pictures.h"
 #include "simulate/placement.h"
 #include "simulate/projector.h"
 
@@ -139,6 +140,7 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
   CreateDirectories(truth_dir);
   const std::string noiseless_dir = JoinPath(opt.out, "noiseless");
   if (opt.write_noiseless) CreateDirectories(noiseless_dir);
+  if (opt.pictures) CreateDirectories(JoinPath(opt.out, "pictures"));
   std::vector<ComposedMicrograph> done(opt.n);
   // Micrographs in parallel, one in memory per thread; FFTs single-threaded inside unless
   // there are fewer micrographs than threads.
@@ -158,6 +160,8 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
     decoys.Add(TruthTable(done[i].objects, true));
     WriteStar(JoinPath(truth_dir, MicName(static_cast<int>(i)) + ".star"), truth);
     WriteStar(JoinPath(truth_dir, MicName(static_cast<int>(i)) + "_decoys.star"), decoys);
+    if (opt.pictures && i < 3)
+      WriteTruthPicture(JoinPath(opt.out, "pictures/" + MicName(static_cast<int>(i)) + ".png"), mic, done[i].objects);
     progress.Advance();
   });
   progress.Finish();

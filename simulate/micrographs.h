@@ -45,6 +45,7 @@ struct MicrographSimOptions {
   double bfactor_min = 30, bfactor_max = 120;  // Å^2, per micrograph envelope
   double noise_colour = 0.5;      // fraction of the noise power in the low-frequency part
   double ice_gradient = 0.5;      // slow background amplitude, in noise sigmas
+  bool pictures = false;          // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
   bool write_noiseless = false;   // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
   std::string out;
   int threads = 1;

@@ -12,6 +12,7 @@
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "simulate/phantom.h"
+#include "simulate/pictures.h"
 #include "simulate/projector.h"
 
 namespace emkit {
@@ -166,6 +167,7 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
   std::vector<Image> noisy(chunk), signal(chunk);
   std::vector<double> var(chunk);
   double sum_var = 0;
+  std::vector<Image> picture_tiles, picture_clean;
   Progress progress("simulate particles", n);
   for (std::size_t start = 0; start < n; start += chunk) {
     const std::size_t count = std::min(chunk, n - start);
@@ -181,6 +183,10 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
       writer.Append(noisy[j]);
       if (clean) clean->Append(signal[j]);
       sum_var += var[j];
+      if (opt.pictures && picture_tiles.size() < 8) {
+        picture_tiles.push_back(noisy[j]);
+        picture_clean.push_back(signal[j]);
+      }
     }
     progress.Advance(count);
   }
@@ -210,6 +216,11 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
   writer.Close();
   if (clean) clean->Close();
   WriteParticles(result.star, set);
+  if (opt.pictures) {
+    CreateDirectories(JoinPath(opt.out, "pictures"));
+    picture_tiles.insert(picture_tiles.end(), picture_clean.begin(), picture_clean.end());
+    WriteMontage(JoinPath(opt.out, "pictures/particles.png"), picture_tiles, static_cast<int>(picture_clean.size()));
+  }
 
   result.count = static_cast<int>(n);
   result.box = box;

@@ -34,6 +34,7 @@ struct ParticleSimOptions {
   double max_offset = -1;    // Å, each axis uniform in [-max, max]; < 0 = 2 pixels
   std::string angles;        // STAR with rlnAngleRot/Tilt/Psi (and origins, CTF): used instead of random
   bool write_noiseless = false;
+  bool pictures = false;     // DIR/pictures/particles.png: 8 particles over their noiseless versions
   std::string out;
   int threads = 1;
   uint64_t seed = 42;

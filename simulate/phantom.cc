@@ -78,12 +78,14 @@ Volume MakePhantom(const std::string& name, int box, double pixel_size, double d
   if (box < 4) throw InvalidInputError("phantom box must be >= 4, got " + std::to_string(box));
   if (!(pixel_size > 0) || !(diameter > 0)) throw InvalidInputError("phantom pixel size and diameter must be > 0");
   const std::vector<Blob> blobs = PhantomBlobs(name);
-  const double r_px = diameter / 2 / pixel_size;  // radius in pixels
+  // The asym blobs span about 0.8 R; stretch them so the density fills the stated diameter.
+  const double stretch = name == "asym" || name == "asym-broken" ? 1.2 : 1.0;
+  const double r_px = diameter / 2 / pixel_size * stretch;  // radius in pixels
   const double c = box / 2;
   // Sum in double, then convert once.
   std::vector<double> acc(static_cast<std::size_t>(box) * box * box, 0.0);
   for (const Blob& b : blobs) {
-    const double bx = c + b.x * r_px, by = c + b.y * r_px, bz = c + b.z * r_px, s = b.sigma * r_px;
+    const double bx = c + b.x * r_px, by = c + b.y * r_px, bz = c + b.z * r_px, s = b.sigma * r_px / stretch;
     const double inv = 1.0 / (2 * s * s);
     const int reach = static_cast<int>(std::ceil(4 * s));
     const int x0 = std::max(0, int(std::floor(bx)) - reach), x1 = std::min(box - 1, int(std::ceil(bx)) + reach);
