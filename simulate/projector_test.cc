@@ -61,7 +61,7 @@ TEST(Projector, OffCentreBlobLandsWhereRelionsMatrixSendsIt) {
 }
 
 TEST(Projector, FourierSliceMatchesRealSpaceLineIntegral) {
-  const double pixel = 6;
+  const double pixel = 8;
   // A box well larger than the particle: RELION's gridding correction then barely touches
   // the density and the mean (DC term) stays that of the line integral.
   const Volume map = MakePhantom("asym", 64, pixel, 200);
