@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "io/coordinates.h"
 #include "io/mrc.h"
+#include "io/particles.h"
 #include "io/star.h"
 #include "tests/testing.h"
 
@@ -115,6 +116,50 @@ TEST(PickCli, BadInputsFailCleanly) {
   r = RunEmkitBinary("eval-picks --picks " + dir + "/truth --truth " + dir + "/truth -o " + dir + "/e");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--radius"), std::string::npos) << r.err;
+}
+
+TEST(ExtractCli, ExtractsPicksIntoStacksAndARelion31Star) {
+  const std::string dir = testing::FreshDir("extract");
+  MakeData(dir);
+  MicrographSet set;
+  OpticsGroup g;
+  g.pixel_size = 3;
+  set.optics.push_back(g);
+  for (int m = 1; m <= 2; ++m) {
+    MicrographEntry e;
+    e.name = dir + "/mics/mic_" + std::to_string(m) + ".mrc";
+    e.has_ctf = true;
+    e.ctf.defocus_u = 10000 + m;
+    e.ctf.defocus_v = 9000 + m;
+    set.micrographs.push_back(e);
+  }
+  WriteMicrographs(dir + "/mics.star", set);
+  // Truth plus one coordinate too close to the edge for a 48 px box.
+  std::vector<Coordinate> c = ReadCoordinates(dir + "/truth/mic_1.star");
+  Coordinate edge;
+  edge.x = 10;
+  edge.y = 100;
+  c.push_back(edge);
+  WriteCoordinates(dir + "/truth/mic_1.star", c);
+  auto r = RunEmkitBinary("extract -i " + dir + "/mics.star -c " + dir + "/truth -o " + dir +
+                          "/ext --box 48 --rescale 32 --invert-contrast --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("40 particles, 1 skipped at the edge"), std::string::npos) << r.out;
+  ParticleSet p = ReadParticles(dir + "/ext/particles.star");
+  ASSERT_EQ(p.particles.size(), 40u);
+  EXPECT_EQ(p.optics[0].image_size, 32);
+  EXPECT_DOUBLE_EQ(p.optics[0].pixel_size, 4.5);
+  EXPECT_DOUBLE_EQ(p.particles[0].ctf.defocus_u, 10001);
+  EXPECT_DOUBLE_EQ(p.particles[39].ctf.defocus_u, 10002);
+  MrcHeader h = ReadMrcHeader(dir + "/ext/Particles/mic_1.mrcs");
+  EXPECT_EQ(h.nz, 20);
+  EXPECT_NEAR(h.PixelSize(), 4.5, 1e-4);
+  // Inverted and normalised: particles are white, background mean 0.
+  Image first = ReadMrcSection(dir + "/ext/Particles/mic_1.mrcs", 0);
+  EXPECT_GT(first(16, 16), 1.0f);
+  r = RunEmkitBinary("extract -i " + dir + "/mics.star -c " + dir + "/truth -o " + dir + "/ext2 --box 47");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("box"), std::string::npos) << r.err;
 }
 
 }  // namespace
