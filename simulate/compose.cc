@@ -290,13 +290,27 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
     wave_phase[k] = rng.Uniform(0, 2 * M_PI);
     wave_dir[k] = rng.Uniform(0, 2 * M_PI);
   }
+  // Thickness t(u, v) = ramp + three slow plane waves; cos(a(u) + b(v)) is expanded so the
+  // per-pixel work has no trigonometry.
   const double diag = std::sqrt(double(nx) * nx + double(ny) * ny);
+  std::vector<double> cu[3], su[3], cv[3], sv[3];
+  for (int k = 0; k < 3; ++k) {
+    cu[k].resize(nx), su[k].resize(nx), cv[k].resize(ny), sv[k].resize(ny);
+    for (int x = 0; x < nx; ++x) {
+      const double a = 2 * M_PI * (k + 1) * (x - nx / 2.0) / diag * 2 * std::cos(wave_dir[k]) + wave_phase[k];
+      cu[k][x] = std::cos(a), su[k][x] = std::sin(a);
+    }
+    for (int y = 0; y < ny; ++y) {
+      const double b = 2 * M_PI * (k + 1) * (y - ny / 2.0) / diag * 2 * std::sin(wave_dir[k]);
+      cv[k][y] = std::cos(b), sv[k][y] = std::sin(b);
+    }
+  }
+  const double cg = std::cos(ga), sg = std::sin(ga);
   for (int y = 0; y < ny; ++y)
     for (int x = 0; x < nx; ++x) {
       const double u = (x - nx / 2.0) / diag * 2, v = (y - ny / 2.0) / diag * 2;
-      double t = u * std::cos(ga) + v * std::sin(ga);
-      for (int k = 0; k < 3; ++k)
-        t += 0.15 * std::cos(2 * M_PI * (u * std::cos(wave_dir[k]) + v * std::sin(wave_dir[k])) * (k + 1) + wave_phase[k]);
+      double t = u * cg + v * sg;
+      for (int k = 0; k < 3; ++k) t += 0.15 * (cu[k][x] * cv[k][y] - su[k][x] * sv[k][y]);
       double a = amplitude(x, y) + opt.ice_gradient * sigma * t;
       if (carbon.present) a += sigma * SmoothStep(carbon.Depth(x, y) / 4 + 0.5);
       amplitude(x, y) = static_cast<float>(a);

@@ -33,9 +33,11 @@ Projector::Projector(const Volume& map, double pixel_size, const ProjectorOption
             v /= s * s;
           }
         }
-        pad(x + off, y + off, z + off) = static_cast<float>(v);
+        // Wrapped so the map centre sits at voxel 0: the plain transform is then the centred
+        // one (no phase ramp to apply over the whole padded volume).
+        pad((x + off + pc) % padded_, (y + off + pc) % padded_, (z + off + pc) % padded_) = static_cast<float>(v);
       }
-  data_ = CentredFft(pad);
+  data_ = Fft(pad);
   // CentredFft divides by padded^3; a 2D transform of an n x n projection divides by n^2.
   const float scale = static_cast<float>(double(padded_) * padded_ * padded_ / (double(n_) * n_));
   for (auto& v : data_.grid()) v *= scale;
