@@ -115,6 +115,8 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       if (sh < ns && x * x + ky * ky < r * r) shell_count[sh] += 1;
     }
   }
+  for (int sh = 0; sh < ns && sh < r; ++sh)
+    if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
   int best_shell = 1;
   model->tau2_fudge = opt.tau2_fudge;
   for (int k = 0; k < K; ++k) {
@@ -137,6 +139,18 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       if (sh < r) wsum[sh] += w[i], cnt[sh] += 1;
     }
     std::vector<double>& tau2 = model->tau2[k];
+    if (opt.initial) {
+      // Random-assignment averages (unit weights, sigma2 = 1 in the pass): the signal power
+      // is |D/W|^2 minus the noise power 2 sigma2 / W; the averages are Wiener filtered with it.
+      std::vector<double> sig(ns, 0.0), c(ns, 0.0);
+      for (std::size_t i = 0; i < d.size(); ++i) {
+        const int sh = shell_of[i];
+        if (sh >= r || w[i] <= 0) continue;
+        sig[sh] += std::norm(d[i] / w[i]) - 2.0 * model->sigma2_noise[sh] / w[i];
+        c[sh] += 1;
+      }
+      for (int sh = 0; sh < ns; ++sh) tau2[sh] = c[sh] > 0 ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
+    }
     FourierGrid f(n, n);
     std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
     for (int y = 0; y < n; ++y) {
@@ -147,7 +161,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         if (x * x + ky * ky >= r * r || sh >= ns) continue;
         double reg;
         if (opt.initial)
-          reg = 0.1 * wsum[sh] / std::max(cnt[sh], 1.0) + 1e-30;
+          reg = tau2[sh] > 0 ? model->sigma2_noise[sh] / (opt.tau2_fudge * tau2[sh]) : -1;
         else
           reg = tau2[sh] > 0 ? 1.0 / (opt.tau2_fudge * tau2[sh]) : -1;
         const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
@@ -159,9 +173,10 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     int res_shell = 0;
     for (int sh = 0; sh < ns; ++sh) {
       if (sh < r) {
-        tau2[sh] = pcnt[sh] > 0 ? power[sh] / pcnt[sh] : 0.0;
-        model->sigma2_ref[k][sh] = wsum[sh] > 0 ? cnt[sh] / wsum[sh] : 0.0;
-        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / cnt[sh] : 0.0;
+        if (!opt.initial) tau2[sh] = pcnt[sh] > 0 ? power[sh] / pcnt[sh] : 0.0;
+        const double sigma2_w = opt.initial ? model->sigma2_noise[sh] : 1.0;  // W of the initial pass lacks 1/sigma2
+        model->sigma2_ref[k][sh] = wsum[sh] > 0 ? sigma2_w * cnt[sh] / wsum[sh] : 0.0;
+        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w) : 0.0;
       } else {
         model->sigma2_ref[k][sh] = 0;
         model->ssnr[k][sh] = 0;
@@ -187,8 +202,6 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
     model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
   }
-  for (int sh = 0; sh < ns && sh < r; ++sh)
-    if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
   model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
   model->loglik = sums.loglik();
   model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
