@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "io/micrograph.h"
 #include "io/mrc.h"
+#include "models/cnn_picker.h"
 #include "picker/log_picker.h"
 #include "picker/pick.h"
 #include "picker/template_matcher.h"
@@ -39,6 +40,10 @@ struct PickCli {
   TemplateOptions tmpl;
   // LoG
   LogOptions log;
+  // CNN: the model file carries the preprocessing, the diameter and the default threshold.
+  std::string model, device = "cpu";
+  int tile = 1024;
+  std::shared_ptr<CnnPicker> cnn;
 };
 
 // Even directions on the sphere (Fibonacci spiral) as (rot, tilt), psi 0.
@@ -90,6 +95,18 @@ std::unique_ptr<ScoreMapper> MakeLog(PickCli& c, int threads) {
   return std::make_unique<LogScoreMapper>(c.log);
 }
 
+// Loads the CNN model before the options are checked: it supplies the diameter (unless given),
+// the preprocessing it was trained with and, unless --threshold is given, its threshold.
+void PrepareCnn(PickCli& c, int threads) {
+  if (c.model.empty()) throw InvalidInputError("--method cnn needs --model FILE (written by emkit train)");
+  c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile));
+  if (!(c.pick.diameter > 0)) c.pick.diameter = c.cnn->diameter_angstrom;
+  c.pick.preprocess = c.cnn->preprocess;
+  if (std::isnan(c.threshold)) c.pick.threshold = c.cnn->default_threshold;
+}
+
+std::unique_ptr<ScoreMapper> MakeCnn(PickCli& c, int) { return std::move(c.cnn->mapper); }
+
 struct PickMethod {
   const char* name;
   double default_threshold;  // in the method's score units
@@ -98,6 +115,7 @@ struct PickMethod {
 const std::vector<PickMethod> kMethods = {
     {"template", 0.25, MakeTemplate},  // normalised cross-correlation
     {"log", 1.0, MakeLog},             // robust standard deviations of the LoG response
+    {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
 
 }  // namespace
@@ -114,7 +132,7 @@ int RunPick(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--out,-o", c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
-  app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å)")->required();
+  app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
   app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.25 NCC, log 1.0 sigma)");
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
@@ -155,6 +173,11 @@ int RunPick(int argc, char** argv) {
   l->add_option("--diameter-max", c.log.diameter_max, "Largest blob diameter (Å); 0 = 1.2 x --diameter")
       ->capture_default_str();
   l->add_option("--log-scales", c.log.num_scales, "Scales between the diameters")->capture_default_str();
+  auto* cnn_group = app.add_option_group("cnn", "CNN (--method cnn; train with emkit train)");
+  cnn_group->add_option("--model", c.model, "Model file (model.pt from emkit train)");
+  cnn_group->add_option("--device", c.device, "cpu | cuda[:N]")->capture_default_str();
+  cnn_group->add_option("--tile", c.tile, "Largest tile (binned px) for the network; tiles overlap by its receptive field")
+      ->capture_default_str();
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
@@ -166,6 +189,7 @@ int RunPick(int argc, char** argv) {
   c.pick.threshold = std::isnan(c.threshold) ? method->default_threshold : c.threshold;
   c.pick.threads = threads;
   c.pick.preprocess.invert = c.contrast == "dark";
+  if (c.method == "cnn") PrepareCnn(c, threads);
   c.pick.Check();
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);

@@ -56,6 +56,34 @@ TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
   EXPECT_NE(r.out.find("best validation AP"), std::string::npos) << r.out;
 }
 
+TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
+  const std::string d = MakeData(FreshDir("data"));
+  auto r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --epochs 4 --steps-per-epoch 8" +
+                          " --diameter 40 --width 8 --batch-size 8 --patch 64 --lr 3e-3 --threads 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // No --diameter, no threshold, no preprocessing options: all come from the model.
+  r = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +
+                     "/pick --overlays --threads 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(FileExists(d + "/pick/overlays/m0.png"));
+  auto picks = ReadCoordinates(d + "/pick/m0_autopick.star");
+  auto truth = ReadCoordinates(d + "/coords/m0.csv");
+  ASSERT_FALSE(picks.empty());
+  int near = 0;
+  for (const auto& p : picks) {
+    double best = 1e9;
+    for (const auto& t : truth) best = std::min(best, std::hypot(p.x - t.x, p.y - t.y));
+    near += best < 10;
+  }
+  EXPECT_GE(near, 12) << picks.size() << " picks";
+  r = RunEmkitBinary("pick --method cnn -i '" + d + "/mics/*.mrc' -o " + d + "/pick2 --threads 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;
+  r = RunEmkitBinary("pick --method cnn --model " + d + "/nothing.pt -i '" + d + "/mics/*.mrc' -o " + d + "/pick3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("nothing.pt"), std::string::npos) << r.err;
+}
+
 TEST(CnnCliTest, TrainErrorsNameTheProblem) {
   const std::string d = MakeData(FreshDir("data"));
   std::filesystem::remove(d + "/coords/m1.csv");
