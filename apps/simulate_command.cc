@@ -48,6 +48,7 @@ int RunSimulate(int argc, char** argv) {
   pa->add_option("--n", p.n, "Number of particles")->capture_default_str();
   pa->add_option("--box", p.box, "Box (px); 0 = the map's box at the output pixel size")->capture_default_str();
   pa->add_flag("--no-ctf", [&p](int64_t) { p.ctf = false; }, "Do not apply a CTF");
+  pa->add_option("--contrast", p.contrast, "white (RELION particles after inversion) or dark (raw)")->capture_default_str();
   pa->add_option("--bfactor", p.bfactor, "CTF B-factor envelope (Å^2)")->capture_default_str();
   pa->add_option("--max-offset", p.max_offset, "Largest offset per axis (Å); < 0 = 2 pixels")->capture_default_str();
   pa->add_option("--angles", p.angles, "STAR with rlnAngleRot/Tilt/Psi (+ origins, CTF, class) to use instead of random")
@@ -67,7 +68,7 @@ int RunSimulate(int argc, char** argv) {
   ma->add_option("--nx", m.nx, "Micrograph width (px)")->capture_default_str();
   ma->add_option("--ny", m.ny, "Micrograph height (px)")->capture_default_str();
   ma->add_option("--particles", m.particles, "Particles per micrograph; 0 = from --coverage")->capture_default_str();
-  ma->add_option("--coverage", m.coverage, "Fraction of the area covered by particles (when --particles is 0)")
+  ma->add_option("--density,--coverage", m.coverage, "Fraction of the area covered by particles (when --particles is 0)")
       ->capture_default_str();
   ma->add_option("--particle-diameter", m.particle_diameter, "Particle diameter (Å); 0 = from the map")->capture_default_str();
   ma->add_option("--touching", m.touching, "Fraction of particles placed touching another")->capture_default_str();

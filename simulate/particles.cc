@@ -26,6 +26,7 @@ void ParticleSimOptions::Check() const {
   if (box != 0 && (box < 8 || box > 4096)) bad("--box must be in [8, 4096]");
   if (pixel_size < 0) bad("--pixel-size must be > 0");
   if (!(snr > 0) || !std::isfinite(snr)) bad("--snr must be > 0 (got " + std::to_string(snr) + ")");
+  if (contrast != "white" && contrast != "dark") bad("--contrast must be white or dark");
   if (defocus_min <= 0 || defocus_max < defocus_min) bad("--defocus-min/--defocus-max: need 0 < min <= max (Å)");
   if (astigmatism < 0) bad("--astigmatism must be >= 0");
   if (voltage <= 0 || cs < 0 || amplitude_contrast < 0 || amplitude_contrast >= 1) bad("--voltage/--cs/--q out of range");
@@ -139,7 +140,10 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
     const Draw& d = draws[i];
     const Ctf ctf(d.ctf);
     // The image holds the projection moved by -origin (RELION).
-    return projectors[d.map]->Project(d.e, box, pixel, -d.ox / pixel, -d.oy / pixel, opt.ctf ? &ctf : nullptr);
+    Image img = projectors[d.map]->Project(d.e, box, pixel, -d.ox / pixel, -d.oy / pixel, opt.ctf ? &ctf : nullptr);
+    if (opt.contrast == "dark")
+      for (auto& v : img) v = -v;
+    return img;
   };
 
   // One noise level for the stack, from the mean signal variance of a fixed pilot set.

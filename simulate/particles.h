@@ -6,7 +6,8 @@
 // - The image holds the projection moved by -origin: rlnOriginX/YAngst is the shift that
 //   centres the particle (relion_project does the same).
 // - CTF as RELION (+Q at k = 0): a positive map gives white (positive) particles, as
-//   RELION's particles look after extraction with contrast inversion.
+//   RELION's particles look after extraction with contrast inversion (--contrast dark flips
+//   the sign, as raw micrographs show protein).
 // - SNR = variance of the noiseless CTF-modulated projection over the box / noise variance
 //   (science.md §5). One noise sigma for the whole stack: the mean signal variance of the
 //   first min(n, 256) particles divided by the SNR.
@@ -28,6 +29,7 @@ struct ParticleSimOptions {
   bool rescale = false;      // allow --pixel-size to differ from the map's header
   double snr = 0.05;
   bool ctf = true;
+  std::string contrast = "white";  // white (RELION after extraction with inversion) or dark (raw)
   double defocus_min = 10000, defocus_max = 25000;  // Å
   double astigmatism = 500;  // Å: |defocusU - defocusV| drawn in [0, astigmatism]
   double voltage = 300, cs = 2.7, amplitude_contrast = 0.1, bfactor = 0;
