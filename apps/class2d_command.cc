@@ -6,6 +6,7 @@
 #include "apps/command_line.h"
 #include "core/error.h"
 #include "refine/class2d.h"
+#include "refine/class2d_model.h"
 #include "refine/communicator.h"
 
 namespace emkit {
@@ -51,6 +52,19 @@ int RunClass2dCommand(int argc, char** argv) {
   o.center_classes = !no_center;
   o.write_png = !no_png;
   o.chunk_size = o.chunk_size;
+  // A continued run keeps its sampling and mask unless they are given again.
+  const std::string& cont = o.continue_from;
+  if (cont.size() > 15 && cont.substr(cont.size() - 15) == "_optimiser.star") {
+    const OptimiserState prev = ReadOptimiserStar(cont);
+    if (!app.count("--psi-step")) o.psi_step = prev.psi_step;
+    if (!app.count("--offset-range")) o.offset_range = prev.offset_range_px;
+    if (!app.count("--offset-step")) o.offset_step = prev.offset_step_px;
+    if (!app.count("--particle-diameter")) o.particle_diameter = prev.particle_diameter;
+    if (!app.count("--zero-mask")) o.zero_mask = prev.zero_mask;
+    if (!app.count("--only-flip-phases")) o.only_flip_phases = prev.only_flip_phases;
+    if (!app.count("--ctf-intact-first-peak")) o.ctf_intact_first_peak = prev.ctf_intact_first_peak;
+    if (!app.count("--no-ctf")) o.ctf = prev.ctf;
+  }
   o.Check();
   std::unique_ptr<Communicator> comm = MakeCommunicator();
   std::string command_line;

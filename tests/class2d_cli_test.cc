@@ -1,0 +1,50 @@
+// emkit class2d through the command line: continuing RELION 3.1.3's own Class2D run, and
+// clear errors for unsupported options and bad input.
+#include <filesystem>
+
+#include "io/mrc.h"
+#include "io/particles.h"
+#include "core/filters.h"
+#include "tests/testing.h"
+
+namespace emkit {
+namespace {
+
+TEST(Class2dCli, ContinuesRelionClass2dRun) {
+  EMKIT_REQUIRE_SHARED_DATA(data);
+  const std::string relion = data + "/relion/class2d";
+  const std::string out = testing::FreshDir("c2d");
+  const auto r = testing::RunEmkitBinary("class2d --continue " + relion + "/run_it005_optimiser.star --iter 6 --o " +
+                                         out + " --threads 2 -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(std::filesystem::exists(out + "/run_it006_model.star"));
+  ASSERT_TRUE(std::filesystem::exists(out + "/run_it006_classes.png"));
+  const ParticleSet before = ReadParticles(relion + "/run_it005_data.star");
+  const ParticleSet after = ReadParticles(out + "/run_it006_data.star");
+  ASSERT_EQ(after.particles.size(), 500u);
+  int same = 0;
+  for (std::size_t i = 0; i < 500; ++i) same += before.particles[i].class_number == after.particles[i].class_number;
+  // RELION's own <Pmax> is 0.08 at iteration 5, so assignments still move; chance is 20%.
+  EXPECT_GE(same, 250) << "class assignments kept from RELION's iteration 5";
+  const Image relion_classes = ReadMrc(relion + "/run_it005_classes.mrcs");
+  const Image ours = ReadMrc(out + "/run_it006_classes.mrcs");
+  ASSERT_EQ(ours.nz(), 5);
+  for (int k = 0; k < 5; ++k)
+    EXPECT_GT(Correlation(ours.Section(k), relion_classes.Section(k)), 0.5) << "class " << k + 1;
+}
+
+TEST(Class2dCli, RejectsNormAndBadInput) {
+  const std::string out = testing::FreshDir("bad");
+  auto r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --norm");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--norm is not supported"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class2d --i " + out + "/missing.star --o " + out + "/o");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("missing.star"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --K 0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--K"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace emkit
