@@ -16,7 +16,7 @@ FourierGrid DiskMeanKernel(int nx, int ny, double radius, int threads = 1);
 // Mean and standard deviation of img over the disk around every pixel.
 void LocalMeanStd(const Image& img, double radius, Image* mean, Image* stddev, int threads = 1);
 
-// Smallest size >= n whose only prime factors are 2, 3 and 5 (fast FFTs).
+// Smallest even size >= n of the form 2^a x {1, 3, 5, 9}: fast FFTW_ESTIMATE transforms.
 int NiceFftSize(int n);
 
 }  // namespace emkit

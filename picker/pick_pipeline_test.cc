@@ -31,7 +31,9 @@ TEST(LocalStats, MatchesBruteForceWithPeriodicEdges) {
     EXPECT_NEAR(sd(x, y), std::sqrt(s2 / n - (s / n) * (s / n)), 1e-3);
   }
   EXPECT_EQ(NiceFftSize(1024), 1024);
-  EXPECT_EQ(NiceFftSize(1031), 1080);
+  EXPECT_EQ(NiceFftSize(1031), 1152);
+  EXPECT_EQ(NiceFftSize(661), 768);
+  EXPECT_EQ(NiceFftSize(600), 640);
   EXPECT_EQ(NiceFftSize(7), 8);
 }
 

@@ -11,6 +11,7 @@
 #include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
+#include "core/log.h"
 #include "core/parallel.h"
 #include "picker/local_stats.h"
 
@@ -51,7 +52,7 @@ Image NormaliseUnderDisk(const Image& t, double radius) {
   return out;
 }
 
-// (a * conj(b)) * scale, element-wise on interleaved complex floats.
+// a * conj(b) element-wise on interleaved complex floats.
 void MultiplyConj(const Complex* a, const Complex* b, Complex* out, std::size_t n) {
   const float* pa = reinterpret_cast<const float*>(a);
   const float* pb = reinterpret_cast<const float*>(b);
@@ -60,6 +61,18 @@ void MultiplyConj(const Complex* a, const Complex* b, Complex* out, std::size_t 
     const float ar = pa[2 * i], ai = pa[2 * i + 1], br = pb[2 * i], bi = pb[2 * i + 1];
     po[2 * i] = ar * br + ai * bi;
     po[2 * i + 1] = ai * br - ar * bi;
+  }
+}
+
+// a * b element-wise on interleaved complex floats.
+void Multiply(const Complex* a, const Complex* b, Complex* out, std::size_t n) {
+  const float* pa = reinterpret_cast<const float*>(a);
+  const float* pb = reinterpret_cast<const float*>(b);
+  float* po = reinterpret_cast<float*>(out);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float ar = pa[2 * i], ai = pa[2 * i + 1], br = pb[2 * i], bi = pb[2 * i + 1];
+    po[2 * i] = ar * br - ai * bi;
+    po[2 * i + 1] = ai * br + ar * bi;
   }
 }
 
@@ -161,11 +174,13 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   const int cny = std::max(16, static_cast<int>(std::lround(ny * m.pixel_size / pixel)));
   pixel = m.pixel_size * nx / cnx;
   const Image coarse = (cnx == nx && cny == ny) ? m.image : FourierResize(m.image, cnx, cny, 1, s.opt.threads);
+  const double t0 = NowSeconds();
   s.Prepare(pixel, m);
+  const double t1 = NowSeconds();
 
-  int box = 0;
-  for (const auto& t : s.templates) box = std::max(box, t.nx());
-  const int px = NiceFftSize(cnx + box / 2), py = NiceFftSize(cny + box / 2);
+  // No margin: the correlation is periodic over the padded grid, so only pixels within a
+  // template radius of the edge see the opposite edge (particles there cannot be boxed anyway).
+  const int px = NiceFftSize(cnx), py = NiceFftSize(cny);
   Image padded(px, py);
   for (int y = 0; y < cny; ++y)
     for (int x = 0; x < cnx; ++x) padded(x, y) = coarse(x, y);
@@ -175,6 +190,14 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   Image local_mean, local_std;
   LocalMeanStd(padded, s.mask_radius, &local_mean, &local_std, s.opt.threads);
   const double sqrt_count = std::sqrt(static_cast<double>(DiskPixelCount(s.mask_radius)));
+
+  // A template turned by psi + 180 is the point reflection of the one turned by psi (exactly,
+  // also after bilinear rotation), and correlating with t(-u) is convolving with t(u): one
+  // forward FFT serves both angles (M conj(T) and M T).
+  const std::size_t n_psi = s.psis.size();
+  const bool pairs = n_psi % 2 == 0 && std::fabs(s.psis[n_psi / 2] - 180) < 1e-9;
+  const std::size_t per_ref = pairs ? n_psi / 2 : n_psi;
+  const std::size_t n_items = s.references.size() * per_ref;
 
   // Each thread keeps its own best map; merged with ties to the lower template index, so the
   // result does not depend on the thread count or the order items were handed out.
@@ -190,20 +213,9 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
     w.buffer.Resize(px, py);
     w.best.Resize(cnx, cny, 1, -std::numeric_limits<float>::infinity());
     w.index.assign(static_cast<std::size_t>(cnx) * cny, -1);
+    w.product = FourierGrid(px, py);
   }
-  ParallelFor(threads, s.templates.size(), [&](std::size_t item, int thread) {
-    Work& w = work[thread];
-    const Image& t = s.templates[item];
-    const int b = t.nx(), c = b / 2;
-    for (int y = 0; y < b; ++y)
-      for (int x = 0; x < b; ++x) w.buffer((x - c + px) % px, (y - c + py) % py) = t(x, y);
-    Fft(w.buffer, &w.spectrum, 1);
-    for (int y = 0; y < b; ++y)
-      for (int x = 0; x < b; ++x) w.buffer((x - c + px) % px, (y - c + py) % py) = 0;
-    if (w.product.size() != fm.size()) w.product = FourierGrid(px, py);
-    MultiplyConj(fm.data(), w.spectrum.data(), w.product.data(), fm.size());
-    InverseFft(w.product, &w.correlation, 1);
-    const int idx = static_cast<int>(item);
+  auto keep_best = [&](Work& w, int idx) {
     for (int y = 0; y < cny; ++y) {
       const float* cr = &w.correlation(0, y);
       float* best = &w.best(0, y);
@@ -211,7 +223,31 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
       for (int x = 0; x < cnx; ++x)
         if (cr[x] > best[x] || (cr[x] == best[x] && idx < index[x])) best[x] = cr[x], index[x] = idx;
     }
+  };
+  ParallelFor(threads, n_items, [&](std::size_t item, int thread) {
+    Work& w = work[thread];
+    const std::size_t ref = item / per_ref, rot = item % per_ref;
+    const int idx = static_cast<int>(ref * n_psi + rot);
+    const Image& t = s.templates[idx];
+    const int b = t.nx(), c = b / 2;
+    for (int y = 0; y < b; ++y)
+      for (int x = 0; x < b; ++x) w.buffer((x - c + px) % px, (y - c + py) % py) = t(x, y);
+    Fft(w.buffer, &w.spectrum, 1);
+    for (int y = 0; y < b; ++y)
+      for (int x = 0; x < b; ++x) w.buffer((x - c + px) % px, (y - c + py) % py) = 0;
+    MultiplyConj(fm.data(), w.spectrum.data(), w.product.data(), fm.size());
+    InverseFft(w.product, &w.correlation, 1);
+    keep_best(w, idx);
+    if (pairs) {
+      Multiply(fm.data(), w.spectrum.data(), w.product.data(), fm.size());
+      InverseFft(w.product, &w.correlation, 1);
+      keep_best(w, idx + static_cast<int>(n_psi / 2));
+    }
   });
+  const double t2 = NowSeconds();
+  LOG_DEBUG("template matching " << cnx << "x" << cny << " (padded " << px << "x" << py << "), "
+                                 << s.templates.size() << " templates (" << n_items << " forward FFTs): prepare " << t1 - t0 << " s, correlate "
+                                 << t2 - t1 << " s");
   Image fom(cnx, cny);
   s.best_index.assign(static_cast<std::size_t>(cnx) * cny, -1);
   for (int y = 0; y < cny; ++y)
