@@ -220,6 +220,42 @@ TEST(Compose, DecoysAndHardNegativesAreRecordedApart) {
   for (const auto& p : truth.particles) EXPECT_EQ(p.class_number, 1);
 }
 
+TEST(SimulateMicrographs, TruthCoordinatesAreTheParticleCentres) {
+  // A radially symmetric particle stays point-symmetric about its centre under an
+  // (astigmatic) CTF: the centroid of |signal| over its disc is the true centre, x = column,
+  // y = row, with sub-pixel precision.
+  MicrographSimOptions opt;
+  opt.phantom = "gaussian";
+  opt.phantom_diameter = 60;
+  opt.pixel_size = 2;
+  opt.nx = 600;
+  opt.ny = 400;
+  opt.n = 1;
+  opt.particles = 4;
+  opt.touching = 0;
+  opt.ice_blobs = opt.aggregates = 0;
+  opt.carbon_edge = 0;
+  opt.hard_negatives = "none";
+  opt.defocus_min = opt.defocus_max = 5000;
+  opt.write_noiseless = true;
+  opt.out = TempDir("centres");
+  SimulateMicrographs(opt);
+  const Image clean = ReadMrc(opt.out + "/noiseless/mic_0001.mrc");
+  const StarTable t = ReadStar(opt.out + "/truth/mic_0001.star").blocks.at(0);
+  ASSERT_EQ(t.num_rows(), 4u);
+  for (std::size_t i = 0; i < t.num_rows(); ++i) {
+    const double x = t.GetDouble(i, "rlnCoordinateX"), y = t.GetDouble(i, "rlnCoordinateY");
+    double sw = 0, sx = 0, sy = 0;
+    for (int v = int(y) - 20; v <= int(y) + 20; ++v)
+      for (int u = int(x) - 20; u <= int(x) + 20; ++u) {
+        const double w = std::max(0.0, 20 - std::hypot(u - x, v - y));  // smooth window, no edge bias
+        sw += w * std::fabs(clean(u, v)), sx += w * std::fabs(clean(u, v)) * u, sy += w * std::fabs(clean(u, v)) * v;
+      }
+    EXPECT_NEAR(sx / sw, x, 0.05) << i;  // a 1 px error moves this window centroid by 0.2 px
+    EXPECT_NEAR(sy / sw, y, 0.05) << i;
+  }
+}
+
 TEST(SimulateParticles, SeveralMapsGiveClassNumbersAndUniformViews) {
   const std::string dir = TempDir("maps");
   WriteMrc(dir + "/a.mrc", MakePhantom("asym", 48, 5, 200), {5.0, MrcKind::kVolume});
