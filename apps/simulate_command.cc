@@ -85,6 +85,8 @@ int RunSimulate(int argc, char** argv) {
   ma->add_option("--bfactor-max", m.bfactor_max, "Largest per-micrograph B-factor (Å^2)")->capture_default_str();
   ma->add_option("--noise-colour", m.noise_colour, "Fraction of noise power at low frequency (0 = white)")
       ->capture_default_str();
+  ma->add_option("--mtf", m.mtf, "Detector MTF: sinc(pi f/2)^mtf per axis on signal and noise (0 = none)")
+      ->capture_default_str();
   ma->add_option("--ice-gradient", m.ice_gradient, "Slow ice-thickness background (noise sigmas)")->capture_default_str();
   ma->add_flag("--write-noiseless", m.write_noiseless, "Also write noiseless/mic_NNNN.mrc");
   ma->add_flag("--pictures", m.pictures, "Also write pictures/mic_NNNN.png (first 3) with the truth circled");

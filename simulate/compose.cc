@@ -225,9 +225,21 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
       }
   FourierGrid f = Fft(canvas, fft_threads);
   const Ctf ctf(out.ctf);
+  // The detector's pixel aperture: MTF = sinc(pi f / 2) per axis (f = 1 at Nyquist), raised to
+  // opt.mtf; it filters signal and noise alike.
+  auto mtf_axis = [&](int n) {
+    std::vector<float> m(n, 1.0f);
+    for (int i = 0; i < n; ++i) {
+      const double t = M_PI * FourierGrid::Freq(i, n) / double(n);  // pi f / 2
+      if (t != 0 && opt.mtf > 0) m[i] = static_cast<float>(std::pow(std::fabs(std::sin(t) / t), opt.mtf));
+    }
+    return m;
+  };
+  const std::vector<float> mtf_x = mtf_axis(nx), mtf_y = mtf_axis(ny);
   for (int y = 0; y < ny; ++y) {
     const double ky = FourierGrid::Freq(y, ny) / (ny * pixel);
-    for (int x = 0; x < f.half_nx(); ++x) f.grid()(x, y) *= static_cast<float>(ctf.Value(x / (nx * pixel), ky));
+    for (int x = 0; x < f.half_nx(); ++x)
+      f.grid()(x, y) *= static_cast<float>(ctf.Value(x / (nx * pixel), ky)) * mtf_x[x] * mtf_y[y];
   }
   Image& signal = canvas;
   InverseFft(f, &signal, fft_threads);
@@ -253,14 +265,15 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
   const double sigma = std::sqrt(var_signal / opt.snr);
 
   // Coloured noise: white Gaussian shaped by S(k) = (1 - c) + c L(k) / mean(L), L a Lorentzian
-  // of half-width 1/40 Å^-1, then scaled to exactly sigma.
+  // of half-width 1/100 Å^-1 (ice thickness and structural noise), times the MTF, then scaled
+  // to exactly sigma.
   Image noise(nx, ny, 1);
   {
     Rng nrng(opt.seed, StreamId("sim-mic-noise", index));
     for (auto& v : noise) v = static_cast<float>(nrng.Normal());
-    if (opt.noise_colour > 0) {
+    if (opt.noise_colour > 0 || opt.mtf > 0) {
       FourierGrid nf = Fft(noise, fft_threads);
-      const double k0 = 1.0 / 40;
+      const double k0 = 1.0 / 100;
       double lsum = 0;
       std::vector<float> lor(nf.size());
       for (int y = 0; y < ny; ++y) {
@@ -272,7 +285,11 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
         }
       }
       const double lmean = lsum / lor.size(), c = opt.noise_colour;
-      for (std::size_t i = 0; i < lor.size(); ++i) nf.data()[i] *= static_cast<float>(std::sqrt((1 - c) + c * lor[i] / lmean));
+      for (int y = 0; y < ny; ++y)
+        for (int x = 0; x < nf.half_nx(); ++x) {
+          const std::size_t i = static_cast<std::size_t>(y) * nf.half_nx() + x;
+          nf.data()[i] *= static_cast<float>(std::sqrt((1 - c) + c * lor[i] / lmean)) * mtf_x[x] * mtf_y[y];
+        }
       InverseFft(nf, &noise, fft_threads);
     }
     const Stats ns = ComputeStats(noise);

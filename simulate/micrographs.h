@@ -7,7 +7,8 @@
 //      micrograph's CTF (defocus, astigmatism, B-factor envelope) in Fourier space, so CTF
 //      delocalisation reaches beyond each particle as in real data;
 //   3. noise: Gaussian, coloured (white + a low-frequency component), of variance
-//      var(signal over the target particles' discs) / SNR;
+//      var(signal over the target particles' discs) / SNR; signal and noise both pass the
+//      detector's pixel MTF (SNR measured after it);
 //   4. amplitude contrast of thick objects (ice blobs, carbon) and a slow ice-thickness
 //      gradient; contrast sign (raw micrographs: dark particles).
 // Writes DIR/micrographs/mic_NNNN.mrc, DIR/micrographs.star (CTF + optics),
@@ -43,8 +44,9 @@ struct MicrographSimOptions {
   double defocus_min = 10000, defocus_max = 25000, astigmatism = 500;
   double voltage = 300, cs = 2.7, amplitude_contrast = 0.1;
   double bfactor_min = 30, bfactor_max = 120;  // Å^2, per micrograph envelope
-  double noise_colour = 0.5;      // fraction of the noise power in the low-frequency part
-  double ice_gradient = 0.5;      // slow background amplitude, in noise sigmas
+  double noise_colour = 0.25;     // fraction of the noise power in the low-frequency part
+  double mtf = 1;                 // detector MTF sinc(pi f / 2)^mtf per axis on signal and noise; 0 = none
+  double ice_gradient = 0.3;      // slow background amplitude, in noise sigmas
   bool pictures = false;          // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
   bool write_noiseless = false;   // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
   std::string out;

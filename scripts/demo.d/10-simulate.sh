@@ -15,7 +15,7 @@ set -euo pipefail
 out="$DEMO_OUT/simulate"
 mkdir -p "$out"
 t0=$(date +%s.%N)
-mic_line=$("$EMKIT" simulate micrographs --phantom asym --diameter 200 --pixel-size 4 --n 6 --size 1024 --snr 0.1 \
+mic_line=$("$EMKIT" simulate micrographs --phantom asym --diameter 200 --pixel-size 4 --n 6 --size 1024 --snr 0.2 \
   --carbon-edge 0.5 --pictures --threads "$THREADS" --seed "$SEED" -q --out "$out/micrographs")
 t1=$(date +%s.%N)
 par_line=$("$EMKIT" simulate particles --phantom asym --diameter 200 --pixel-size 4 --n 2000 --snr 0.05 \
