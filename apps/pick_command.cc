@@ -37,6 +37,7 @@ struct PickCli {
   std::string references, reference_map;
   double reference_pixel_size = 0;
   int views = 10;
+  bool write_references = false;
   TemplateOptions tmpl;
   // LoG
   LogOptions log;
@@ -82,6 +83,13 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
     Projector projector(map, px);
     for (const auto& e : SphereViews(c.views)) refs.push_back(projector.Project(e, map.nx(), px));
     LOG_INFO("projected " << refs.size() << " references from " << c.reference_map);
+  }
+  if (c.write_references) {
+    CreateDirectories(c.out);
+    MrcWriteOptions o;
+    o.pixel_size = px;
+    o.kind = MrcKind::kStack;
+    WriteMrcStack(JoinPath(c.out, "references.mrcs"), refs, o);
   }
   c.tmpl.diameter = c.pick.diameter;
   c.tmpl.threads = threads;
@@ -163,6 +171,7 @@ int RunPick(int argc, char** argv) {
       ->capture_default_str();
   t->add_option("--lowpass", c.tmpl.lowpass_angstrom, "Low-pass of the references (Å)")->capture_default_str();
   t->add_option("--psi-step", c.tmpl.psi_step, "In-plane rotation step (degrees)")->capture_default_str();
+  t->add_flag("--write-references", c.write_references, "Write the references used to <out>/references.mrcs");
   t->add_flag("--ctf", c.tmpl.use_ctf, "Multiply references by each micrograph's CTF (STAR with defocus)");
   t->add_option("--correlation-pixel", c.tmpl.correlation_pixel,
                 "Pixel (Å) of the correlation grid; 0 = lowpass / 2.5; < 0 = the working pixel")
