@@ -21,7 +21,8 @@ void AddOpticsOptions(CLI::App* app, O* o) {
 
 template <class O>
 void AddMapOptions(CLI::App* app, O* o) {
-  app->add_option("--map", o->maps, "MRC map(s) to project (repeatable; rlnClassNumber = which)")->check(CLI::ExistingFile);
+  app->add_option("--map", o->maps, "MRC map(s) to project (repeatable; rlnClassNumber = which)")
+      ->check(CLI::ExistingFile);
   app->add_option("--phantom", o->phantom, "Built-in phantom instead of a map: asym, asym-broken, rod, gaussian");
   app->add_option("--diameter", o->phantom_diameter, "Phantom diameter (Å)")->capture_default_str();
   app->add_option("--pixel-size", o->pixel_size,
@@ -43,51 +44,68 @@ int RunSimulate(int argc, char** argv) {
   AddCommonOptions(app, &common);
 
   ParticleSimOptions p;
-  CLI::App* pa = app.add_subcommand("particles", "Particle stack (.mrcs) + RELION 3.1 STAR with true angles, offsets, CTF");
+  CLI::App* pa =
+      app.add_subcommand("particles", "Particle stack (.mrcs) + RELION 3.1 STAR with true angles, offsets, CTF");
   AddMapOptions(pa, &p);
   pa->add_option("--n", p.n, "Number of particles")->capture_default_str();
   pa->add_option("--box", p.box, "Box (px); 0 = the map's box at the output pixel size")->capture_default_str();
-  pa->add_flag("--no-ctf", [&p](int64_t) { p.ctf = false; }, "Do not apply a CTF");
-  pa->add_option("--contrast", p.contrast, "white (RELION particles after inversion) or dark (raw)")->capture_default_str();
+  pa->add_flag(
+      "--no-ctf", [&p](int64_t) { p.ctf = false; }, "Do not apply a CTF");
+  pa->add_option("--contrast", p.contrast, "white (RELION particles after inversion) or dark (raw)")
+      ->capture_default_str();
   pa->add_option("--bfactor", p.bfactor, "CTF B-factor envelope (Å^2)")->capture_default_str();
   pa->add_option("--max-offset", p.max_offset, "Largest offset per axis (Å); < 0 = 2 pixels")->capture_default_str();
-  pa->add_option("--angles", p.angles, "STAR with rlnAngleRot/Tilt/Psi (+ origins, CTF, class) to use instead of random")
+  pa->add_option("--angles", p.angles,
+                 "STAR with rlnAngleRot/Tilt/Psi (+ origins, CTF, class) to use instead of random")
       ->check(CLI::ExistingFile);
   pa->add_flag("--write-noiseless", p.write_noiseless, "Also write particles_noiseless.mrcs");
   pa->add_flag("--pictures", p.pictures, "Also write pictures/particles.png");
   AddOpticsOptions(pa, &p);
 
   MicrographSimOptions m;
-  CLI::App* ma = app.add_subcommand("micrographs", "Micrographs (.mrc) + micrographs.star + true coordinates per micrograph");
+  CLI::App* ma =
+      app.add_subcommand("micrographs", "Micrographs (.mrc) + micrographs.star + true coordinates per micrograph");
   AddMapOptions(ma, &m);
   ma->add_option("--n", m.n, "Number of micrographs")->capture_default_str();
-  ma->add_option("--size", [&m](const std::vector<std::string>& v) {
+  ma->add_option(
+      "--size",
+      [&m](const std::vector<std::string>& v) {
         m.nx = m.ny = std::stoi(v.at(0));
         return true;
-      }, "Square micrograph size (px); or --nx/--ny");
+      },
+      "Square micrograph size (px); or --nx/--ny");
   ma->add_option("--nx", m.nx, "Micrograph width (px)")->capture_default_str();
   ma->add_option("--ny", m.ny, "Micrograph height (px)")->capture_default_str();
   ma->add_option("--particles", m.particles, "Particles per micrograph; 0 = from --coverage")->capture_default_str();
-  ma->add_option("--density,--coverage", m.coverage, "Fraction of the area covered by particles (when --particles is 0)")
+  ma->add_option("--density,--coverage", m.coverage,
+                 "Fraction of the area covered by particles (when --particles is 0)")
       ->capture_default_str();
-  ma->add_option("--particle-diameter", m.particle_diameter, "Particle diameter (Å); 0 = from the map")->capture_default_str();
+  ma->add_option("--particle-diameter", m.particle_diameter, "Particle diameter (Å); 0 = from the map")
+      ->capture_default_str();
   ma->add_option("--touching", m.touching, "Fraction of particles placed touching another")->capture_default_str();
   ma->add_option("--contrast", m.contrast, "dark (raw micrographs) or white (inverted)")->capture_default_str();
   ma->add_option("--ice-blobs", m.ice_blobs, "Mean number of ice contaminations per micrograph")->capture_default_str();
   ma->add_option("--aggregates", m.aggregates, "Mean number of aggregates per micrograph")->capture_default_str();
   ma->add_option("--carbon-edge", m.carbon_edge, "Probability of a carbon edge per micrograph")->capture_default_str();
-  ma->add_flag("--no-decoys", [&m](int64_t) { m.ice_blobs = m.aggregates = 0; m.carbon_edge = 0; },
-               "No ice blobs, aggregates or carbon");
+  ma->add_flag(
+      "--no-decoys",
+      [&m](int64_t) {
+        m.ice_blobs = m.aggregates = 0;
+        m.carbon_edge = 0;
+      },
+      "No ice blobs, aggregates or carbon");
   ma->add_option("--hard-negatives", m.hard_negatives, "none, broken (damaged particle) or rod (second species)")
       ->capture_default_str();
-  ma->add_option("--hard-negative-fraction", m.hard_negative_fraction, "Hard negatives per particle")->capture_default_str();
+  ma->add_option("--hard-negative-fraction", m.hard_negative_fraction, "Hard negatives per particle")
+      ->capture_default_str();
   ma->add_option("--bfactor-min", m.bfactor_min, "Smallest per-micrograph B-factor (Å^2)")->capture_default_str();
   ma->add_option("--bfactor-max", m.bfactor_max, "Largest per-micrograph B-factor (Å^2)")->capture_default_str();
   ma->add_option("--noise-colour", m.noise_colour, "Fraction of noise power at low frequency (0 = white)")
       ->capture_default_str();
   ma->add_option("--mtf", m.mtf, "Detector MTF: sinc(pi f/2)^mtf per axis on signal and noise (0 = none)")
       ->capture_default_str();
-  ma->add_option("--ice-gradient", m.ice_gradient, "Slow ice-thickness background (noise sigmas)")->capture_default_str();
+  ma->add_option("--ice-gradient", m.ice_gradient, "Slow ice-thickness background (noise sigmas)")
+      ->capture_default_str();
   ma->add_flag("--write-noiseless", m.write_noiseless, "Also write noiseless/mic_NNNN.mrc");
   ma->add_flag("--pictures", m.pictures, "Also write pictures/mic_NNNN.png (first 3) with the truth circled");
   AddOpticsOptions(ma, &m);

@@ -72,7 +72,8 @@ void ForDisc(const Image& img, double x, double y, double r, F&& f) {
 
 void AddGaussian(Image* img, double x, double y, double sigma, double amp) {
   const double inv = 1.0 / (2 * sigma * sigma);
-  ForDisc(*img, x, y, 4 * sigma, [&](int u, int v, double d) { (*img)(u, v) += static_cast<float>(amp * std::exp(-d * d * inv)); });
+  ForDisc(*img, x, y, 4 * sigma,
+          [&](int u, int v, double d) { (*img)(u, v) += static_cast<float>(amp * std::exp(-d * d * inv)); });
 }
 
 // Thickness profile of a sphere of radius r (1 at the centre), with a 2-pixel soft rim.
@@ -96,11 +97,16 @@ struct CarbonEdge {
 
 const char* ObjectKindName(ObjectKind k) {
   switch (k) {
-    case ObjectKind::kTarget: return "target";
-    case ObjectKind::kHardNegative: return "hard_negative";
-    case ObjectKind::kIceBlob: return "ice";
-    case ObjectKind::kAggregate: return "aggregate";
-    case ObjectKind::kCarbonEdge: return "carbon_edge";
+    case ObjectKind::kTarget:
+      return "target";
+    case ObjectKind::kHardNegative:
+      return "hard_negative";
+    case ObjectKind::kIceBlob:
+      return "ice";
+    case ObjectKind::kAggregate:
+      return "aggregate";
+    case ObjectKind::kCarbonEdge:
+      return "carbon_edge";
   }
   return "?";
 }
@@ -202,9 +208,15 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
   Rng texture(opt.seed, StreamId("sim-mic-texture", index));
   for (auto& o : out.objects) {
     switch (o.kind) {
-      case ObjectKind::kTarget: PasteProjection(setup.targets[o.map], o.e, o.x, o.y, pixel, &canvas); break;
-      case ObjectKind::kHardNegative: PasteProjection(*setup.hard_negative, o.e, o.x, o.y, pixel, &canvas); break;
-      case ObjectKind::kIceBlob: AddSphere(&canvas, o.x, o.y, o.radius, 0.5 * peak); break;
+      case ObjectKind::kTarget:
+        PasteProjection(setup.targets[o.map], o.e, o.x, o.y, pixel, &canvas);
+        break;
+      case ObjectKind::kHardNegative:
+        PasteProjection(*setup.hard_negative, o.e, o.x, o.y, pixel, &canvas);
+        break;
+      case ObjectKind::kIceBlob:
+        AddSphere(&canvas, o.x, o.y, o.radius, 0.5 * peak);
+        break;
       case ObjectKind::kAggregate: {
         const int blobs = texture.UniformInt(8, 20);
         for (int b = 0; b < blobs; ++b) {
@@ -214,7 +226,8 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
         }
         break;
       }
-      case ObjectKind::kCarbonEdge: break;
+      case ObjectKind::kCarbonEdge:
+        break;
     }
   }
   if (carbon.present)
@@ -251,7 +264,8 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
     std::vector<unsigned char> mask(static_cast<std::size_t>(nx) * ny, 0);
     for (const auto& o : out.objects)
       if (o.kind == ObjectKind::kTarget)
-        ForDisc(signal, o.x, o.y, o.radius, [&](int u, int v, double) { mask[static_cast<std::size_t>(v) * nx + u] = 1; });
+        ForDisc(signal, o.x, o.y, o.radius,
+                [&](int u, int v, double) { mask[static_cast<std::size_t>(v) * nx + u] = 1; });
     for (std::size_t i = 0; i < mask.size(); ++i)
       if (mask[i]) {
         s1 += signal[i];
@@ -261,7 +275,8 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
   }
   if (count == 0) throw InvalidInputError("micrograph " + std::to_string(index + 1) + ": no particle could be placed");
   const double var_signal = std::max(0.0, s2 / count - (s1 / count) * (s1 / count));
-  if (!(var_signal > 0)) throw InvalidInputError("micrograph " + std::to_string(index + 1) + ": the particles carry no signal");
+  if (!(var_signal > 0))
+    throw InvalidInputError("micrograph " + std::to_string(index + 1) + ": the particles carry no signal");
   const double sigma = std::sqrt(var_signal / opt.snr);
 
   // Coloured noise: white Gaussian shaped by S(k) = (1 - c) + c L(k) / mean(L), L a Lorentzian

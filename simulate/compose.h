@@ -20,9 +20,9 @@ struct MicrographSimOptions;
 struct ProjectionSource {
   std::string name;
   std::shared_ptr<Projector> projector;
-  int box = 0;             // projection box at the output pixel size (even)
-  double radius_px = 0;    // particle radius at the output pixel size
-  double peak = 0;         // max of a reference projection (scale for decoys)
+  int box = 0;           // projection box at the output pixel size (even)
+  double radius_px = 0;  // particle radius at the output pixel size
+  double peak = 0;       // max of a reference projection (scale for decoys)
 };
 ProjectionSource MakeSource(const SimMap& map, double out_pixel_size);
 
@@ -51,7 +51,7 @@ struct ComposedMicrograph {
   std::vector<PlacedObject> objects;
   double measured_snr = 0;  // var(CTF-modulated signal over target discs) / var(noise)
   double noise_sigma = 0;
-  int skipped = 0;          // objects that found no free place
+  int skipped = 0;  // objects that found no free place
 };
 
 // Composes micrograph `index` into *mic (nx x ny). Deterministic for (opt.seed, index).

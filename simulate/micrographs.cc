@@ -26,7 +26,8 @@ namespace emkit {
 void MicrographSimOptions::Check() const {
   auto bad = [](const std::string& m) { throw InvalidInputError(m); };
   if (maps.empty() == phantom.empty()) bad("give either --map (one or more) or --phantom");
-  if (!phantom.empty() && !IsPhantomName(phantom)) bad("--phantom '" + phantom + "': unknown (asym, asym-broken, rod, gaussian)");
+  if (!phantom.empty() && !IsPhantomName(phantom))
+    bad("--phantom '" + phantom + "': unknown (asym, asym-broken, rod, gaussian)");
   if (!(phantom_diameter > 0)) bad("--diameter must be > 0");
   if (particle_diameter < 0) bad("--particle-diameter must be >= 0");
   if (n < 1) bad("--n must be >= 1");
@@ -44,7 +45,8 @@ void MicrographSimOptions::Check() const {
   if (hard_negative_fraction < 0 || hard_negative_fraction > 1) bad("--hard-negative-fraction must be in [0, 1]");
   if (defocus_min <= 0 || defocus_max < defocus_min) bad("--defocus-min/--defocus-max: need 0 < min <= max (Å)");
   if (astigmatism < 0) bad("--astigmatism must be >= 0");
-  if (voltage <= 0 || cs < 0 || amplitude_contrast < 0 || amplitude_contrast >= 1) bad("--voltage/--cs/--q out of range");
+  if (voltage <= 0 || cs < 0 || amplitude_contrast < 0 || amplitude_contrast >= 1)
+    bad("--voltage/--cs/--q out of range");
   if (bfactor_min < 0 || bfactor_max < bfactor_min) bad("--bfactor-min/--bfactor-max: need 0 <= min <= max");
   if (noise_colour < 0 || noise_colour > 1) bad("--noise-colour must be in [0, 1]");
   if (ice_gradient < 0) bad("--ice-gradient must be >= 0");
@@ -123,15 +125,16 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
                               std::to_string(opt.ny) + " px");
   }
   const double usable = double(opt.nx - 2 * max_r) * double(opt.ny - 2 * max_r);
-  const int per_mic = opt.particles > 0 ? opt.particles
-                                        : std::max(1, static_cast<int>(std::lround(opt.coverage * usable / (M_PI * mean_r * mean_r))));
+  const int per_mic =
+      opt.particles > 0 ? opt.particles
+                        : std::max(1, static_cast<int>(std::lround(opt.coverage * usable / (M_PI * mean_r * mean_r))));
   const int hard = static_cast<int>(std::lround(opt.hard_negative_fraction * per_mic * (setup.hard_negative ? 1 : 0)));
   const double covered = (per_mic + hard) * M_PI * mean_r * mean_r / usable;
   if (covered > 0.45)
     throw InvalidInputError("more particles than fit: " + std::to_string(per_mic + hard) + " particles of " +
                             std::to_string(2 * mean_r * pixel) + " Å would cover " +
-                            std::to_string(static_cast<int>(100 * covered)) + "% of a " + std::to_string(opt.nx) +
-                            "x" + std::to_string(opt.ny) + " micrograph at " + std::to_string(pixel) +
+                            std::to_string(static_cast<int>(100 * covered)) + "% of a " + std::to_string(opt.nx) + "x" +
+                            std::to_string(opt.ny) + " micrograph at " + std::to_string(pixel) +
                             " Å/px; random non-overlapping placement allows at most 45%");
   setup.targets_per_micrograph = per_mic;
   setup.hard_negatives_per_micrograph = hard;
@@ -150,8 +153,8 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
   Progress progress("simulate micrographs", opt.n);
   ParallelFor(workers, opt.n, [&](std::size_t i, int) {
     Image mic, clean;
-    done[i] = ComposeMicrograph(setup, opt, static_cast<int>(i), fft_threads, &mic,
-                                opt.write_noiseless ? &clean : nullptr);
+    done[i] =
+        ComposeMicrograph(setup, opt, static_cast<int>(i), fft_threads, &mic, opt.write_noiseless ? &clean : nullptr);
     MrcWriteOptions wo;
     wo.pixel_size = pixel;
     if (opt.write_noiseless) WriteMrc(JoinPath(noiseless_dir, MicName(static_cast<int>(i)) + ".mrc"), clean, wo);
@@ -211,8 +214,8 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
   WriteMicrographs(JoinPath(opt.out, "micrographs.star"), mics);
   WriteParticles(JoinPath(opt.out, "truth.star"), truth);
   result.micrographs = opt.n;
-  LOG_INFO("simulated " << opt.n << " micrographs " << opt.nx << "x" << opt.ny << " at " << pixel << " Å/px: "
-                        << result.targets << " particles, " << result.hard_negatives << " hard negatives, "
+  LOG_INFO("simulated " << opt.n << " micrographs " << opt.nx << "x" << opt.ny << " at " << pixel
+                        << " Å/px: " << result.targets << " particles, " << result.hard_negatives << " hard negatives, "
                         << result.decoys << " decoys, SNR " << result.mean_measured_snr << " into " << opt.out);
   return result;
 }

@@ -30,25 +30,25 @@ struct MicrographSimOptions {
   double particle_diameter = 0;   // Å, for spacing and truth; 0 = estimated from each map
   int n = 10;                     // micrographs
   int nx = 4096, ny = 4096;
-  double pixel_size = 0;          // Å; 0 = the map's (4 Å for a phantom)
+  double pixel_size = 0;  // Å; 0 = the map's (4 Å for a phantom)
   bool rescale = false;
-  int particles = 0;              // per micrograph; 0 = from coverage
-  double coverage = 0.15;         // fraction of the area covered by target discs
+  int particles = 0;       // per micrograph; 0 = from coverage
+  double coverage = 0.15;  // fraction of the area covered by target discs
   double snr = 0.05;
-  double touching = 0.1;          // fraction of targets placed touching another particle
-  std::string contrast = "dark";  // dark (raw micrographs) or white (inverted)
-  int ice_blobs = 2, aggregates = 2;  // mean per micrograph (Poisson)
-  double carbon_edge = 0.3;       // probability of a carbon edge per micrograph
+  double touching = 0.1;                  // fraction of targets placed touching another particle
+  std::string contrast = "dark";          // dark (raw micrographs) or white (inverted)
+  int ice_blobs = 2, aggregates = 2;      // mean per micrograph (Poisson)
+  double carbon_edge = 0.3;               // probability of a carbon edge per micrograph
   std::string hard_negatives = "broken";  // none, broken, rod
   double hard_negative_fraction = 0.1;    // relative to the number of targets
   double defocus_min = 10000, defocus_max = 25000, astigmatism = 500;
   double voltage = 300, cs = 2.7, amplitude_contrast = 0.1;
   double bfactor_min = 30, bfactor_max = 120;  // Å^2, per micrograph envelope
-  double noise_colour = 0.25;     // fraction of the noise power in the low-frequency part
-  double mtf = 1;                 // detector MTF sinc(pi f / 2)^mtf per axis on signal and noise; 0 = none
-  double ice_gradient = 0.3;      // slow background amplitude, in noise sigmas
-  bool pictures = false;          // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
-  bool write_noiseless = false;   // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
+  double noise_colour = 0.25;                  // fraction of the noise power in the low-frequency part
+  double mtf = 1;                              // detector MTF sinc(pi f / 2)^mtf per axis on signal and noise; 0 = none
+  double ice_gradient = 0.3;                   // slow background amplitude, in noise sigmas
+  bool pictures = false;                       // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
+  bool write_noiseless = false;                // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
   std::string out;
   int threads = 1;
   uint64_t seed = 42;

@@ -20,7 +20,8 @@ namespace emkit {
 void ParticleSimOptions::Check() const {
   auto bad = [](const std::string& m) { throw InvalidInputError(m); };
   if (maps.empty() == phantom.empty()) bad("give either --map (one or more) or --phantom");
-  if (!phantom.empty() && !IsPhantomName(phantom)) bad("--phantom '" + phantom + "': unknown (asym, asym-broken, rod, gaussian)");
+  if (!phantom.empty() && !IsPhantomName(phantom))
+    bad("--phantom '" + phantom + "': unknown (asym, asym-broken, rod, gaussian)");
   if (!(phantom_diameter > 0)) bad("--diameter must be > 0");
   if (angles.empty() && n < 1) bad("--n must be >= 1");
   if (box != 0 && (box < 8 || box > 4096)) bad("--box must be in [8, 4096]");
@@ -29,7 +30,8 @@ void ParticleSimOptions::Check() const {
   if (contrast != "white" && contrast != "dark") bad("--contrast must be white or dark");
   if (defocus_min <= 0 || defocus_max < defocus_min) bad("--defocus-min/--defocus-max: need 0 < min <= max (Å)");
   if (astigmatism < 0) bad("--astigmatism must be >= 0");
-  if (voltage <= 0 || cs < 0 || amplitude_contrast < 0 || amplitude_contrast >= 1) bad("--voltage/--cs/--q out of range");
+  if (voltage <= 0 || cs < 0 || amplitude_contrast < 0 || amplitude_contrast >= 1)
+    bad("--voltage/--cs/--q out of range");
   if (bfactor < 0) bad("--bfactor must be >= 0");
   if (out.empty()) bad("--out is required");
   if (threads < 1) bad("threads must be >= 1");
@@ -116,8 +118,8 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
       }
       if (has_class) {
         if (p.class_number < 1 || p.class_number > static_cast<int>(maps.size()))
-          throw InvalidInputError(t->Where(i) + ": rlnClassNumber " + std::to_string(p.class_number) +
-                                  " but only " + std::to_string(maps.size()) + " map(s) given");
+          throw InvalidInputError(t->Where(i) + ": rlnClassNumber " + std::to_string(p.class_number) + " but only " +
+                                  std::to_string(maps.size()) + " map(s) given");
         d.map = p.class_number - 1;
       }
       draws.push_back(d);
@@ -165,7 +167,8 @@ ParticleSimResult SimulateParticles(const ParticleSimOptions& opt) {
   wo.kind = MrcKind::kStack;
   MrcStackWriter writer(result.stack, box, box, wo);
   std::unique_ptr<MrcStackWriter> clean;
-  if (opt.write_noiseless) clean = std::make_unique<MrcStackWriter>(JoinPath(opt.out, "particles_noiseless.mrcs"), box, box, wo);
+  if (opt.write_noiseless)
+    clean = std::make_unique<MrcStackWriter>(JoinPath(opt.out, "particles_noiseless.mrcs"), box, box, wo);
 
   const std::size_t chunk = 256;
   std::vector<Image> noisy(chunk), signal(chunk);

@@ -24,19 +24,19 @@ struct ParticleSimOptions {
   std::string phantom;            // or a built-in phantom (PhantomNames())
   double phantom_diameter = 200;  // Å
   int n = 1000;
-  int box = 0;               // px; 0 = the map's box (at the output pixel size)
-  double pixel_size = 0;     // Å; 0 = the map's (4 Å for a phantom)
-  bool rescale = false;      // allow --pixel-size to differ from the map's header
+  int box = 0;            // px; 0 = the map's box (at the output pixel size)
+  double pixel_size = 0;  // Å; 0 = the map's (4 Å for a phantom)
+  bool rescale = false;   // allow --pixel-size to differ from the map's header
   double snr = 0.05;
   bool ctf = true;
-  std::string contrast = "white";  // white (RELION after extraction with inversion) or dark (raw)
+  std::string contrast = "white";                   // white (RELION after extraction with inversion) or dark (raw)
   double defocus_min = 10000, defocus_max = 25000;  // Å
-  double astigmatism = 500;  // Å: |defocusU - defocusV| drawn in [0, astigmatism]
+  double astigmatism = 500;                         // Å: |defocusU - defocusV| drawn in [0, astigmatism]
   double voltage = 300, cs = 2.7, amplitude_contrast = 0.1, bfactor = 0;
-  double max_offset = -1;    // Å, each axis uniform in [-max, max]; < 0 = 2 pixels
-  std::string angles;        // STAR with rlnAngleRot/Tilt/Psi (and origins, CTF): used instead of random
+  double max_offset = -1;  // Å, each axis uniform in [-max, max]; < 0 = 2 pixels
+  std::string angles;      // STAR with rlnAngleRot/Tilt/Psi (and origins, CTF): used instead of random
   bool write_noiseless = false;
-  bool pictures = false;     // DIR/pictures/particles.png: 8 particles over their noiseless versions
+  bool pictures = false;  // DIR/pictures/particles.png: 8 particles over their noiseless versions
   std::string out;
   int threads = 1;
   uint64_t seed = 42;

@@ -37,7 +37,7 @@ std::vector<Blob> PhantomBlobs(const std::string& name) {
     blobs.push_back({0, 0, 0, 1.0 / 3.0, 1.0});  // sigma = diameter / 6
   } else if (name == "asym" || name == "asym-broken") {
     FillEllipsoid(&rng, {-0.15, -0.05, 0.0}, {0.55, 0.42, 0.38}, 170, 0.085, &blobs);  // body
-    FillEllipsoid(&rng, {-0.55, 0.38, -0.35}, {0.16, 0.14, 0.14}, 14, 0.07, &blobs);  // knob
+    FillEllipsoid(&rng, {-0.55, 0.38, -0.35}, {0.16, 0.14, 0.14}, 14, 0.07, &blobs);   // knob
     if (name == "asym") {
       FillEllipsoid(&rng, {0.42, 0.3, 0.12}, {0.3, 0.26, 0.24}, 60, 0.08, &blobs);  // head
       // A curved arm climbing out of the body: right-handed helix turn (chirality).
@@ -100,7 +100,8 @@ Volume MakePhantom(const std::string& name, int box, double pixel_size, double d
   }
   // Overlapping domains saturate like real protein density does.
   Volume v(box, box, box);
-  for (std::size_t i = 0; i < acc.size(); ++i) v[i] = static_cast<float>(name == "gaussian" ? acc[i] : std::tanh(acc[i]));
+  for (std::size_t i = 0; i < acc.size(); ++i)
+    v[i] = static_cast<float>(name == "gaussian" ? acc[i] : std::tanh(acc[i]));
   return v;
 }
 
@@ -166,12 +167,14 @@ SimMap LoadSimMap(const std::string& path, double pixel_size, bool allow_rescale
 }
 
 SimMap MakeSimPhantom(const std::string& name, double pixel_size, double diameter) {
-  if (!IsPhantomName(name)) throw InvalidInputError("unknown phantom '" + name + "' (asym, asym-broken, rod, gaussian)");
+  if (!IsPhantomName(name))
+    throw InvalidInputError("unknown phantom '" + name + "' (asym, asym-broken, rod, gaussian)");
   if (!(pixel_size > 0)) throw InvalidInputError("phantom: pixel size must be > 0");
   if (!(diameter > 0)) throw InvalidInputError("phantom: diameter must be > 0");
   int box = static_cast<int>(std::ceil(1.25 * diameter / pixel_size));
   box += box % 2;
-  if (box > 1024) throw InvalidInputError("phantom: a " + std::to_string(box) + "^3 box is too large; raise the pixel size");
+  if (box > 1024)
+    throw InvalidInputError("phantom: a " + std::to_string(box) + "^3 box is too large; raise the pixel size");
   SimMap m;
   m.name = "phantom:" + name;
   m.pixel_size = pixel_size;

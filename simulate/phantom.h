@@ -32,7 +32,7 @@ double EstimateDiameter(const Volume& map, double pixel_size);
 
 // A map ready to project.
 struct SimMap {
-  std::string name;    // file path or "phantom:<name>"
+  std::string name;  // file path or "phantom:<name>"
   Volume volume;
   double pixel_size = 0;  // Å per voxel of `volume`
   double diameter = 0;    // Å, for placement and masks

@@ -26,8 +26,9 @@ void DrawCircle(Image* img, double cx, double cy, double r, float value) {
 void WriteTruthPicture(const std::string& path, const Image& mic, const std::vector<PlacedObject>& objects,
                        int max_size) {
   const double bin = std::max(1.0, std::max(mic.nx(), mic.ny()) / double(max_size));
-  Image small = bin > 1 ? FourierResize(mic, static_cast<int>(mic.nx() / bin) / 2 * 2, static_cast<int>(mic.ny() / bin) / 2 * 2)
-                        : mic;
+  Image small =
+      bin > 1 ? FourierResize(mic, static_cast<int>(mic.nx() / bin) / 2 * 2, static_cast<int>(mic.ny() / bin) / 2 * 2)
+              : mic;
   const double sx = double(small.nx()) / mic.nx(), sy = double(small.ny()) / mic.ny();
   small = GaussianBlur(small, 1.5);
   std::vector<float> sorted(small.begin(), small.end());
@@ -35,7 +36,8 @@ void WriteTruthPicture(const std::string& path, const Image& mic, const std::vec
   const float lo = sorted[sorted.size() / 200], hi = sorted[sorted.size() - 1 - sorted.size() / 200];
   for (const auto& o : objects) {
     if (o.kind == ObjectKind::kCarbonEdge) continue;
-    DrawCircle(&small, o.x * sx, o.y * sy, o.radius * sx, o.kind == ObjectKind::kTarget ? hi + (hi - lo) : lo - (hi - lo));
+    DrawCircle(&small, o.x * sx, o.y * sy, o.radius * sx,
+               o.kind == ObjectKind::kTarget ? hi + (hi - lo) : lo - (hi - lo));
   }
   WritePng(path, small, 0.5, 99.5);
 }

@@ -83,7 +83,8 @@ TEST(SimMap, LoadingChecksShapeAndPixelSize) {
     LoadSimMap(dir + "/noncubic.mrc", 0, false);
     FAIL();
   } catch (const InvalidInputError& e) {
-    EXPECT_NE(std::string(e.what()).find("noncubic.mrc: the map is not cubic (16x16x18)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("noncubic.mrc: the map is not cubic (16x16x18)"), std::string::npos)
+        << e.what();
   }
   EXPECT_NEAR(LoadSimMap(dir + "/cube.mrc", 0, false).pixel_size, 2.0, 1e-5);
   EXPECT_NEAR(LoadSimMap(dir + "/cube.mrc", 2.0, false).pixel_size, 2.0, 1e-5);

@@ -26,14 +26,15 @@ std::string Slurp(const std::string& path) {
 // The file with every occurrence of `from` replaced by `to` (output folders differ).
 std::string SlurpReplacing(const std::string& path, const std::string& from, const std::string& to) {
   std::string s = Slurp(path);
-  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
   return s;
 }
 
 TEST(SimulateCli, ParticlesWriteStackStarAndOptions) {
   const std::string dir = testing::FreshDir("p");
-  auto r = RunEmkitBinary("simulate particles --phantom asym --n 20 --pixel-size 5 --snr 0.1 --write-noiseless -q --out " +
-                          dir + "/out");
+  auto r = RunEmkitBinary(
+      "simulate particles --phantom asym --n 20 --pixel-size 5 --snr 0.1 --write-noiseless -q --out " + dir + "/out");
   ASSERT_EQ(r.status, 0) << r.err;
   const ParticleSet set = ReadParticles(dir + "/out/particles.star");
   ASSERT_EQ(set.particles.size(), 20u);
@@ -54,7 +55,8 @@ TEST(SimulateCli, ParticlesWriteStackStarAndOptions) {
 
 TEST(SimulateCli, SnrMeasuredOnTheOutputIsTheRequestedOne) {
   const std::string dir = testing::FreshDir("snr");
-  auto r = RunEmkitBinary("simulate particles --phantom asym --n 300 --pixel-size 5 --snr 0.2 --write-noiseless -q --out " + dir);
+  auto r = RunEmkitBinary(
+      "simulate particles --phantom asym --n 300 --pixel-size 5 --snr 0.2 --write-noiseless -q --out " + dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const Image noisy = ReadMrc(dir + "/particles.mrcs"), clean = ReadMrc(dir + "/particles_noiseless.mrcs");
   double signal_var = 0, noise_var = 0;
@@ -76,8 +78,8 @@ TEST(SimulateCli, OffsetsFollowRelion) {
   std::ofstream(dir + "/a.star") << "data_particles\nloop_\n_rlnImageName\n_rlnAngleRot\n_rlnAngleTilt\n_rlnAnglePsi\n"
                                     "_rlnOriginXAngst\n_rlnOriginYAngst\n"
                                     "1@x.mrcs 10 40 70 0 0\n2@x.mrcs 10 40 70 10 -5\n";
-  auto r = RunEmkitBinary("simulate particles --phantom asym --pixel-size 5 --no-ctf --write-noiseless -q --angles " + dir +
-                          "/a.star --out " + dir + "/o");
+  auto r = RunEmkitBinary("simulate particles --phantom asym --pixel-size 5 --no-ctf --write-noiseless -q --angles " +
+                          dir + "/a.star --out " + dir + "/o");
   ASSERT_EQ(r.status, 0) << r.err;
   const Image s = ReadMrc(dir + "/o/particles_noiseless.mrcs");
   const Image a = s.Section(0), b = s.Section(1);
@@ -106,14 +108,17 @@ TEST(SimulateCli, MicrographsAreDeterministicAcrossThreadCounts) {
   ASSERT_EQ(RunEmkitBinary(p + " --threads 1 --out " + dir + "/p1").status, 0);
   ASSERT_EQ(RunEmkitBinary(p + " --threads 2 --out " + dir + "/p2").status, 0);
   EXPECT_TRUE(Slurp(dir + "/p1/particles.mrcs") == Slurp(dir + "/p2/particles.mrcs"));
-  EXPECT_TRUE(SlurpReplacing(dir + "/p1/particles.star", dir + "/p1/", dir + "/p2/") == Slurp(dir + "/p2/particles.star"));
+  EXPECT_TRUE(SlurpReplacing(dir + "/p1/particles.star", dir + "/p1/", dir + "/p2/") ==
+              Slurp(dir + "/p2/particles.star"));
 }
 
 TEST(SimulateCli, MicrographTruthDoesNotOverlapAndSnrHolds) {
   const std::string dir = testing::FreshDir("mic");
-  auto r = RunEmkitBinary("simulate micrographs --phantom asym --n 2 --nx 512 --ny 384 --pixel-size 5 --diameter 150 "
-                          "--no-decoys --ice-gradient 0 --hard-negatives none --snr 0.1 --touching 0.5 --write-noiseless "
-                          "-q --out " + dir);
+  auto r = RunEmkitBinary(
+      "simulate micrographs --phantom asym --n 2 --nx 512 --ny 384 --pixel-size 5 --diameter 150 "
+      "--no-decoys --ice-gradient 0 --hard-negatives none --snr 0.1 --touching 0.5 --write-noiseless "
+      "-q --out " +
+      dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const Image mic = ReadMrc(dir + "/micrographs/mic_0001.mrc");
   EXPECT_EQ(mic.nx(), 512);
@@ -146,7 +151,8 @@ TEST(SimulateCli, MicrographTruthDoesNotOverlapAndSnrHolds) {
     n1 += noise, n2 += noise * noise;
     if (mask[k]) s1 += clean[k], s2 += double(clean[k]) * clean[k], ++cnt;
   }
-  const double var_s = s2 / cnt - (s1 / cnt) * (s1 / cnt), var_n = n2 / mic.size() - (n1 / mic.size()) * (n1 / mic.size());
+  const double var_s = s2 / cnt - (s1 / cnt) * (s1 / cnt),
+               var_n = n2 / mic.size() - (n1 / mic.size()) * (n1 / mic.size());
   EXPECT_NEAR(var_s / var_n, 0.1, 0.002);
   // Dark particles by default: the noiseless image is lower where the particles are.
   EXPECT_LT(s1 / cnt, 0.0);
@@ -188,11 +194,13 @@ TEST(SimulateCli, MapPixelSizeMustMatchOrBeGiven) {
   auto r = RunEmkitBinary("simulate particles --map " + data + "/maps/ribosome70s_65.mrc -q --n 2 --out " + dir + "/a");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("no pixel size"), std::string::npos) << r.err;
-  r = RunEmkitBinary("simulate particles --map " + data + "/maps/hand_64.mrc --pixel-size 2 -q --n 2 --out " + dir + "/b");
+  r = RunEmkitBinary("simulate particles --map " + data + "/maps/hand_64.mrc --pixel-size 2 -q --n 2 --out " + dir +
+                     "/b");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/b"));
-  r = RunEmkitBinary("simulate particles --map " + data + "/maps/ribosome70s_65.mrc --pixel-size 5 -q --n 2 --out " + dir + "/c");
+  r = RunEmkitBinary("simulate particles --map " + data + "/maps/ribosome70s_65.mrc --pixel-size 5 -q --n 2 --out " +
+                     dir + "/c");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ReadMrcHeader(dir + "/c/particles.mrcs").nx, 66);
 }
