@@ -73,6 +73,8 @@ class CnnModel {
   int ReceptiveField() const;   // pixels (odd); analytic, verified by tests
   // Input sizes of Predict are padded internally to a multiple of this (U-Net pooling).
   int SizeMultiple() const;
+  // Mirror padding added on every side before inference (covers half the receptive field).
+  int Margin() const;
   int64_t NumParameters() const;
 
   // Log-odds map of a binned, normalised micrograph; tiles of at most tile x tile pixels

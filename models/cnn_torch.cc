@@ -104,7 +104,7 @@ struct NetImpl : torch::nn::Module {
   }
 
   // The same forward as TorchScript source (eval mode), with padding to the size multiple.
-  std::string ScriptSource(int multiple) const {
+  std::string ScriptSource(int multiple, int margin) const {
     std::ostringstream s;
     auto conv = [&](int i, const std::string& in, bool relu) {
       const auto& c = specs[i];
@@ -120,8 +120,12 @@ struct NetImpl : torch::nn::Module {
     };
     s << "def forward(self, x):\n"
       << "    h = x.size(2)\n    w = x.size(3)\n"
-      << "    ph = (" << multiple << " - h % " << multiple << ") % " << multiple << "\n"
-      << "    pw = (" << multiple << " - w % " << multiple << ") % " << multiple << "\n"
+      << "    if h > " << margin << " and w > " << margin << ":\n"
+      << "        x = torch.reflection_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin << "])\n"
+      << "    else:\n"
+      << "        x = torch.replication_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin << "])\n"
+      << "    ph = (" << multiple << " - x.size(2) % " << multiple << ") % " << multiple << "\n"
+      << "    pw = (" << multiple << " - x.size(3) % " << multiple << ") % " << multiple << "\n"
       << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n";
     if (arch == "resnet8") {
       s << "    x = " << conv(0, "x", true) << "\n";
@@ -140,7 +144,7 @@ struct NetImpl : torch::nn::Module {
       s << "    d0 = " << conv(9, conv(8, "torch.cat([" + up("d1") + ", e0], 1)", true), true) << "\n";
       s << "    x = " << conv(10, "d0", false) << "\n";
     }
-    s << "    return x[:, :, 0:h, 0:w]\n";
+    s << "    return x[:, :, " << margin << ":" << margin << " + h, " << margin << ":" << margin << " + w]\n";
     return s.str();
   }
 
@@ -311,6 +315,10 @@ const CnnModelMeta& CnnModel::meta() const { return impl_->meta; }
 CnnModelMeta& CnnModel::mutable_meta() { return impl_->meta; }
 int CnnModel::ReceptiveField() const { return AnalyticReceptiveField(impl_->meta.architecture, impl_->net->specs); }
 int CnnModel::SizeMultiple() const { return impl_->Multiple(); }
+int CnnModel::Margin() const {
+  const int m = SizeMultiple();
+  return ((ReceptiveField() / 2 + 1 + m - 1) / m) * m;
+}
 int64_t CnnModel::NumParameters() const {
   int64_t n = 0;
   for (const auto& p : impl_->net->parameters()) n += p.numel();
@@ -337,20 +345,26 @@ Image CnnModel::Predict(const Image& image, int tile) const {
   };
   try {
     const int m = SizeMultiple();
-    // Margins cover half the receptive field and keep tile origins on the pooling grid.
-    const int margin = ((ReceptiveField() / 2 + 1 + m - 1) / m) * m;
+    // The micrograph is mirrored by `margin` on every side (as training patches are), so edge
+    // pixels see image-like context rather than zeros; margins cover half the receptive field
+    // and keep tile origins on the pooling grid.
+    const int margin = Margin();
+    auto padded = nx > margin && ny > margin
+                      ? torch::reflection_pad2d(full, {margin, margin, margin, margin})
+                      : torch::replication_pad2d(full, {margin, margin, margin, margin});
     const int core = ((tile - 2 * margin) / m) * m;
     if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
-      copy_out(impl_->Run(full), 0, 0);
+      copy_out(impl_->Run(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
       return out;
     }
+    // Tile (x0, y0) of the output reads padded rows [y0, y0 + core + 2 margin).
     for (int y0 = 0; y0 < ny; y0 += core) {
       for (int x0 = 0; x0 < nx; x0 += core) {
-        const int ya = std::max(0, y0 - margin), yb = std::min(ny, y0 + core + margin);
-        const int xa = std::max(0, x0 - margin), xb = std::min(nx, x0 + core + margin);
-        auto r = impl_->Run(full.slice(2, ya, yb).slice(3, xa, xb));
+        const int yb = std::min(ny + 2 * margin, y0 + core + 2 * margin);
+        const int xb = std::min(nx + 2 * margin, x0 + core + 2 * margin);
+        auto r = impl_->Run(padded.slice(2, y0, yb).slice(3, x0, xb));
         const int ye = std::min(ny, y0 + core), xe = std::min(nx, x0 + core);
-        copy_out(r.slice(2, y0 - ya, ye - ya).slice(3, x0 - xa, xe - xa), x0, y0);
+        copy_out(r.slice(2, margin, margin + ye - y0).slice(3, margin, margin + xe - x0), x0, y0);
       }
     }
   } catch (...) {
@@ -412,7 +426,7 @@ void CnnModel::ExportTorchScript(const std::string& path) const {
     for (const auto& b : impl_->net->named_buffers())
       m.register_buffer(b.key(), b.value().detach().to(torch::kCPU).contiguous().clone());
     m.register_attribute("emkit_meta", c10::StringType::get(), c10::IValue(impl_->meta.ToJson()));
-    m.define(impl_->net->ScriptSource(SizeMultiple()));
+    m.define(impl_->net->ScriptSource(SizeMultiple(), Margin()));
     m.eval();
     WriteAtomically(path, [&](const std::string& tmp) {
       m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}});

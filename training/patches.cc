@@ -1,5 +1,6 @@
 #include "training/patches.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -47,6 +48,14 @@ std::pair<int, int> Transform(int x, int y, int n, int k, bool flip) {
   return {x, y};
 }
 
+// Reflection about the edge pixels (as torch's reflection padding), clamped for tiny images.
+int Mirror(int i, int n) {
+  if (n == 1) return 0;
+  if (i < 0) i = -i;
+  if (i >= n) i = 2 * (n - 1) - i;
+  return std::clamp(i, 0, n - 1);
+}
+
 }  // namespace
 
 CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vector<Image>& labels,
@@ -92,8 +101,8 @@ CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vec
         const auto [sx, sy] = Transform(x, y, n, k, flip);
         const int ix = x0 + sx, iy = y0 + sy;
         const bool inside = ix >= 0 && iy >= 0 && ix < img.nx() && iy < img.ny();
-        // Outside the micrograph: zeros (as inference pads), excluded from the loss.
-        pi[y * n + x] = inside ? img(ix, iy) : 0.0f;
+        // Outside the micrograph: mirrored (as inference pads), excluded from the loss.
+        pi[y * n + x] = img(Mirror(ix, img.nx()), Mirror(iy, img.ny()));
         pl[y * n + x] = inside ? lab(ix, iy) : -1.0f;
         pm[y * n + x] = inside && !centred ? 1.0f : 0.0f;
       }
