@@ -146,10 +146,10 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
   if (opt.write_noiseless) CreateDirectories(noiseless_dir);
   if (opt.pictures) CreateDirectories(JoinPath(opt.out, "pictures"));
   std::vector<ComposedMicrograph> done(opt.n);
-  // Micrographs in parallel, one in memory per thread; FFTs single-threaded inside unless
-  // there are fewer micrographs than threads.
+  // Micrographs in parallel, one in memory per thread. FFTs stay single-threaded: a threaded
+  // FFTW plan may sum in another order, and results must not depend on --threads.
   const int workers = std::min(opt.threads, opt.n);
-  const int fft_threads = std::max(1, opt.threads / workers);
+  const int fft_threads = 1;
   Progress progress("simulate micrographs", opt.n);
   ParallelFor(workers, opt.n, [&](std::size_t i, int) {
     Image mic, clean;
