@@ -48,9 +48,9 @@ namespace {
 // to `fraction`. Ties at the threshold are all kept.
 float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<std::pair<float, int>>* order) {
   order->clear();
-  float wmax = 0;
-  for (float v : w) wmax = std::max(wmax, v);
-  const float floor_value = wmax * 1e-12f;
+  // Samples below (1 - fraction) / n together weigh less than 1 - fraction, so the threshold
+  // is never below that: only larger weights need sorting.
+  const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(w.size(), 1));
   for (int i = 0; i < static_cast<int>(w.size()); ++i)
     if (w[i] > floor_value) order->emplace_back(w[i], i);
   std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
@@ -210,11 +210,33 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   if (forced) {
     for (int i = 0; i < nc; ++i) sums->count[(*results)[i].class_index] += 1;
   }
+  sums->active.assign(M, 0);
+  for (int i = 0; i < nc; ++i)
+    for (int m = 0; m < M; ++m)
+      if (ws->wsum[static_cast<std::size_t>(i) * M + m] > 0) sums->active[m] = 1;
   // Weighted sums: D = Wt^T Y (M x 2P), W = Wsum^T G2 (M x P).
   sums->d.resize(static_cast<std::size_t>(M) * 2 * P);
   sums->w.resize(static_cast<std::size_t>(M) * P);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, 2 * P, rows, 1.f, ws->wt.data(), M, ws->y.data(), 2 * P,
-              0.f, sums->d.data(), 2 * P);
+  // Sparse weights (the usual case once the posteriors are sharp): add the rows directly,
+  // in a fixed order; dense weights: one GEMM. The choice depends only on the chunk.
+  std::size_t nnz = 0;
+  for (float v : ws->wt) nnz += v > 0;
+  if (nnz * 8 < static_cast<std::size_t>(M) * rows) {
+    std::fill(sums->d.begin(), sums->d.end(), 0.f);
+    for (int row = 0; row < rows; ++row) {
+      const float* wr = &ws->wt[static_cast<std::size_t>(row) * M];
+      const float* yr = &ws->y[static_cast<std::size_t>(row) * 2 * P];
+      for (int m = 0; m < M; ++m) {
+        if (wr[m] <= 0) continue;
+        float* dm = &sums->d[static_cast<std::size_t>(m) * 2 * P];
+        const float v = wr[m];
+        for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
+      }
+    }
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, 2 * P, rows, 1.f, ws->wt.data(), M, ws->y.data(), 2 * P,
+                0.f, sums->d.data(), 2 * P);
+  }
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, P, nc, 1.f, ws->wsum.data(), M, ws->g2.data(), P, 0.f,
               sums->w.data(), P);
   // Noise spectrum: sum_w |X_t - CTF V|^2 = sum_i (sum w)|X_i|^2 - 2 Re(s2 D conj V) + s2 W |V|^2 per pixel.
@@ -226,6 +248,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   }
   if (!forced) {
     for (int m = 0; m < M; ++m) {
+      if (!sums->active[m]) continue;
       const float* dm = &sums->d[static_cast<std::size_t>(m) * 2 * P];
       const float* wm = &sums->w[static_cast<std::size_t>(m) * P];
       for (int p = 0; p < P; ++p) {

@@ -52,6 +52,7 @@ struct ChunkSums {
   double loglik = 0, pmax = 0;
   double weight_total = 0;
   std::vector<double> psi_var, offset_var, count;  // per class (of the best class)
+  std::vector<char> active;    // per reference: any weight in this chunk
 };
 
 struct EStepWorkspace {

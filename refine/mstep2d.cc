@@ -36,6 +36,7 @@ void Class2dSums::AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<
   scratch->assign(base_, 0.0);
   double* acc = scratch->data();
   for (int m = 0; m < M; ++m) {
+    if (!c.active.empty() && !c.active[m]) continue;
     const int k = m / npsi;
     const Mat3 a = EulerToMatrix({0, 0, s.psi[m % npsi]});
     const double a00 = a(0, 0), a01 = a(0, 1), a10 = a(1, 0), a11 = a(1, 1);
