@@ -81,7 +81,7 @@ void AddSphere(Image* img, double x, double y, double r, double amp) {
   ForDisc(*img, x, y, r + 2, [&](int u, int v, double d) {
     const double t = d < r ? std::sqrt(1 - (d * d) / (r * r)) : 0;
     const double rim = 1 - SmoothStep((d - r) / 2);
-    (*img)(u, v) += static_cast<float>(amp * std::max(t, 0.0) * rim + (d >= r ? 0 : 0));
+    (*img)(u, v) += static_cast<float>(amp * t * rim);
   });
 }
 

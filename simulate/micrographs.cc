@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 
 #include "core/ctf.h"
 #include "core/error.h"
@@ -130,12 +131,15 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
                         : std::max(1, static_cast<int>(std::lround(opt.coverage * usable / (M_PI * mean_r * mean_r))));
   const int hard = static_cast<int>(std::lround(opt.hard_negative_fraction * per_mic * (setup.hard_negative ? 1 : 0)));
   const double covered = (per_mic + hard) * M_PI * mean_r * mean_r / usable;
-  if (covered > 0.45)
-    throw InvalidInputError("more particles than fit: " + std::to_string(per_mic + hard) + " particles of " +
-                            std::to_string(2 * mean_r * pixel) + " Å would cover " +
-                            std::to_string(static_cast<int>(100 * covered)) + "% of a " + std::to_string(opt.nx) + "x" +
-                            std::to_string(opt.ny) + " micrograph at " + std::to_string(pixel) +
-                            " Å/px; random non-overlapping placement allows at most 45%");
+  if (covered > 0.45) {
+    std::ostringstream m;
+    m << "more particles than fit: " << per_mic << " particles";
+    if (hard) m << " and " << hard << " hard negatives";
+    m << " of " << 2 * mean_r * pixel << " Å would cover " << static_cast<int>(100 * covered) << "% of a " << opt.nx
+      << "x" << opt.ny << " micrograph at " << pixel
+      << " Å/px; random non-overlapping placement allows at most 45% (lower --particles or --density)";
+    throw InvalidInputError(m.str());
+  }
   setup.targets_per_micrograph = per_mic;
   setup.hard_negatives_per_micrograph = hard;
 
@@ -209,11 +213,15 @@ MicrographSimResult SimulateMicrographs(const MicrographSimOptions& opt) {
       }
     }
     result.mean_measured_snr += done[i].measured_snr / opt.n;
+    result.skipped += done[i].skipped;
     result.files.push_back(name);
   }
   WriteMicrographs(JoinPath(opt.out, "micrographs.star"), mics);
   WriteParticles(JoinPath(opt.out, "truth.star"), truth);
   result.micrographs = opt.n;
+  if (result.skipped > 0)
+    LOG_WARN(result.skipped << " particle(s) or decoy(s) found no free place and were left out (truth files list only "
+                               "what was placed); lower --density/--particles for the requested counts");
   LOG_INFO("simulated " << opt.n << " micrographs " << opt.nx << "x" << opt.ny << " at " << pixel
                         << " Å/px: " << result.targets << " particles, " << result.hard_negatives << " hard negatives, "
                         << result.decoys << " decoys, SNR " << result.mean_measured_snr << " into " << opt.out);

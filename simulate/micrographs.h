@@ -59,6 +59,7 @@ struct MicrographSimOptions {
 struct MicrographSimResult {
   int micrographs = 0;
   int targets = 0, hard_negatives = 0, decoys = 0;
+  int skipped = 0;  // objects that found no free place
   double mean_measured_snr = 0;
   double pixel_size = 0;
   std::vector<std::string> files;
