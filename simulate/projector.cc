@@ -67,7 +67,7 @@ Complex Projector::Sample(double x, double y, double z) const {
   return conjugate ? std::conj(v) : v;
 }
 
-FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size) const {
+FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size, double max_radius) const {
   if (box < 2) throw InvalidInputError("projector: output box must be >= 2");
   if (!(out_pixel_size > 0)) throw InvalidInputError("projector: output pixel size must be > 0");
   FourierGrid out(box, box, 1);
@@ -75,7 +75,7 @@ FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size) cons
   // k * padded * p_map / (box * p_out) in units of the padded map's Fourier pixels.
   const double step = double(padded_) * pixel_size_ / (box * out_pixel_size);
   const double map_nyquist = padded_ / 2;  // the map's Nyquist frequency in padded Fourier pixels
-  const double out_r = box / 2;
+  const double out_r = max_radius > 0 ? std::min<double>(box / 2, max_radius) : box / 2;
   const double r_max2 = std::min(out_r * out_r, (map_nyquist / step) * (map_nyquist / step));
   // Coefficients of a 2D transform divide by the pixel count: (n p_map / (box p_out))^2 for
   // the same physical frequency; p_map / p_out from summing voxels of the resampled map.

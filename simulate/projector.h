@@ -3,7 +3,8 @@
 // sinc^2 for trilinear), zero-padded `padding` times, transformed once, and every projection
 // is the central section V(A^T (kx, ky, 0)) sampled with trilinear interpolation, up to the
 // Nyquist circle of the output image. Output images are line integrals (sums of voxels
-// along the viewing direction), centred at (n/2, n/2) like the map at (n/2, n/2, n/2).
+// along the viewing direction), centred at (n/2, n/2) like the map at (n/2, n/2, n/2) (integer
+// division; relion_project puts odd-sized projections at n/2 + 1, see simulate_relion_test).
 // Thread-safe after construction: one Projector serves every thread.
 #pragma once
 
@@ -31,7 +32,9 @@ class Projector {
   // of CentredFft (origin at box/2). Values are scaled so that the inverse is the line
   // integral of the map resampled to the output pixel size. Frequencies beyond the output
   // Nyquist circle or the map's Nyquist frequency are zero.
-  FourierGrid Slice(const Mat3& a, int box, double out_pixel_size) const;
+  // `max_radius` (output Fourier pixels, > 0) limits the slice further, as a refinement's
+  // current image size does.
+  FourierGrid Slice(const Mat3& a, int box, double out_pixel_size, double max_radius = 0) const;
 
   // Real-space projection in orientation e, shifted by (shift_x, shift_y) output pixels
   // (the image holds the projection moved by +shift), optionally multiplied by a CTF.

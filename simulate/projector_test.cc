@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
 #include "simulate/phantom.h"
@@ -96,6 +97,32 @@ TEST(Projector, ShiftMovesTheImageByPlusShift) {
       if (p(x, y) > p(bx, by)) bx = x, by = y;
   EXPECT_EQ(bx, n / 2 + 5);
   EXPECT_EQ(by, n / 2 - 3);
+}
+
+TEST(Projector, SliceIsTheCentralSectionWithinTheRequestedRadius) {
+  // For the identity orientation the slice is the kz = 0 plane of the map's transform, i.e.
+  // the transform of the projection along z; nothing beyond max_radius.
+  const int n = 32;
+  // Without gridding correction, the identity's slice samples the padded transform at its
+  // grid points: exactly the transform of the z-sum.
+  const Volume map = MakePhantom("asym", n, 8, 200);
+  const Projector proj(map, 8, ProjectorOptions{2, false});
+  Image sum(n, n, 1, 0.0f);
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) sum(x, y) += map(x, y, z);
+  const FourierGrid want = CentredFft(sum);
+  const FourierGrid got = proj.Slice(Mat3::Identity(), n, 8, 6);
+  for (int y = 0; y < n; ++y) {
+    const int ky = FourierGrid::Freq(y, n);
+    for (int kx = 0; kx <= n / 2; ++kx) {
+      if (kx * kx + ky * ky > 36) {
+        EXPECT_EQ(std::abs(got.At(kx, ky)), 0.0f);
+      } else {
+        EXPECT_NEAR(std::abs(got.At(kx, ky) - want.At(kx, ky)), 0, 1e-5 * std::abs(want.At(0, 0))) << kx << " " << ky;
+      }
+    }
+  }
 }
 
 TEST(Projector, RefusesNonCubicMaps) {
