@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "io/micrograph.h"
 #include "picker/evaluate.h"
 #include "picker/pick.h"
 #include "picker/pr_plot.h"
@@ -44,6 +45,12 @@ int RunEvalPicks(int argc, char** argv) {
   app.add_option("--truth-format", truth_format, "auto, star, box, csv, topaz")->capture_default_str();
   app.add_option("--label", label, "Name of the picks in the plot legend")->capture_default_str();
   app.add_option("--out,-o", out, "Output folder (eval.json, pr_curve.csv, pr_curve.png)")->required();
+  std::vector<std::string> micrographs;
+  double pixel_size = 0;
+  app.add_option("--micrographs", micrographs,
+                 "With these micrographs (STAR, files or globs) write overlays/<micrograph>.png: truth red, picks green");
+  app.add_option("--pixel-size", pixel_size, "Micrograph pixel size for --micrographs (Å); only sets the binning")
+      ->capture_default_str();
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyCommonOptions(&common);
@@ -90,6 +97,23 @@ int RunEvalPicks(int argc, char** argv) {
     csv << buf;
   }
   WriteTextFile(JoinPath(out, "pr_curve.csv"), csv.str());
+  if (!micrographs.empty()) {
+    CreateDirectories(JoinPath(out, "overlays"));
+    for (const auto& in : ListMicrographs(micrographs, pixel_size > 0 ? pixel_size : 1.0)) {
+      const std::vector<Coordinate>* t = truth.Find(in.name);
+      if (!t) continue;
+      const Image mic = ReadMicrograph(in.path);
+      PreprocessOptions po;  // for display: at most ~1024 px wide
+      po.working_pixel_size = std::max(1.0, mic.nx() / 1024.0);
+      po.lowpass_angstrom = 2.5 * po.working_pixel_size;
+      const PreprocessedMicrograph pre = PreprocessMicrograph(mic, 1.0, po);
+      std::vector<Coordinate> shown;
+      if (const auto* p = picks.Find(in.name))
+        for (const auto& c : *p)
+          if (c.fom >= threshold) shown.push_back(c);
+      WritePickOverlay(JoinPath(JoinPath(out, "overlays"), MicrographKey(in.name) + ".png"), pre, shown, radius, t);
+    }
+  }
   char legend[160];
   std::snprintf(legend, sizeof legend, "%s AP %.3f, best F1 %.3f", label.empty() ? "picks" : label.c_str(),
                 m.average_precision, m.best_f1);
