@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/ctf.h"
 #include "core/error.h"
 #include "core/fft.h"
 #include "core/filters.h"
@@ -261,6 +262,47 @@ TEST(SimulateMicrographs, TruthCoordinatesAreTheParticleCentres) {
     EXPECT_NEAR(sx / sw, x, 0.05) << i;  // a 1 px error moves this window centroid by 0.2 px
     EXPECT_NEAR(sy / sw, y, 0.05) << i;
   }
+}
+
+TEST(SimulateMicrographs, ThonRingsSitWhereMicrographsStarSaysTheyDo) {
+  // The CTF written to micrographs.star is the one in the image: the power spectrum of the
+  // noiseless micrograph vanishes at the zeros of that CTF and peaks between them.
+  MicrographSimOptions opt;
+  opt.phantom = "asym";
+  opt.phantom_diameter = 100;
+  opt.pixel_size = 2;
+  opt.nx = opt.ny = 512;
+  opt.n = 1;
+  opt.coverage = 0.35;
+  opt.hard_negatives = "none";
+  opt.ice_blobs = opt.aggregates = 0;
+  opt.carbon_edge = 0;
+  opt.astigmatism = 0;
+  opt.bfactor_min = opt.bfactor_max = 0;
+  opt.mtf = 0;
+  opt.write_noiseless = true;
+  opt.out = TempDir("thon");
+  SimulateMicrographs(opt);
+  const MicrographSet mics = ReadMicrographs(opt.out + "/micrographs.star");
+  ASSERT_EQ(mics.micrographs.size(), 1u);
+  const Ctf ctf(mics.micrographs[0].ctf);
+  const auto ps = RadialPowerSpectrum(Fft(ReadMrc(opt.out + "/noiseless/mic_0001.mrc")));
+  const double dk = 1.0 / (512 * 2.0);
+  // Shells where |CTF| is smallest (zeros) and largest (peaks), from shell 15 on.
+  int zeros = 0;
+  for (int i = 16; i < 240; ++i) {
+    const double c = std::fabs(ctf.Value(i * dk, 0)), cl = std::fabs(ctf.Value((i - 1) * dk, 0)),
+                 cr = std::fabs(ctf.Value((i + 1) * dk, 0));
+    if (!(c < cl && c < cr && c < 0.1)) continue;
+    // The neighbouring peaks of |CTF|.
+    int left = i, right = i;
+    while (left > 2 && std::fabs(ctf.Value((left - 1) * dk, 0)) > std::fabs(ctf.Value(left * dk, 0))) --left;
+    while (right < 254 && std::fabs(ctf.Value((right + 1) * dk, 0)) > std::fabs(ctf.Value(right * dk, 0))) ++right;
+    if (right - i < 3 || i - left < 3) continue;  // rings too close to resolve in shells
+    EXPECT_LT(ps[i], 0.25 * std::min(ps[left], ps[right])) << "zero at shell " << i;
+    ++zeros;
+  }
+  EXPECT_GE(zeros, 3);
 }
 
 TEST(SimulateParticles, SeveralMapsGiveClassNumbersAndUniformViews) {
