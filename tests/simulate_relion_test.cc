@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "core/filters.h"
 #include "io/mrc.h"
+#include "io/star.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -106,6 +108,48 @@ TEST(SimulateRelion, OddBoxesDifferFromRelionByOnePixel) {
       for (int x = 0; x < 65; ++x) moved(x, y) = b((x + 64) % 65, (y + 64) % 65);  // emkit moved by (+1, +1)
     EXPECT_GE(Correlation(a, moved), 0.999) << i;
     EXPECT_LT(Correlation(a, b), 0.95) << i;
+  }
+}
+
+TEST(SimulateRelion, RelionExtractsTheTrueParticlesAtTheTruthCoordinates) {
+  // relion_preprocess --extract reads emkit's truth/mic_NNNN.star as autopick coordinates
+  // (x = column, y = row) and cuts boxes whose centre (size/2) holds the particle, up to the
+  // fraction it drops: RELION starts the box at floor(coordinate) - size/2.
+  if (testing::RunCommand("command -v relion_preprocess").status != 0)
+    GTEST_SKIP() << "relion_preprocess is not installed";
+  const std::string dir = testing::FreshDir("extract");
+  // Relative paths, as RELION projects use them: run from `dir`.
+  auto r =
+      testing::RunCommand("cd " + dir + " && " + EMKIT_BINARY +
+                          " simulate micrographs --phantom gaussian --diameter 60 --pixel-size 2 --nx 600 --ny 400 "
+                          "--n 2 --particles 6 --snr 1e6 --no-decoys --hard-negatives none --ice-gradient 0 "
+                          "--defocus-min 5000 --defocus-max 5000 --astigmatism 0 -q --out sim");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // RELION looks for <coord_dir>/<micrograph path without extension><suffix>.
+  std::filesystem::create_directories(dir + "/coords/sim/micrographs");
+  for (const char* m : {"mic_0001", "mic_0002"})
+    std::filesystem::copy_file(dir + "/sim/truth/" + m + ".star", dir + "/coords/sim/micrographs/" + m + ".star");
+  r = testing::RunCommand("cd " + dir +
+                          " && relion_preprocess --i sim/micrographs.star --coord_dir coords/ --coord_suffix .star "
+                          "--part_dir Extract/ --part_star extracted.star --extract --extract_size 40");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* m : {"mic_0001", "mic_0002"}) {
+    const Image stack = ReadMrc(dir + "/Extract/sim/micrographs/" + m + ".mrcs");
+    const StarTable truth = ReadStar(dir + "/sim/truth/" + m + ".star").blocks.at(0);
+    ASSERT_EQ(static_cast<std::size_t>(stack.nz()), truth.num_rows());
+    for (int i = 0; i < stack.nz(); ++i) {
+      const double x = truth.GetDouble(i, "rlnCoordinateX"), y = truth.GetDouble(i, "rlnCoordinateY");
+      const double ex = 20 + x - std::floor(x), ey = 20 + y - std::floor(y);
+      const Image p = stack.Section(i);
+      double sw = 0, sx = 0, sy = 0;
+      for (int v = 8; v < 32; ++v)
+        for (int u = 8; u < 32; ++u) {
+          const double w = std::max(0.0, 10 - std::hypot(u - ex, v - ey)) * std::fabs(p(u, v));
+          sw += w, sx += w * u, sy += w * v;
+        }
+      EXPECT_NEAR(sx / sw, ex, 0.1) << m << " particle " << i;
+      EXPECT_NEAR(sy / sw, ey, 0.1) << m << " particle " << i;
+    }
   }
 }
 
