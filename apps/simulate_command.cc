@@ -67,16 +67,11 @@ int RunSimulate(int argc, char** argv) {
       app.add_subcommand("micrographs", "Micrographs (.mrc) + micrographs.star + true coordinates per micrograph");
   AddMapOptions(ma, &m);
   ma->add_option("--n", m.n, "Number of micrographs")->capture_default_str();
-  ma->add_option(
-      "--size",
-      [&m](const std::vector<std::string>& v) {
-        m.nx = m.ny = std::stoi(v.at(0));
-        return true;
-      },
-      "Square micrograph size (px); or --nx/--ny");
-  ma->add_option("--nx", m.nx, "Micrograph width (px)")->capture_default_str();
-  ma->add_option("--ny", m.ny, "Micrograph height (px)")->capture_default_str();
-  ma->add_option("--particles", m.particles, "Particles per micrograph; 0 = from --coverage")->capture_default_str();
+  int size = 4096, nx = 0, ny = 0;
+  ma->add_option("--size", size, "Square micrograph size (px)")->capture_default_str();
+  ma->add_option("--nx", nx, "Micrograph width (px); 0 = --size")->capture_default_str();
+  ma->add_option("--ny", ny, "Micrograph height (px); 0 = --size")->capture_default_str();
+  ma->add_option("--particles", m.particles, "Particles per micrograph; 0 = from --density")->capture_default_str();
   ma->add_option("--density,--coverage", m.coverage,
                  "Fraction of the area covered by particles (when --particles is 0)")
       ->capture_default_str();
@@ -123,6 +118,8 @@ int RunSimulate(int argc, char** argv) {
   } else {
     m.threads = threads;
     m.seed = common.seed;
+    m.nx = nx > 0 ? nx : size;
+    m.ny = ny > 0 ? ny : size;
     const MicrographSimResult r = SimulateMicrographs(m);
     std::printf("%d micrographs (%.4g Å/px): %d particles, %d hard negatives, %d decoys, SNR %.4g -> %s\n",
                 r.micrographs, r.pixel_size, r.targets, r.hard_negatives, r.decoys, r.mean_measured_snr, m.out.c_str());
