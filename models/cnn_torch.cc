@@ -274,7 +274,7 @@ CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& 
     m.robust_normalise = j.value("robust_normalise", true);
     m.invert = j.value("invert", false);
     m.default_threshold = j.value("default_threshold", 0.0);
-    m.channels_last = j.value("channels_last", true);
+    m.channels_last = j.value("channels_last", false);
     m.training_json = j.value("training", nlohmann::json::object()).dump();
   } catch (const nlohmann::json::exception& e) {
     throw IoError(where + ": bad model metadata: " + e.what());

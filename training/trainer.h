@@ -28,15 +28,15 @@ struct TrainOptions {
   double slack = 1;
   PatchOptions patches;
   int epochs = 10;
-  int steps_per_epoch = 40;
-  double learning_rate = 1e-3;
+  int steps_per_epoch = 30;
+  double learning_rate = 3e-3;        // measured: few-minute runs learn much faster than at 1e-3
   double weight_decay = 0;
   uint64_t seed = 42;
   int threads = 1;
   bool resume = false;
   std::string device = "cpu";
   bool export_torchscript = false;
-  bool channels_last = true;
+  bool channels_last = false;         // NCHW measured faster (benchmarks/cnn)
   int max_validation_peaks = 0;       // 0 = no limit
   int stop_after_epoch = 0;           // > 0: stop after this epoch (time-boxed runs; --resume continues)
   void Check() const;                 // throws InvalidInputError naming the option

@@ -1,7 +1,7 @@
 // CNN picker speed on this machine: inference per 4096² micrograph (preprocess + network +
 // peaks), channels-last vs default layout, training-step time, and whether 1 and 2 threads
 // give bit-identical training. Prints one JSON document.
-//   bench_cnn [model.pt] [threads]
+//   bench_cnn [model.pt or ""] [threads]
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -67,8 +67,9 @@ int main(int argc, char** argv) {
   meta.working_pixel_size = 15.4;  // a 308 Å particle binned to 20 px
   meta.diameter_angstrom = 308;
   std::string source = "random weights, resnet8 width 32";
-  CnnModel model = argc > 1 ? CnnModel::Load(argv[1]) : CnnModel::Create(meta, 1);
-  if (argc > 1) meta = model.meta(), source = argv[1];
+  const bool given = argc > 1 && argv[1][0] != '\0';
+  CnnModel model = given ? CnnModel::Load(argv[1]) : CnnModel::Create(meta, 1);
+  if (given) meta = model.meta(), source = argv[1];
   SetTorchThreads(threads);
   nlohmann::json out = {{"model", source}, {"threads", threads}, {"torch", TorchSummary()}};
 

@@ -1,0 +1,138 @@
+"""CNN picker benchmark report: results.json, README.md and PNGs from benchmarks/cnn/run.sh's work dir."""
+import csv
+import json
+import os
+import shutil
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+W, OUT, SNRS, THREADS = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4])
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def wall(name):
+    with open(os.path.join(W, "times", name + ".wall")) as f:
+        return float(f.read())
+
+
+def metrics(eval_dir):
+    o = load(os.path.join(eval_dir, "eval.json"))["overall"]
+    keys = ("picks", "truth", "true_positives", "precision", "recall", "f1", "average_precision", "best_f1",
+            "best_f1_threshold")
+    return {k: o[k] for k in keys}
+
+
+def max_recall(eval_dir):
+    with open(os.path.join(eval_dir, "pr_curve.csv")) as f:
+        return max(float(r["recall"]) for r in csv.DictReader(f))
+
+
+res = {"threads": THREADS, "load": open(os.path.join(W, "load.txt")).read().strip()}
+rt = load(os.path.join(W, "real", "train", "training_report.json"))
+res["real"] = {
+    "data": "EMPIAR-10028, 4 train + 1 valid micrographs (PU, --expected-particles 150), 5 test micrographs",
+    "train_wall_s": wall("real_train"),
+    "train_report_s": rt["seconds"],
+    "best_epoch": rt["best_epoch"],
+    "best_val_ap": rt["best_val_ap"],
+    "default_threshold": rt["default_threshold"],
+    "parameters": rt["parameters"],
+    "receptive_field_px": rt["receptive_field_px"],
+    "pick_wall_s": wall("real_pick"),
+    "test": metrics(os.path.join(W, "real", "eval")),
+    "test_max_recall_any_threshold": max_recall(os.path.join(W, "real", "eval")),
+    "match_radius_px": 28.5,
+}
+res["simulated"] = {}
+for snr in SNRS:
+    s = os.path.join(W, "sim_" + snr)
+    t = load(os.path.join(s, "cnn", "train", "training_report.json"))
+    res["simulated"][snr] = {
+        "cnn": metrics(os.path.join(s, "eval_cnn")) | {"threshold": t["default_threshold"]},
+        "template": metrics(os.path.join(s, "eval_template")) | {"threshold": 0.25},
+        "log": metrics(os.path.join(s, "eval_log")) | {"threshold": 1.0},
+        "cnn_train_wall_s": wall("cnn_train_" + snr),
+        "cnn_best_val_ap": t["best_val_ap"],
+        "cnn_pick_wall_s_30_micrographs": wall("cnn_pick_" + snr),
+        "template_wall_s_30_micrographs": wall("template_" + snr),
+        "log_wall_s_30_micrographs": wall("log_" + snr),
+    }
+res["speed"] = load(os.path.join(W, "speed.json"))
+with open(os.path.join(OUT, "results.json"), "w") as f:
+    json.dump(res, f, indent=2)
+
+# Pictures: F1/AP per method and SNR; the real run's curves, PR curve and one overlay.
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+methods = ("cnn", "template", "log")
+for ax, key, title in ((axes[0], "f1", "F1 at the default threshold"), (axes[1], "average_precision", "AP")):
+    for j, m in enumerate(methods):
+        vals = [res["simulated"][snr][m][key] for snr in SNRS]
+        ax.bar([i + 0.27 * (j - 1) for i in range(len(SNRS))], vals, width=0.25, label=m)
+    ax.set_xticks(range(len(SNRS)))
+    ax.set_xticklabels(["SNR " + s for s in SNRS])
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+axes[0].legend()
+fig.suptitle("Simulated (ribosome, 20 test micrographs 1024², decoys): CNN vs template vs LoG")
+fig.tight_layout()
+fig.savefig(os.path.join(OUT, "simulated_f1_ap.png"), dpi=90)
+shutil.copy(os.path.join(W, "real", "train", "training_curves.png"), os.path.join(OUT, "real_training_curves.png"))
+shutil.copy(os.path.join(W, "real", "eval", "pr_curve.png"), os.path.join(OUT, "real_pr_curve.png"))
+shutil.copy(os.path.join(W, "real", "pick", "overlays", "311_10028.png"), os.path.join(OUT, "real_overlay_311.png"))
+
+r, sp = res["real"], res["speed"]
+lines = [
+    "# CNN picker benchmark",
+    "",
+    f"`benchmarks/cnn/run.sh` ({THREADS} threads; machine load at the end: `{res['load']}` — the 2 cores were shared",
+    "with other jobs, so wall times are upper bounds).",
+    "",
+    "## Real: EMPIAR-10028 (labels incomplete: precision is a lower bound)",
+    "",
+    f"ResNet-8 width 32 ({r['parameters']} parameters, receptive field {r['receptive_field_px']} binned px), PU objective,",
+    f"trained in {r['train_wall_s']:.0f} s wall; best validation AP {r['best_val_ap']:.3f} (epoch {r['best_epoch']}),",
+    f"default threshold {r['default_threshold']:.2f} (log-odds, validation F1). Test split, match radius 28.5 px:",
+    "",
+    "| picks / labels | precision (lower bound) | recall | F1 | AP | max recall (any threshold) |",
+    "|---|---|---|---|---|---|",
+    f"| {r['test']['picks']} / {r['test']['truth']} | {r['test']['precision']:.3f} | {r['test']['recall']:.3f} | "
+    f"{r['test']['f1']:.3f} | {r['test']['average_precision']:.3f} | {r['test_max_recall_any_threshold']:.3f} |",
+    "",
+    "![training curves](real_training_curves.png) ![PR curve](real_pr_curve.png)",
+    "",
+    "![test micrograph 311 with the CNN picks](real_overlay_311.png)",
+    "",
+    "## Simulated: train on 10 micrographs, evaluate on 20 (decoys and hard negatives count as false positives)",
+    "",
+    "| SNR | method | threshold | picks / truth | precision | recall | F1 | AP | seconds (30 mics) |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+for snr in SNRS:
+    s = res["simulated"][snr]
+    for m, key in (("cnn", "cnn_pick_wall_s_30_micrographs"), ("template", "template_wall_s_30_micrographs"),
+                   ("log", "log_wall_s_30_micrographs")):
+        e = s[m]
+        lines.append(f"| {snr} | {m} | {e['threshold']:.3g} | {e['picks']} / {e['truth']} | {e['precision']:.3f} | "
+                     f"{e['recall']:.3f} | {e['f1']:.3f} | {e['average_precision']:.3f} | {s[key]:.1f} |")
+lines += ["", "CNN training wall time: " + ", ".join(
+    f"SNR {snr}: {res['simulated'][snr]['cnn_train_wall_s']:.0f} s" for snr in SNRS) + ".", "",
+    "![F1 and AP](simulated_f1_ap.png)", "",
+    "## Speed (4096² micrograph at 1.34 Å/px, real model)", "",
+    f"Binned to {sp['binned_size'][0]}x{sp['binned_size'][1]}; {sp['torch']}.", "",
+    "| layout | network only (s) | preprocess + network + peaks (s) | training step 16x96² (s) |", "|---|---|---|---|"]
+for layout in ("channels_last", "nchw"):
+    x = sp[layout]
+    lines.append(f"| {layout} | {x['inference_network_s']:.3f} | {x['pick_4096_total_s']:.3f} | "
+                 f"{x['train_step_16x96x96_s']:.3f} |")
+lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
+          f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
+with open(os.path.join(OUT, "README.md"), "w") as f:
+    f.write("\n".join(lines))
