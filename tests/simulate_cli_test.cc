@@ -203,6 +203,13 @@ TEST(SimulateCli, MapPixelSizeMustMatchOrBeGiven) {
                      dir + "/c");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(ReadMrcHeader(dir + "/c/particles.mrcs").nx, 66);
+  // --rescale resamples the 1 Å/px map to 2 Å/px: a 32 px box of the same 64 Å.
+  r = RunEmkitBinary("simulate particles --map " + data + "/maps/hand_64.mrc --pixel-size 2 --rescale -q --n 2 --out " +
+                     dir + "/d");
+  EXPECT_EQ(r.status, 0) << r.err;
+  const MrcHeader h = ReadMrcHeader(dir + "/d/particles.mrcs");
+  EXPECT_EQ(h.nx, 32);
+  EXPECT_NEAR(h.PixelSize(), 2, 1e-5);
 }
 
 }  // namespace
