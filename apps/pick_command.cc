@@ -171,6 +171,7 @@ int RunPick(int argc, char** argv) {
       ->capture_default_str();
   t->add_option("--lowpass", c.tmpl.lowpass_angstrom, "Low-pass of the references (Å)")->capture_default_str();
   t->add_option("--psi-step", c.tmpl.psi_step, "In-plane rotation step (degrees)")->capture_default_str();
+  t->add_flag("--whiten", c.tmpl.whiten, "Pre-whiten micrograph and references by the micrograph's power spectrum");
   t->add_flag("--write-references", c.write_references, "Write the references used to <out>/references.mrcs");
   t->add_flag("--ctf", c.tmpl.use_ctf, "Multiply references by each micrograph's CTF (STAR with defocus)");
   t->add_option("--correlation-pixel", c.tmpl.correlation_pixel,

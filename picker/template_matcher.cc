@@ -101,16 +101,29 @@ struct TemplateScoreMapper::Impl {
   std::vector<int> best_index;
   int coarse_nx = 0, coarse_ny = 0, work_nx = 0, work_ny = 0;
 
-  void Prepare(double pixel, const PreprocessedMicrograph& m);
+  // whitening: 1/sqrt(power) of the micrograph per shell, shell = r * whitening_scale with r in
+  // cycles per pixel; empty = none.
+  void Prepare(double pixel, const PreprocessedMicrograph& m, const std::vector<double>& whitening,
+               double whitening_scale);
 };
 
-void TemplateScoreMapper::Impl::Prepare(double pixel, const PreprocessedMicrograph& m) {
+namespace {
+double ProfileAt(const std::vector<double>& w, double shell) {
+  const int i = static_cast<int>(shell);
+  if (i + 1 >= static_cast<int>(w.size())) return w.empty() ? 1.0 : w.back();
+  const double f = shell - i;
+  return (1 - f) * w[i] + f * w[i + 1];
+}
+}  // namespace
+
+void TemplateScoreMapper::Impl::Prepare(double pixel, const PreprocessedMicrograph& m,
+                                        const std::vector<double>& whitening, double whitening_scale) {
   const bool ctf = opt.use_ctf && m.has_ctf;
   char key[256];
   std::snprintf(key, sizeof key, "%.6f %d %.3f %.3f %.3f %.3f %.3f %.3f %.3f", pixel, ctf ? 1 : 0, m.ctf.defocus_u,
                 m.ctf.defocus_v, m.ctf.defocus_angle, m.ctf.voltage_kv, m.ctf.cs_mm, m.ctf.amplitude_contrast,
                 m.ctf.phase_shift);
-  if (prepared_key == key) return;
+  if (whitening.empty() && prepared_key == key) return;  // whitened templates follow each micrograph
   std::vector<Image> scaled(references.size());
   for (std::size_t r = 0; r < references.size(); ++r) {
     const Image& ref = references[r];
@@ -131,6 +144,17 @@ void TemplateScoreMapper::Impl::Prepare(double pixel, const PreprocessedMicrogra
       padded = InverseCentredFft(f);
       for (int y = 0; y < box; ++y)
         for (int x = 0; x < box; ++x) t(x, y) = padded(x + box / 2, y + box / 2);
+    }
+    if (!whitening.empty()) {  // the matched filter for coloured noise: the same filter as the micrograph
+      FourierGrid f = CentredFft(t);
+      for (int y = 0; y < box; ++y) {
+        const double fy = double(FourierGrid::Freq(y, box)) / box;
+        for (int x = 0; x < f.half_nx(); ++x) {
+          const double fx = double(x) / box;
+          f.grid()(x, y) *= static_cast<float>(ProfileAt(whitening, std::sqrt(fx * fx + fy * fy) * whitening_scale));
+        }
+      }
+      t = InverseCentredFft(f);
     }
     scaled[r] = std::move(t);
   }
@@ -175,8 +199,6 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   pixel = m.pixel_size * nx / cnx;
   const Image coarse = (cnx == nx && cny == ny) ? m.image : FourierResize(m.image, cnx, cny, 1, s.opt.threads);
   const double t0 = NowSeconds();
-  s.Prepare(pixel, m);
-  const double t1 = NowSeconds();
 
   // No margin: the correlation is periodic over the padded grid, so only pixels within a
   // template radius of the edge see the opposite edge (particles there cannot be boxed anyway).
@@ -185,6 +207,38 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   for (int y = 0; y < cny; ++y)
     for (int x = 0; x < cnx; ++x) padded(x, y) = coarse(x, y);
   FourierGrid fm = Fft(padded, s.opt.threads);
+  std::vector<double> whitening;
+  const double scale = std::max(px, py);
+  if (s.opt.whiten) {
+    // Radial power spectrum of the micrograph; the micrograph and the templates are both
+    // divided by its square root (so the noise is white and NCC is the matched filter), and the
+    // micrograph is low-passed like the templates so the local variance sees the same band.
+    const int shells = static_cast<int>(scale * 0.75) + 2;
+    std::vector<double> power(shells, 0.0), count(shells, 0.0);
+    auto shell_of = [&](int x, int y) {
+      const double fx = double(x) / px, fy = double(FourierGrid::Freq(y, py)) / py;
+      return std::sqrt(fx * fx + fy * fy) * scale;
+    };
+    for (int y = 0; y < py; ++y)
+      for (int x = 0; x < fm.half_nx(); ++x) {
+        const int i = static_cast<int>(std::lround(shell_of(x, y)));
+        power[i] += std::norm(fm.grid()(x, y));
+        count[i] += 1;
+      }
+    whitening.assign(shells, 0.0);
+    for (int i = 1; i < shells; ++i)
+      whitening[i] = count[i] > 0 && power[i] > 0 ? 1.0 / std::sqrt(power[i] / count[i]) : 0.0;
+    const double cut = pixel / s.opt.lowpass_angstrom * scale, edge = 2;  // raised cosine over 2 shells
+    for (int y = 0; y < py; ++y)
+      for (int x = 0; x < fm.half_nx(); ++x) {
+        const double sh = shell_of(x, y);
+        const double lp = sh <= cut - edge / 2 ? 1 : sh >= cut + edge / 2 ? 0 : 0.5 * (1 + std::cos(M_PI * (sh - cut + edge / 2) / edge));
+        fm.grid()(x, y) *= static_cast<float>(ProfileAt(whitening, sh) * lp);
+      }
+    InverseFft(fm, &padded, s.opt.threads);
+  }
+  s.Prepare(pixel, m, whitening, scale);
+  const double t1 = NowSeconds();
   const float n_total = static_cast<float>(static_cast<double>(px) * py);
   for (auto& v : fm.grid()) v *= n_total;  // one factor N for InverseFft(A * conj(B)) to be the correlation
   Image local_mean, local_std;

@@ -9,6 +9,9 @@
 // does not depend on the rotation). Because the references are low-passed, the correlation
 // is band-limited: it is computed on a grid sampled at `correlation_pixel` Å (default
 // lowpass / 2.5, i.e. just finer than Nyquist of the low-pass) and interpolated back.
+// With `whiten`, micrograph and references are first divided by the square root of the
+// micrograph's radial power spectrum (pre-whitening: NCC is then the matched filter in
+// coloured noise), and the micrograph is low-passed like the references.
 #pragma once
 
 #include <memory>
@@ -26,6 +29,7 @@ struct TemplateOptions {
   double psi_step = 10;            // degrees between in-plane rotations
   bool use_ctf = false;            // multiply references by the micrograph's CTF when it has one
   double correlation_pixel = 0;    // Å; 0 = lowpass / 2.5; < 0 = the micrograph's working pixel
+  bool whiten = false;             // divide micrograph and references by the micrograph's power spectrum
   int threads = 1;
   void Check() const;
 };
