@@ -36,6 +36,7 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_option("--references", o.references, "Starting class images (.mrcs with K sections) instead of random");
   app.add_option("--continue", o.continue_from, "Continue from run_itNNN_optimiser.star or _model.star (emkit or RELION)");
   app.add_option("--incr-size", o.incr_size, "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")->capture_default_str();
+  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: no limit)")->capture_default_str();
   app.add_option("--chunk", o.chunk_size, "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")->capture_default_str();
   app.add_flag("--norm", norm, "RELION's per-particle normalisation correction (not supported)");
   app.add_flag("--scale", scale, "RELION's per-group intensity scale correction (not supported)");

@@ -179,6 +179,9 @@ MStepOptions MakeMStepOptions(const Job& job, int current_size, bool initial) {
   m.center_classes = job.opt.center_classes;
   m.incr_size = job.opt.incr_size;
   m.initial = initial;
+  if (job.opt.initial_lowpass > 0)
+    m.initial_lowpass_shell =
+        std::max(1, static_cast<int>(std::floor(job.box * job.pixel_size / job.opt.initial_lowpass + 1e-9)));
   m.current_size = current_size;
   m.num_particles = job.reader->count();
   return m;

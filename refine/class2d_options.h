@@ -25,6 +25,7 @@ struct Class2dOptions {
   bool center_classes = true;
   double adaptive_fraction = 0.999;  // significant samples: smallest set with this much weight
   int incr_size = 10;           // Fourier pixels beyond the estimated resolution
+  double initial_lowpass = 0;   // Å: random-start averages are limited to this (0: no limit)
   double mask_edge_px = 5;
   int chunk_size = 64;          // particles per E-step block (fixed: results do not depend on threads/ranks)
   int threads = 1;

@@ -150,8 +150,13 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         sig[sh] += std::norm(d[i] / w[i]) - 2.0 * model->sigma2_noise[sh] / w[i];
         c[sh] += 1;
       }
-      for (int sh = 0; sh < ns; ++sh) tau2[sh] = c[sh] > 0 ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
+      for (int sh = 0; sh < ns; ++sh) tau2[sh] = c[sh] > 0 && sh <= opt.initial_lowpass_shell ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
     }
+    // The prior beyond the shells it was estimated on: flat extension of the last estimate, so the
+    // data decide whether the new shells hold signal (tau2 grows) or not (it shrinks).
+    std::vector<double> prior = tau2;
+    for (int sh = 1; sh < ns; ++sh)
+      if (!(prior[sh] > 0)) prior[sh] = prior[sh - 1];
     FourierGrid f(n, n);
     std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
     for (int y = 0; y < n; ++y) {
@@ -164,7 +169,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         if (opt.initial)
           reg = tau2[sh] > 0 ? model->sigma2_noise[sh] / (opt.tau2_fudge * tau2[sh]) : -1;
         else
-          reg = tau2[sh] > 0 ? 1.0 / (opt.tau2_fudge * tau2[sh]) : -1;
+          reg = prior[sh] > 0 ? 1.0 / (opt.tau2_fudge * prior[sh]) : -1;
         const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
         f.grid()(x, y) = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
         power[sh] += std::norm(v);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Class2D benchmark: emkit class2d vs RELION 3.1.3 relion_refine on the same simulated particles.
+#   particles: projections of ../shared/data/maps/ribosome70s_65.mrc (5 Å/px, 64 px box, CTF,
+#              SNR 0.05) from `emkit simulate particles`; true angles/offsets removed from the input
+#   both:      K=10, 15 iterations, psi step 12°, offset range 5 px, step 2 px, T=2, 300 Å mask,
+#              zero mask, 2 threads (RELION: --oversampling 1 --flatten_solvent, no --norm/--scale)
+#   quality:   benchmarks/class2d/quality.py (view spread per class, FRC vs best noiseless projection)
+#   scaling:   emkit 5 iterations with 1 vs 2 threads, and 1 vs 2 MPI ranks (1 thread each)
+# Usage: benchmarks/class2d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class2d/)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+emkit=${1:-$root/build/apps/emkit}
+work=${2:-/tmp/emkit_bench_class2d}
+results=$root/benchmarks/results/class2d
+map=$root/../shared/data/maps/ribosome70s_65.mrc
+N=${N:-2000}
+K=${K:-10}
+ITER=${ITER:-15}
+mkdir -p "$work" "$results"
+cd "$work"
+py=/usr/bin/python3
+if [ ! -f p$N/particles.star ]; then
+  "$emkit" simulate particles --map "$map" --pixel-size 5 --box 64 --n $N --snr 0.05 --write-noiseless --seed 1 \
+    --threads 2 -q --out p$N
+fi
+if [ ! -f refs/particles_noiseless.mrcs ]; then
+  "$emkit" simulate particles --map "$map" --pixel-size 5 --box 64 --n 300 --no-ctf --snr 1e6 --max-offset 0 \
+    --write-noiseless --seed 2 -q --out refs
+fi
+# Input without the true angles and offsets.
+$py - "$N" <<'PY'
+import sys
+n = sys.argv[1]
+out, labels, inpart = [], [], False
+for l in open(f"p{n}/particles.star").read().split("\n"):
+    s = l.strip()
+    if s == "data_particles": inpart = True
+    if inpart and s.startswith("_rln"):
+        labels.append(s.split()[0]); out.append(l); continue
+    if inpart and s and not s.startswith(("_", "loop_", "#", "data_")):
+        f = s.split()
+        for i, lab in enumerate(labels):
+            if lab in ("_rlnAngleRot", "_rlnAngleTilt", "_rlnAnglePsi", "_rlnOriginXAngst", "_rlnOriginYAngst"): f[i] = "0"
+            if lab == "_rlnImageName": f[i] = f[i].split("@")[0] + f"@p{n}/" + f[i].split("@")[1].split("/")[-1]
+        out.append(" ".join(f)); continue
+    out.append(l)
+open(f"input{n}.star", "w").write("\n".join(out))
+PY
+common=(--K $K --iter $ITER --particle-diameter 300 --psi-step 12 --offset-range 5 --offset-step 2 --zero-mask --seed 1)
+echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load.txt
+rm -rf emkit$N
+/usr/bin/time -v "$emkit" class2d --i input$N.star --o emkit$N "${common[@]}" --threads 2 > emkit$N.log 2> emkit$N.time
+echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+if [ ! -f relion$N/run_it$(printf %03d $ITER)_model.star ]; then
+  rm -rf relion$N && mkdir -p relion$N
+  /usr/bin/time -v relion_refine --i input$N.star --o relion$N/run --ctf --iter $ITER --tau2_fudge 2 --particle_diameter 300 \
+    --K $K --flatten_solvent --zero_mask --oversampling 1 --psi_step 12 --offset_range 5 --offset_step 2 --j 2 --pool 30 \
+    --dont_combine_weights_via_disc --random_seed 1 > relion$N/log.txt 2> relion$N/time.txt
+fi
+# Scaling (5 iterations).
+for t in 1 2; do
+  rm -rf scale_t$t
+  /usr/bin/time -f "%e %M" -o scale_t$t.time "$emkit" class2d --i input$N.star --o scale_t$t "${common[@]}" --iter 5 \
+    --threads $t -q > scale_t$t.log 2>&1
+done
+for r in 1 2; do
+  rm -rf scale_r$r
+  /usr/bin/time -f "%e %M" -o scale_r$r.time mpirun --allow-run-as-root --oversubscribe -np $r "$emkit" class2d \
+    --i input$N.star --o scale_r$r "${common[@]}" --iter 5 --threads 1 -q > scale_r$r.log 2>&1
+done
+it=$(printf %03d $ITER)
+$py "$here/quality.py" p$N/particles.star emkit$N/run_it${it}_data.star emkit$N/run_it${it}_classes.mrcs refs/particles_noiseless.mrcs 5 > quality_emkit.json
+$py "$here/quality.py" p$N/particles.star relion$N/run_it${it}_data.star relion$N/run_it${it}_classes.mrcs refs/particles_noiseless.mrcs 5 > quality_relion.json
+$py "$here/report.py" "$work" "$results" "$N" "$K" "$ITER"
