@@ -40,6 +40,7 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_option("--chunk", o.chunk_size, "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")->capture_default_str();
   app.add_flag("--norm", norm, "RELION's per-particle normalisation correction (not supported)");
   app.add_flag("--scale", scale, "RELION's per-group intensity scale correction (not supported)");
+  app.add_flag("--ignore-offsets", o.ignore_input_offsets, "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
   app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

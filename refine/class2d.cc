@@ -276,6 +276,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     LoadContinue(job);
   else
     LoadParticles(job, job.opt.input);
+  if (job.opt.ignore_input_offsets && job.opt.continue_from.empty())
+    for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
   if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
   if (job.mask_radius_px() > job.box / 2.0)
     throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) + " Å exceeds the box (" +

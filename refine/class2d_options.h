@@ -31,6 +31,7 @@ struct Class2dOptions {
   int threads = 1;
   uint64_t seed = 42;
   bool write_png = true;
+  bool ignore_input_offsets = false;  // start every particle at offset 0 (e.g. simulated truth in the STAR)
 
   void Check() const;  // throws InvalidInputError naming the bad option
 };
