@@ -19,13 +19,13 @@ struct CnnModelMeta {
   std::string architecture = "resnet8";  // "resnet8" | "unet"
   int width = 32;                        // channels of the first layer
   // Preprocessing used in training (and therefore required at picking).
-  double working_pixel_size = 0;   // Å per binned pixel
-  double diameter_angstrom = 0;    // particle diameter
-  double highpass_angstrom = 0;    // 0 = off
+  double working_pixel_size = 0;  // Å per binned pixel
+  double diameter_angstrom = 0;   // particle diameter
+  double highpass_angstrom = 0;   // 0 = off
   bool robust_normalise = true;
   bool invert = false;
   // Picking defaults.
-  double default_threshold = 0;    // log-odds; chosen from validation F1 at training time
+  double default_threshold = 0;      // log-odds; chosen from validation F1 at training time
   std::string training_json = "{}";  // summary of the run that made the model (free form)
   // Memory layout on the CPU. NCHW is the default: benchmarks/cnn measured it faster than
   // channels-last for these dilated 3x3 networks (training ~1.6x, inference equal).
@@ -45,16 +45,16 @@ std::vector<std::string> CnnArchitectures();
 enum class CnnObjective { kPn, kGeBinomial };
 struct CnnLossOptions {
   CnnObjective objective = CnnObjective::kGeBinomial;
-  double pi = 0.03;     // GE-binomial: expected positive fraction among unlabelled pixels
-  double slack = 1.0;   // GE-binomial: weight of the penalty
+  double pi = 0.03;              // GE-binomial: expected positive fraction among unlabelled pixels
+  double slack = 1.0;            // GE-binomial: weight of the penalty
   double positive_weight = 1.0;  // PN: weight of positive pixels
 };
 
 // Minibatch of single-channel patches, n x h x w, row-major.
 struct CnnBatch {
   int n = 0, h = 0, w = 0;
-  std::vector<float> images;   // n*h*w
-  std::vector<float> labels;   // n*h*w (see CnnLossOptions)
+  std::vector<float> images;  // n*h*w
+  std::vector<float> labels;  // n*h*w (see CnnLossOptions)
   // Second label map (same shape) selecting which unlabelled pixels enter the GE-binomial
   // penalty (1 = counted); empty = all label==0 pixels.
   std::vector<float> penalty_mask;
@@ -72,7 +72,7 @@ class CnnModel {
 
   const CnnModelMeta& meta() const;
   CnnModelMeta& mutable_meta();
-  int ReceptiveField() const;   // pixels (odd); analytic, verified by tests
+  int ReceptiveField() const;  // pixels (odd); analytic, verified by tests
   // Input sizes of Predict are padded internally to a multiple of this (U-Net pooling).
   int SizeMultiple() const;
   // Mirror padding added on every side before inference (covers half the receptive field).

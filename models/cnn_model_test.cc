@@ -138,8 +138,8 @@ double DirectGeBinomial(const std::vector<float>& z, const std::vector<float>& y
   for (int c = 0; c <= n; ++c) qsum += q[c] = std::exp(q[c] - qmax);
   double penalty = 0;
   for (int c = 0; c <= n; ++c) {
-    const double log_binom = std::lgamma(n + 1.0) - std::lgamma(c + 1.0) - std::lgamma(n - c + 1.0) +
-                             c * std::log(pi) + (n - c) * std::log(1 - pi);
+    const double log_binom = std::lgamma(n + 1.0) - std::lgamma(c + 1.0) - std::lgamma(n - c + 1.0) + c * std::log(pi) +
+                             (n - c) * std::log(1 - pi);
     penalty -= q[c] / qsum * log_binom;
   }
   return (bce + slack * penalty) / std::max(1, n_pos);
@@ -199,7 +199,11 @@ TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
 TEST(CnnModelTest, BadInputsErrorClearly) {
   EXPECT_THROW(CnnModel::Load(TempPath("missing.pt")), IoError);
   const std::string junk = TempPath("junk.pt");
-  { FILE* f = std::fopen(junk.c_str(), "w"); std::fputs("not a model", f); std::fclose(f); }
+  {
+    FILE* f = std::fopen(junk.c_str(), "w");
+    std::fputs("not a model", f);
+    std::fclose(f);
+  }
   try {
     CnnModel::Load(junk);
     FAIL() << "no error";

@@ -16,7 +16,7 @@ struct CnnPicker {
   PreprocessOptions preprocess;         // the preprocessing the model was trained with
   double default_threshold = 0;         // log-odds, from validation F1 at training time
   double diameter_angstrom = 0;
-  int receptive_field = 0;              // binned pixels
+  int receptive_field = 0;  // binned pixels
 };
 
 // Preprocessing stored in a model's metadata.

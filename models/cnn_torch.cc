@@ -57,8 +57,7 @@ struct NetImpl : torch::nn::Module {
       // He-uniform for the ReLU layers; the head starts at a low prior (particles are rare).
       const double fan_in = double(s.in) * s.k * s.k;
       const double bound = s.bn ? std::sqrt(6.0 / fan_in) : 1.0 / std::sqrt(fan_in);
-      weight.push_back(
-          register_parameter(P("w", li), torch::empty({s.out, s.in, s.k, s.k}).uniform_(-bound, bound)));
+      weight.push_back(register_parameter(P("w", li), torch::empty({s.out, s.in, s.k, s.k}).uniform_(-bound, bound)));
       bias.push_back(register_parameter(P("b", li), s.bn ? torch::zeros({s.out}) : torch::full({s.out}, -3.0)));
       if (s.bn) {
         gamma.push_back(register_parameter(P("g", li), torch::ones({s.out})));
@@ -121,9 +120,11 @@ struct NetImpl : torch::nn::Module {
     s << "def forward(self, x):\n"
       << "    h = x.size(2)\n    w = x.size(3)\n"
       << "    if h > " << margin << " and w > " << margin << ":\n"
-      << "        x = torch.reflection_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin << "])\n"
+      << "        x = torch.reflection_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
+      << "])\n"
       << "    else:\n"
-      << "        x = torch.replication_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin << "])\n"
+      << "        x = torch.replication_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
+      << "])\n"
       << "    ph = (" << multiple << " - x.size(2) % " << multiple << ") % " << multiple << "\n"
       << "    pw = (" << multiple << " - x.size(3) % " << multiple << ") % " << multiple << "\n"
       << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n";
@@ -349,9 +350,8 @@ Image CnnModel::Predict(const Image& image, int tile) const {
     // pixels see image-like context rather than zeros; margins cover half the receptive field
     // and keep tile origins on the pooling grid.
     const int margin = Margin();
-    auto padded = nx > margin && ny > margin
-                      ? torch::reflection_pad2d(full, {margin, margin, margin, margin})
-                      : torch::replication_pad2d(full, {margin, margin, margin, margin});
+    auto padded = nx > margin && ny > margin ? torch::reflection_pad2d(full, {margin, margin, margin, margin})
+                                             : torch::replication_pad2d(full, {margin, margin, margin, margin});
     const int core = ((tile - 2 * margin) / m) * m;
     if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
       copy_out(impl_->Run(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
@@ -428,9 +428,7 @@ void CnnModel::ExportTorchScript(const std::string& path) const {
     m.register_attribute("emkit_meta", c10::StringType::get(), c10::IValue(impl_->meta.ToJson()));
     m.define(impl_->net->ScriptSource(SizeMultiple(), Margin()));
     m.eval();
-    WriteAtomically(path, [&](const std::string& tmp) {
-      m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}});
-    });
+    WriteAtomically(path, [&](const std::string& tmp) { m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}}); });
   } catch (...) {
     RethrowTorch("exporting TorchScript to " + path);
   }
@@ -473,9 +471,7 @@ double CnnModel::TrainStep(const CnnBatch& b, const CnnLossOptions& loss, int ma
     torch::Tensor mask;
     if (!b.penalty_mask.empty())
       mask = torch::from_blob(const_cast<float*>(b.penalty_mask.data()), {b.n, 1, b.h, b.w}, opt).to(impl_->device);
-    auto crop = [&](const torch::Tensor& t) {
-      return t.slice(2, margin, b.h - margin).slice(3, margin, b.w - margin);
-    };
+    auto crop = [&](const torch::Tensor& t) { return t.slice(2, margin, b.h - margin).slice(3, margin, b.w - margin); };
     auto logits = impl_->Run(x);
     auto l = LossTensor(crop(logits), crop(y), mask.defined() ? crop(mask) : mask, loss);
     impl_->adam->zero_grad();

@@ -58,8 +58,9 @@ TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
 
 TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
   const std::string d = MakeData(FreshDir("data"));
-  auto r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --epochs 4 --steps-per-epoch 8" +
-                          " --diameter 40 --width 8 --batch-size 8 --patch 64 --lr 3e-3 --threads 1");
+  auto r =
+      RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --epochs 4 --steps-per-epoch 8" +
+                     " --diameter 40 --width 8 --batch-size 8 --patch 64 --lr 3e-3 --threads 1");
   ASSERT_EQ(r.status, 0) << r.err;
   // No --diameter, no threshold, no preprocessing options: all come from the model.
   r = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +

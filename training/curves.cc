@@ -1,10 +1,9 @@
 // Loss / validation-AP curves as a PNG (OpenCV drawing; no plotting library needed in C++).
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 #include "core/files.h"

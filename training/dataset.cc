@@ -152,7 +152,8 @@ std::vector<AnnotatedMicrograph> LoadAnnotatedMicrographs(const DatasetOptions& 
   const std::string key = CacheKey(opt, mics, coord_files);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(Fnv1a(key)));
-  const std::string cache = opt.cache_dir.empty() ? "" : JoinPath(opt.cache_dir, std::string("trainset_") + hex + ".h5");
+  const std::string cache =
+      opt.cache_dir.empty() ? "" : JoinPath(opt.cache_dir, std::string("trainset_") + hex + ".h5");
   std::vector<AnnotatedMicrograph> out(mics.size());
   if (cache_hit) *cache_hit = false;
   if (!cache.empty() && FileExists(cache)) {

@@ -13,10 +13,10 @@
 namespace emkit {
 
 struct AnnotatedMicrograph {
-  std::string path;                    // source micrograph
-  Image image;                         // preprocessed (binned, normalised)
-  double bin_factor = 1;               // original px per binned px
-  std::vector<Coordinate> coords;      // particle centres in ORIGINAL micrograph pixels
+  std::string path;                // source micrograph
+  Image image;                     // preprocessed (binned, normalised)
+  double bin_factor = 1;           // original px per binned px
+  std::vector<Coordinate> coords;  // particle centres in ORIGINAL micrograph pixels
 };
 
 struct DatasetOptions {
@@ -27,9 +27,9 @@ struct DatasetOptions {
   // (Topaz text / STAR with micrograph names).
   std::string coordinates;
   CoordinateIoOptions coordinate_io;
-  double pixel_size = 0;               // Å; 0 = from the MRC header (required for image formats)
-  PreprocessOptions preprocess;        // working_pixel_size must be set
-  std::string cache_dir;               // empty = no cache
+  double pixel_size = 0;         // Å; 0 = from the MRC header (required for image formats)
+  PreprocessOptions preprocess;  // working_pixel_size must be set
+  std::string cache_dir;         // empty = no cache
   void Check() const;
 };
 

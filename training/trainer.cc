@@ -53,9 +53,15 @@ Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph
 nlohmann::json HistoryJson(const std::vector<EpochRecord>& h) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& e : h)
-    a.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"learning_rate", e.learning_rate}, {"val_ap", e.ap},
-                 {"val_best_f1", e.f1}, {"val_precision", e.precision}, {"val_recall", e.recall},
-                 {"val_threshold", e.threshold}, {"seconds", e.seconds}});
+    a.push_back({{"epoch", e.epoch},
+                 {"loss", e.loss},
+                 {"learning_rate", e.learning_rate},
+                 {"val_ap", e.ap},
+                 {"val_best_f1", e.f1},
+                 {"val_precision", e.precision},
+                 {"val_recall", e.recall},
+                 {"val_threshold", e.threshold},
+                 {"seconds", e.seconds}});
   return a;
 }
 
@@ -195,16 +201,17 @@ TrainResult Train(const TrainOptions& opt_in) {
   }
   result.pi = loss.pi;
   std::vector<Image> labels;
-  for (const auto& m : train) labels.push_back(DiskLabels(m.image.nx(), m.image.ny(), BinnedCentres(m), opt.patches.label_radius));
+  for (const auto& m : train)
+    labels.push_back(DiskLabels(m.image.nx(), m.image.ny(), BinnedCentres(m), opt.patches.label_radius));
   PatchOptions po = opt.patches;
   po.margin = rf / 2;
   if (po.patch < 2 * po.margin + 16) po.patch = 2 * po.margin + 16;
-  LOG_INFO("training " << opt.architecture << " (" << model.NumParameters() << " parameters, receptive field " << rf
-                       << " px) on " << train.size() << " micrographs (" << n_labels << " labels), validating on "
-                       << valid.size() << "; binned " << meta.working_pixel_size << " Å/px, particle " << d_binned
-                       << " px; " << opt.objective << (loss.objective == CnnObjective::kGeBinomial
-                                                            ? " pi=" + std::to_string(loss.pi)
-                                                            : std::string()));
+  LOG_INFO(
+      "training " << opt.architecture << " (" << model.NumParameters() << " parameters, receptive field " << rf
+                  << " px) on " << train.size() << " micrographs (" << n_labels << " labels), validating on "
+                  << valid.size() << "; binned " << meta.working_pixel_size << " Å/px, particle " << d_binned << " px; "
+                  << opt.objective
+                  << (loss.objective == CnnObjective::kGeBinomial ? " pi=" + std::to_string(loss.pi) : std::string()));
 
   // Resume.
   const std::string checkpoint = JoinPath(opt.out_dir, "checkpoint.pt");
@@ -234,7 +241,8 @@ TrainResult Train(const TrainOptions& opt_in) {
       lr = opt.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(kPi * step / total_steps)));
       model.SetLearningRate(lr);
       const double l = model.TrainStep(SampleBatch(train, labels, po, opt.seed, step), loss, po.margin);
-      if (!std::isfinite(l)) throw InternalError("training diverged (loss " + std::to_string(l) + ") at step " + std::to_string(step));
+      if (!std::isfinite(l))
+        throw InternalError("training diverged (loss " + std::to_string(l) + ") at step " + std::to_string(step));
       sum += l;
       char suffix[64];
       std::snprintf(suffix, sizeof suffix, "loss %.4f", sum / (s + 1));
@@ -253,11 +261,15 @@ TrainResult Train(const TrainOptions& opt_in) {
       result.best_epoch = epoch;
       result.default_threshold = v.threshold;
       model.mutable_meta().default_threshold = v.threshold;
-      model.mutable_meta().training_json =
-          nlohmann::json({{"epoch", epoch}, {"val_ap", v.ap}, {"val_best_f1", v.f1}, {"objective", opt.objective},
-                          {"pi", loss.pi}, {"seed", opt.seed}, {"train_micrographs", train.size()},
-                          {"train_labels", n_labels}})
-              .dump();
+      model.mutable_meta().training_json = nlohmann::json({{"epoch", epoch},
+                                                           {"val_ap", v.ap},
+                                                           {"val_best_f1", v.f1},
+                                                           {"objective", opt.objective},
+                                                           {"pi", loss.pi},
+                                                           {"seed", opt.seed},
+                                                           {"train_micrographs", train.size()},
+                                                           {"train_labels", n_labels}})
+                                               .dump();
       model.Save(result.model_path);
     }
     nlohmann::json state = {{"epoch", epoch},
@@ -276,39 +288,38 @@ TrainResult Train(const TrainOptions& opt_in) {
   result.curves_path = JoinPath(opt.out_dir, "training_curves.png");
   WriteTrainingCurves(result.curves_path, result.history);
   result.report_path = JoinPath(opt.out_dir, "training_report.json");
-  nlohmann::json report = {
-      {"model", result.model_path},
-      {"torchscript", result.torchscript_path},
-      {"architecture", opt.architecture},
-      {"width", opt.width},
-      {"parameters", model.NumParameters()},
-      {"receptive_field_px", rf},
-      {"objective", opt.objective},
-      {"pi", loss.pi},
-      {"expected_particles_per_micrograph", expected},
-      {"slack", opt.slack},
-      {"diameter_angstrom", diameter},
-      {"working_pixel_size", meta.working_pixel_size},
-      {"diameter_binned_px", d_binned},
-      {"train_micrographs", train.size()},
-      {"train_labels", n_labels},
-      {"valid_micrographs", valid.size()},
-      {"cache_hit", result.cache_hit},
-      {"epochs", opt.epochs},
-      {"steps_per_epoch", opt.steps_per_epoch},
-      {"batch_size", po.batch},
-      {"patch_px", po.patch},
-      {"positive_fraction", po.positive_fraction},
-      {"label_radius_px", po.label_radius},
-      {"learning_rate", opt.learning_rate},
-      {"seed", opt.seed},
-      {"threads", opt.threads},
-      {"torch", TorchSummary()},
-      {"best_epoch", result.best_epoch},
-      {"best_val_ap", result.best_ap},
-      {"default_threshold", result.default_threshold},
-      {"seconds", result.seconds},
-      {"history", HistoryJson(result.history)}};
+  nlohmann::json report = {{"model", result.model_path},
+                           {"torchscript", result.torchscript_path},
+                           {"architecture", opt.architecture},
+                           {"width", opt.width},
+                           {"parameters", model.NumParameters()},
+                           {"receptive_field_px", rf},
+                           {"objective", opt.objective},
+                           {"pi", loss.pi},
+                           {"expected_particles_per_micrograph", expected},
+                           {"slack", opt.slack},
+                           {"diameter_angstrom", diameter},
+                           {"working_pixel_size", meta.working_pixel_size},
+                           {"diameter_binned_px", d_binned},
+                           {"train_micrographs", train.size()},
+                           {"train_labels", n_labels},
+                           {"valid_micrographs", valid.size()},
+                           {"cache_hit", result.cache_hit},
+                           {"epochs", opt.epochs},
+                           {"steps_per_epoch", opt.steps_per_epoch},
+                           {"batch_size", po.batch},
+                           {"patch_px", po.patch},
+                           {"positive_fraction", po.positive_fraction},
+                           {"label_radius_px", po.label_radius},
+                           {"learning_rate", opt.learning_rate},
+                           {"seed", opt.seed},
+                           {"threads", opt.threads},
+                           {"torch", TorchSummary()},
+                           {"best_epoch", result.best_epoch},
+                           {"best_val_ap", result.best_ap},
+                           {"default_threshold", result.default_threshold},
+                           {"seconds", result.seconds},
+                           {"history", HistoryJson(result.history)}};
   WriteTextFile(result.report_path, report.dump(2) + "\n");
   return result;
 }

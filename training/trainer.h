@@ -13,33 +13,33 @@
 namespace emkit {
 
 struct TrainOptions {
-  DatasetOptions train;               // preprocess.working_pixel_size is derived from the diameter
+  DatasetOptions train;  // preprocess.working_pixel_size is derived from the diameter
   std::vector<std::string> valid_micrographs;
   std::string valid_coordinates;
-  double valid_fraction = 0.2;        // used when no validation set is given
-  double diameter_angstrom = 0;       // particle diameter, Å ...
-  double diameter_px = 0;             // ... or original micrograph pixels
-  double diameter_px_target = 20;     // particle size after binning
+  double valid_fraction = 0.2;     // used when no validation set is given
+  double diameter_angstrom = 0;    // particle diameter, Å ...
+  double diameter_px = 0;          // ... or original micrograph pixels
+  double diameter_px_target = 20;  // particle size after binning
   std::string out_dir;
   std::string architecture = "resnet8";
   int width = 32;
-  std::string objective = "pu";       // "pu" (GE-binomial) | "pn"
-  double expected_particles = 0;      // PU: particles per micrograph; 0 = 1.5 x labelled mean
+  std::string objective = "pu";   // "pu" (GE-binomial) | "pn"
+  double expected_particles = 0;  // PU: particles per micrograph; 0 = 1.5 x labelled mean
   double slack = 1;
   PatchOptions patches;
   int epochs = 10;
   int steps_per_epoch = 30;
-  double learning_rate = 3e-3;        // measured: few-minute runs learn much faster than at 1e-3
+  double learning_rate = 3e-3;  // measured: few-minute runs learn much faster than at 1e-3
   double weight_decay = 0;
   uint64_t seed = 42;
   int threads = 1;
   bool resume = false;
   std::string device = "cpu";
   bool export_torchscript = false;
-  bool channels_last = false;         // NCHW measured faster (benchmarks/cnn)
-  int max_validation_peaks = 0;       // 0 = no limit
-  int stop_after_epoch = 0;           // > 0: stop after this epoch (time-boxed runs; --resume continues)
-  void Check() const;                 // throws InvalidInputError naming the option
+  bool channels_last = false;    // NCHW measured faster (benchmarks/cnn)
+  int max_validation_peaks = 0;  // 0 = no limit
+  int stop_after_epoch = 0;      // > 0: stop after this epoch (time-boxed runs; --resume continues)
+  void Check() const;            // throws InvalidInputError naming the option
 };
 
 struct EpochRecord {

@@ -99,9 +99,8 @@ int main(int argc, char** argv) {
     CnnBatch b = Batch(1);
     t.TrainStep(b, {}, 16);
     const double step = Median(5, [&] { t.TrainStep(b, {}, 16); });
-    out[cl ? "channels_last" : "nchw"] = {{"inference_network_s", net},
-                                         {"pick_4096_total_s", total},
-                                         {"train_step_16x96x96_s", step}};
+    out[cl ? "channels_last" : "nchw"] = {
+        {"inference_network_s", net}, {"pick_4096_total_s", total}, {"train_step_16x96x96_s", step}};
   }
   const auto one = TrainLosses(meta, 1), two = TrainLosses(meta, 2);
   double diff = 0;
