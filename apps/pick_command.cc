@@ -121,7 +121,7 @@ struct PickMethod {
   std::function<std::unique_ptr<ScoreMapper>(PickCli&, int threads)> make;
 };
 const std::vector<PickMethod> kMethods = {
-    {"template", 0.3, MakeTemplate},  // normalised cross-correlation
+    {"template", 0.28, MakeTemplate},  // normalised cross-correlation
     {"log", 2.5, MakeLog},            // robust standard deviations of the LoG response
     {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
@@ -141,7 +141,7 @@ int RunPick(int argc, char** argv) {
   app.add_option("--out,-o", c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
   app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
-  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.3 NCC, log 2.5 sigma)");
+  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.28 NCC, log 2.5 sigma)");
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
   app.add_option("--border", c.pick.border, "No picks closer than this to the edge (Å)")->capture_default_str();
