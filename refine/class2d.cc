@@ -296,7 +296,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     // Initial model: CTF-weighted averages of a random class assignment (from --seed).
     job.model.Resize(job.opt.classes, job.box);
     job.model.pixel_size = job.pixel_size;
-    job.model.sigma_offset_px = std::max(job.opt.offset_range, 1.0);
+    job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
     std::vector<int> forced(n);
     for (int i = 0; i < n; ++i) forced[i] = Rng(job.opt.seed, StreamId("class2d-initial-class", i)).UniformInt(0, job.opt.classes - 1);
     PrepOptions prep0 = prep;
@@ -306,6 +306,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     const double sigma_offset = job.model.sigma_offset_px;
     MStep(sums, MakeMStepOptions(job, job.box, true), &job.model);
     job.model.sigma_offset_px = sigma_offset;
+    job.model.pk.assign(job.opt.classes, 1.0 / job.opt.classes);  // uniform prior to start, as RELION
     if (!job.opt.references.empty()) {
       Image refs = ReadMrc(job.opt.references);
       if (refs.nx() != job.box || refs.ny() != job.box || refs.nz() != job.opt.classes)
