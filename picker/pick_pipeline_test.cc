@@ -2,9 +2,14 @@
 
 #include <cmath>
 
+#include <filesystem>
+
+#include "core/files.h"
 #include "core/random.h"
+#include "io/particles.h"
 #include "picker/local_stats.h"
 #include "picker/log_picker.h"
+#include "io/mrc.h"
 #include "picker/pick.h"
 
 namespace emkit {
@@ -84,6 +89,62 @@ TEST(PickPipeline, CoordinateCollectionsKeyByMicrographName) {
   EXPECT_EQ(MicrographKey("a/b/mic_001.mrc"), "mic_001");
   EXPECT_EQ(MicrographKey("out/mic_001_autopick.star"), "mic_001");
   EXPECT_EQ(AutopickPath("out", "Micrographs/mic_001.mrc"), "out/mic_001_autopick.star");
+}
+
+TEST(PickPipeline, CollectionsFromFoldersAndCombinedStarsAndMicrographLists) {
+  const std::string dir = ::testing::TempDir() + "/emkit_pick_collections";
+  std::filesystem::remove_all(dir);
+  CreateDirectories(dir + "/picks");
+  CreateDirectories(dir + "/truth");
+  Coordinate a;
+  a.x = 10;
+  a.y = 20;
+  a.fom = 0.5;
+  WriteCoordinates(dir + "/picks/mic_1_autopick.star", {a, a});
+  WriteCombinedCoordinates(dir + "/picks/coordinates.star", {"Micrographs/mic_1.mrc"}, {{a, a}});
+  WriteCoordinates(dir + "/truth/mic_1.star", {a});
+  WriteCoordinates(dir + "/truth/mic_1_decoys.star", {a, a, a});
+  // A pick folder: only the *_autopick files, keyed by micrograph.
+  CoordinateCollection p = ReadCoordinateCollection(dir + "/picks");
+  ASSERT_EQ(p.keys.size(), 1u);
+  EXPECT_EQ(p.keys[0], "mic_1");
+  ASSERT_NE(p.Find("other/dir/mic_1.mrc"), nullptr);
+  EXPECT_EQ(p.Find("mic_1.mrc")->size(), 2u);
+  EXPECT_DOUBLE_EQ(p.Find("mic_1.mrc")->at(0).fom, 0.5);
+  // The simulator's decoys are not particles.
+  CoordinateCollection t = ReadCoordinateCollection(dir + "/truth");
+  ASSERT_EQ(t.keys.size(), 1u);
+  EXPECT_EQ(t.coords[0].size(), 1u);
+  // A combined STAR groups rows by micrograph.
+  CoordinateCollection c = ReadCoordinateCollection(dir + "/picks/coordinates.star");
+  ASSERT_EQ(c.keys.size(), 1u);
+  EXPECT_EQ(c.coords[0].size(), 2u);
+  EXPECT_EQ(c.coords[0][0].micrograph, "Micrographs/mic_1.mrc");
+  EXPECT_THROW(ReadCoordinateCollection(dir + "/missing"), std::exception);
+  // Micrograph lists: a STAR (names resolved against its folder, CTF and pixel size kept).
+  CreateDirectories(dir + "/Micrographs");
+  WriteMrc(dir + "/Micrographs/mic_1.mrc", Image(32, 32));
+  MicrographSet set;
+  OpticsGroup g;
+  g.pixel_size = 2.5;
+  set.optics.push_back(g);
+  MicrographEntry e;
+  e.name = "Micrographs/mic_1.mrc";
+  e.has_ctf = true;
+  e.ctf.defocus_u = 12345;
+  set.micrographs.push_back(e);
+  WriteMicrographs(dir + "/mics.star", set);
+  auto in = ListMicrographs({dir + "/mics.star"}, 0);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in[0].name, "Micrographs/mic_1.mrc");
+  EXPECT_EQ(in[0].path, dir + "/Micrographs/mic_1.mrc");
+  EXPECT_DOUBLE_EQ(in[0].pixel_size, 2.5);
+  EXPECT_TRUE(in[0].has_ctf);
+  EXPECT_DOUBLE_EQ(in[0].ctf.defocus_u, 12345);
+  in = ListMicrographs({dir + "/Micrographs/*.mrc"}, 1.5);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_DOUBLE_EQ(in[0].pixel_size, 1.5);
+  EXPECT_THROW(ListMicrographs({dir + "/nothing/*.mrc"}, 1), std::exception);
 }
 
 }  // namespace
