@@ -2,6 +2,8 @@
 // peaks), channels-last vs default layout, training-step time, and whether 1 and 2 threads
 // give bit-identical training. Prints one JSON document.
 //   bench_cnn [model.pt or ""] [threads]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -26,15 +28,26 @@ Image Noise(int nx, int ny, uint64_t seed) {
   return img;
 }
 
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// Median wall seconds of `reps` calls; *cpu (optional) = median process CPU seconds (all
+// threads), which on a shared machine bounds what an idle machine would take.
 template <class F>
-double Median(int reps, F&& f) {
-  std::vector<double> t;
+double Median(int reps, F&& f, double* cpu = nullptr) {
+  std::vector<double> t, c;
   for (int i = 0; i < reps; ++i) {
-    const double t0 = NowSeconds();
+    const double t0 = NowSeconds(), c0 = CpuSeconds();
     f();
     t.push_back(NowSeconds() - t0);
+    c.push_back(CpuSeconds() - c0);
   }
   std::sort(t.begin(), t.end());
+  std::sort(c.begin(), c.end());
+  if (cpu) *cpu = c[c.size() / 2];
   return t[t.size() / 2];
 }
 
@@ -85,22 +98,30 @@ int main(int argc, char** argv) {
     model.mutable_meta().channels_last = cl;
     model.SetDevice({});
     model.Predict(pre.image);  // warm-up (oneDNN primitive creation)
-    const double net = Median(5, [&] { model.Predict(pre.image); });
-    const double total = Median(3, [&] {
-      PreprocessedMicrograph p = PreprocessMicrograph(mic, pixel, po);
-      Image s = model.Predict(p.image);
-      PeakOptions pk;
-      pk.threshold = meta.default_threshold;
-      pk.min_distance = meta.DiameterBinnedPx() / 2;
-      FindPeaks(s, pk);
-    });
+    double net_cpu = 0, total_cpu = 0, step_cpu = 0;
+    const double net = Median(
+        5, [&] { model.Predict(pre.image); }, &net_cpu);
+    const double total = Median(
+        3,
+        [&] {
+          PreprocessedMicrograph p = PreprocessMicrograph(mic, pixel, po);
+          Image s = model.Predict(p.image);
+          PeakOptions pk;
+          pk.threshold = meta.default_threshold;
+          pk.min_distance = meta.DiameterBinnedPx() / 2;
+          FindPeaks(s, pk);
+        },
+        &total_cpu);
     CnnModel t = CnnModel::Create(model.meta(), 3);
     t.ConfigureOptimiser(1e-3, 0);
     CnnBatch b = Batch(1);
     t.TrainStep(b, {}, 16);
-    const double step = Median(5, [&] { t.TrainStep(b, {}, 16); });
+    const double step = Median(
+        5, [&] { t.TrainStep(b, {}, 16); }, &step_cpu);
     out[cl ? "channels_last" : "nchw"] = {
-        {"inference_network_s", net}, {"pick_4096_total_s", total}, {"train_step_16x96x96_s", step}};
+        {"inference_network_s", net},         {"pick_4096_total_s", total},
+        {"train_step_16x96x96_s", step},      {"inference_network_cpu_s", net_cpu},
+        {"pick_4096_total_cpu_s", total_cpu}, {"train_step_16x96x96_cpu_s", step_cpu}};
   }
   const auto one = TrainLosses(meta, 1), two = TrainLosses(meta, 2);
   double diff = 0;

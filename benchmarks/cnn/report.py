@@ -21,9 +21,19 @@ def load(path):
         return json.load(f)
 
 
+def times(name):
+    """(wall, cpu) seconds: NAME.time holds "wall user system"; older runs wrote only NAME.wall."""
+    p = os.path.join(W, "times", name)
+    if os.path.exists(p + ".time"):
+        with open(p + ".time") as f:
+            w, u, s = (float(x) for x in f.read().split()[-3:])
+        return w, u + s
+    with open(p + ".wall") as f:
+        return float(f.read()), None
+
+
 def wall(name):
-    with open(os.path.join(W, "times", name + ".wall")) as f:
-        return float(f.read())
+    return times(name)[0]
 
 
 def metrics(eval_dir):
@@ -57,6 +67,7 @@ rt = load(os.path.join(W, "real", "train", "training_report.json"))
 res["real"] = {
     "data": "EMPIAR-10028, 4 train + 1 valid micrographs (PU, --expected-particles 150), 5 test micrographs",
     "train_wall_s": wall("real_train"),
+    "train_cpu_s": times("real_train")[1],
     "train_report_s": rt["seconds"],
     "best_epoch": rt["best_epoch"],
     "best_val_ap": rt["best_val_ap"],
@@ -77,6 +88,7 @@ for snr in SNRS:
         "template": at_threshold(os.path.join(s, "eval_template"), TEMPLATE_T),
         "log": at_threshold(os.path.join(s, "eval_log"), LOG_T),
         "cnn_train_wall_s": wall("cnn_train_" + snr),
+        "cnn_train_cpu_s": times("cnn_train_" + snr)[1],
         "cnn_best_val_ap": t["best_val_ap"],
         "cnn_pick_wall_s_30_micrographs": wall("cnn_pick_" + snr),
         "template_wall_s_30_micrographs": wall("template_" + snr),
@@ -115,7 +127,8 @@ lines = [
     "## Real: EMPIAR-10028 (labels incomplete: precision is a lower bound)",
     "",
     f"ResNet-8 width 32 ({r['parameters']} parameters, receptive field {r['receptive_field_px']} binned px), PU objective,",
-    f"trained in {r['train_wall_s']:.0f} s wall; best validation AP {r['best_val_ap']:.3f} (epoch {r['best_epoch']}),",
+    f"trained in {r['train_wall_s']:.0f} s wall"
+    + (f" ({r['train_cpu_s']:.0f} CPU s)" if r["train_cpu_s"] else "") + f"; best validation AP {r['best_val_ap']:.3f} (epoch {r['best_epoch']}),",
     f"default threshold {r['default_threshold']:.2f} (log-odds, validation F1). Test split, match radius 28.5 px:",
     "",
     "| picks / labels | precision (lower bound) | recall | F1 | AP | max recall (any threshold) |",
@@ -147,11 +160,14 @@ lines += ["", "CNN training wall time: " + ", ".join(
     "![F1 and AP](simulated_f1_ap.png)", "",
     "## Speed (4096² micrograph at 1.34 Å/px, real model)", "",
     f"Binned to {sp['binned_size'][0]}x{sp['binned_size'][1]}; {sp['torch']}.", "",
-    "| layout | network only (s) | preprocess + network + peaks (s) | training step 16x96² (s) |", "|---|---|---|---|"]
+    "Wall seconds (median), and in brackets the process CPU seconds over all threads (on the shared machine, CPU/2",
+    "estimates the wall time of an idle 2-core machine).", "",
+    "| layout | network only | preprocess + network + peaks | training step 16x96² |", "|---|---|---|---|"]
 for layout in ("channels_last", "nchw"):
     x = sp[layout]
-    lines.append(f"| {layout} | {x['inference_network_s']:.3f} | {x['pick_4096_total_s']:.3f} | "
-                 f"{x['train_step_16x96x96_s']:.3f} |")
+    cell = lambda k: f"{x[k + '_s']:.3f} ({x.get(k + '_cpu_s', float('nan')):.3f} CPU)"
+    lines.append(f"| {layout} | {cell('inference_network')} | {cell('pick_4096_total')} | "
+                 f"{cell('train_step_16x96x96')} |")
 lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
           f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
 with open(os.path.join(OUT, "README.md"), "w") as f:
