@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -212,10 +213,24 @@ int RunPick(int argc, char** argv) {
   nlohmann::json per = nlohmann::json::array();
   double total_seconds = 0;
   Progress progress("pick", inputs.size());
-  for (MicrographInput in : inputs) {
-    const double t0 = NowSeconds();
+  // The next micrograph is read while this one is picked (at most two in memory).
+  struct Loaded {
+    Image image;
     MicrographInfo info;
-    Image mic = ReadMicrograph(in.path, &info);
+  };
+  auto load = [](const std::string& path) {
+    Loaded l;
+    l.image = ReadMicrograph(path, &l.info);
+    return l;
+  };
+  std::future<Loaded> next = std::async(std::launch::async, load, inputs.front().path);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    MicrographInput in = inputs[i];
+    const double t0 = NowSeconds();
+    Loaded loaded = next.get();
+    if (i + 1 < inputs.size()) next = std::async(std::launch::async, load, inputs[i + 1].path);
+    const Image& mic = loaded.image;
+    const MicrographInfo& info = loaded.info;
     if (in.pixel_size <= 0) in.pixel_size = info.pixel_size;
     if (in.pixel_size <= 0) throw InvalidInputError(in.path + ": no pixel size in the file; give --pixel-size");
     const double t_read = NowSeconds() - t0;
@@ -227,7 +242,7 @@ int RunPick(int argc, char** argv) {
     const double seconds = NowSeconds() - t0;
     total_seconds += seconds;
     per.push_back({{"micrograph", in.name}, {"picks", r.picks.size()}, {"rejected_bad_region", r.rejected_bad_region},
-                   {"read_seconds", t_read}, {"preprocess_seconds", r.preprocess_seconds},
+                   {"read_wait_seconds", t_read}, {"preprocess_seconds", r.preprocess_seconds},
                    {"pick_seconds", r.seconds}, {"total_seconds", seconds},
                    {"working_pixel_size", r.preprocessed.pixel_size}});
     LOG_DEBUG(in.name << ": " << r.picks.size() << " picks in " << seconds << " s");
