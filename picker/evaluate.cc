@@ -179,6 +179,9 @@ PickMetrics EvaluatePicks(const std::vector<std::vector<Coordinate>>& picks,
     matchers.emplace_back(&adj[k], static_cast<int>(truth[k].size()));
     std::vector<Coordinate> kept;
     for (std::size_t i = 0; i < picks[k].size(); ++i) {
+      if (!std::isfinite(picks[k][i].fom))
+        throw InvalidInputError("pick evaluation: pick " + std::to_string(i + 1) + " of micrograph " +
+                                std::to_string(k + 1) + " has a non-finite figure of merit");
       ranked.push_back({picks[k][i].fom, static_cast<int>(k), static_cast<int>(i)});
       if (picks[k][i].fom >= threshold) kept.push_back(picks[k][i]);
     }

@@ -155,6 +155,8 @@ TEST(EvaluatePicks, EmptyInputsAndBadRadius) {
   EXPECT_THROW(EvaluatePicks(std::vector<Coordinate>{}, std::vector<Coordinate>{}, 0, 0), std::exception);
   EXPECT_THROW(EvaluatePicks(std::vector<std::vector<Coordinate>>(2), std::vector<std::vector<Coordinate>>(1), 1, 0),
                std::exception);
+  EXPECT_THROW(EvaluatePicks(std::vector<Coordinate>{C(1, 1, NAN)}, std::vector<Coordinate>{C(1, 1)}, 2, 0),
+               std::exception);
 }
 
 }  // namespace
