@@ -81,10 +81,12 @@ struct RankedPick {
 
 }  // namespace
 
-std::vector<std::pair<int, int>> MatchPicks(const std::vector<Coordinate>& picks, const std::vector<Coordinate>& truth,
-                                            double radius) {
-  const auto adj = CandidatePairs(picks, truth, radius);
-  const int np = static_cast<int>(picks.size()), nt = static_cast<int>(truth.size());
+namespace {
+
+// Min-cost maximum matching of one connected component (local indices); returns the truth
+// matched to each pick (-1 = none).
+std::vector<int> MatchComponent(const std::vector<std::vector<std::pair<int, double>>>& adj, int nt) {
+  const int np = static_cast<int>(adj.size());
   // Successive shortest augmenting paths (Dijkstra with potentials) on the residual graph
   // source -> picks -> truth -> sink, unit capacities, cost = distance: every augmentation
   // keeps the matching of its size cheapest, and it stops at the maximum size.
@@ -155,11 +157,48 @@ std::vector<std::pair<int, int>> MatchPicks(const std::vector<Coordinate>& picks
       t = previous;
     }
   }
-  std::vector<std::pair<int, int>> pairs;
+  return pick_match;
+}
+
+}  // namespace
+
+std::vector<std::pair<int, int>> MatchPicks(const std::vector<Coordinate>& picks, const std::vector<Coordinate>& truth,
+                                            double radius) {
+  const auto adj = CandidatePairs(picks, truth, radius);
+  const int np = static_cast<int>(picks.size()), nt = static_cast<int>(truth.size());
+  // Connected components of the candidate graph (union-find; truth j is node np + j) are
+  // matched independently: the optimum of the whole is the union of their optima, and most
+  // components hold one pick and one particle.
+  std::vector<int> parent(np + nt);
+  for (int i = 0; i < np + nt; ++i) parent[i] = i;
+  auto find = [&](int v) {
+    while (parent[v] != v) v = parent[v] = parent[parent[v]];
+    return v;
+  };
   for (int i = 0; i < np; ++i)
-    if (pick_match[i] >= 0) pairs.push_back({i, pick_match[i]});
+    for (const auto& e : adj[i]) parent[find(i)] = find(np + e.first);
+  std::vector<std::vector<int>> comp_picks(np + nt), comp_truth(np + nt);
+  for (int i = 0; i < np; ++i)
+    if (!adj[i].empty()) comp_picks[find(i)].push_back(i);
+  for (int j = 0; j < nt; ++j) comp_truth[find(np + j)].push_back(j);
+  std::vector<std::pair<int, int>> pairs;
+  std::vector<int> local_truth(nt, -1);
+  for (int c = 0; c < np + nt; ++c) {
+    if (comp_picks[c].empty()) continue;
+    const auto& cp = comp_picks[c];
+    const auto& ct = comp_truth[c];
+    for (int k = 0; k < static_cast<int>(ct.size()); ++k) local_truth[ct[k]] = k;
+    std::vector<std::vector<std::pair<int, double>>> local(cp.size());
+    for (std::size_t k = 0; k < cp.size(); ++k)
+      for (const auto& e : adj[cp[k]]) local[k].push_back({local_truth[e.first], e.second});
+    const std::vector<int> m = MatchComponent(local, static_cast<int>(ct.size()));
+    for (std::size_t k = 0; k < cp.size(); ++k)
+      if (m[k] >= 0) pairs.push_back({cp[k], ct[m[k]]});
+  }
+  std::sort(pairs.begin(), pairs.end());
   return pairs;
 }
+
 
 PickMetrics EvaluatePicks(const std::vector<std::vector<Coordinate>>& picks,
                           const std::vector<std::vector<Coordinate>>& truth, double radius, double threshold) {
