@@ -47,16 +47,17 @@ for l in open(f"p{n}/particles.star").read().split("\n"):
     out.append(l)
 open(f"input{n}.star", "w").write("\n".join(out))
 PY
-common=(--K $K --iter $ITER --particle-diameter 300 --psi-step 12 --offset-range 5 --offset-step 2 --zero-mask --seed 1)
+common=(--K $K --particle-diameter 300 --psi-step 12 --offset-range 5 --offset-step 2 --zero-mask --seed 1)
 echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load.txt
 rm -rf emkit$N
-/usr/bin/time -v "$emkit" class2d --i input$N.star --o emkit$N "${common[@]}" --threads 2 > emkit$N.log 2> emkit$N.time
+/usr/bin/time -v -o emkit$N.time "$emkit" class2d --i input$N.star --o emkit$N "${common[@]}" --iter $ITER --threads 2 \
+  > emkit$N.log 2>&1
 echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 if [ ! -f relion$N/run_it$(printf %03d $ITER)_model.star ]; then
   rm -rf relion$N && mkdir -p relion$N
-  /usr/bin/time -v relion_refine --i input$N.star --o relion$N/run --ctf --iter $ITER --tau2_fudge 2 --particle_diameter 300 \
+  /usr/bin/time -v -o relion$N/time.txt relion_refine --i input$N.star --o relion$N/run --ctf --iter $ITER --tau2_fudge 2 --particle_diameter 300 \
     --K $K --flatten_solvent --zero_mask --oversampling 1 --psi_step 12 --offset_range 5 --offset_step 2 --j 2 --pool 30 \
-    --dont_combine_weights_via_disc --random_seed 1 > relion$N/log.txt 2> relion$N/time.txt
+    --dont_combine_weights_via_disc --random_seed 1 > relion$N/log.txt 2>&1
 fi
 # Scaling (5 iterations).
 for t in 1 2; do
