@@ -20,6 +20,7 @@
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
 #include "refine/mstep2d.h"
+#include "refine/padding2d.h"
 #include "refine/particle_prep.h"
 
 namespace emkit {
@@ -78,7 +79,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   try {
     ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
       omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
-      if (!thread_sums[thread]) thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box);
+      if (!thread_sums[thread]) thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box, setup.pad);
       const int c = job.first_chunk + static_cast<int>(ci);
       const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
       std::vector<PreparedParticle> parts(end - begin);
@@ -108,7 +109,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     if (failed) std::rethrow_exception(error);
     throw InternalError("class2d: another MPI rank failed");
   }
-  Class2dSums total(job.model.classes, job.box);
+  Class2dSums total(job.model.classes, job.box, setup.pad);
   for (auto& s : thread_sums)
     if (s) total.Add(*s);
   comm.SumInt128(&total.raw());
@@ -155,8 +156,9 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
     }
     for (int k = 0; k < s.classes; ++k)
       s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
+    s.pad = 2;
     std::vector<FourierGrid> refs;
-    for (const Image& r : job.model.refs) refs.push_back(CentredFft(r));
+    for (const Image& r : job.model.refs) refs.push_back(PaddedTransform(r, s.pad));
     SetReferences(refs, &s);
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
@@ -179,6 +181,7 @@ MStepOptions MakeMStepOptions(const Job& job, int current_size, bool initial) {
   m.center_classes = job.opt.center_classes;
   m.incr_size = job.opt.incr_size;
   m.initial = initial;
+  m.pad = initial ? 1 : 2;
   if (job.opt.initial_lowpass > 0)
     m.initial_lowpass_shell =
         std::max(1, static_cast<int>(std::floor(job.box * job.pixel_size / job.opt.initial_lowpass + 1e-9)));

@@ -11,7 +11,8 @@
 
 namespace emkit {
 
-Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky) {
+Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky,
+                      double scale) {
   const int n = ref.logical_nx();
   auto at = [&](int x, int y) -> Complex {
     const bool conjugate = x < 0;
@@ -19,7 +20,7 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
     if (x > n / 2 || y >= n / 2 || y < -n / 2) return Complex(0, 0);
     return conjugate ? std::conj(ref.At(x, y)) : ref.At(x, y);
   };
-  const double sx = a00 * kx + a10 * ky, sy = a01 * kx + a11 * ky;
+  const double sx = scale * (a00 * kx + a10 * ky), sy = scale * (a01 * kx + a11 * ky);
   const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
   const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
   return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
@@ -34,7 +35,7 @@ void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
       const Mat3 a = EulerToMatrix({0, 0, s->psi[ip]});
       const int m = k * npsi + ip;
       for (int p = 0; p < P; ++p) {
-        const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p]);
+        const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p], s->pad);
         s->ref_ri[static_cast<std::size_t>(p) * M + m] = v.real();
         s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v.imag();
         s->ref_norm2[static_cast<std::size_t>(p) * M + m] = std::norm(v);

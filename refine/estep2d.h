@@ -19,6 +19,7 @@ namespace emkit {
 struct EStepSetup {
   FourierPixels px;
   int classes = 0;
+  int pad = 1;                      // oversampling of the reference grids (and of the M-step sums)
   std::vector<double> psi;          // degrees
   std::vector<Translation> trans;   // grid around each particle's current offset (px)
   int num_refs() const { return classes * static_cast<int>(psi.size()); }  // m = k * npsi + ipsi
@@ -68,8 +69,10 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws);
 
 // Builds ref_ri / ref_norm2 from the class transforms (centred FFTs), rotated by each psi.
-void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);
+void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
 // The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).
-Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky);
+// `scale` = the padding of `ref` (samples at scale * A^T k).
+Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky,
+                      double scale = 1);
 
 }  // namespace emkit

@@ -1,5 +1,7 @@
 #include "refine/mstep2d.h"
 
+#include "refine/padding2d.h"
+
 #include <cmath>
 
 #include "core/error.h"
@@ -12,8 +14,8 @@ namespace {
 constexpr double kScale = 1099511627776.0;  // 2^40: fixed-point resolution ~1e-12
 }
 
-Class2dSums::Class2dSums(int classes, int box)
-    : classes_(classes), box_(box), hx_(box / 2 + 1), shells_(box / 2 + 1) {
+Class2dSums::Class2dSums(int classes, int box, int pad)
+    : classes_(classes), box_(box * pad), hx_(box * pad / 2 + 1), shells_(box / 2 + 1), pad_(pad) {
   grid_ = static_cast<std::size_t>(hx_) * box_;
   stride_ = 3 * grid_;
   base_ = classes_ * stride_;
@@ -49,7 +51,7 @@ void Class2dSums::AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<
       const double vr = dm[p], vi = dm[P + p], vw = wm[p];
       if (vw == 0 && vr == 0 && vi == 0) continue;
       // Adjoint of SampleRotated: spread onto the four neighbours of A^T k.
-      const double sx = a00 * s.px.kx[p] + a10 * s.px.ky[p], sy = a01 * s.px.kx[p] + a11 * s.px.ky[p];
+      const double sx = pad_ * (a00 * s.px.kx[p] + a10 * s.px.ky[p]), sy = pad_ * (a01 * s.px.kx[p] + a11 * s.px.ky[p]);
       const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
       const double fx = sx - x0, fy = sy - y0;
       const double bw[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
@@ -120,24 +122,34 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
   int best_shell = 1;
   model->tau2_fudge = opt.tau2_fudge;
+  const int pad = opt.initial ? 1 : opt.pad;
+  const int np = n * pad, hxp = np / 2 + 1;
   for (int k = 0; k < K; ++k) {
-    std::vector<std::complex<double>> d(static_cast<std::size_t>(hx) * n);
+    // Sums on the (padded) class grid; W and the prior are per padded pixel, i.e. pad^2 smaller.
+    std::vector<std::complex<double>> d(static_cast<std::size_t>(hxp) * np);
     std::vector<double> w(d.size());
     for (std::size_t i = 0; i < d.size(); ++i) {
       d[i] = {sums.D_re(k, static_cast<int>(i)), sums.D_im(k, static_cast<int>(i))};
       w[i] = sums.W(k, static_cast<int>(i));
     }
     // kx = 0 holds both (0, ky) and its conjugate (0, -ky): merge them.
-    for (int ky = 1; ky < n / 2; ++ky) {
-      const std::size_t a = static_cast<std::size_t>(ky) * hx, b = static_cast<std::size_t>(n - ky) * hx;
+    for (int ky = 1; ky < np / 2; ++ky) {
+      const std::size_t a = static_cast<std::size_t>(ky) * hxp, b = static_cast<std::size_t>(np - ky) * hxp;
       const std::complex<double> dd = d[a] + std::conj(d[b]);
       const double ww = w[a] + w[b];
       d[a] = dd, d[b] = std::conj(dd), w[a] = w[b] = ww;
     }
+    std::vector<int> pshell(d.size(), ns);
+    for (int y = 0; y < np; ++y) {
+      const int ky = FourierGrid::Freq(y, np);
+      for (int x = 0; x < hxp; ++x)
+        if (x * x + ky * ky < pad * pad * r * r)
+          pshell[static_cast<std::size_t>(y) * hxp + x] = static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky)) / pad));
+    }
     std::vector<double> wsum(ns, 0.0), cnt(ns, 0.0);
     for (std::size_t i = 0; i < d.size(); ++i) {
-      const int sh = shell_of[i];
-      if (sh < r) wsum[sh] += w[i], cnt[sh] += 1;
+      const int sh = pshell[i];
+      if (sh < r) wsum[sh] += w[i] * pad * pad, cnt[sh] += 1;
     }
     std::vector<double>& tau2 = model->tau2[k];
     if (opt.initial) {
@@ -145,7 +157,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       // is |D/W|^2 minus the noise power 2 sigma2 / W; the averages are Wiener filtered with it.
       std::vector<double> sig(ns, 0.0), c(ns, 0.0);
       for (std::size_t i = 0; i < d.size(); ++i) {
-        const int sh = shell_of[i];
+        const int sh = pshell[i];
         if (sh >= r || w[i] <= 0) continue;
         sig[sh] += std::norm(d[i] / w[i]) - 2.0 * model->sigma2_noise[sh] / w[i];
         c[sh] += 1;
@@ -157,32 +169,42 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     std::vector<double> prior = tau2;
     for (int sh = 1; sh < ns; ++sh)
       if (!(prior[sh] > 0)) prior[sh] = prior[sh - 1];
-    FourierGrid f(n, n);
-    std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
-    for (int y = 0; y < n; ++y) {
-      const int ky = FourierGrid::Freq(y, n);
-      for (int x = 0; x < hx; ++x) {
-        const std::size_t i = static_cast<std::size_t>(y) * hx + x;
-        const int sh = shell_of[i];
-        if (x * x + ky * ky >= r * r || sh >= ns) continue;
-        double reg;
-        if (opt.initial)
-          reg = tau2[sh] > 0 ? model->sigma2_noise[sh] / (opt.tau2_fudge * tau2[sh]) : -1;
-        else
-          reg = prior[sh] > 0 ? 1.0 / (opt.tau2_fudge * prior[sh]) : -1;
-        const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
-        f.grid()(x, y) = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
-        power[sh] += std::norm(v);
-        pcnt[sh] += 1;
+    FourierGrid f(np, np);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const int sh = pshell[i];
+      if (sh >= r) continue;
+      double reg;
+      if (opt.initial)
+        reg = tau2[sh] > 0 ? model->sigma2_noise[sh] / (opt.tau2_fudge * tau2[sh]) : -1;
+      else
+        reg = prior[sh] > 0 ? 1.0 / (pad * pad * opt.tau2_fudge * prior[sh]) : -1;
+      const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
+      f.data()[i] = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+    }
+    Image img = pad == 1 ? InverseCentredFft(f) : CropPadded(InverseCentredFft(f), n, pad);
+    if (!opt.initial) {
+      // tau2: power spectrum of the new reference (RELION), on the unpadded grid.
+      const FourierGrid g = CentredFft(img);
+      std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
+      for (int y = 0; y < n; ++y) {
+        const int ky = FourierGrid::Freq(y, n);
+        for (int x = 0; x < hx; ++x) {
+          const int sh = shell_of[static_cast<std::size_t>(y) * hx + x];
+          if (x * x + ky * ky >= r * r || sh >= ns) continue;
+          power[sh] += std::norm(g.grid()(x, y));
+          pcnt[sh] += 1;
+        }
       }
+      for (int sh = 0; sh < ns && sh < r; ++sh) tau2[sh] = pcnt[sh] > 0 ? power[sh] / pcnt[sh] : 0.0;
     }
     int res_shell = 0;
     for (int sh = 0; sh < ns; ++sh) {
       if (sh < r) {
-        if (!opt.initial) tau2[sh] = pcnt[sh] > 0 ? power[sh] / pcnt[sh] : 0.0;
         const double sigma2_w = opt.initial ? model->sigma2_noise[sh] : 1.0;  // W of the initial pass lacks 1/sigma2
         model->sigma2_ref[k][sh] = wsum[sh] > 0 ? sigma2_w * cnt[sh] / wsum[sh] : 0.0;
-        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w) : 0.0;
+        // RELION's data_vs_prior uses the weights of its padded grid (pad^2 smaller per pixel); so
+        // does emkit, so the resolution estimates and the image-size schedule are RELION's.
+        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w * pad * pad) : 0.0;
       } else {
         model->sigma2_ref[k][sh] = 0;
         model->ssnr[k][sh] = 0;
@@ -194,7 +216,6 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     }
     if (sums.count(k) > 0 || sums.class_weight(k) > 0) best_shell = std::max(best_shell, res_shell + 1);
     model->est_resolution[k] = res_shell + 1 < ns ? n * model->pixel_size / (res_shell + 1) : 2 * model->pixel_size;
-    Image img = InverseCentredFft(f);
     if (opt.center_classes) CentreImage(&img, opt.mask_radius_px);
     if (opt.mask_radius_px > 0) {
       SoftMask mask;

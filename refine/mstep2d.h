@@ -13,7 +13,8 @@ namespace emkit {
 // associative, so the totals are bit-identical for any thread count, rank count or order.
 class Class2dSums {
  public:
-  Class2dSums(int classes, int box);
+  // pad: the class grid is pad x oversampled (RELION's padding factor), for accurate rotations.
+  Class2dSums(int classes, int box, int pad = 1);
   // Rotates a chunk's particle-frame sums back into the class frames and adds them.
   void AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<double>* scratch);
   void Add(const Class2dSums& o);
@@ -35,7 +36,7 @@ class Class2dSums {
  private:
   double Get(std::size_t i) const;
   void Put(std::size_t i, double value);
-  int classes_, box_, hx_, shells_;
+  int classes_, box_, hx_, shells_, pad_;
   std::size_t grid_, stride_, base_;
   std::vector<__int128> v_;
 };
@@ -48,6 +49,7 @@ struct MStepOptions {
   bool initial = false;  // first model from random assignments (signal power from D/W)
   int initial_lowpass_shell = 1 << 30;  // initial model: no signal assumed beyond this shell
   int current_size = 0;  // the size the E-step used
+  int pad = 2;           // padding of the class grid of the sums (1 for the initial pass)
   double num_particles = 0;
 };
 
