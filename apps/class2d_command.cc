@@ -12,8 +12,7 @@
 namespace emkit {
 
 int RunClass2dCommand(int argc, char** argv) {
-  CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too",
-               argv[0]);
+  CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too", argv[0]);
   Class2dOptions o;
   CommonOptions common;
   common.threads = 1;
@@ -22,7 +21,8 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_option("--o", o.out_dir, "Output folder (run_itNNN_* files)")->required();
   app.add_option("--K", o.classes, "Number of classes")->capture_default_str();
   app.add_option("--iter", o.iterations, "Last iteration to run")->capture_default_str();
-  app.add_option("--particle-diameter", o.particle_diameter, "Mask diameter in Å (0: 90% of the box)")->capture_default_str();
+  app.add_option("--particle-diameter", o.particle_diameter, "Mask diameter in Å (0: 90% of the box)")
+      ->capture_default_str();
   app.add_option("--tau2-fudge", o.tau2_fudge, "Regularisation parameter T")->capture_default_str();
   app.add_option("--psi-step", o.psi_step, "In-plane angular step (degrees)")->capture_default_str();
   app.add_option("--offset-range", o.offset_range, "Translation search range (pixels)")->capture_default_str();
@@ -34,13 +34,20 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_flag("--zero-mask", o.zero_mask, "Zeros outside the particle mask (default: noise)");
   app.add_flag("--no-center-classes", no_center, "Do not re-centre class averages on their centre of mass");
   app.add_option("--references", o.references, "Starting class images (.mrcs with K sections) instead of random");
-  app.add_option("--continue", o.continue_from, "Continue from run_itNNN_optimiser.star or _model.star (emkit or RELION)");
-  app.add_option("--incr-size", o.incr_size, "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")->capture_default_str();
-  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: no limit)")->capture_default_str();
-  app.add_option("--chunk", o.chunk_size, "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")->capture_default_str();
+  app.add_option("--continue", o.continue_from,
+                 "Continue from run_itNNN_optimiser.star or _model.star (emkit or RELION)");
+  app.add_option("--incr-size", o.incr_size,
+                 "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")
+      ->capture_default_str();
+  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--chunk", o.chunk_size,
+                 "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")
+      ->capture_default_str();
   app.add_flag("--norm", norm, "RELION's per-particle normalisation correction (not supported)");
   app.add_flag("--scale", scale, "RELION's per-group intensity scale correction (not supported)");
-  app.add_flag("--ignore-offsets", o.ignore_input_offsets, "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
+  app.add_flag("--ignore-offsets", o.ignore_input_offsets,
+               "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
   app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
@@ -82,6 +89,7 @@ int RunClass2dCommand(int argc, char** argv) {
   return 0;
 }
 
-EMKIT_REGISTER_COMMAND(RunClass2dCommand, "class2d", "2D classification (regularised maximum likelihood, threads x MPI)");
+EMKIT_REGISTER_COMMAND(RunClass2dCommand, "class2d",
+                       "2D classification (regularised maximum likelihood, threads x MPI)");
 
 }  // namespace emkit

@@ -71,15 +71,16 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   const int threads = job.opt.threads;
   const int n_particles = job.reader->count();
   std::vector<std::unique_ptr<Class2dSums>> thread_sums(threads);
-  std::vector<ParticleResult> mine(static_cast<std::size_t>(
-      std::min(n_particles, job.last_chunk * job.chunk) - std::min(n_particles, job.first_chunk * job.chunk)));
+  std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
+                                                            std::min(n_particles, job.first_chunk * job.chunk)));
   const int my_first = job.first_chunk * job.chunk;
   bool failed = false;
   std::exception_ptr error;
   try {
     ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
       omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
-      if (!thread_sums[thread]) thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box, setup.pad);
+      if (!thread_sums[thread])
+        thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box, setup.pad);
       const int c = job.first_chunk + static_cast<int>(ci);
       const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
       std::vector<PreparedParticle> parts(end - begin);
@@ -168,7 +169,8 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   for (int t = 0; t < T; ++t)
     for (int p = 0; p < P; ++p) {
       const double ph = -2 * M_PI * (s.px.kx[p] * s.trans[t].x + s.px.ky[p] * s.trans[t].y) / job.box;
-      s.phase[static_cast<std::size_t>(t) * P + p] = Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
+      s.phase[static_cast<std::size_t>(t) * P + p] =
+          Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
     }
   return s;
 }
@@ -283,8 +285,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
   if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
   if (job.mask_radius_px() > job.box / 2.0)
-    throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) + " Å exceeds the box (" +
-                            std::to_string(job.box * job.pixel_size) + " Å)");
+    throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
+                            " Å exceeds the box (" + std::to_string(job.box * job.pixel_size) + " Å)");
   const int n = job.reader->count();
   job.chunk = ChunkSize(job.opt);
   job.num_chunks = (n + job.chunk - 1) / job.chunk;
@@ -301,7 +303,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     job.model.pixel_size = job.pixel_size;
     job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
     std::vector<int> forced(n);
-    for (int i = 0; i < n; ++i) forced[i] = Rng(job.opt.seed, StreamId("class2d-initial-class", i)).UniformInt(0, job.opt.classes - 1);
+    for (int i = 0; i < n; ++i)
+      forced[i] = Rng(job.opt.seed, StreamId("class2d-initial-class", i)).UniformInt(0, job.opt.classes - 1);
     PrepOptions prep0 = prep;
     prep0.zero_mask = true;
     const EStepSetup setup = MakeSetup(job, job.box, true);
@@ -314,7 +317,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
       Image refs = ReadMrc(job.opt.references);
       if (refs.nx() != job.box || refs.ny() != job.box || refs.nz() != job.opt.classes)
         throw InvalidInputError(job.opt.references + ": expected " + std::to_string(job.opt.classes) + " images of " +
-                                std::to_string(job.box) + " px (--K), got " + std::to_string(refs.nz()) + " of " + std::to_string(refs.nx()));
+                                std::to_string(job.box) + " px (--K), got " + std::to_string(refs.nz()) + " of " +
+                                std::to_string(refs.nx()));
       for (int k = 0; k < job.opt.classes; ++k) job.model.refs[k] = refs.Section(k);
     }
     for (int i = 0; i < n; ++i) job.state[i].class_number = forced[i] + 1;

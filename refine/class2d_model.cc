@@ -65,18 +65,18 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
   g.SetPair("rlnLogLikelihood", Num(m.loglik));
   g.SetPair("rlnAveragePmax", Num(m.ave_pmax));
   StarTable& c = f.Add(StarTable("model_classes"));
-  for (const char* l : {"rlnReferenceImage", "rlnClassDistribution", "rlnAccuracyRotations",
-                        "rlnAccuracyTranslationsAngst", "rlnEstimatedResolution", "rlnOverallFourierCompleteness",
-                        "rlnClassPriorOffsetX", "rlnClassPriorOffsetY"})
+  for (const char* l :
+       {"rlnReferenceImage", "rlnClassDistribution", "rlnAccuracyRotations", "rlnAccuracyTranslationsAngst",
+        "rlnEstimatedResolution", "rlnOverallFourierCompleteness", "rlnClassPriorOffsetX", "rlnClassPriorOffsetY"})
     c.AddColumn(l);
   for (int k = 0; k < m.classes; ++k)
     c.AddRow({MakeImageName(k, classes_name), Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
               Num(m.est_resolution[k]), Num(1), Num(0), Num(0)});
   for (int k = 0; k < m.classes; ++k) {
     StarTable& t = f.Add(StarTable("model_class_" + std::to_string(k + 1)));
-    for (const char* l : {"rlnSpectralIndex", "rlnResolution", "rlnAngstromResolution", "rlnSsnrMap",
-                          "rlnGoldStandardFsc", "rlnFourierCompleteness", "rlnReferenceSigma2", "rlnReferenceTau2",
-                          "rlnSpectralOrientabilityContribution"})
+    for (const char* l :
+         {"rlnSpectralIndex", "rlnResolution", "rlnAngstromResolution", "rlnSsnrMap", "rlnGoldStandardFsc",
+          "rlnFourierCompleteness", "rlnReferenceSigma2", "rlnReferenceTau2", "rlnSpectralOrientabilityContribution"})
       t.AddColumn(l);
     for (int s = 0; s < m.shells(); ++s) {
       const double res = s / (m.box * m.pixel_size);
@@ -112,7 +112,8 @@ Class2dModel ReadModelStar(const std::string& path) {
   m.ave_pmax = g.GetDouble(0, "rlnAveragePmax", 0);
   const StarTable& c = f.Require("model_classes");
   if (static_cast<int>(c.num_rows()) != k)
-    throw InvalidInputError(path + ": data_model_classes has " + std::to_string(c.num_rows()) + " rows but rlnNrClasses is " + std::to_string(k));
+    throw InvalidInputError(path + ": data_model_classes has " + std::to_string(c.num_rows()) +
+                            " rows but rlnNrClasses is " + std::to_string(k));
   for (int i = 0; i < k; ++i) {
     const std::string& name = c.Get(i, "rlnReferenceImage");
     const auto at = name.find('@');
@@ -138,7 +139,8 @@ Class2dModel ReadModelStar(const std::string& path) {
   // Noise: the particle-weighted mean over RELION's groups.
   std::vector<double> weight;
   if (const StarTable* groups = f.Find("model_groups"))
-    for (std::size_t r = 0; r < groups->num_rows(); ++r) weight.push_back(groups->GetDouble(r, "rlnGroupNrParticles", 1));
+    for (std::size_t r = 0; r < groups->num_rows(); ++r)
+      weight.push_back(groups->GetDouble(r, "rlnGroupNrParticles", 1));
   std::vector<double> sum(m.shells(), 0.0);
   double wsum = 0;
   for (std::size_t gi = 0;; ++gi) {

@@ -11,16 +11,16 @@
 namespace emkit {
 
 struct Class2dModel {
-  int box = 0;                 // rlnOriginalImageSize
-  double pixel_size = 1;       // Å
+  int box = 0;            // rlnOriginalImageSize
+  double pixel_size = 1;  // Å
   int classes = 0;
   double tau2_fudge = 2;
-  int current_size = 0;        // rlnCurrentImageSize
-  double current_resolution = 0;  // Å
-  std::vector<Image> refs;     // real-space class averages (box x box)
-  std::vector<double> pk;      // rlnClassDistribution
+  int current_size = 0;                                     // rlnCurrentImageSize
+  double current_resolution = 0;                            // Å
+  std::vector<Image> refs;                                  // real-space class averages (box x box)
+  std::vector<double> pk;                                   // rlnClassDistribution
   std::vector<std::vector<double>> tau2, sigma2_ref, ssnr;  // per class, per shell 0..box/2
-  std::vector<double> sigma2_noise;  // per shell
+  std::vector<double> sigma2_noise;                         // per shell
   double sigma_offset_px = 0;
   std::vector<double> acc_rot, acc_trans_px, est_resolution;  // per class
   double loglik = 0, ave_pmax = 0;

@@ -7,27 +7,27 @@
 namespace emkit {
 
 struct Class2dOptions {
-  std::string input;            // particles STAR (RELION 3.0/3.1)
-  std::string out_dir;          // run_itNNN_* files go here
-  std::string continue_from;    // run_itNNN_optimiser.star or _model.star (emkit or RELION)
-  std::string references;       // optional .mrcs of K starting class images
-  int classes = 10;             // K
+  std::string input;          // particles STAR (RELION 3.0/3.1)
+  std::string out_dir;        // run_itNNN_* files go here
+  std::string continue_from;  // run_itNNN_optimiser.star or _model.star (emkit or RELION)
+  std::string references;     // optional .mrcs of K starting class images
+  int classes = 10;           // K
   int iterations = 25;
   double particle_diameter = 0;  // Å; 0 = 90% of the box
-  double tau2_fudge = 2;        // T
-  double psi_step = 6;          // degrees
-  double offset_range = 5;      // pixels
-  double offset_step = 1;       // pixels
+  double tau2_fudge = 2;         // T
+  double psi_step = 6;           // degrees
+  double offset_range = 5;       // pixels
+  double offset_step = 1;        // pixels
   bool ctf = true;
   bool only_flip_phases = false;
   bool ctf_intact_first_peak = false;
-  bool zero_mask = false;       // zeros (true) or noise (false) outside the particle mask
+  bool zero_mask = false;  // zeros (true) or noise (false) outside the particle mask
   bool center_classes = true;
   double adaptive_fraction = 0.999;  // significant samples: smallest set with this much weight
-  int incr_size = 10;           // Fourier pixels beyond the estimated resolution
-  double initial_lowpass = 0;   // Å: random-start averages are limited to this (0: no limit)
+  int incr_size = 10;                // Fourier pixels beyond the estimated resolution
+  double initial_lowpass = 0;        // Å: random-start averages are limited to this (0: no limit)
   double mask_edge_px = 5;
-  int chunk_size = 64;          // particles per E-step block (fixed: results do not depend on threads/ranks)
+  int chunk_size = 64;  // particles per E-step block (fixed: results do not depend on threads/ranks)
   int threads = 1;
   uint64_t seed = 42;
   bool write_png = true;

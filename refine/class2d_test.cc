@@ -1,6 +1,8 @@
 // 2D classification on particles simulated here from three distinct 2D images (random
 // in-plane rotations and shifts, CTF, Gaussian noise at SNR 0.1): classes, class averages,
 // rotations and shifts must be recovered; results must not depend on the thread count.
+#include "refine/class2d.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,7 +18,6 @@
 #include "core/random.h"
 #include "io/mrc.h"
 #include "io/particles.h"
-#include "refine/class2d.h"
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
 #include "refine/particle_prep.h"
@@ -55,7 +56,12 @@ Image BlobImage(const std::vector<Blob>& blobs) {
 std::vector<Image> TruthImages() {
   // An L, a ring with one heavy bead, and a dumbbell with a side knob.
   return {BlobImage({{-4, -4, 2.5, 1}, {3, -4, 2, 1}, {9, -4, 2, 1}, {-4, 3, 2, 1}, {-4, 9, 2, 1}}),
-          BlobImage({{8, 0, 2.5, 1.5}, {4, 6.9, 1.5, 1}, {-4, 6.9, 1.5, 1}, {-8, 0, 1.5, 1}, {-4, -6.9, 1.5, 1}, {4, -6.9, 1.5, 1}}),
+          BlobImage({{8, 0, 2.5, 1.5},
+                     {4, 6.9, 1.5, 1},
+                     {-4, 6.9, 1.5, 1},
+                     {-8, 0, 1.5, 1},
+                     {-4, -6.9, 1.5, 1},
+                     {4, -6.9, 1.5, 1}}),
           BlobImage({{-7, 0, 3.5, 1}, {7, 0, 3.5, 1}, {0, 6, 1.5, 1}})};
 }
 
@@ -180,7 +186,8 @@ TEST(Class2d, RecoversClassesRotationsShiftsAndImages) {
     const int c = best_perm[k];
     std::vector<double> d;
     for (int i = 0; i < n; ++i)
-      if (out.particles[i].class_number - 1 == k && truth.cls[i] == c) d.push_back(WrapDeg(out.particles[i].psi - truth.psi[i]));
+      if (out.particles[i].class_number - 1 == k && truth.cls[i] == c)
+        d.push_back(WrapDeg(out.particles[i].psi - truth.psi[i]));
     ASSERT_FALSE(d.empty());
     double cs = 0, sn = 0;
     for (double v : d) cs += std::cos(v * M_PI / 180), sn += std::sin(v * M_PI / 180);
@@ -210,7 +217,8 @@ TEST(Class2d, RecoversClassesRotationsShiftsAndImages) {
         if (cc > best_cc) best_cc = cc, aligned = g;
       }
     const std::vector<double> frc = FourierShellCorrelation(aligned, Fft(images[c]));
-    for (int s = 1; s <= 4; ++s) EXPECT_GE(frc[s], 0.5) << "class " << k << " shell " << s << " (" << kBox * kPixel / s << " Å)";
+    for (int s = 1; s <= 4; ++s)
+      EXPECT_GE(frc[s], 0.5) << "class " << k << " shell " << s << " (" << kBox * kPixel / s << " Å)";
   }
   std::vector<double> shift_err;
   for (int i = 0; i < n; ++i) {

@@ -23,7 +23,8 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
   const double sx = scale * (a00 * kx + a10 * ky), sy = scale * (a01 * kx + a11 * ky);
   const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
   const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
-  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+         fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
 }
 
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
@@ -54,7 +55,9 @@ float SignificanceThreshold(const std::vector<float>& w, double fraction, std::v
   const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(w.size(), 1));
   for (int i = 0; i < static_cast<int>(w.size()); ++i)
     if (w[i] > floor_value) order->emplace_back(w[i], i);
-  std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   double cum = 0;
   for (const auto& e : *order) {
     cum += e.first;
@@ -108,10 +111,10 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   ws->cross.resize(static_cast<std::size_t>(rows) * M);
   ws->norm.resize(static_cast<std::size_t>(nc) * M);
   if (!forced) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, M, 2 * P, 1.f, ws->y.data(), 2 * P,
-                s.ref_ri.data(), M, 0.f, ws->cross.data(), M);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, M, P, 1.f, ws->g.data(), P, s.ref_norm2.data(), M,
-                0.f, ws->norm.data(), M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, M, 2 * P, 1.f, ws->y.data(), 2 * P, s.ref_ri.data(), M,
+                0.f, ws->cross.data(), M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, M, P, 1.f, ws->g.data(), P, s.ref_norm2.data(), M, 0.f,
+                ws->norm.data(), M);
   }
   // Weights per particle.
   ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);

@@ -19,23 +19,23 @@ namespace emkit {
 struct EStepSetup {
   FourierPixels px;
   int classes = 0;
-  int pad = 1;                      // oversampling of the reference grids (and of the M-step sums)
-  std::vector<double> psi;          // degrees
-  std::vector<Translation> trans;   // grid around each particle's current offset (px)
+  int pad = 1;                     // oversampling of the reference grids (and of the M-step sums)
+  std::vector<double> psi;         // degrees
+  std::vector<Translation> trans;  // grid around each particle's current offset (px)
   int num_refs() const { return classes * static_cast<int>(psi.size()); }  // m = k * npsi + ipsi
-  std::vector<float> ref_ri;        // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p
-  std::vector<float> ref_norm2;     // P x M: |V_m(p)|^2
-  std::vector<float> inv_sigma2;    // per pixel
-  std::vector<double> log_pk;       // per class (-inf allowed)
+  std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p
+  std::vector<float> ref_norm2;   // P x M: |V_m(p)|^2
+  std::vector<float> inv_sigma2;  // per pixel
+  std::vector<double> log_pk;     // per class (-inf allowed)
   double sigma_offset_px = 10;
   double adaptive_fraction = 0.999;
-  double log_norm_const = 0;        // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
-  std::vector<Complex> phase;       // T x P: exp(-2 pi i k.t / n)
+  double log_norm_const = 0;   // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
+  std::vector<Complex> phase;  // T x P: exp(-2 pi i k.t / n)
 };
 
 struct ParticleResult {
-  int class_index = 0;   // 0-based
-  double psi = 0;        // degrees
+  int class_index = 0;                // 0-based
+  double psi = 0;                     // degrees
   double offset_x = 0, offset_y = 0;  // total offset (px) of the best sample
   double pmax = 0;
   int nsig = 0;
@@ -45,15 +45,15 @@ struct ParticleResult {
 
 // Weighted sums of one chunk in the particle frame of each reference m.
 struct ChunkSums {
-  std::vector<float> d;        // M x 2P: sum_w CTF X_t / s2 (Re | Im)
-  std::vector<float> w;        // M x P: sum_w CTF^2 / s2
-  std::vector<double> sigma2_num;  // per shell: sum_w |X_t - CTF V_m|^2 (times 1)
+  std::vector<float> d;              // M x 2P: sum_w CTF X_t / s2 (Re | Im)
+  std::vector<float> w;              // M x P: sum_w CTF^2 / s2
+  std::vector<double> sigma2_num;    // per shell: sum_w |X_t - CTF V_m|^2 (times 1)
   std::vector<double> class_weight;  // per class
-  double offset2 = 0;          // sum_w |total offset|^2 (px^2)
+  double offset2 = 0;                // sum_w |total offset|^2 (px^2)
   double loglik = 0, pmax = 0;
   double weight_total = 0;
   std::vector<double> psi_var, offset_var, count;  // per class (of the best class)
-  std::vector<char> active;    // per reference: any weight in this chunk
+  std::vector<char> active;                        // per reference: any weight in this chunk
 };
 
 struct EStepWorkspace {

@@ -1,13 +1,12 @@
 #include "refine/mstep2d.h"
 
-#include "refine/padding2d.h"
-
 #include <cmath>
 
 #include "core/error.h"
 #include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
+#include "refine/padding2d.h"
 
 namespace emkit {
 namespace {
@@ -144,7 +143,8 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       const int ky = FourierGrid::Freq(y, np);
       for (int x = 0; x < hxp; ++x)
         if (x * x + ky * ky < pad * pad * r * r)
-          pshell[static_cast<std::size_t>(y) * hxp + x] = static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky)) / pad));
+          pshell[static_cast<std::size_t>(y) * hxp + x] =
+              static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky)) / pad));
     }
     std::vector<double> wsum(ns, 0.0), cnt(ns, 0.0);
     for (std::size_t i = 0; i < d.size(); ++i) {
@@ -162,7 +162,8 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         sig[sh] += std::norm(d[i] / w[i]) - 2.0 * model->sigma2_noise[sh] / w[i];
         c[sh] += 1;
       }
-      for (int sh = 0; sh < ns; ++sh) tau2[sh] = c[sh] > 0 && sh <= opt.initial_lowpass_shell ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
+      for (int sh = 0; sh < ns; ++sh)
+        tau2[sh] = c[sh] > 0 && sh <= opt.initial_lowpass_shell ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
     }
     // The prior beyond the shells it was estimated on: flat extension of the last estimate, so the
     // data decide whether the new shells hold signal (tau2 grows) or not (it shrinks).
@@ -204,7 +205,8 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         model->sigma2_ref[k][sh] = wsum[sh] > 0 ? sigma2_w * cnt[sh] / wsum[sh] : 0.0;
         // RELION's data_vs_prior uses the weights of its padded grid (pad^2 smaller per pixel); so
         // does emkit, so the resolution estimates and the image-size schedule are RELION's.
-        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w * pad * pad) : 0.0;
+        model->ssnr[k][sh] =
+            wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w * pad * pad) : 0.0;
       } else {
         model->sigma2_ref[k][sh] = 0;
         model->ssnr[k][sh] = 0;

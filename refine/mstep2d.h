@@ -46,10 +46,10 @@ struct MStepOptions {
   double mask_radius_px = 0, mask_edge_px = 5;
   bool center_classes = true;
   int incr_size = 10;
-  bool initial = false;  // first model from random assignments (signal power from D/W)
+  bool initial = false;                 // first model from random assignments (signal power from D/W)
   int initial_lowpass_shell = 1 << 30;  // initial model: no signal assumed beyond this shell
-  int current_size = 0;  // the size the E-step used
-  int pad = 2;           // padding of the class grid of the sums (1 for the initial pass)
+  int current_size = 0;                 // the size the E-step used
+  int pad = 2;                          // padding of the class grid of the sums (1 for the initial pass)
   double num_particles = 0;
 };
 

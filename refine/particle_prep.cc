@@ -4,9 +4,9 @@
 
 #include "core/error.h"
 #include "core/fft.h"
+#include "core/files.h"
 #include "core/filters.h"
 #include "core/geometry.h"
-#include "core/files.h"
 
 namespace emkit {
 
@@ -49,15 +49,19 @@ ParticleReader::ParticleReader(const ParticleSet& set, const std::string& star_p
       paths_.push_back(path);
       headers_.push_back(ReadMrcHeader(path));
       const MrcHeader& h = headers_.back();
-      if (h.nx != h.ny) throw InvalidInputError(path + ": particles must be square, got " + std::to_string(h.nx) + "x" + std::to_string(h.ny));
+      if (h.nx != h.ny)
+        throw InvalidInputError(path + ": particles must be square, got " + std::to_string(h.nx) + "x" +
+                                std::to_string(h.ny));
       if (box_ == 0) box_ = h.nx;
-      if (h.nx != box_) throw InvalidInputError(path + ": box " + std::to_string(h.nx) + " differs from " + std::to_string(box_));
+      if (h.nx != box_)
+        throw InvalidInputError(path + ": box " + std::to_string(h.nx) + " differs from " + std::to_string(box_));
     }
     stacks_[i] = it->second;
     sections_[i] = index;
     if (index < 0 || index >= headers_[it->second].nz)
       throw InvalidInputError(star_path + ": particle " + std::to_string(i + 1) + " refers to section " +
-                              std::to_string(index + 1) + " of " + path + " which has " + std::to_string(headers_[it->second].nz));
+                              std::to_string(index + 1) + " of " + path + " which has " +
+                              std::to_string(headers_[it->second].nz));
     ctf_[i] = p.ctf;
     const OpticsGroup& og = set.Optics(p.optics_group);
     ctf_[i].voltage_kv = og.voltage_kv;
@@ -99,9 +103,9 @@ std::vector<float> CtfAtPixels(const CtfParams& p, double pixel_size, const Four
   return out;
 }
 
-void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf,
-                     double pixel_size, const PrepOptions& opt, const FourierPixels& px,
-                     const std::vector<double>& sigma2, Rng* rng, PreparedParticle* out) {
+void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf, double pixel_size,
+                     const PrepOptions& opt, const FourierPixels& px, const std::vector<double>& sigma2, Rng* rng,
+                     PreparedParticle* out) {
   const int n = img.nx();
   Image centred = img;
   if (offset_x_px != 0 || offset_y_px != 0) {

@@ -17,8 +17,8 @@ namespace emkit {
 
 // The pixels of the Hermitian half of an n x n transform with |k| < current_size / 2.
 struct FourierPixels {
-  int n = 0;             // box size
-  int current_size = 0;  // even, <= n
+  int n = 0;               // box size
+  int current_size = 0;    // even, <= n
   std::vector<int> index;  // y * (n/2+1) + x
   std::vector<int> kx, ky, shell;
   int size() const { return static_cast<int>(index.size()); }
@@ -59,8 +59,8 @@ struct PreparedParticle {
 std::vector<float> CtfAtPixels(const CtfParams& p, double pixel_size, const FourierPixels& px, const PrepOptions& opt);
 
 // sigma2 (per shell, for the noise fill outside the mask) may be empty when zero_mask is set.
-void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf,
-                     double pixel_size, const PrepOptions& opt, const FourierPixels& px,
-                     const std::vector<double>& sigma2, Rng* rng, PreparedParticle* out);
+void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf, double pixel_size,
+                     const PrepOptions& opt, const FourierPixels& px, const std::vector<double>& sigma2, Rng* rng,
+                     PreparedParticle* out);
 
 }  // namespace emkit

@@ -2,9 +2,9 @@
 // clear errors for unsupported options and bad input.
 #include <filesystem>
 
+#include "core/filters.h"
 #include "io/mrc.h"
 #include "io/particles.h"
-#include "core/filters.h"
 #include "tests/testing.h"
 
 namespace emkit {
