@@ -34,7 +34,7 @@ int ApplyCommonOptions(CommonOptions* opt) {
 
 void WriteEffectiveOptions(const CLI::App& app, const std::string& dir, int argc, char** argv) {
   std::ostringstream out;
-  out << "# emkit " << app.get_name() << ": effective options (defaults included)\n# command line:";
+  out << "# " << app.get_name() << ": effective options (defaults included)\n# command line:";
   for (int i = 0; i < argc; ++i) out << " " << argv[i];
   out << "\n" << app.config_to_str(true, false);
   CreateDirectories(dir);
