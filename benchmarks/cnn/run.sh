@@ -14,17 +14,18 @@ W=$(realpath -m "${2:-/tmp/emkit_bench_cnn}")
 OUT=$(pwd)/benchmarks/results/cnn
 E="$BUILD/apps/emkit"
 THREADS=${THREADS:-2}
+TEMPLATE_T=${TEMPLATE_T:-0.3}  # emkit pick's default thresholds (operating points of the classical pickers)
+LOG_T=${LOG_T:-2.5}
 SNRS=${SNRS:-"0.05 0.1"}
 DATA=$(realpath ../shared/data)
 MAP=$DATA/maps/ribosome70s_65.mrc
 mkdir -p "$W" "$OUT"
 ninja -C "$BUILD" emkit bench_cnn >/dev/null
-timed() {  # timed NAME command...: wall seconds into $W/times/NAME.wall
+timed() {  # timed NAME command...: "wall user system" seconds into $W/times/NAME.time
   mkdir -p "$W/times"
-  local name=$1 t0=$EPOCHREALTIME
+  local name=$1
   shift
-  "$@"
-  awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }' > "$W/times/$name.wall"
+  /usr/bin/time -f "%e %U %S" -o "$W/times/$name.time" "$@"
 }
 threshold() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['default_threshold'])" "$1"; }
 
@@ -77,5 +78,5 @@ done
 uptime > "$W/load_before_speed.txt"
 "$BUILD/benchmarks/cnn/bench_cnn" "$R/train/model.pt" "$THREADS" > "$W/speed.json"
 uptime > "$W/load.txt"
-/usr/bin/python3 benchmarks/cnn/report.py "$W" "$OUT" "$SNRS" "$THREADS"
+/usr/bin/python3 benchmarks/cnn/report.py "$W" "$OUT" "$SNRS" "$THREADS" "$TEMPLATE_T" "$LOG_T"
 echo "wrote $OUT/README.md"
