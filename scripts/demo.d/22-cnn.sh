@@ -16,7 +16,7 @@ cp "$sim/truth/mic_0004.star" "$out/sparse/mic_0004.star"
 t0=$(date +%s.%N)
 "$EMKIT" train -i "$sim/micrographs/mic_0001.mrc" "$sim/micrographs/mic_0002.mrc" "$sim/micrographs/mic_0003.mrc" \
   -c "$out/sparse" --valid-micrographs "$sim/micrographs/mic_0004.mrc" --valid-coords "$out/sparse" \
-  --diameter 200 --objective pu --width 16 --epochs 6 --steps-per-epoch 20 --batch-size 16 --patch 80 \
+  --diameter 200 --objective pu --width 32 --epochs 8 --steps-per-epoch 30 --batch-size 16 --patch 96 \
   --export-torchscript --threads "$THREADS" --seed "$SEED" -q -o "$out/train" > "$out/train.txt"
 t1=$(date +%s.%N)
 "$EMKIT" pick --method cnn --model "$out/train/model.pt" -i "$sim/micrographs/mic_0005.mrc" "$sim/micrographs/mic_0006.mrc" \
@@ -46,7 +46,7 @@ PY
 {
   echo "## CNN picker (emkit train, emkit pick --method cnn)"
   echo
-  echo "ResNet-8 (width 16, receptive field 33 binned px; particle binned to 20 px) trained with the PU (GE-binomial)"
+  echo "ResNet-8 (width 32, receptive field 33 binned px; particle binned to 20 px) trained with the PU (GE-binomial)"
   echo "objective on micrographs 1-3 with only every other particle labelled, validated on micrograph 4; the model file"
   echo "alone (preprocessing, diameter, threshold chosen by validation F1) then picks the held-out micrographs 5-6."
   echo "Training took $train_s s, picking $pick_s s for 2 micrographs ($THREADS thread(s), including start-up)."
