@@ -41,7 +41,9 @@ struct CnnModelMeta {
 std::vector<std::string> CnnArchitectures();
 
 // Loss of one minibatch. Labels per pixel: 1 = positive, 0 = unlabelled (PU) or negative (PN),
-// -1 = ignored (not in the loss).
+// -1 = ignored (not in the loss). PN: weighted mean binary cross-entropy over labelled pixels.
+// GE-binomial (Topaz, science.md §4): (Σ_pos BCE + slack · penalty) / n_pos, the penalty over the
+// unlabelled pixels selected by the batch's penalty mask.
 enum class CnnObjective { kPn, kGeBinomial };
 struct CnnLossOptions {
   CnnObjective objective = CnnObjective::kGeBinomial;
