@@ -19,11 +19,16 @@ namespace emkit {
 namespace {
 
 nlohmann::json MetricsJson(const PickMetrics& m) {
-  return {{"picks", m.n_picks},          {"truth", m.n_truth},
-          {"true_positives", m.true_positives}, {"precision", m.precision},
-          {"recall", m.recall},          {"f1", m.f1},
-          {"average_precision", m.average_precision}, {"best_f1", m.best_f1},
-          {"best_f1_threshold", m.best_f1_threshold}, {"mean_match_distance", m.mean_distance}};
+  return {{"picks", m.n_picks},
+          {"truth", m.n_truth},
+          {"true_positives", m.true_positives},
+          {"precision", m.precision},
+          {"recall", m.recall},
+          {"f1", m.f1},
+          {"average_precision", m.average_precision},
+          {"best_f1", m.best_f1},
+          {"best_f1_threshold", m.best_f1_threshold},
+          {"mean_match_distance", m.mean_distance}};
 }
 
 }  // namespace
@@ -47,8 +52,9 @@ int RunEvalPicks(int argc, char** argv) {
   app.add_option("--out,-o", out, "Output folder (eval.json, pr_curve.csv, pr_curve.png)")->required();
   std::vector<std::string> micrographs;
   double pixel_size = 0;
-  app.add_option("--micrographs", micrographs,
-                 "With these micrographs (STAR, files or globs) write overlays/<micrograph>.png: truth red, picks green");
+  app.add_option(
+      "--micrographs", micrographs,
+      "With these micrographs (STAR, files or globs) write overlays/<micrograph>.png: truth red, picks green");
   app.add_option("--pixel-size", pixel_size, "Micrograph pixel size for --micrographs (Å); only sets the binning")
       ->capture_default_str();
   AddCommonOptions(app, &common);
@@ -117,10 +123,12 @@ int RunEvalPicks(int argc, char** argv) {
   char legend[160];
   std::snprintf(legend, sizeof legend, "%s AP %.3f, best F1 %.3f", label.empty() ? "picks" : label.c_str(),
                 m.average_precision, m.best_f1);
-  WritePrCurvePng(JoinPath(out, "pr_curve.png"), {{legend, m.curve}}, "radius " + std::to_string(int(std::lround(radius))) + " px");
-  std::printf("%zu micrograph(s), %d picks, %d truth: precision %.3f recall %.3f F1 %.3f AP %.3f (best F1 %.3f at %.4g)\n",
-              truth.keys.size(), m.n_picks, m.n_truth, m.precision, m.recall, m.f1, m.average_precision, m.best_f1,
-              m.best_f1_threshold);
+  WritePrCurvePng(JoinPath(out, "pr_curve.png"), {{legend, m.curve}},
+                  "radius " + std::to_string(int(std::lround(radius))) + " px");
+  std::printf(
+      "%zu micrograph(s), %d picks, %d truth: precision %.3f recall %.3f F1 %.3f AP %.3f (best F1 %.3f at %.4g)\n",
+      truth.keys.size(), m.n_picks, m.n_truth, m.precision, m.recall, m.f1, m.average_precision, m.best_f1,
+      m.best_f1_threshold);
   return 0;
 }
 

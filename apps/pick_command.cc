@@ -66,7 +66,8 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
   ImageStack refs;
   double px = c.reference_pixel_size;
   if (!c.references.empty() == !c.reference_map.empty())
-    throw InvalidInputError("--method template needs exactly one of --references (2D .mrcs) or --reference-map (3D .mrc)");
+    throw InvalidInputError(
+        "--method template needs exactly one of --references (2D .mrcs) or --reference-map (3D .mrc)");
   if (!c.references.empty()) {
     MrcHeader h;
     Image stack = ReadMrc(c.references, &h);
@@ -77,7 +78,8 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
     MrcHeader h;
     Volume map = ReadMrc(c.reference_map, &h);
     if (px <= 0) px = h.PixelSize();
-    if (px <= 0) throw InvalidInputError(c.reference_map + ": no pixel size in the header; give --reference-pixel-size");
+    if (px <= 0)
+      throw InvalidInputError(c.reference_map + ": no pixel size in the header; give --reference-pixel-size");
     if (map.nz() != map.nx() || map.ny() != map.nx())
       throw InvalidInputError(c.reference_map + ": the reference map must be a cube");
     if (c.views < 1) throw InvalidInputError("--views must be >= 1");
@@ -123,7 +125,7 @@ struct PickMethod {
 };
 const std::vector<PickMethod> kMethods = {
     {"template", 0.28, MakeTemplate},  // normalised cross-correlation
-    {"log", 2.5, MakeLog},            // robust standard deviations of the LoG response
+    {"log", 2.5, MakeLog},             // robust standard deviations of the LoG response
     {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
 
@@ -187,7 +189,8 @@ int RunPick(int argc, char** argv) {
   auto* cnn_group = app.add_option_group("cnn", "CNN (--method cnn; train with emkit train)");
   cnn_group->add_option("--model", c.model, "Model file (model.pt from emkit train)");
   cnn_group->add_option("--device", c.device, "cpu | cuda[:N]")->capture_default_str();
-  cnn_group->add_option("--tile", c.tile, "Largest tile (binned px) for the network; tiles overlap by its receptive field")
+  cnn_group
+      ->add_option("--tile", c.tile, "Largest tile (binned px) for the network; tiles overlap by its receptive field")
       ->capture_default_str();
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
@@ -241,9 +244,13 @@ int RunPick(int argc, char** argv) {
                        c.pick.diameter / 2 / in.pixel_size);
     const double seconds = NowSeconds() - t0;
     total_seconds += seconds;
-    per.push_back({{"micrograph", in.name}, {"picks", r.picks.size()}, {"rejected_bad_region", r.rejected_bad_region},
-                   {"read_wait_seconds", t_read}, {"preprocess_seconds", r.preprocess_seconds},
-                   {"pick_seconds", r.seconds}, {"total_seconds", seconds},
+    per.push_back({{"micrograph", in.name},
+                   {"picks", r.picks.size()},
+                   {"rejected_bad_region", r.rejected_bad_region},
+                   {"read_wait_seconds", t_read},
+                   {"preprocess_seconds", r.preprocess_seconds},
+                   {"pick_seconds", r.seconds},
+                   {"total_seconds", seconds},
                    {"working_pixel_size", r.preprocessed.pixel_size}});
     LOG_DEBUG(in.name << ": " << r.picks.size() << " picks in " << seconds << " s");
     names_out.push_back(in.name);
@@ -254,12 +261,9 @@ int RunPick(int argc, char** argv) {
   WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
   std::size_t n = 0;
   for (const auto& p : all) n += p.size();
-  nlohmann::json summary = {{"method", method->name},
-                            {"threshold", c.pick.threshold},
-                            {"micrographs", inputs.size()},
-                            {"picks", n},
-                            {"threads", threads},
-                            {"seconds_per_micrograph", total_seconds / inputs.size()},
+  nlohmann::json summary = {{"method", method->name},       {"threshold", c.pick.threshold},
+                            {"micrographs", inputs.size()}, {"picks", n},
+                            {"threads", threads},           {"seconds_per_micrograph", total_seconds / inputs.size()},
                             {"per_micrograph", per}};
   WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "

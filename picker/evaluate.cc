@@ -16,14 +16,12 @@ namespace {
 
 // Candidate pairs (pick -> truth indices within the radius), found through a grid of truth.
 std::vector<std::vector<std::pair<int, double>>> CandidatePairs(const std::vector<Coordinate>& picks,
-                                                                const std::vector<Coordinate>& truth,
-                                                                double radius) {
+                                                                const std::vector<Coordinate>& truth, double radius) {
   if (!(radius > 0)) throw InvalidInputError("pick evaluation: radius must be > 0");
   auto cell = [radius](double v) { return static_cast<long>(std::floor(v / radius)); };
   auto key = [](long cx, long cy) { return (static_cast<long long>(cx) << 32) ^ (cy & 0xffffffffLL); };
   std::unordered_map<long long, std::vector<int>> grid;
-  for (int j = 0; j < static_cast<int>(truth.size()); ++j)
-    grid[key(cell(truth[j].x), cell(truth[j].y))].push_back(j);
+  for (int j = 0; j < static_cast<int>(truth.size()); ++j) grid[key(cell(truth[j].x), cell(truth[j].y))].push_back(j);
   std::vector<std::vector<std::pair<int, double>>> adj(picks.size());
   const double r2 = radius * radius;
   for (std::size_t i = 0; i < picks.size(); ++i) {
@@ -199,7 +197,6 @@ std::vector<std::pair<int, int>> MatchPicks(const std::vector<Coordinate>& picks
   return pairs;
 }
 
-
 PickMetrics EvaluatePicks(const std::vector<std::vector<Coordinate>>& picks,
                           const std::vector<std::vector<Coordinate>>& truth, double radius, double threshold) {
   if (picks.size() != truth.size())
@@ -264,8 +261,8 @@ PickMetrics EvaluatePicks(const std::vector<std::vector<Coordinate>>& picks,
 
 PickMetrics EvaluatePicks(const std::vector<Coordinate>& picks, const std::vector<Coordinate>& truth, double radius,
                           double threshold) {
-  return EvaluatePicks(std::vector<std::vector<Coordinate>>{picks}, std::vector<std::vector<Coordinate>>{truth},
-                       radius, threshold);
+  return EvaluatePicks(std::vector<std::vector<Coordinate>>{picks}, std::vector<std::vector<Coordinate>>{truth}, radius,
+                       threshold);
 }
 
 }  // namespace emkit

@@ -36,8 +36,8 @@ std::vector<std::pair<int, int>> MatchPicks(const std::vector<Coordinate>& picks
 
 // Picks with fom >= threshold count as picks for precision/recall/F1; AP and the curve use
 // all picks. Matching is one-to-one (optimal assignment) within `radius` pixels.
-PickMetrics EvaluatePicks(const std::vector<Coordinate>& picks, const std::vector<Coordinate>& truth,
-                          double radius, double threshold);
+PickMetrics EvaluatePicks(const std::vector<Coordinate>& picks, const std::vector<Coordinate>& truth, double radius,
+                          double threshold);
 
 // Several micrographs at once: metrics over the union (matching stays within a micrograph).
 PickMetrics EvaluatePicks(const std::vector<std::vector<Coordinate>>& picks,

@@ -40,8 +40,9 @@ void NormaliseBackground(Image* img, double radius) {
         for (int j = 0; j < 3; ++j) s[i][j] += f[i] * f[j];
       }
     }
-  if (s[0][0] < 3) throw InvalidInputError("background normalisation: radius " + std::to_string(radius) +
-                                           " leaves fewer than 3 background pixels");
+  if (s[0][0] < 3)
+    throw InvalidInputError("background normalisation: radius " + std::to_string(radius) +
+                            " leaves fewer than 3 background pixels");
   // Cramer's rule.
   auto det3 = [](double m[3][3]) {
     return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +

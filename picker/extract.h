@@ -14,11 +14,11 @@
 namespace emkit {
 
 struct ExtractOptions {
-  int box = 0;                 // px of the micrograph
-  int rescale = 0;             // output box (px); 0 = box
+  int box = 0;      // px of the micrograph
+  int rescale = 0;  // output box (px); 0 = box
   bool invert_contrast = false;
   bool normalise = true;
-  double bg_radius = 0;        // px of the output box; 0 = 75% of half the output box (RELION)
+  double bg_radius = 0;  // px of the output box; 0 = 75% of half the output box (RELION)
   int threads = 1;
   void Check() const;
   int OutputBox() const { return rescale > 0 ? rescale : box; }

@@ -46,7 +46,8 @@ Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
       for (int x = 0; x < hx; ++x) {
         const double kx = double(x) / nx;
         const double k2 = kx * kx + ky * ky;
-        g.grid()(x, y) *= static_cast<float>(sigma * sigma * 4 * M_PI * M_PI * k2 * std::exp(-2 * M_PI * M_PI * sigma * sigma * k2));
+        g.grid()(x, y) *=
+            static_cast<float>(sigma * sigma * 4 * M_PI * M_PI * k2 * std::exp(-2 * M_PI * M_PI * sigma * sigma * k2));
       }
     }
     responses[s] = InverseFft(g, 1);

@@ -11,11 +11,11 @@
 namespace emkit {
 
 struct PeakOptions {
-  double threshold = 0;          // keep peaks with score >= threshold
-  double min_distance = 10;      // pixels of the score map; no two peaks closer
-  int border = 0;                // ignore peaks within this many pixels of the edge
-  int max_peaks = 0;             // 0 = no limit; else the best max_peaks
-  const Image* mask = nullptr;   // optional: pixels with mask == 0 are excluded
+  double threshold = 0;         // keep peaks with score >= threshold
+  double min_distance = 10;     // pixels of the score map; no two peaks closer
+  int border = 0;               // ignore peaks within this many pixels of the edge
+  int max_peaks = 0;            // 0 = no limit; else the best max_peaks
+  const Image* mask = nullptr;  // optional: pixels with mask == 0 are excluded
 };
 
 // Returns peaks sorted by decreasing score; x, y in score-map pixels, fom = score.

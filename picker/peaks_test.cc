@@ -10,7 +10,8 @@ namespace {
 void AddBlob(Image* img, double cx, double cy, double amp, double sigma) {
   for (int y = 0; y < img->ny(); ++y)
     for (int x = 0; x < img->nx(); ++x)
-      (*img)(x, y) += static_cast<float>(amp * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * sigma * sigma)));
+      (*img)(x, y) +=
+          static_cast<float>(amp * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * sigma * sigma)));
 }
 
 TEST(FindPeaks, FindsBlobsSortedByScore) {
@@ -53,7 +54,7 @@ TEST(FindPeaks, MinimumDistanceSuppressesTheWeakerNeighbour) {
 
 TEST(FindPeaks, BorderMaskAndPlateaus) {
   Image s(40, 40);
-  s(2, 20) = 5;   // near the left edge
+  s(2, 20) = 5;  // near the left edge
   s(20, 20) = 3;
   s(30, 30) = 4;
   PeakOptions opt;

@@ -61,7 +61,8 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
       MicrographInput in;
       in.name = m.name;
       in.path = m.name;
-      if (!FileExists(in.path) && FileExists(JoinPath(ParentDir(star), m.name))) in.path = JoinPath(ParentDir(star), m.name);
+      if (!FileExists(in.path) && FileExists(JoinPath(ParentDir(star), m.name)))
+        in.path = JoinPath(ParentDir(star), m.name);
       in.pixel_size = pixel_size > 0 ? pixel_size : set.Optics(m.optics_group).pixel_size;
       in.has_ctf = m.has_ctf;
       in.ctf = m.ctf;

@@ -15,11 +15,11 @@
 namespace emkit {
 
 struct PickOptions {
-  double diameter = 0;            // Å: particle diameter (mask, local statistics, defaults below)
-  double threshold = 0;           // keep peaks with score >= threshold (units of the method's score)
-  double min_distance = 0;        // Å between picks; 0 = half the diameter
-  double border = 0;              // Å: no picks closer to the micrograph edge; 0 = none
-  int max_picks = 0;              // per micrograph, 0 = no limit
+  double diameter = 0;      // Å: particle diameter (mask, local statistics, defaults below)
+  double threshold = 0;     // keep peaks with score >= threshold (units of the method's score)
+  double min_distance = 0;  // Å between picks; 0 = half the diameter
+  double border = 0;        // Å: no picks closer to the micrograph edge; 0 = none
+  int max_picks = 0;        // per micrograph, 0 = no limit
   // Bad-region rejection as RELION's autopick: statistics of the preprocessed micrograph
   // (sigma units) under the particle disk; a pick is dropped when its local standard
   // deviation exceeds max_stddev_noise (> 0 to enable) or its local mean is below
@@ -33,8 +33,8 @@ struct PickOptions {
 
 // One micrograph to pick: where it is, its name for outputs, pixel size and CTF.
 struct MicrographInput {
-  std::string path;     // file to read
-  std::string name;     // rlnMicrographName as given (STAR) or the path
+  std::string path;  // file to read
+  std::string name;  // rlnMicrographName as given (STAR) or the path
   double pixel_size = 0;
   bool has_ctf = false;
   CtfParams ctf;
@@ -49,7 +49,7 @@ struct PickResult {
   int rejected_bad_region = 0;
   PreprocessedMicrograph preprocessed;
   Image score;
-  double seconds = 0;             // score + peaks (preprocessing excluded: see preprocess_seconds)
+  double seconds = 0;  // score + peaks (preprocessing excluded: see preprocess_seconds)
   double preprocess_seconds = 0;
 };
 

@@ -1,15 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-
 #include <filesystem>
 
 #include "core/files.h"
 #include "core/random.h"
+#include "io/mrc.h"
 #include "io/particles.h"
 #include "picker/local_stats.h"
 #include "picker/log_picker.h"
-#include "io/mrc.h"
 #include "picker/pick.h"
 
 namespace emkit {
@@ -49,7 +48,8 @@ TEST(PickPipeline, RejectsPicksInBadRegionsAndReturnsOriginalPixels) {
   auto blob = [&](int cx, int cy, double amp, double sigma) {
     for (int y = 0; y < mic.ny(); ++y)
       for (int x = 0; x < mic.nx(); ++x)
-        mic(x, y) += static_cast<float>(amp * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * sigma * sigma)));
+        mic(x, y) +=
+            static_cast<float>(amp * std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (2 * sigma * sigma)));
   };
   blob(100, 100, 3, 7);
   blob(300, 200, 3, 7);

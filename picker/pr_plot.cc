@@ -31,7 +31,8 @@ void WritePrCurvePng(const std::string& path, const std::vector<PrCurve>& curves
   cv::putText(img, "precision", {8, top - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1, cv::LINE_AA);
   if (!title.empty())
     cv::putText(img, title, {left + 90, top - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1, cv::LINE_AA);
-  const cv::Scalar colours[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44}, {40, 39, 214}, {189, 103, 148}, {75, 86, 140}};
+  const cv::Scalar colours[] = {{180, 119, 31}, {14, 127, 255},  {44, 160, 44},
+                                {40, 39, 214},  {189, 103, 148}, {75, 86, 140}};
   for (std::size_t c = 0; c < curves.size(); ++c) {
     const cv::Scalar col = colours[c % 6];
     std::vector<cv::Point> pts;

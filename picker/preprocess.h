@@ -19,13 +19,13 @@ struct PreprocessOptions {
   bool robust_normalise = true;    // median/MAD-based mean 0, std 1 (else plain mean/std)
   bool invert = false;             // multiply by -1 after normalising (particles bright)
   int threads = 1;
-  void Check() const;              // throws InvalidInputError naming the field
+  void Check() const;  // throws InvalidInputError naming the field
 };
 
 struct PreprocessedMicrograph {
-  Image image;                 // binned, filtered, normalised
-  double pixel_size = 0;       // Å per binned pixel
-  double bin_factor = 1;       // original px per binned px (x and y the same)
+  Image image;            // binned, filtered, normalised
+  double pixel_size = 0;  // Å per binned pixel
+  double bin_factor = 1;  // original px per binned px (x and y the same)
   int original_nx = 0, original_ny = 0;
   // Set by the pick pipeline, not by PreprocessMicrograph: the micrograph's name and CTF
   // (has_ctf when the micrographs STAR carries defocus) for scorers that need them.

@@ -168,8 +168,7 @@ void TemplateScoreMapper::Impl::Prepare(double pixel, const PreprocessedMicrogra
   prepared_key = key;
 }
 
-TemplateScoreMapper::TemplateScoreMapper(ImageStack references, double reference_pixel_size,
-                                         const TemplateOptions& opt)
+TemplateScoreMapper::TemplateScoreMapper(ImageStack references, double reference_pixel_size, const TemplateOptions& opt)
     : impl_(new Impl) {
   opt.Check();
   if (references.empty()) throw InvalidInputError("template matching: no references");
@@ -190,7 +189,7 @@ int TemplateScoreMapper::num_rotations() const { return static_cast<int>(impl_->
 Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   Impl& s = *impl_;
   const int nx = m.image.nx(), ny = m.image.ny();
-  double pixel = s.opt.correlation_pixel == 0 ? s.opt.lowpass_angstrom / 2.5
+  double pixel = s.opt.correlation_pixel == 0  ? s.opt.lowpass_angstrom / 2.5
                  : s.opt.correlation_pixel < 0 ? m.pixel_size
                                                : s.opt.correlation_pixel;
   pixel = std::max(pixel, m.pixel_size);
@@ -232,7 +231,9 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
     for (int y = 0; y < py; ++y)
       for (int x = 0; x < fm.half_nx(); ++x) {
         const double sh = shell_of(x, y);
-        const double lp = sh <= cut - edge / 2 ? 1 : sh >= cut + edge / 2 ? 0 : 0.5 * (1 + std::cos(M_PI * (sh - cut + edge / 2) / edge));
+        const double lp = sh <= cut - edge / 2   ? 1
+                          : sh >= cut + edge / 2 ? 0
+                                                 : 0.5 * (1 + std::cos(M_PI * (sh - cut + edge / 2) / edge));
         fm.grid()(x, y) *= static_cast<float>(ProfileAt(whitening, sh) * lp);
       }
     InverseFft(fm, &padded, s.opt.threads);
@@ -299,9 +300,9 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
     }
   });
   const double t2 = NowSeconds();
-  LOG_DEBUG("template matching " << cnx << "x" << cny << " (padded " << px << "x" << py << "), "
-                                 << s.templates.size() << " templates (" << n_items << " forward FFTs): prepare " << t1 - t0 << " s, correlate "
-                                 << t2 - t1 << " s");
+  LOG_DEBUG("template matching " << cnx << "x" << cny << " (padded " << px << "x" << py << "), " << s.templates.size()
+                                 << " templates (" << n_items << " forward FFTs): prepare " << t1 - t0
+                                 << " s, correlate " << t2 - t1 << " s");
   Image fom(cnx, cny);
   s.best_index.assign(static_cast<std::size_t>(cnx) * cny, -1);
   for (int y = 0; y < cny; ++y)

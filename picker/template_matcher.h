@@ -24,12 +24,12 @@
 namespace emkit {
 
 struct TemplateOptions {
-  double diameter = 0;             // Å, mask diameter (the particle's)
-  double lowpass_angstrom = 20;    // references are low-passed to this
-  double psi_step = 10;            // degrees between in-plane rotations
-  bool use_ctf = false;            // multiply references by the micrograph's CTF when it has one
-  double correlation_pixel = 0;    // Å; 0 = lowpass / 2.5; < 0 = the micrograph's working pixel
-  bool whiten = false;             // divide micrograph and references by the micrograph's power spectrum
+  double diameter = 0;           // Å, mask diameter (the particle's)
+  double lowpass_angstrom = 20;  // references are low-passed to this
+  double psi_step = 10;          // degrees between in-plane rotations
+  bool use_ctf = false;          // multiply references by the micrograph's CTF when it has one
+  double correlation_pixel = 0;  // Å; 0 = lowpass / 2.5; < 0 = the micrograph's working pixel
+  bool whiten = false;           // divide micrograph and references by the micrograph's power spectrum
   int threads = 1;
   void Check() const;
 };

@@ -47,9 +47,9 @@ TEST(TemplateMatching, FftNccEqualsBruteForceLocalNcc) {
   Paste(&mic, Particle(box), 40, 40, 3);
   TemplateOptions opt;
   opt.diameter = 24;
-  opt.lowpass_angstrom = 2;   // at Nyquist: the smooth reference is not changed
-  opt.psi_step = 360;         // one rotation
-  opt.correlation_pixel = -1; // full resolution
+  opt.lowpass_angstrom = 2;    // at Nyquist: the smooth reference is not changed
+  opt.psi_step = 360;          // one rotation
+  opt.correlation_pixel = -1;  // full resolution
   TemplateScoreMapper mapper(refs, 1.0, opt);
   PreprocessedMicrograph pre;
   pre.image = mic;
@@ -99,7 +99,8 @@ TEST(TemplateMatching, FindsRotatedParticlesAmongDecoysAndRecoversPsi) {
       if ((gx + gy) % 3 == 0) {  // decoy: a flat disk of the particle's size
         Image d(box, box);
         for (int yy = 0; yy < box; ++yy)
-          for (int xx = 0; xx < box; ++xx) d(xx, yy) = (xx - 20) * (xx - 20) + (yy - 20) * (yy - 20) <= 121 ? 0.8f : 0.0f;
+          for (int xx = 0; xx < box; ++xx)
+            d(xx, yy) = (xx - 20) * (xx - 20) + (yy - 20) * (yy - 20) <= 121 ? 0.8f : 0.0f;
         Paste(&mic, d, x, y, 2);
         continue;
       }
@@ -174,7 +175,8 @@ TEST(TemplateMatching, ResultsDoNotDependOnThreadCount) {
   // Pre-whitened scoring finds a round particle exactly where it is.
   Image round(32, 32);
   for (int y = 0; y < 32; ++y)
-    for (int x = 0; x < 32; ++x) round(x, y) = static_cast<float>(std::exp(-((x - 16) * (x - 16) + (y - 16) * (y - 16)) / 40.0));
+    for (int x = 0; x < 32; ++x)
+      round(x, y) = static_cast<float>(std::exp(-((x - 16) * (x - 16) + (y - 16) * (y - 16)) / 40.0));
   Image mic2 = mic;
   Paste(&mic2, round, 60, 40, 4);
   pre.image = mic2;

@@ -16,9 +16,10 @@ TEST(ExtractRelion, RelionRefineClass2DAcceptsExtractedParticles) {
   if (testing::RunCommand("command -v relion_refine").status != 0) GTEST_SKIP() << "relion_refine is not installed";
   const std::string dir = testing::FreshDir("extract_relion");
   // Two simulated micrographs with 50 particles each (built-in phantom, no shared data).
-  auto r = testing::RunEmkitBinary("simulate micrographs --phantom asym --diameter 150 --pixel-size 5 --n 2 --size 512 "
-                                   "--particles 50 --snr 0.1 --no-decoys --hard-negatives none --threads 2 -o " +
-                                   dir + "/sim");
+  auto r = testing::RunEmkitBinary(
+      "simulate micrographs --phantom asym --diameter 150 --pixel-size 5 --n 2 --size 512 "
+      "--particles 50 --snr 0.1 --no-decoys --hard-negatives none --threads 2 -o " +
+      dir + "/sim");
   ASSERT_EQ(r.status, 0) << r.err;
   r = testing::RunEmkitBinary("extract -i " + dir + "/sim/micrographs.star -c " + dir + "/sim/truth -o " + dir +
                               "/ext --box 48 --invert-contrast --threads 2");
@@ -29,7 +30,8 @@ TEST(ExtractRelion, RelionRefineClass2DAcceptsExtractedParticles) {
   EXPECT_DOUBLE_EQ(extracted.optics.at(0).pixel_size, 5.0);
 
   CreateDirectories(dir + "/c2d");
-  r = testing::RunCommand("cd " + dir + " && relion_refine --i ext/particles.star --o c2d/run --ctf --iter 1 "
+  r = testing::RunCommand("cd " + dir +
+                          " && relion_refine --i ext/particles.star --o c2d/run --ctf --iter 1 "
                           "--tau2_fudge 2 --particle_diameter 160 --K 2 --flatten_solvent --zero_mask "
                           "--oversampling 1 --psi_step 12 --offset_range 3 --offset_step 2 --norm --scale "
                           "--j 2 --random_seed 1 --dont_combine_weights_via_disc --pool 10");

@@ -23,7 +23,8 @@ Image Blob(int box) {  // white asymmetric particle on zero
   for (int y = 0; y < box; ++y)
     for (int x = 0; x < box; ++x) {
       const double dx = x - box / 2, dy = y - box / 2;
-      p(x, y) = static_cast<float>(std::exp(-(dx * dx + dy * dy) / 32.0) + 0.8 * std::exp(-((dx - 8) * (dx - 8) + dy * dy) / 12.0));
+      p(x, y) = static_cast<float>(std::exp(-(dx * dx + dy * dy) / 32.0) +
+                                   0.8 * std::exp(-((dx - 8) * (dx - 8) + dy * dy) / 12.0));
     }
   return p;
 }
@@ -84,8 +85,8 @@ TEST(PickCli, TemplateAndLogPickAndEvaluate) {
   EXPECT_TRUE(FileExists(dir + "/ev/pr_curve.png"));
   EXPECT_NE(ReadTextFile(dir + "/ev/pr_curve.csv").find("threshold,precision,recall,f1"), std::string::npos);
   // The combined STAR evaluates the same as the folder.
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/tmpl/coordinates.star --truth " + dir + "/truth --diameter 26 -o " +
-                     dir + "/ev2");
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/tmpl/coordinates.star --truth " + dir +
+                     "/truth --diameter 26 -o " + dir + "/ev2");
   ASSERT_EQ(r.status, 0) << r.err;
   auto j2 = nlohmann::json::parse(ReadTextFile(dir + "/ev2/eval.json"));
   EXPECT_EQ(j2["overall"]["f1"], j["overall"]["f1"]);

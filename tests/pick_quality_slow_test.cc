@@ -18,22 +18,26 @@ nlohmann::json Overall(const std::string& eval_dir) {
 
 TEST(PickQuality, TemplateBeatsLogOnSimulatedMicrographsWithDecoys) {
   const std::string dir = testing::FreshDir("pick_quality");
-  auto r = RunEmkitBinary("simulate micrographs --phantom asym --diameter 200 --pixel-size 4 --n 2 --size 768 --snr 0.2 "
-                          "--carbon-edge 0.5 --seed 3 --threads 2 -q -o " + dir + "/sim");
+  auto r = RunEmkitBinary(
+      "simulate micrographs --phantom asym --diameter 200 --pixel-size 4 --n 2 --size 768 --snr 0.2 "
+      "--carbon-edge 0.5 --seed 3 --threads 2 -q -o " +
+      dir + "/sim");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = RunEmkitBinary("simulate particles --phantom asym --diameter 200 --pixel-size 4 --n 10 --no-ctf --max-offset 0 "
-                     "--write-noiseless --seed 4 --threads 2 -q -o " + dir + "/refs");
+  r = RunEmkitBinary(
+      "simulate particles --phantom asym --diameter 200 --pixel-size 4 --n 10 --no-ctf --max-offset 0 "
+      "--write-noiseless --seed 4 --threads 2 -q -o " +
+      dir + "/refs");
   ASSERT_EQ(r.status, 0) << r.err;
   r = RunEmkitBinary("pick --method template -i " + dir + "/sim/micrographs.star --references " + dir +
                      "/refs/particles_noiseless.mrcs --diameter 200 --ctf --threshold 0.1 --threads 2 -q -o " + dir +
                      "/template");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = RunEmkitBinary("pick --method log -i " + dir + "/sim/micrographs.star --diameter 200 --threshold 0 --threads 2 -q -o " +
-                     dir + "/log");
+  r = RunEmkitBinary("pick --method log -i " + dir +
+                     "/sim/micrographs.star --diameter 200 --threshold 0 --threads 2 -q -o " + dir + "/log");
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* m : {"template", "log"}) {
-    r = RunEmkitBinary(std::string("eval-picks --picks ") + dir + "/" + m + " --truth " + dir + "/sim/truth --diameter 50 -q -o " +
-                       dir + "/eval_" + m);
+    r = RunEmkitBinary(std::string("eval-picks --picks ") + dir + "/" + m + " --truth " + dir +
+                       "/sim/truth --diameter 50 -q -o " + dir + "/eval_" + m);
     ASSERT_EQ(r.status, 0) << r.err;
   }
   const auto t = Overall(dir + "/eval_template"), l = Overall(dir + "/eval_log");
@@ -48,10 +52,13 @@ TEST(PickQuality, LogOnRealEmpiar10028) {
   EMKIT_REQUIRE_SHARED_DATA(data);
   const std::string dir = testing::FreshDir("pick_real");
   const std::string test = data + "/micrographs/empiar10028/test";
-  auto r = RunEmkitBinary("pick --method log -i '" + test + "/images/*.png' --pixel-size 5.4 --diameter 308 "
-                          "--threshold 0 --threads 2 -q -o " + dir + "/log");
+  auto r = RunEmkitBinary("pick --method log -i '" + test +
+                          "/images/*.png' --pixel-size 5.4 --diameter 308 "
+                          "--threshold 0 --threads 2 -q -o " +
+                          dir + "/log");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + test + "/coords --radius 28.5 -q -o " + dir + "/eval");
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + test + "/coords --radius 28.5 -q -o " + dir +
+                     "/eval");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto e = Overall(dir + "/eval");
   EXPECT_EQ(e["truth"].get<int>(), 452);

@@ -15,7 +15,8 @@
 int main(int argc, char** argv) {
   using namespace emkit;
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s MIC.mrc REFS.mrcs DIAMETER_A WORKING_PIXEL_A THREADS [CORRELATION_PIXEL_A]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MIC.mrc REFS.mrcs DIAMETER_A WORKING_PIXEL_A THREADS [CORRELATION_PIXEL_A]\n",
+                 argv[0]);
     return 2;
   }
   const double diameter = std::atof(argv[3]), working = std::atof(argv[4]);
@@ -47,11 +48,17 @@ int main(int argc, char** argv) {
     const double t1 = NowSeconds();
     PickResult r = PickMicrograph(mic, in, &mapper, p);
     const double t2 = NowSeconds();
-    runs.push_back({{"read_s", t1 - t0}, {"preprocess_s", r.preprocess_seconds}, {"score_and_peaks_s", r.seconds},
-                    {"total_s", t2 - t0}, {"picks", r.picks.size()},
-                    {"binned", std::to_string(r.preprocessed.image.nx()) + "x" + std::to_string(r.preprocessed.image.ny())},
-                    {"micrograph", std::to_string(mic.nx()) + "x" + std::to_string(mic.ny())},
-                    {"references", stack.size()}, {"rotations", mapper.num_rotations()}, {"threads", threads}});
+    runs.push_back(
+        {{"read_s", t1 - t0},
+         {"preprocess_s", r.preprocess_seconds},
+         {"score_and_peaks_s", r.seconds},
+         {"total_s", t2 - t0},
+         {"picks", r.picks.size()},
+         {"binned", std::to_string(r.preprocessed.image.nx()) + "x" + std::to_string(r.preprocessed.image.ny())},
+         {"micrograph", std::to_string(mic.nx()) + "x" + std::to_string(mic.ny())},
+         {"references", stack.size()},
+         {"rotations", mapper.num_rotations()},
+         {"threads", threads}});
   }
   std::printf("%s\n", runs.dump(1).c_str());
   return 0;
