@@ -125,7 +125,7 @@ struct PickMethod {
 };
 const std::vector<PickMethod> kMethods = {
     {"template", 0.28, MakeTemplate},  // normalised cross-correlation
-    {"log", 2.5, MakeLog},             // robust standard deviations of the LoG response
+    {"log", 2.8, MakeLog},             // robust standard deviations of the LoG response
     {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
 
@@ -144,7 +144,7 @@ int RunPick(int argc, char** argv) {
   app.add_option("--out,-o", c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
   app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
-  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.28 NCC, log 2.5 sigma)");
+  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.28 NCC, log 2.8 sigma)");
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
   app.add_option("--border", c.pick.border, "No picks closer than this to the edge (Å)")->capture_default_str();
@@ -186,6 +186,9 @@ int RunPick(int argc, char** argv) {
   l->add_option("--diameter-max", c.log.diameter_max, "Largest blob diameter (Å); 0 = 1.2 x --diameter")
       ->capture_default_str();
   l->add_option("--log-scales", c.log.num_scales, "Scales between the diameters")->capture_default_str();
+  l->add_option("--log-texture-weight", c.log.texture_weight,
+                "Weight of the texture-energy LoG map added to the intensity LoG; 0 = intensity only")
+      ->capture_default_str();
   auto* cnn_group = app.add_option_group("cnn", "CNN (--method cnn; train with emkit train)");
   cnn_group->add_option("--model", c.model, "Model file (model.pt from emkit train)");
   cnn_group->add_option("--device", c.device, "cpu | cuda[:N]")->capture_default_str();

@@ -17,6 +17,7 @@ void LogOptions::Check() const {
   if (!(diameter_min > 0)) bad("diameter_min", "must be > 0 (Å)");
   if (!(diameter_max >= diameter_min)) bad("diameter_max", "must be >= diameter_min");
   if (num_scales < 1) bad("num_scales", "must be >= 1");
+  if (!(texture_weight >= 0)) bad("texture_weight", "must be >= 0");
   if (threads < 1) bad("threads", "must be >= 1");
 }
 
@@ -31,14 +32,28 @@ LogScoreMapper::LogScoreMapper(const LogOptions& opt) : opt_(opt) {
   }
 }
 
-Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
-  const int nx = m.image.nx(), ny = m.image.ny();
-  const FourierGrid f = Fft(m.image, opt_.threads);
+// Robust standard units (median, 1.4826 x MAD): contamination must not shrink the scores
+// of every particle on the micrograph.
+static void RobustStandardise(Image* im) {
+  std::vector<float> v(im->begin(), im->end());
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  const double median = v[mid];
+  for (auto& x : v) x = static_cast<float>(std::fabs(x - median));
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  double spread = 1.4826 * v[mid];
+  if (!(spread > 0)) spread = ComputeStats(*im).stddev;
+  const double inv = spread > 0 ? 1.0 / spread : 1.0;
+  for (auto& x : *im) x = static_cast<float>((x - median) * inv);
+}
+
+Image LogScoreMapper::BestResponse(const FourierGrid& f, double pixel_size, int nx, int ny,
+                                   std::vector<int>* best_scale) const {
   const int ns = static_cast<int>(diameters_.size());
   std::vector<Image> responses(ns);
   // -sigma^2 LoG in Fourier space: sigma^2 * 4 pi^2 |k|^2 exp(-2 pi^2 sigma^2 |k|^2), k in cycles/px.
   ParallelFor(opt_.threads, ns, [&](std::size_t s, int) {
-    const double sigma = diameters_[s] / 2 / std::sqrt(2.0) / m.pixel_size;
+    const double sigma = diameters_[s] / 2 / std::sqrt(2.0) / pixel_size;
     FourierGrid g = f;
     const int hx = g.half_nx();
     for (int y = 0; y < ny; ++y) {
@@ -53,22 +68,43 @@ Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
     responses[s] = InverseFft(g, 1);
   });
   Image best(nx, ny, 1, -std::numeric_limits<float>::infinity());
-  best_scale_.assign(best.size(), 0);
+  if (best_scale) best_scale->assign(best.size(), 0);
   for (int s = 0; s < ns; ++s)
     for (std::size_t i = 0; i < best.size(); ++i)
-      if (responses[s][i] > best[i]) best[i] = responses[s][i], best_scale_[i] = s;
-  // Robust standard units (median, 1.4826 x MAD): contamination must not shrink the scores
-  // of every particle on the micrograph.
-  std::vector<float> v(best.begin(), best.end());
-  const std::size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  const double median = v[mid];
-  for (auto& x : v) x = static_cast<float>(std::fabs(x - median));
-  std::nth_element(v.begin(), v.begin() + mid, v.end());
-  double spread = 1.4826 * v[mid];
-  if (!(spread > 0)) spread = ComputeStats(best).stddev;
-  const double inv = spread > 0 ? 1.0 / spread : 1.0;
-  for (auto& x : best) x = static_cast<float>((x - median) * inv);
+      if (responses[s][i] > best[i]) {
+        best[i] = responses[s][i];
+        if (best_scale) (*best_scale)[i] = s;
+      }
+  RobustStandardise(&best);
+  return best;
+}
+
+Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
+  const int nx = m.image.nx(), ny = m.image.ny();
+  const FourierGrid f = Fft(m.image, opt_.threads);
+  Image best = BestResponse(f, m.pixel_size, nx, ny, &best_scale_);
+  if (opt_.texture_weight > 0) {
+    // Texture energy: the micrograph high-passed (1 - Gaussian of sigma = diameter / 16),
+    // squared, then the same LoG blob detection. Particles carry most of their CTF-modulated
+    // contrast at these frequencies, while ice gradients and thick blobs are smooth.
+    const double mean_diameter = std::sqrt(diameters_.front() * diameters_.back());
+    const double sigma = mean_diameter / 16 / m.pixel_size;
+    FourierGrid g = f;
+    const int hx = g.half_nx();
+    for (int y = 0; y < ny; ++y) {
+      const double ky = double(FourierGrid::Freq(y, ny)) / ny;
+      for (int x = 0; x < hx; ++x) {
+        const double kx = double(x) / nx;
+        g.grid()(x, y) *= static_cast<float>(1 - std::exp(-2 * M_PI * M_PI * sigma * sigma * (kx * kx + ky * ky)));
+      }
+    }
+    Image energy = InverseFft(g, opt_.threads);
+    for (auto& x : energy) x *= x;
+    const Image texture = BestResponse(Fft(energy, opt_.threads), m.pixel_size, nx, ny, nullptr);
+    for (std::size_t i = 0; i < best.size(); ++i)
+      best[i] = static_cast<float>(best[i] + opt_.texture_weight * texture[i]);
+    RobustStandardise(&best);
+  }
   nx_ = nx;
   ny_ = ny;
   return best;
