@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 W, OUT, SNRS, THREADS = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4])
 # Operating thresholds of the classical pickers: emkit pick's defaults.
 TEMPLATE_T = float(sys.argv[5]) if len(sys.argv) > 5 else 0.3
-LOG_T = float(sys.argv[6]) if len(sys.argv) > 6 else 2.5
+LOG_T = float(sys.argv[6]) if len(sys.argv) > 6 else 2.8
 
 
 def load(path):

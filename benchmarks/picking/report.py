@@ -116,7 +116,7 @@ L = ["# Picking benchmark", "",
      "Produced by `benchmarks/picking/run.sh` (%d threads / MPI ranks for every program). Matching: one-to-one "
      "(min-cost) within half the particle diameter; AP = area under the stepwise PR curve (sklearn's "
      "average_precision); F1 at each program's default operating threshold (emkit template NCC 0.28, emkit LoG "
-     "2.5 sigma, RELION template 0.25, RELION LoG its default) and the best F1 over thresholds. Seconds are wall "
+     "2.8 sigma, RELION template 0.25, RELION LoG its default) and the best F1 over thresholds. Seconds are wall "
      "clock per micrograph of the whole command (start-up included) on a shared 2-core machine." % THREADS, "",
      "## Simulated micrographs", "",
      "`emkit simulate micrographs`: ribosome (70S map, 5 Å/px), 1024² px, %d per SNR, with ice blobs, aggregates, "
@@ -160,4 +160,8 @@ if rt is not None:
     L.append("- relion_autopick_mpi (%d ranks, `--shrink 0`): %.1f s wall" % (THREADS, rt))
 if "load_average_at_end" in results:
     L += ["", "Machine load at the end (other jobs were running): `%s`" % results["load_average_at_end"]]
+# Hand-written sections measured separately (quiet-machine reruns, tuning) survive a rerun.
+addenda = os.path.join(OUT, "ADDENDA.md")
+if os.path.exists(addenda):
+    L += ["", open(addenda).read().rstrip()]
 open(os.path.join(OUT, "README.md"), "w").write("\n".join(L) + "\n")
