@@ -40,7 +40,7 @@ PY
   echo "under the particle mask. LoG: diameters 160-240 Å, threshold in robust standard deviations. Matching: one-to-one"
   echo "within half a diameter (25 px); AP over the whole ranking. Decoys and hard negatives count as false positives."
   echo "Template threshold 0.4 here (the default 0.28 suits the noisier benchmark data; the best-F1 threshold of this"
-  echo "high-SNR demo data is ~0.42, see the PR curve); LoG at its default 2.5."
+  echo "high-SNR demo data is ~0.42, see the PR curve); LoG at its default 2.8 (with its texture term; it suits the noisier benchmark data better than this demo set with carbon edges)."
   echo
   echo "| method | threshold | picks / truth | precision | recall | F1 | AP | best F1 | time ($THREADS threads) |"
   echo "|---|---|---|---|---|---|---|---|---|"
