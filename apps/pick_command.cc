@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -211,56 +210,31 @@ int RunPick(int argc, char** argv) {
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
   CreateDirectories(c.out);
-  if (c.overlays) CreateDirectories(JoinPath(c.out, "overlays"));
   WriteEffectiveOptions(app, c.out, argc, argv);
 
+  PickRunOptions run;
+  run.out = c.out;
+  run.overlays = c.overlays;
+  const double t_start = NowSeconds();
+  // read -> preprocess -> score -> write overlap, at most a few micrographs in memory.
+  std::vector<PickRunRecord> records = PickMicrographs(inputs, mapper.get(), c.pick, run);
+  const double total_seconds = NowSeconds() - t_start;
   std::vector<std::string> names_out;
   std::vector<std::vector<Coordinate>> all;
   nlohmann::json per = nlohmann::json::array();
-  double total_seconds = 0;
-  Progress progress("pick", inputs.size());
-  // The next micrograph is read while this one is picked (at most two in memory).
-  struct Loaded {
-    Image image;
-    MicrographInfo info;
-  };
-  auto load = [](const std::string& path) {
-    Loaded l;
-    l.image = ReadMicrograph(path, &l.info);
-    return l;
-  };
-  std::future<Loaded> next = std::async(std::launch::async, load, inputs.front().path);
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    MicrographInput in = inputs[i];
-    const double t0 = NowSeconds();
-    Loaded loaded = next.get();
-    if (i + 1 < inputs.size()) next = std::async(std::launch::async, load, inputs[i + 1].path);
-    const Image& mic = loaded.image;
-    const MicrographInfo& info = loaded.info;
-    if (in.pixel_size <= 0) in.pixel_size = info.pixel_size;
-    if (in.pixel_size <= 0) throw InvalidInputError(in.path + ": no pixel size in the file; give --pixel-size");
-    const double t_read = NowSeconds() - t0;
-    PickResult r = PickMicrograph(mic, in, mapper.get(), c.pick);
-    WriteCoordinates(AutopickPath(c.out, in.name), r.picks);
-    if (c.overlays)
-      WritePickOverlay(JoinPath(JoinPath(c.out, "overlays"), MicrographKey(in.name) + ".png"), r.preprocessed, r.picks,
-                       c.pick.diameter / 2 / in.pixel_size);
-    const double seconds = NowSeconds() - t0;
-    total_seconds += seconds;
-    per.push_back({{"micrograph", in.name},
+  for (auto& r : records) {
+    per.push_back({{"micrograph", r.input.name},
                    {"picks", r.picks.size()},
                    {"rejected_bad_region", r.rejected_bad_region},
-                   {"read_wait_seconds", t_read},
+                   {"read_seconds", r.read_seconds},
                    {"preprocess_seconds", r.preprocess_seconds},
-                   {"pick_seconds", r.seconds},
-                   {"total_seconds", seconds},
-                   {"working_pixel_size", r.preprocessed.pixel_size}});
-    LOG_DEBUG(in.name << ": " << r.picks.size() << " picks in " << seconds << " s");
-    names_out.push_back(in.name);
+                   {"pick_seconds", r.pick_seconds},
+                   {"write_seconds", r.write_seconds},
+                   {"working_pixel_size", r.working_pixel_size}});
+    LOG_DEBUG(r.input.name << ": " << r.picks.size() << " picks");
+    names_out.push_back(r.input.name);
     all.push_back(std::move(r.picks));
-    progress.Advance();
   }
-  progress.Finish();
   WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
   std::size_t n = 0;
   for (const auto& p : all) n += p.size();

@@ -9,7 +9,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 
+#include "core/bounded_queue.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -83,11 +85,10 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
   return out;
 }
 
-PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input, ScoreMapper* mapper,
-                          const PickOptions& opt) {
+PickResult PreprocessForPick(const Image& micrograph, const MicrographInput& input, const PickOptions& opt) {
   opt.Check();
   PickResult r;
-  double t0 = NowSeconds();
+  const double t0 = NowSeconds();
   PreprocessOptions pre_opt = opt.preprocess;
   pre_opt.threads = opt.threads;
   if (pre_opt.particle_diameter <= 0) pre_opt.particle_diameter = opt.diameter;
@@ -96,9 +97,14 @@ PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input,
   pre.name = input.name;
   pre.has_ctf = input.has_ctf;
   pre.ctf = input.ctf;
-  const double t1 = NowSeconds();
-  r.preprocess_seconds = t1 - t0;
+  r.preprocess_seconds = NowSeconds() - t0;
+  return r;
+}
 
+void ScoreAndFindPeaks(PickResult* result, const MicrographInput& input, ScoreMapper* mapper, const PickOptions& opt) {
+  PickResult& r = *result;
+  const double t1 = NowSeconds();
+  const PreprocessedMicrograph& pre = r.preprocessed;
   r.score = mapper->Score(pre);
   if (!r.score.SameShape(pre.image))
     throw InternalError("scorer '" + mapper->name() + "' returned a map of another size than the micrograph");
@@ -133,7 +139,133 @@ PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input,
   }
   r.picks = std::move(found);
   r.seconds = NowSeconds() - t1;
+}
+
+PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input, ScoreMapper* mapper,
+                          const PickOptions& opt) {
+  PickResult r = PreprocessForPick(micrograph, input, opt);
+  ScoreAndFindPeaks(&r, input, mapper, opt);
   return r;
+}
+
+namespace {
+
+// One micrograph travelling through the pick pipeline.
+struct PickJob {
+  std::size_t index = 0;
+  PickRunRecord record;
+  Image image;
+  PickResult result;
+};
+
+PickJob ReadPickJob(std::size_t index, const MicrographInput& input) {
+  PickJob job;
+  job.index = index;
+  job.record.input = input;
+  const double t0 = NowSeconds();
+  MicrographInfo info;
+  job.image = ReadMicrograph(input.path, &info);
+  if (job.record.input.pixel_size <= 0) job.record.input.pixel_size = info.pixel_size;
+  if (job.record.input.pixel_size <= 0)
+    throw InvalidInputError(input.path + ": no pixel size in the file; give --pixel-size");
+  job.record.read_seconds = NowSeconds() - t0;
+  return job;
+}
+
+void PreprocessPickJob(PickJob* job, const PickOptions& opt) {
+  job->result = PreprocessForPick(job->image, job->record.input, opt);
+  job->image = Image();  // the raw micrograph is not needed any more
+  job->record.preprocess_seconds = job->result.preprocess_seconds;
+}
+
+void ScorePickJob(PickJob* job, ScoreMapper* mapper, const PickOptions& opt) {
+  ScoreAndFindPeaks(&job->result, job->record.input, mapper, opt);
+  job->result.score = Image();
+  job->record.pick_seconds = job->result.seconds;
+}
+
+PickRunRecord WritePickJob(PickJob* job, const PickOptions& opt, const PickRunOptions& run) {
+  const double t0 = NowSeconds();
+  const MicrographInput& in = job->record.input;
+  WriteCoordinates(AutopickPath(run.out, in.name), job->result.picks);
+  if (run.overlays)
+    WritePickOverlay(JoinPath(JoinPath(run.out, "overlays"), MicrographKey(in.name) + ".png"), job->result.preprocessed,
+                     job->result.picks, opt.diameter / 2 / in.pixel_size);
+  PickRunRecord rec = std::move(job->record);
+  rec.picks = std::move(job->result.picks);
+  rec.rejected_bad_region = job->result.rejected_bad_region;
+  rec.working_pixel_size = job->result.preprocessed.pixel_size;
+  rec.write_seconds = NowSeconds() - t0;
+  return rec;
+}
+
+}  // namespace
+
+std::vector<PickRunRecord> PickMicrographs(const std::vector<MicrographInput>& inputs, ScoreMapper* mapper,
+                                           const PickOptions& opt, const PickRunOptions& run) {
+  opt.Check();
+  CreateDirectories(run.out);
+  if (run.overlays) CreateDirectories(JoinPath(run.out, "overlays"));
+  Progress progress("pick", inputs.size());
+  std::vector<PickRunRecord> records;
+  records.reserve(inputs.size());
+  if (!run.pipelined) {
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      PickJob job = ReadPickJob(i, inputs[i]);
+      PreprocessPickJob(&job, opt);
+      ScorePickJob(&job, mapper, opt);
+      records.push_back(WritePickJob(&job, opt, run));
+      progress.Advance();
+    }
+    progress.Finish();
+    return records;
+  }
+  // Each stage is one thread and each queue FIFO, so micrographs stay in input order.
+  BoundedQueue<PickJob> read(run.queue_capacity), preprocessed(run.queue_capacity), scored(run.queue_capacity);
+  auto cancel = [&] {
+    read.Cancel();
+    preprocessed.Cancel();
+    scored.Cancel();
+  };
+  PipelineStages stages;
+  stages.Add(
+      [&] {
+        for (std::size_t i = 0; i < inputs.size(); ++i)
+          if (!read.Push(ReadPickJob(i, inputs[i]))) return;
+        read.Close();
+      },
+      cancel);
+  stages.Add(
+      [&] {
+        while (std::optional<PickJob> job = read.Pop()) {
+          PreprocessPickJob(&*job, opt);
+          if (!preprocessed.Push(std::move(*job))) return;
+        }
+        preprocessed.Close();
+      },
+      cancel);
+  stages.Add(
+      [&] {
+        while (std::optional<PickJob> job = preprocessed.Pop()) {
+          ScorePickJob(&*job, mapper, opt);
+          if (!scored.Push(std::move(*job))) return;
+        }
+        scored.Close();
+      },
+      cancel);
+  stages.Add(
+      [&] {
+        while (std::optional<PickJob> job = scored.Pop()) {
+          EMKIT_CHECK(job->index == records.size(), "pick pipeline out of order");
+          records.push_back(WritePickJob(&*job, opt, run));
+          progress.Advance();
+        }
+      },
+      cancel);
+  stages.Join();
+  progress.Finish();
+  EMKIT_CHECK(records.size() == inputs.size(), "pick pipeline lost micrographs");
+  return records;
 }
 
 std::string MicrographKey(const std::string& name) {

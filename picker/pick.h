@@ -56,6 +56,35 @@ struct PickResult {
 PickResult PickMicrograph(const Image& micrograph, const MicrographInput& input, ScoreMapper* mapper,
                           const PickOptions& opt);
 
+// The two halves of PickMicrograph, for the pipeline below: preprocessing (no scorer), then
+// scoring + peaks + bad-region rejection on `r->preprocessed` (fills picks, score, seconds).
+PickResult PreprocessForPick(const Image& micrograph, const MicrographInput& input, const PickOptions& opt);
+void ScoreAndFindPeaks(PickResult* r, const MicrographInput& input, ScoreMapper* mapper, const PickOptions& opt);
+
+struct PickRunOptions {
+  std::string out;                 // folder for <key>_autopick.star (and overlays/)
+  bool overlays = false;           // write <out>/overlays/<key>.png
+  std::size_t queue_capacity = 2;  // micrographs waiting between two stages
+  bool pipelined = true;           // false = one micrograph after another (reference)
+};
+
+struct PickRunRecord {
+  MicrographInput input;  // pixel size filled from the file when it was 0
+  std::vector<Coordinate> picks;
+  int rejected_bad_region = 0;
+  double working_pixel_size = 0;
+  double read_seconds = 0, preprocess_seconds = 0, pick_seconds = 0, write_seconds = 0;
+};
+
+// Picks every micrograph and writes its autopick STAR (and overlay), as a bounded pipeline
+// read -> preprocess -> score + peaks -> write, one thread per stage and queues of
+// `queue_capacity` between them (scoring keeps opt.threads inside the mapper). Results and
+// files are the same as one micrograph after another; records come back in input order.
+// The first error (e.g. an unreadable micrograph, named in the message) stops the pipeline
+// and is re-thrown; micrographs after it get no outputs.
+std::vector<PickRunRecord> PickMicrographs(const std::vector<MicrographInput>& inputs, ScoreMapper* mapper,
+                                           const PickOptions& opt, const PickRunOptions& run);
+
 // <dir>/<basename without extension>_autopick.star
 std::string AutopickPath(const std::string& dir, const std::string& micrograph_name);
 // Combined STAR: rlnMicrographName, rlnCoordinateX/Y, rlnAutopickFigureOfMerit, rlnClassNumber, rlnAnglePsi.
