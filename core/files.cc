@@ -43,6 +43,16 @@ void WriteTextFile(const std::string& path, const std::string& text) {
   });
 }
 
+void WriteBinaryFile(const std::string& path, const std::vector<unsigned char>& bytes) {
+  WriteAtomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw IoError(path + ": cannot open for writing");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw IoError(path + ": write failed");
+  });
+}
+
 std::string ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open (missing file or no permission)");

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace emkit {
 
@@ -10,8 +11,9 @@ namespace emkit {
 // temporary file is removed and the exception propagates. The parent folder must exist.
 void WriteAtomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
 
-// Writes text atomically.
+// Writes text (or any bytes, e.g. an encoded PNG) atomically.
 void WriteTextFile(const std::string& path, const std::string& text);
+void WriteBinaryFile(const std::string& path, const std::vector<unsigned char>& bytes);
 std::string ReadTextFile(const std::string& path);
 
 bool FileExists(const std::string& path);

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/fft.h"
+#include "core/filters.h"
 #include "core/parallel.h"
 
 namespace emkit {
@@ -55,16 +56,10 @@ Image LogScoreMapper::BestResponse(const FourierGrid& f, double pixel_size, int 
   ParallelFor(opt_.threads, ns, [&](std::size_t s, int) {
     const double sigma = diameters_[s] / 2 / std::sqrt(2.0) / pixel_size;
     FourierGrid g = f;
-    const int hx = g.half_nx();
-    for (int y = 0; y < ny; ++y) {
-      const double ky = double(FourierGrid::Freq(y, ny)) / ny;
-      for (int x = 0; x < hx; ++x) {
-        const double kx = double(x) / nx;
-        const double k2 = kx * kx + ky * ky;
-        g.grid()(x, y) *=
-            static_cast<float>(sigma * sigma * 4 * M_PI * M_PI * k2 * std::exp(-2 * M_PI * M_PI * sigma * sigma * k2));
-      }
-    }
+    ApplyRadial(&g, 1.0, [&](double k) {  // k in cycles per pixel
+      const double k2 = k * k;
+      return sigma * sigma * 4 * M_PI * M_PI * k2 * std::exp(-2 * M_PI * M_PI * sigma * sigma * k2);
+    });
     responses[s] = InverseFft(g, 1);
   });
   Image best(nx, ny, 1, -std::numeric_limits<float>::infinity());
@@ -90,14 +85,7 @@ Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
     const double mean_diameter = std::sqrt(diameters_.front() * diameters_.back());
     const double sigma = mean_diameter / 16 / m.pixel_size;
     FourierGrid g = f;
-    const int hx = g.half_nx();
-    for (int y = 0; y < ny; ++y) {
-      const double ky = double(FourierGrid::Freq(y, ny)) / ny;
-      for (int x = 0; x < hx; ++x) {
-        const double kx = double(x) / nx;
-        g.grid()(x, y) *= static_cast<float>(1 - std::exp(-2 * M_PI * M_PI * sigma * sigma * (kx * kx + ky * ky)));
-      }
-    }
+    ApplyRadial(&g, 1.0, [&](double k) { return 1 - std::exp(-2 * M_PI * M_PI * sigma * sigma * k * k); });
     Image energy = InverseFft(g, opt_.threads);
     for (auto& x : energy) x *= x;
     const Image texture = BestResponse(Fft(energy, opt_.threads), m.pixel_size, nx, ny, nullptr);

@@ -392,11 +392,7 @@ void WritePickOverlay(const std::string& path, const PreprocessedMicrograph& pre
                cv::Scalar(0, 220, 0), thick, cv::LINE_AA);
   std::vector<unsigned char> png;
   if (!cv::imencode(".png", rgb, png)) throw IoError(path + ": cannot encode PNG");
-  WriteAtomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw IoError(path + ": write failed");
-  });
+  WriteBinaryFile(path, png);
 }
 
 }  // namespace emkit

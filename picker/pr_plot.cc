@@ -45,11 +45,7 @@ void WritePrCurvePng(const std::string& path, const std::vector<PrCurve>& curves
   }
   std::vector<unsigned char> png;
   if (!cv::imencode(".png", img, png)) throw IoError(path + ": cannot encode PNG");
-  WriteAtomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw IoError(path + ": write failed");
-  });
+  WriteBinaryFile(path, png);
 }
 
 }  // namespace emkit

@@ -55,11 +55,7 @@ void WriteTrainingCurves(const std::string& path, const std::vector<EpochRecord>
   Panel(img, {440, 30, 300, 230}, ap, "validation AP", 0, 1, cv::Scalar(0, 140, 0));
   std::vector<unsigned char> png;
   if (!cv::imencode(".png", img, png)) throw IoError(path + ": PNG encoding failed");
-  WriteAtomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw IoError(tmp + ": write failed");
-  });
+  WriteBinaryFile(path, png);
 }
 
 }  // namespace emkit
