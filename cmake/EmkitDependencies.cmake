@@ -9,6 +9,7 @@ add_library(emkit_fftw INTERFACE)
 target_link_libraries(emkit_fftw INTERFACE ${FFTW3F_THREADS_LIB} PkgConfig::FFTW3F)
 
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(PNG REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C CXX)
 find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(nlohmann_json REQUIRED)

@@ -1,22 +1,27 @@
 set(EMKIT_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
 # emkit_add_library(NAME SRCS a.cc b.cc PUBLIC_LIBS ... PRIVATE_LIBS ...)
+# Shared, so that the emkit binary and its plugin (apps/) share one copy of every library and
+# its state (command table, FFT plans, thread counts).
 function(emkit_add_library name)
   cmake_parse_arguments(ARG "" "" "SRCS;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
-  add_library(${name} STATIC ${ARG_SRCS})
+  add_library(${name} SHARED ${ARG_SRCS})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${name} PRIVATE ${EMKIT_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE ${ARG_PRIVATE_LIBS})
 endfunction()
 
-# emkit_add_module(NAME PUBLIC_LIBS ... PRIVATE_LIBS ... TEST_LIBS ...)
-# The library of one folder: every .cc except *_test.cc and *_fuzz.cc. Its tests:
+# emkit_add_module(NAME [EXCLUDE a.cc ...] PUBLIC_LIBS ... PRIVATE_LIBS ... TEST_LIBS ...)
+# The library of one folder: every .cc except *_test.cc, *_fuzz.cc and EXCLUDE. Its tests:
 #   *_test.cc (not *_slow_test.cc / *_mpi_test.cc) -> <folder>_test, label "unit"
 #   *_slow_test.cc                                  -> <folder>_slow_test, label "slow"
 function(emkit_add_module name)
-  cmake_parse_arguments(ARG "" "" "PUBLIC_LIBS;PRIVATE_LIBS;TEST_LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "EXCLUDE;PUBLIC_LIBS;PRIVATE_LIBS;TEST_LIBS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   list(FILTER srcs EXCLUDE REGEX "_(test|fuzz)\\.cc$")
+  foreach(x ${ARG_EXCLUDE})
+    list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
+  endforeach()
   emkit_add_library(${name} SRCS ${srcs} PUBLIC_LIBS ${ARG_PUBLIC_LIBS} PRIVATE_LIBS ${ARG_PRIVATE_LIBS})
   get_filename_component(folder ${CMAKE_CURRENT_SOURCE_DIR} NAME)
   file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)

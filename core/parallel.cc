@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <mutex>
+#include <vector>
 
 namespace emkit {
 
@@ -91,12 +93,25 @@ void ParallelFor(int threads, std::size_t n, const std::function<void(std::size_
 
 namespace {
 std::atomic<int> g_threads{1};
+std::mutex g_listeners_mutex;
+std::vector<void (*)(int)>& Listeners() {
+  static std::vector<void (*)(int)> listeners;
+  return listeners;
 }
+}  // namespace
 
 void SetGlobalThreads(int threads) {
   threads = std::max(1, threads);
   g_threads = threads;
   omp_set_num_threads(threads);
+  std::lock_guard<std::mutex> lock(g_listeners_mutex);
+  for (auto* listener : Listeners()) listener(threads);
+}
+
+void AddThreadCountListener(void (*listener)(int threads)) {
+  std::lock_guard<std::mutex> lock(g_listeners_mutex);
+  Listeners().push_back(listener);
+  listener(g_threads);
 }
 
 int GlobalThreads() { return g_threads; }

@@ -42,9 +42,13 @@ class ThreadPool {
 // One-shot helper: a pool of `threads` (1 = run inline).
 void ParallelFor(int threads, std::size_t n, const std::function<void(std::size_t, int)>& fn);
 
-// Sets the thread count of every library that keeps its own pool (OpenMP, OpenCV) and
-// remembers it for emkit's own pools. Torch is set in models/ at first use.
+// Sets the thread count of OpenMP and of every library registered below (OpenCV, torch:
+// they live in libraries the light emkit commands never load) and remembers it for emkit's
+// own pools.
 void SetGlobalThreads(int threads);
 int GlobalThreads();
+// Adds a function SetGlobalThreads calls with the new count (a library with its own pool
+// registers it once, when it is loaded). Called at once with the current count.
+void AddThreadCountListener(void (*listener)(int threads));
 
 }  // namespace emkit

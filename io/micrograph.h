@@ -1,9 +1,12 @@
 // Micrographs from MRC or, through OpenCV, TIFF/PNG/JPG (8- or 16-bit, grey or colour).
+// Library emkit_io_images (the only part of io/ that links OpenCV; the light emkit commands
+// do not load it).
 #pragma once
 
 #include <string>
 
 #include "core/image.h"
+#include "io/png.h"
 
 namespace emkit {
 
@@ -16,12 +19,7 @@ struct MicrographInfo {
 // the file; refuses NaN/Inf pixels.
 Image ReadMicrograph(const std::string& path, MicrographInfo* info = nullptr);
 
-// Writes an image as 8-bit PNG scaled between the given percentiles (for pictures).
-void WritePng(const std::string& path, const Image& img, double low_percentile = 0.5, double high_percentile = 99.5);
-// Converts to 8-bit grey with the same scaling (row-major, img.nx() x img.ny()).
-std::vector<unsigned char> ToGrey8(const Image& img, double low_percentile, double high_percentile);
-
-// Sets OpenCV's own thread count (TBB).
+// Sets OpenCV's own thread count.
 void SetImageLibraryThreads(int threads);
 
 }  // namespace emkit

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "core/filters.h"
-#include "io/micrograph.h"
+#include "io/png.h"
 
 namespace emkit {
 namespace {

@@ -1,5 +1,5 @@
 // Pictures of simulated data for reports: a micrograph with its truth drawn in, a montage
-// of particles. PNG through io/micrograph.h (grey, percentile-scaled).
+// of particles. PNG through io/png.h (grey, percentile-scaled).
 #pragma once
 
 #include <string>

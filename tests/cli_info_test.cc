@@ -10,6 +10,7 @@
 #include "tests/testing.h"
 
 namespace emkit {
+using testing::RunCommand;
 using testing::RunEmkitBinary;
 
 TEST(Cli, HelpListsCommandsAndOptionsWithDefaults) {
@@ -34,6 +35,34 @@ TEST(Cli, UnknownCommandsAndOptionsAreErrors) {
   EXPECT_EQ(r.status, 2);
   r = RunEmkitBinary("");
   EXPECT_NE(r.status, 0);
+}
+
+// class2d and simulate (and every MPI rank of class2d) run without LibTorch and OpenCV: those
+// live in the plugin, which the binary loads only for the other commands.
+TEST(Cli, LightCommandsLoadNeitherTorchNorOpenCv) {
+  auto r = RunCommand("LD_DEBUG=files " EMKIT_BINARY " class2d --help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("libemkit_refine"), std::string::npos) << "LD_DEBUG printed no library list";
+  EXPECT_EQ(r.err.find("libtorch"), std::string::npos);
+  EXPECT_EQ(r.err.find("libopencv"), std::string::npos);
+  EXPECT_EQ(r.err.find("emkit_plugin"), std::string::npos);
+  r = RunCommand("LD_DEBUG=files " EMKIT_BINARY " info --help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("emkit_plugin"), std::string::npos);
+  EXPECT_NE(r.err.find("libtorch"), std::string::npos);
+}
+
+TEST(Cli, MissingPluginIsAClearErrorAndLightCommandsStillRun) {
+  auto r = RunCommand("EMKIT_PLUGIN=/nonexistent/libemkit_plugin.so " EMKIT_BINARY " pick --help");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown command 'pick'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/libemkit_plugin.so"), std::string::npos) << r.err;
+  r = RunCommand("EMKIT_PLUGIN=/nonexistent/libemkit_plugin.so " EMKIT_BINARY " simulate --help");
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = RunCommand("EMKIT_PLUGIN=/nonexistent/libemkit_plugin.so " EMKIT_BINARY " --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("class2d"), std::string::npos);
+  EXPECT_NE(r.out.find("not loadable"), std::string::npos);
 }
 
 TEST(Cli, InfoReadsEveryRealFile) {

@@ -1,5 +1,3 @@
-#include "io/micrograph.h"
-
 #include <algorithm>
 #include <cmath>
 #include <opencv2/core.hpp>
@@ -8,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "io/micrograph.h"
 #include "io/mrc.h"
 
 namespace emkit {
@@ -43,34 +42,6 @@ Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
     if (!std::isfinite(v)) throw IoError(path + ": micrograph contains NaN or Inf pixels");
   if (info) *info = mi;
   return out;
-}
-
-std::vector<unsigned char> ToGrey8(const Image& img, double lo_p, double hi_p) {
-  std::vector<float> sorted(img.begin(), img.end());
-  const std::size_t n = sorted.size();
-  auto pct = [&](double p) {
-    const std::size_t k = std::min(n - 1, static_cast<std::size_t>(p / 100.0 * (n - 1)));
-    std::nth_element(sorted.begin(), sorted.begin() + k, sorted.end());
-    return sorted[k];
-  };
-  const float lo = pct(lo_p), hi = pct(hi_p);
-  const float scale = hi > lo ? 255.f / (hi - lo) : 0.f;
-  std::vector<unsigned char> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<unsigned char>(std::clamp((img[i] - lo) * scale, 0.f, 255.f));
-  return out;
-}
-
-void WritePng(const std::string& path, const Image& img, double lo_p, double hi_p) {
-  if (img.empty()) throw InvalidInputError(path + ": empty image");
-  std::vector<unsigned char> grey = ToGrey8(img, lo_p, hi_p);
-  cv::Mat m(img.ny(), img.nx(), CV_8U, grey.data());
-  WriteAtomically(path, [&](const std::string& tmp) {
-    // OpenCV picks the codec from the extension: give the temporary name one.
-    const std::string tmp_png = tmp + ".png";
-    if (!cv::imwrite(tmp_png, m)) throw IoError(path + ": cannot write PNG");
-    if (std::rename(tmp_png.c_str(), tmp.c_str()) != 0) throw IoError(path + ": cannot write PNG");
-  });
 }
 
 void SetImageLibraryThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }

@@ -1,0 +1,17 @@
+// 8-bit grey PNG pictures (class montages, simulated-data previews) through libpng: no
+// OpenCV, so the light emkit commands (class2d, simulate) can write them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/image.h"
+
+namespace emkit {
+
+// Writes an image as 8-bit PNG scaled between the given percentiles, atomically.
+void WritePng(const std::string& path, const Image& img, double low_percentile = 0.5, double high_percentile = 99.5);
+// Converts to 8-bit grey with the same scaling (row-major, img.nx() x img.ny()).
+std::vector<unsigned char> ToGrey8(const Image& img, double low_percentile, double high_percentile);
+
+}  // namespace emkit
