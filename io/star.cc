@@ -274,7 +274,16 @@ std::string Quote(const std::string& v) {
       v[0] == '_' || v[0] == '#' || v[0] == '\'' || v[0] == '"' || v.compare(0, 5, "data_") == 0 || v == "loop_";
   for (char c : v) needs |= std::isspace(static_cast<unsigned char>(c)) != 0;
   if (!needs || v[0] == '[') return v;
-  return (v.find('"') == std::string::npos ? "\"" + v + "\"" : "'" + v + "'");
+  // A quote closes a quoted value only when whitespace follows it (the parser's rule), so a
+  // quote character can wrap v when v never has it followed by whitespace.
+  auto can_wrap = [&](char q) {
+    for (std::size_t i = 0; i + 1 < v.size(); ++i)
+      if (v[i] == q && std::isspace(static_cast<unsigned char>(v[i + 1]))) return false;
+    return true;
+  };
+  if (can_wrap('"')) return "\"" + v + "\"";
+  if (can_wrap('\'')) return "'" + v + "'";
+  throw InvalidInputError("STAR value cannot be quoted (it has both a \" and a ' followed by whitespace): " + v);
 }
 }  // namespace
 
