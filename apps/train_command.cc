@@ -31,7 +31,8 @@ int RunTrain(int argc, char** argv) {
   app.add_flag("--invert", opt.train.preprocess.invert, "Invert contrast after normalising");
   app.add_option("--out,-o", opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();
   app.add_option("--cache-dir", opt.train.cache_dir, "HDF5 cache of the preprocessed set (default OUT/cache)");
-  app.add_option("--arch", opt.architecture, "Network: resnet8 | unet")->capture_default_str();
+  app.add_option("--arch", opt.architecture, "Network: resnet8 (receptive field 33 px) | resnet10 (65 px) | unet")
+      ->capture_default_str();
   app.add_option("--width", opt.width, "Channels of the first layer")->capture_default_str();
   app.add_option("--objective", opt.objective, "pu (GE-binomial, sparse labels) | pn")->capture_default_str();
   app.add_option("--expected-particles", opt.expected_particles,

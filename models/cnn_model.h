@@ -16,7 +16,7 @@ namespace emkit {
 
 // Everything stored beside the weights.
 struct CnnModelMeta {
-  std::string architecture = "resnet8";  // "resnet8" | "unet"
+  std::string architecture = "resnet8";  // "resnet8" | "resnet10" | "unet"
   int width = 32;                        // channels of the first layer
   // Preprocessing used in training (and therefore required at picking).
   double working_pixel_size = 0;  // Å per binned pixel

@@ -66,8 +66,8 @@ TEST_P(CnnArchTest, ReceptiveFieldMatchesImpulseResponse) {
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x)
       if (da(x, y) != db(x, y)) extent = std::max({extent, std::abs(x - c), std::abs(y - c)});
-  if (GetParam() == "resnet8") {
-    EXPECT_EQ(rf, 33);
+  if (GetParam() == "resnet8" || GetParam() == "resnet10") {
+    EXPECT_EQ(rf, GetParam() == "resnet8" ? 33 : 65);
     EXPECT_EQ(2 * extent + 1, rf);
   } else {
     EXPECT_LE(2 * extent + 1, rf);
@@ -114,7 +114,7 @@ TEST_P(CnnArchTest, TiledInferenceEqualsUntiled) {
   for (int tile : {96, 130}) EXPECT_LT(MaxAbsDiff(whole, m.Predict(x, tile)), 1e-4) << "tile " << tile;
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, CnnArchTest, ::testing::Values("resnet8", "unet"));
+INSTANTIATE_TEST_SUITE_P(Architectures, CnnArchTest, ::testing::Values("resnet8", "resnet10", "unet"));
 
 // Direct double-precision evaluation of Topaz's GE-binomial objective (science.md §4).
 double DirectGeBinomial(const std::vector<float>& z, const std::vector<float>& y, double pi, double slack) {

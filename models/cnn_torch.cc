@@ -23,11 +23,17 @@ struct ConvSpec {
 };
 
 // Layer lists of the two architectures; forward code below refers to them by index.
+bool IsResNet(const std::string& arch) { return arch == "resnet8" || arch == "resnet10"; }
+std::vector<int> ResNetDilations(const std::string& arch) {
+  return arch == "resnet10" ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1, 2, 4};
+}
+
 std::vector<ConvSpec> Layers(const std::string& arch, int w) {
-  if (arch == "resnet8") {
-    // stem 5x5, three residual blocks of two 3x3 convs with dilation 1, 2, 4, 1x1 head.
+  if (IsResNet(arch)) {
+    // stem 5x5, residual blocks of two 3x3 convs with dilations 1, 2, 4 (resnet8) or
+    // 1, 2, 4, 8 (resnet10), 1x1 head.
     std::vector<ConvSpec> l = {{1, w, 5, 1, true}};
-    for (int d : {1, 2, 4}) {
+    for (int d : ResNetDilations(arch)) {
       l.push_back({w, w, 3, d, true});
       l.push_back({w, w, 3, d, true});
     }
@@ -42,7 +48,7 @@ std::vector<ConvSpec> Layers(const std::string& arch, int w) {
             {3 * w, w, 3, 1, true},     {w, w, 3, 1, true},          // dec0 (8,9)
             {w, 1, 1, 1, false}};                                    // head (10)
   }
-  throw InvalidInputError("architecture '" + arch + "': expected resnet8 or unet");
+  throw InvalidInputError("architecture '" + arch + "': expected resnet8, resnet10 or unet");
 }
 
 std::string P(const char* kind, int i) { return "l" + std::to_string(i) + "_" + kind; }
@@ -81,18 +87,21 @@ struct NetImpl : torch::nn::Module {
     return relu ? torch::relu(y) : y;
   }
 
+  int NumBlocks() const { return static_cast<int>(specs.size() - 2) / 2; }  // ResNet residual blocks
+
   static torch::Tensor Up(const torch::Tensor& x) { return x.repeat_interleave(2, 2).repeat_interleave(2, 3); }
 
   // x: (N,1,H,W) with H, W multiples of SizeMultiple().
   torch::Tensor forward(torch::Tensor x) {
-    if (arch == "resnet8") {
+    if (IsResNet(arch)) {
+      const int blocks = NumBlocks();
       x = Conv(0, x, true);
-      for (int b = 0; b < 3; ++b) {
+      for (int b = 0; b < blocks; ++b) {
         auto y = Conv(1 + 2 * b, x, true);
         y = Conv(2 + 2 * b, y, false);
         x = torch::relu(x + y);
       }
-      return Conv(7, x, false);
+      return Conv(1 + 2 * blocks, x, false);
     }
     auto e0 = Conv(1, Conv(0, x, true), true);
     auto e1 = Conv(3, Conv(2, torch::max_pool2d(e0, {2, 2}, {2, 2}), true), true);
@@ -128,14 +137,15 @@ struct NetImpl : torch::nn::Module {
       << "    ph = (" << multiple << " - x.size(2) % " << multiple << ") % " << multiple << "\n"
       << "    pw = (" << multiple << " - x.size(3) % " << multiple << ") % " << multiple << "\n"
       << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n";
-    if (arch == "resnet8") {
+    if (IsResNet(arch)) {
+      const int blocks = NumBlocks();
       s << "    x = " << conv(0, "x", true) << "\n";
-      for (int b = 0; b < 3; ++b) {
+      for (int b = 0; b < blocks; ++b) {
         s << "    y = " << conv(1 + 2 * b, "x", true) << "\n";
         s << "    y = " << conv(2 + 2 * b, "y", false) << "\n";
         s << "    x = torch.relu(x + y)\n";
       }
-      s << "    x = " << conv(7, "x", false) << "\n";
+      s << "    x = " << conv(1 + 2 * blocks, "x", false) << "\n";
     } else {
       auto up = [](const std::string& v) { return v + ".repeat_interleave(2, 2).repeat_interleave(2, 3)"; };
       s << "    e0 = " << conv(1, conv(0, "x", true), true) << "\n";
@@ -156,7 +166,7 @@ struct NetImpl : torch::nn::Module {
 
 // Receptive field by the usual recursion (rf += (k-1)·d·jump; pooling doubles the jump).
 int AnalyticReceptiveField(const std::string& arch, const std::vector<ConvSpec>& l) {
-  if (arch == "resnet8") {
+  if (IsResNet(arch)) {
     int rf = 1;
     for (const auto& s : l) rf += (s.k - 1) * s.dilation;
     return rf;
@@ -246,7 +256,7 @@ struct CnnModel::Impl {
   }
 };
 
-std::vector<std::string> CnnArchitectures() { return {"resnet8", "unet"}; }
+std::vector<std::string> CnnArchitectures() { return {"resnet8", "resnet10", "unet"}; }
 
 std::string CnnModelMeta::ToJson() const {
   nlohmann::json j = {{"format", "emkit-cnn-picker-1"},
@@ -287,7 +297,7 @@ CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& 
 void CnnModelMeta::Check() const {
   const auto a = CnnArchitectures();
   if (std::find(a.begin(), a.end(), architecture) == a.end())
-    throw InvalidInputError("architecture '" + architecture + "': expected resnet8 or unet");
+    throw InvalidInputError("architecture '" + architecture + "': expected resnet8, resnet10 or unet");
   if (width < 1 || width > 1024) throw InvalidInputError("width " + std::to_string(width) + ": expected 1..1024");
   if (working_pixel_size < 0) throw InvalidInputError("working_pixel_size must be >= 0");
   if (diameter_angstrom < 0) throw InvalidInputError("diameter must be >= 0");
