@@ -80,7 +80,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
       omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
       if (!thread_sums[thread])
-        thread_sums[thread] = std::make_unique<Class2dSums>(job.model.classes, job.box, setup.pad);
+        thread_sums[thread] = std::make_unique<Class2dSums>(setup.classes, job.box, setup.pad);
       const int c = job.first_chunk + static_cast<int>(ci);
       const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
       std::vector<PreparedParticle> parts(end - begin);
@@ -110,7 +110,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     if (failed) std::rethrow_exception(error);
     throw InternalError("class2d: another MPI rank failed");
   }
-  Class2dSums total(job.model.classes, job.box, setup.pad);
+  Class2dSums total(setup.classes, job.box, setup.pad);
   for (auto& s : thread_sums)
     if (s) total.Add(*s);
   comm.SumInt128(&total.raw());
@@ -140,7 +140,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   s.classes = job.model.classes;
   const int P = s.px.size();
   if (initial) {
-    s.psi = {0.0};
+    s.psi = PsiGrid(job.opt.psi_step);
     s.trans = {{0, 0}};
     s.inv_sigma2.assign(P, 1.f);
     s.log_pk.assign(s.classes, 0.0);
@@ -182,11 +182,12 @@ MStepOptions MakeMStepOptions(const Job& job, int current_size, bool initial) {
   m.mask_edge_px = job.opt.mask_edge_px;
   m.center_classes = job.opt.center_classes;
   m.incr_size = job.opt.incr_size;
-  m.initial = initial;
   m.pad = initial ? 1 : 2;
-  if (job.opt.initial_lowpass > 0)
-    m.initial_lowpass_shell =
-        std::max(1, static_cast<int>(std::floor(job.box * job.pixel_size / job.opt.initial_lowpass + 1e-9)));
+  // RELION starts its random references at 0.07 x the box in Fourier pixels (80 Å for 64 px at 5 Å).
+  m.initial_lowpass_shell =
+      job.opt.initial_lowpass > 0
+          ? std::max(1, static_cast<int>(std::floor(job.box * job.pixel_size / job.opt.initial_lowpass + 1e-9)))
+          : std::max(1, static_cast<int>(std::lround(0.07 * job.box)));
   m.current_size = current_size;
   m.num_particles = job.reader->count();
   return m;
@@ -298,21 +299,31 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
   const PrepOptions prep = MakePrepOptions(job);
   std::vector<ParticleResult> results;
   if (job.opt.continue_from.empty()) {
-    // Initial model: CTF-weighted averages of a random class assignment (from --seed).
+    // Initial model (RELION 3.1 without references): the plain average and power spectrum of all
+    // particles give sigma2; the classes start from CTF-corrected averages of a random class and
+    // in-plane rotation per particle (from --seed), limited to low resolution.
     job.model.Resize(job.opt.classes, job.box);
     job.model.pixel_size = job.pixel_size;
     job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
-    std::vector<int> forced(n);
-    for (int i = 0; i < n; ++i)
-      forced[i] = Rng(job.opt.seed, StreamId("class2d-initial-class", i)).UniformInt(0, job.opt.classes - 1);
+    PrepOptions plain = prep;
+    plain.zero_mask = true;
+    plain.ctf = false;
+    const std::vector<int> all_zero(n, 0);
+    EStepSetup setup = MakeSetup(job, job.box, true);
+    setup.classes = 1;
+    const Class2dSums average = Pass(job, setup, &all_zero, plain, comm, &results);
     PrepOptions prep0 = prep;
     prep0.zero_mask = true;
-    const EStepSetup setup = MakeSetup(job, job.box, true);
-    const Class2dSums sums = Pass(job, setup, &forced, prep0, comm, &results);
-    const double sigma_offset = job.model.sigma_offset_px;
-    MStep(sums, MakeMStepOptions(job, job.box, true), &job.model);
-    job.model.sigma_offset_px = sigma_offset;
-    job.model.pk.assign(job.opt.classes, 1.0 / job.opt.classes);  // uniform prior to start, as RELION
+    setup = MakeSetup(job, job.box, true);
+    const int npsi = static_cast<int>(setup.psi.size());
+    std::vector<int> forced(n);
+    for (int i = 0; i < n; ++i) {
+      Rng rng(job.opt.seed, StreamId("class2d-initial-class", i));
+      const int k = rng.UniformInt(0, job.opt.classes - 1);
+      forced[i] = k * npsi + rng.UniformInt(0, npsi - 1);
+    }
+    const Class2dSums random = Pass(job, setup, &forced, prep0, comm, &results);
+    InitialModel(average, random, MakeMStepOptions(job, job.box, true), &job.model);
     if (!job.opt.references.empty()) {
       Image refs = ReadMrc(job.opt.references);
       if (refs.nx() != job.box || refs.ny() != job.box || refs.nz() != job.opt.classes)
@@ -321,7 +332,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
                                 std::to_string(refs.nx()));
       for (int k = 0; k < job.opt.classes; ++k) job.model.refs[k] = refs.Section(k);
     }
-    for (int i = 0; i < n; ++i) job.state[i].class_number = forced[i] + 1;
+    for (int i = 0; i < n; ++i) job.state[i].class_number = forced[i] / npsi + 1;
     if (comm.is_root()) WriteIteration(job, 0, command_line, &result);
     comm.Barrier();
   }

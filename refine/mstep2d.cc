@@ -121,7 +121,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
   int best_shell = 1;
   model->tau2_fudge = opt.tau2_fudge;
-  const int pad = opt.initial ? 1 : opt.pad;
+  const int pad = opt.pad;
   const int np = n * pad, hxp = np / 2 + 1;
   for (int k = 0; k < K; ++k) {
     // Sums on the (padded) class grid; W and the prior are per padded pixel, i.e. pad^2 smaller.
@@ -152,19 +152,6 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       if (sh < r) wsum[sh] += w[i] * pad * pad, cnt[sh] += 1;
     }
     std::vector<double>& tau2 = model->tau2[k];
-    if (opt.initial) {
-      // Random-assignment averages (unit weights, sigma2 = 1 in the pass): the signal power
-      // is |D/W|^2 minus the noise power 2 sigma2 / W; the averages are Wiener filtered with it.
-      std::vector<double> sig(ns, 0.0), c(ns, 0.0);
-      for (std::size_t i = 0; i < d.size(); ++i) {
-        const int sh = pshell[i];
-        if (sh >= r || w[i] <= 0) continue;
-        sig[sh] += std::norm(d[i] / w[i]) - 2.0 * model->sigma2_noise[sh] / w[i];
-        c[sh] += 1;
-      }
-      for (int sh = 0; sh < ns; ++sh)
-        tau2[sh] = c[sh] > 0 && sh <= opt.initial_lowpass_shell ? std::max(0.0, sig[sh] / c[sh]) : 0.0;
-    }
     // The prior beyond the shells it was estimated on: flat extension of the last estimate, so the
     // data decide whether the new shells hold signal (tau2 grows) or not (it shrinks).
     std::vector<double> prior = tau2;
@@ -174,16 +161,12 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     for (std::size_t i = 0; i < d.size(); ++i) {
       const int sh = pshell[i];
       if (sh >= r) continue;
-      double reg;
-      if (opt.initial)
-        reg = tau2[sh] > 0 ? model->sigma2_noise[sh] / (opt.tau2_fudge * tau2[sh]) : -1;
-      else
-        reg = prior[sh] > 0 ? 1.0 / (pad * pad * opt.tau2_fudge * prior[sh]) : -1;
+      const double reg = prior[sh] > 0 ? 1.0 / (pad * pad * opt.tau2_fudge * prior[sh]) : -1;
       const std::complex<double> v = reg < 0 ? 0.0 : d[i] / (w[i] + reg);
       f.data()[i] = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
     }
     Image img = pad == 1 ? InverseCentredFft(f) : CropPadded(InverseCentredFft(f), n, pad);
-    if (!opt.initial) {
+    {
       // tau2: power spectrum of the new reference (RELION), on the unpadded grid.
       const FourierGrid g = CentredFft(img);
       std::vector<double> power(ns, 0.0), pcnt(ns, 0.0);
@@ -201,12 +184,11 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
     int res_shell = 0;
     for (int sh = 0; sh < ns; ++sh) {
       if (sh < r) {
-        const double sigma2_w = opt.initial ? model->sigma2_noise[sh] : 1.0;  // W of the initial pass lacks 1/sigma2
-        model->sigma2_ref[k][sh] = wsum[sh] > 0 ? sigma2_w * cnt[sh] / wsum[sh] : 0.0;
+        model->sigma2_ref[k][sh] = wsum[sh] > 0 ? cnt[sh] / wsum[sh] : 0.0;
         // RELION's data_vs_prior uses the weights of its padded grid (pad^2 smaller per pixel); so
         // does emkit, so the resolution estimates and the image-size schedule are RELION's.
         model->ssnr[k][sh] =
-            wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * sigma2_w * pad * pad) : 0.0;
+            wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * pad * pad) : 0.0;
       } else {
         model->sigma2_ref[k][sh] = 0;
         model->ssnr[k][sh] = 0;
@@ -236,6 +218,82 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
   model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
   model->current_resolution = n * model->pixel_size / best_shell;
   model->current_size = std::min(n, 2 * (best_shell + opt.incr_size));
+}
+
+}  // namespace emkit
+
+namespace emkit {
+
+void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt,
+                  Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+  const double count = std::max(average.weight_total(), 1e-30);
+  const int r0 = std::min(opt.initial_lowpass_shell, n / 2);
+  // Power spectra (mean |F|^2 per shell within |k| < n/2) of the plain and the class averages.
+  auto spectrum = [&](const Class2dSums& s, int k, int max_shell, FourierGrid* out) {
+    std::vector<double> spec(ns, 0.0), cnt(ns, 0.0);
+    for (int y = 0; y < n; ++y) {
+      const int ky = FourierGrid::Freq(y, n);
+      const std::size_t a = static_cast<std::size_t>(y) * hx, b = static_cast<std::size_t>((n - y) % n) * hx;
+      for (int x = 0; x < hx; ++x) {
+        const int r2 = x * x + ky * ky;
+        const int sh = static_cast<int>(std::lround(std::sqrt(double(r2))));
+        if (r2 >= (n / 2) * (n / 2) || sh >= ns) continue;
+        const std::size_t i = a + x;
+        std::complex<double> d(s.D_re(k, static_cast<int>(i)), s.D_im(k, static_cast<int>(i)));
+        double w = s.W(k, static_cast<int>(i));
+        if (x == 0 && y != 0) {  // (0, ky) and (0, -ky) are conjugates: merge their sums
+          d += std::conj(std::complex<double>(s.D_re(k, static_cast<int>(b)), s.D_im(k, static_cast<int>(b))));
+          w += s.W(k, static_cast<int>(b));
+        }
+        const std::complex<double> v = w > 0 && sh <= max_shell ? d / w : 0.0;
+        if (out) out->data()[i] = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+        spec[sh] += std::norm(v);
+        cnt[sh] += 1;
+      }
+    }
+    for (int sh = 0; sh < ns; ++sh) spec[sh] = cnt[sh] > 0 ? spec[sh] / cnt[sh] : 0.0;
+    return std::make_pair(spec, cnt);
+  };
+  const auto [avg_spec, cnt] = spectrum(average, 0, n / 2, nullptr);
+  for (int sh = 0; sh < ns; ++sh)
+    model->sigma2_noise[sh] = cnt[sh] > 0 ? average.sigma2_num(sh) / (2.0 * count * cnt[sh]) - avg_spec[sh] / 2 : 0.0;
+  // Non-positive noise power (RELION): take the previous shell's value, else the next positive one.
+  for (int sh = 0; sh < ns; ++sh) {
+    if (model->sigma2_noise[sh] > 0) continue;
+    double v = sh > 0 ? model->sigma2_noise[sh - 1] : 0.0;
+    for (int j = sh + 1; !(v > 0) && j < ns; ++j) v = model->sigma2_noise[j];
+    model->sigma2_noise[sh] = v > 0 ? v : 1.0;
+  }
+  model->tau2_fudge = opt.tau2_fudge;
+  int best_shell = 1;
+  for (int k = 0; k < K; ++k) {
+    FourierGrid f(n, n);
+    const std::vector<double> spec = spectrum(random, k, r0, &f).first;
+    Image img = InverseCentredFft(f);
+    if (opt.mask_radius_px > 0) {
+      SoftMask mask;
+      mask.radius_px = opt.mask_radius_px;
+      mask.edge_width_px = opt.mask_edge_px;
+      ApplySoftMask(&img, mask);
+    }
+    model->refs[k] = img;
+    model->pk[k] = 1.0 / K;
+    int shell = 0;
+    for (int sh = 0; sh < ns; ++sh) {
+      model->tau2[k][sh] = spec[sh];
+      model->ssnr[k][sh] = opt.num_particles / K * opt.tau2_fudge * spec[sh] / (2 * model->sigma2_noise[sh]);
+      model->sigma2_ref[k][sh] = 0;
+    }
+    while (shell < n / 2 && model->ssnr[k][shell] >= 1) ++shell;
+    shell = std::max(shell, 1);
+    best_shell = std::max(best_shell, shell);
+    model->est_resolution[k] = n * model->pixel_size / shell;
+    model->acc_rot[k] = model->acc_trans_px[k] = 999;
+  }
+  model->current_resolution = n * model->pixel_size / best_shell;
+  model->current_size = std::min(n, 2 * (best_shell + opt.incr_size));
+  model->loglik = model->ave_pmax = 0;
 }
 
 }  // namespace emkit

@@ -46,14 +46,22 @@ struct MStepOptions {
   double mask_radius_px = 0, mask_edge_px = 5;
   bool center_classes = true;
   int incr_size = 10;
-  bool initial = false;                 // first model from random assignments (signal power from D/W)
-  int initial_lowpass_shell = 1 << 30;  // initial model: no signal assumed beyond this shell
+  int initial_lowpass_shell = 1 << 30;  // initial model: the average is zeroed beyond this shell
   int current_size = 0;                 // the size the E-step used
-  int pad = 2;                          // padding of the class grid of the sums (1 for the initial pass)
+  int pad = 2;                          // padding of the class grid of the sums
   double num_particles = 0;
 };
 
 // Updates refs, tau2, sigma2, pk, sigma_offset, resolution and the next current size.
 void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model);
+
+// RELION's start without references. `average` holds every particle in class 0 with CTF = 1 and
+// 1/sigma2 = 1 (D/W = the plain average image); sigma2 = the particles' mean power spectrum minus
+// the average's (both / 2). `random` holds each particle in a random class at a random rotation
+// (1/sigma2 = 1): the classes start from its CTF-corrected averages D/W up to the shell
+// opt.initial_lowpass_shell, tau2 = their power spectra, and the first image size follows from
+// RELION's initial data-vs-prior (N / K) T tau2 / (2 sigma2).
+void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt,
+                  Class2dModel* model);
 
 }  // namespace emkit
