@@ -54,6 +54,10 @@ int RunTrain(int argc, char** argv) {
   app.add_option("--stop-after-epoch", opt.stop_after_epoch, "Stop after this epoch (continue later with --resume)");
   app.add_option("--device", opt.device, "cpu | cuda[:N]")->capture_default_str();
   app.add_flag("--export-torchscript", opt.export_torchscript, "Also write OUT/model.torchscript.pt");
+  app.add_option("--tta", opt.test_time_augmentation,
+                 "Test-time augmentation stored in the model: mean over 1, 4 (quarter turns) or 8 (and flips) "
+                 "transforms of the micrograph")
+      ->capture_default_str();
   app.add_flag("--channels-last", opt.channels_last,
                "Channels-last tensors on the CPU (default NCHW: measured faster)");
   AddCommonOptions(app, &common);

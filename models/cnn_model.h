@@ -30,6 +30,10 @@ struct CnnModelMeta {
   // Memory layout on the CPU. NCHW is the default: benchmarks/cnn measured it faster than
   // channels-last for these dilated 3x3 networks (training ~1.6x, inference equal).
   bool channels_last = false;
+  // Test-time augmentation: the log-odds map is the mean over this many dihedral transforms of
+  // the input (1 = none, 4 = the quarter turns, 8 = quarter turns and flips), each transformed
+  // back. ResNets only (the U-Net's pooling grid is not symmetric under rotation).
+  int test_time_augmentation = 1;
 
   double DiameterBinnedPx() const { return working_pixel_size > 0 ? diameter_angstrom / working_pixel_size : 0; }
   std::string ToJson() const;

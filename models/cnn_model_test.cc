@@ -196,6 +196,46 @@ TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
   EXPECT_LT(a.first.back(), a.first.front());
 }
 
+// Rotated / flipped copies of an image (x fastest): quarter turn counter-clockwise in array
+// coordinates, and mirror in x.
+Image Rot90(const Image& a) {
+  Image r(a.ny(), a.nx());
+  for (int y = 0; y < a.ny(); ++y)
+    for (int x = 0; x < a.nx(); ++x) r(y, a.nx() - 1 - x) = a(x, y);
+  return r;
+}
+Image FlipX(const Image& a) {
+  Image r(a.nx(), a.ny());
+  for (int y = 0; y < a.ny(); ++y)
+    for (int x = 0; x < a.nx(); ++x) r(a.nx() - 1 - x, y) = a(x, y);
+  return r;
+}
+
+TEST(CnnModelTest, TestTimeAugmentationMakesTheMapEquivariant) {
+  SetTorchThreads(1);
+  CnnModelMeta meta = Meta("resnet8", 6);
+  CnnModel plain = CnnModel::Create(meta, 11);
+  meta.test_time_augmentation = 8;
+  CnnModel tta = CnnModel::Create(meta, 11);  // same seed: same weights
+  Image x = RandomImage(61, 47, 12);
+  const Image p = tta.Predict(x, 0);
+  // Without augmentation the network is not equivariant; with all 8 transforms it is.
+  EXPECT_GT(MaxAbsDiff(plain.Predict(Rot90(x), 0), Rot90(plain.Predict(x, 0))), 1e-3);
+  EXPECT_LT(MaxAbsDiff(tta.Predict(Rot90(x), 0), Rot90(p)), 1e-4);
+  EXPECT_LT(MaxAbsDiff(tta.Predict(FlipX(x), 0), FlipX(p)), 1e-4);
+  // The mean over transforms differs from the plain map, tiles do not change it, and the
+  // TorchScript export computes it too.
+  EXPECT_GT(MaxAbsDiff(plain.Predict(x, 0), p), 1e-3);
+  EXPECT_LT(MaxAbsDiff(tta.Predict(x, 70), p), 1e-4);
+  const std::string path = TempPath("tta_script.pt");
+  tta.ExportTorchScript(path);
+  EXPECT_LT(MaxAbsDiff(CnnModel::RunTorchScript(path, x), p), 1e-4);
+  // Stored in the model file.
+  const std::string model_path = TempPath("tta_model.pt");
+  tta.Save(model_path);
+  EXPECT_EQ(CnnModel::Load(model_path).meta().test_time_augmentation, 8);
+}
+
 TEST(CnnModelTest, BadInputsErrorClearly) {
   EXPECT_THROW(CnnModel::Load(TempPath("missing.pt")), IoError);
   const std::string junk = TempPath("junk.pt");
@@ -212,6 +252,12 @@ TEST(CnnModelTest, BadInputsErrorClearly) {
   }
   CnnModelMeta bad = Meta("vgg");
   EXPECT_THROW(CnnModel::Create(bad, 1), InvalidInputError);
+  CnnModelMeta tta = Meta("resnet8");
+  tta.test_time_augmentation = 3;
+  EXPECT_THROW(CnnModel::Create(tta, 1), InvalidInputError);
+  tta = Meta("unet");
+  tta.test_time_augmentation = 4;
+  EXPECT_THROW(CnnModel::Create(tta, 1), InvalidInputError);
   EXPECT_THROW(ParseDevice("gpu"), InvalidInputError);
 }
 

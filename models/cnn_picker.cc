@@ -33,10 +33,15 @@ std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model,
   return std::make_unique<CnnScoreMapper>(std::move(model), tile);
 }
 
-CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile) {
+CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile,
+                        int test_time_augmentation) {
   const DeviceSpec spec = ParseDevice(device);
   SetTorchThreads(threads);
   auto model = std::make_shared<CnnModel>(CnnModel::Load(model_path, spec));
+  if (test_time_augmentation > 0) {
+    model->mutable_meta().test_time_augmentation = test_time_augmentation;
+    model->meta().Check();
+  }
   CnnPicker p;
   p.preprocess = CnnPreprocessOptions(model->meta(), threads);
   p.default_threshold = model->meta().default_threshold;

@@ -26,6 +26,8 @@ PreprocessOptions CnnPreprocessOptions(const CnnModelMeta& meta, int threads);
 std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model, int tile = 1024);
 
 // Loads a model file for picking; device "cpu" | "cuda[:N]"; sets torch's thread count.
-CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile = 1024);
+// test_time_augmentation > 0 replaces the model's (1, 4 or 8 dihedral transforms).
+CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile = 1024,
+                        int test_time_augmentation = 0);
 
 }  // namespace emkit

@@ -111,8 +111,9 @@ struct NetImpl : torch::nn::Module {
     return Conv(10, d0, false);
   }
 
-  // The same forward as TorchScript source (eval mode), with padding to the size multiple.
-  std::string ScriptSource(int multiple, int margin) const {
+  // The same forward as TorchScript source (eval mode), with padding to the size multiple and
+  // the test-time augmentation (tta dihedral transforms, as CnnModel::Impl::Infer).
+  std::string ScriptSource(int multiple, int margin, int tta) const {
     std::ostringstream s;
     auto conv = [&](int i, const std::string& in, bool relu) {
       const auto& c = specs[i];
@@ -126,17 +127,7 @@ struct NetImpl : torch::nn::Module {
             ", self." + P("v", i) + ", False, 0.1, 1e-05, False)";
       return relu ? "torch.relu(" + y + ")" : y;
     };
-    s << "def forward(self, x):\n"
-      << "    h = x.size(2)\n    w = x.size(3)\n"
-      << "    if h > " << margin << " and w > " << margin << ":\n"
-      << "        x = torch.reflection_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
-      << "])\n"
-      << "    else:\n"
-      << "        x = torch.replication_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
-      << "])\n"
-      << "    ph = (" << multiple << " - x.size(2) % " << multiple << ") % " << multiple << "\n"
-      << "    pw = (" << multiple << " - x.size(3) % " << multiple << ") % " << multiple << "\n"
-      << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n";
+    s << "def net(self, x):\n";
     if (IsResNet(arch)) {
       const int blocks = NumBlocks();
       s << "    x = " << conv(0, "x", true) << "\n";
@@ -155,6 +146,29 @@ struct NetImpl : torch::nn::Module {
       s << "    d0 = " << conv(9, conv(8, "torch.cat([" + up("d1") + ", e0], 1)", true), true) << "\n";
       s << "    x = " << conv(10, "d0", false) << "\n";
     }
+    s << "    return x\n\n";
+    s << "def forward(self, x):\n"
+      << "    h = x.size(2)\n    w = x.size(3)\n"
+      << "    if h > " << margin << " and w > " << margin << ":\n"
+      << "        x = torch.reflection_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
+      << "])\n"
+      << "    else:\n"
+      << "        x = torch.replication_pad2d(x, [" << margin << ", " << margin << ", " << margin << ", " << margin
+      << "])\n"
+      << "    ph = (" << multiple << " - x.size(2) % " << multiple << ") % " << multiple << "\n"
+      << "    pw = (" << multiple << " - x.size(3) % " << multiple << ") % " << multiple << "\n"
+      << "    x = torch.constant_pad_nd(x, [0, pw, 0, ph], 0.0)\n"
+      << "    y = self.net(x)\n";
+    for (int t = 1; t < tta; ++t) {
+      const int k = t % 4;
+      std::string in = t >= 4 ? "torch.flip(x, [3])" : "x";
+      if (k) in = "torch.rot90(" + in + ", " + std::to_string(k) + ", [2, 3])";
+      std::string out = "self.net(" + in + ")";
+      if (k) out = "torch.rot90(" + out + ", " + std::to_string(-k) + ", [2, 3])";
+      if (t >= 4) out = "torch.flip(" + out + ", [3])";
+      s << "    y = y + " << out << "\n";
+    }
+    s << "    x = y / " << tta << ".0\n";
     s << "    return x[:, :, " << margin << ":" << margin << " + h, " << margin << ":" << margin << " + w]\n";
     return s.str();
   }
@@ -254,6 +268,24 @@ struct CnnModel::Impl {
     auto y = net->forward(Layout(xp.to(device)));
     return y.slice(2, 0, h).slice(3, 0, w);
   }
+
+  // Inference: mean of Run over meta.test_time_augmentation dihedral transforms of x (each
+  // output transformed back), so the map is exactly equivariant under those transforms.
+  torch::Tensor Infer(const torch::Tensor& x) {
+    const int n = meta.test_time_augmentation;
+    torch::Tensor sum;
+    for (int t = 0; t < n; ++t) {
+      const int k = t % 4;
+      const bool flip = t >= 4;
+      auto xi = flip ? torch::flip(x, {3}) : x;
+      if (k) xi = torch::rot90(xi, k, {2, 3});
+      auto y = Run(xi);
+      if (k) y = torch::rot90(y, -k, {2, 3});
+      if (flip) y = torch::flip(y, {3});
+      sum = t == 0 ? y : sum + y;
+    }
+    return n > 1 ? sum / double(n) : sum;
+  }
 };
 
 std::vector<std::string> CnnArchitectures() { return {"resnet8", "resnet10", "unet"}; }
@@ -269,6 +301,7 @@ std::string CnnModelMeta::ToJson() const {
                       {"invert", invert},
                       {"default_threshold", default_threshold},
                       {"channels_last", channels_last},
+                      {"test_time_augmentation", test_time_augmentation},
                       {"training", nlohmann::json::parse(training_json.empty() ? "{}" : training_json)}};
   return j.dump();
 }
@@ -286,6 +319,7 @@ CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& 
     m.invert = j.value("invert", false);
     m.default_threshold = j.value("default_threshold", 0.0);
     m.channels_last = j.value("channels_last", false);
+    m.test_time_augmentation = j.value("test_time_augmentation", 1);
     m.training_json = j.value("training", nlohmann::json::object()).dump();
   } catch (const nlohmann::json::exception& e) {
     throw IoError(where + ": bad model metadata: " + e.what());
@@ -301,6 +335,12 @@ void CnnModelMeta::Check() const {
   if (width < 1 || width > 1024) throw InvalidInputError("width " + std::to_string(width) + ": expected 1..1024");
   if (working_pixel_size < 0) throw InvalidInputError("working_pixel_size must be >= 0");
   if (diameter_angstrom < 0) throw InvalidInputError("diameter must be >= 0");
+  if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
+    throw InvalidInputError("test_time_augmentation " + std::to_string(test_time_augmentation) +
+                            ": expected 1, 4 or 8");
+  if (test_time_augmentation > 1 && architecture == "unet")
+    throw InvalidInputError(
+        "test_time_augmentation needs a ResNet (the U-Net's pooling grid is not rotation-symmetric)");
 }
 
 CnnModel::CnnModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -364,7 +404,7 @@ Image CnnModel::Predict(const Image& image, int tile) const {
                                              : torch::replication_pad2d(full, {margin, margin, margin, margin});
     const int core = ((tile - 2 * margin) / m) * m;
     if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
-      copy_out(impl_->Run(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
+      copy_out(impl_->Infer(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
       return out;
     }
     // Tile (x0, y0) of the output reads padded rows [y0, y0 + core + 2 margin).
@@ -372,7 +412,7 @@ Image CnnModel::Predict(const Image& image, int tile) const {
       for (int x0 = 0; x0 < nx; x0 += core) {
         const int yb = std::min(ny + 2 * margin, y0 + core + 2 * margin);
         const int xb = std::min(nx + 2 * margin, x0 + core + 2 * margin);
-        auto r = impl_->Run(padded.slice(2, y0, yb).slice(3, x0, xb));
+        auto r = impl_->Infer(padded.slice(2, y0, yb).slice(3, x0, xb));
         const int ye = std::min(ny, y0 + core), xe = std::min(nx, x0 + core);
         copy_out(r.slice(2, margin, margin + ye - y0).slice(3, margin, margin + xe - x0), x0, y0);
       }
@@ -436,7 +476,7 @@ void CnnModel::ExportTorchScript(const std::string& path) const {
     for (const auto& b : impl_->net->named_buffers())
       m.register_buffer(b.key(), b.value().detach().to(torch::kCPU).contiguous().clone());
     m.register_attribute("emkit_meta", c10::StringType::get(), c10::IValue(impl_->meta.ToJson()));
-    m.define(impl_->net->ScriptSource(SizeMultiple(), Margin()));
+    m.define(impl_->net->ScriptSource(SizeMultiple(), Margin(), impl_->meta.test_time_augmentation));
     m.eval();
     WriteAtomically(path, [&](const std::string& tmp) { m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}}); });
   } catch (...) {

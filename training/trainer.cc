@@ -128,6 +128,8 @@ void TrainOptions::Check() const {
   if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
   if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
   if (threads < 1) bad("--threads must be >= 1");
+  if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
+    bad("--tta must be 1, 4 or 8");
 }
 
 TrainResult Train(const TrainOptions& opt_in) {
@@ -177,6 +179,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   meta.robust_normalise = opt.train.preprocess.robust_normalise;
   meta.invert = opt.train.preprocess.invert;
   meta.channels_last = opt.channels_last;
+  meta.test_time_augmentation = opt.test_time_augmentation;
   CnnModel model = CnnModel::Create(meta, opt.seed);
   model.SetDevice(device);
   model.ConfigureOptimiser(opt.learning_rate, opt.weight_decay);
