@@ -61,6 +61,7 @@ int Mirror(int i, int n) {
 CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vector<Image>& labels,
                      const PatchOptions& opt, uint64_t seed, uint64_t step) {
   EMKIT_CHECK(!set.empty() && set.size() == labels.size(), "empty training set");
+  EMKIT_CHECK(opt.patch > 0, "patch size must be set (> 0)");
   Rng rng(seed, StreamId("cnn-batch", step));
   const int n = opt.patch;
   CnnBatch b;

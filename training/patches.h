@@ -12,7 +12,7 @@
 namespace emkit {
 
 struct PatchOptions {
-  int patch = 96;  // binned pixels (square)
+  int patch = 0;  // binned pixels (square); 0 = training picks 2 x half the receptive field + 64
   int batch = 16;
   double positive_fraction = 0.5;  // fraction of patches centred (with jitter) on a labelled particle
   double label_radius = 3;         // binned pixels

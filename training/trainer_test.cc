@@ -70,6 +70,7 @@ TrainOptions SmallOptions(const SyntheticSet& train, const SyntheticSet& valid, 
   o.diameter_angstrom = 40;  // 20 px at 2 Å/px
   o.diameter_px_target = 20;
   o.out_dir = out;
+  o.architecture = "resnet8";  // the smallest receptive field keeps these tests fast
   o.width = 8;
   o.expected_particles = 24;
   o.patches.patch = 64;
