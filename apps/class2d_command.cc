@@ -39,7 +39,7 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_option("--incr-size", o.incr_size,
                  "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")
       ->capture_default_str();
-  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: no limit)")
+  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: RELION's 0.07 x box Fourier pixels)")
       ->capture_default_str();
   app.add_option("--chunk", o.chunk_size,
                  "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")
@@ -60,7 +60,6 @@ int RunClass2dCommand(int argc, char** argv) {
   o.ctf = !no_ctf;
   o.center_classes = !no_center;
   o.write_png = !no_png;
-  o.chunk_size = o.chunk_size;
   // A continued run keeps its sampling and mask unless they are given again.
   const std::string& cont = o.continue_from;
   if (cont.size() > 15 && cont.substr(cont.size() - 15) == "_optimiser.star") {

@@ -1,5 +1,6 @@
 #include "refine/class2d.h"
 
+#include <malloc.h>
 #include <omp.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <regex>
 
 #include "core/error.h"
@@ -47,10 +49,15 @@ struct Job {
   double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
 };
 
-int ChunkSize(const Class2dOptions& o) {
+// Particles per E-step block. It is fixed by the options and the box, never by the thread or rank
+// count (so results are the same for any), and keeps one block's matrices (Y: T x 2P floats,
+// cross terms and weights: T x M floats per particle, at the full image size) within ~6 MB.
+int ChunkSize(const Class2dOptions& o, int box) {
   if (o.chunk_size > 0) return o.chunk_size;
-  const int t = static_cast<int>(TranslationGrid(o.offset_range, o.offset_step).size());
-  return std::max(2, 1024 / t);
+  const double t = static_cast<double>(TranslationGrid(o.offset_range, o.offset_step).size());
+  const double m = static_cast<double>(o.classes) * static_cast<double>(PsiGrid(o.psi_step).size());
+  const double p = SelectPixels(box, box).size();
+  return std::clamp(static_cast<int>(6e6 / (4 * t * (2 * p + 2 * m))), 4, 64);
 }
 
 PrepOptions MakePrepOptions(const Job& job) {
@@ -70,7 +77,10 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
                  Communicator& comm, std::vector<ParticleResult>* results_all) {
   const int threads = job.opt.threads;
   const int n_particles = job.reader->count();
-  std::vector<std::unique_ptr<Class2dSums>> thread_sums(threads);
+  // One total per process: integer (fixed-point) additions give the same bits in any order.
+  Class2dSums total(setup.classes, job.box, setup.pad);
+  std::mutex lock;
+  std::vector<EStepWorkspace> workspaces(threads);
   std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
                                                             std::min(n_particles, job.first_chunk * job.chunk)));
   const int my_first = job.first_chunk * job.chunk;
@@ -79,8 +89,6 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   try {
     ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
       omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
-      if (!thread_sums[thread])
-        thread_sums[thread] = std::make_unique<Class2dSums>(setup.classes, job.box, setup.pad);
       const int c = job.first_chunk + static_cast<int>(ci);
       const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
       std::vector<PreparedParticle> parts(end - begin);
@@ -96,10 +104,13 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
       }
       std::vector<ParticleResult> res;
       ChunkSums cs;
-      EStepWorkspace ws;
+      EStepWorkspace& ws = workspaces[thread];
       EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
+      std::vector<float> d, w;
       std::vector<double> scratch;
-      thread_sums[thread]->AddChunk(setup, cs, &scratch);
+      for (int k = 0; k < setup.classes; ++k)
+        if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total.AddClass(setup, k, d, w, &scratch, &lock);
+      total.AddScalars(cs, &lock);
       for (int i = begin; i < end; ++i) mine[i - my_first] = res[i - begin];
     });
   } catch (...) {
@@ -110,9 +121,6 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     if (failed) std::rethrow_exception(error);
     throw InternalError("class2d: another MPI rank failed");
   }
-  Class2dSums total(setup.classes, job.box, setup.pad);
-  for (auto& s : thread_sums)
-    if (s) total.Add(*s);
   comm.SumInt128(&total.raw());
   std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
   if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
@@ -144,8 +152,6 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
     s.trans = {{0, 0}};
     s.inv_sigma2.assign(P, 1.f);
     s.log_pk.assign(s.classes, 0.0);
-    s.ref_ri.assign(static_cast<std::size_t>(2) * P * s.num_refs(), 0.f);
-    s.ref_norm2.assign(static_cast<std::size_t>(P) * s.num_refs(), 0.f);
   } else {
     s.psi = PsiGrid(job.opt.psi_step);
     s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
@@ -275,6 +281,10 @@ void LoadContinue(Job& job) {
 
 Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, const std::string& command_line) {
   options.Check();
+  // Blocks of 256 KiB and more are mapped and unmapped directly (glibc otherwise raises its mmap
+  // threshold after the first such free and keeps later blocks in the heap), so the peak RSS is
+  // what is in use.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   Job job;
   job.opt = options;
   SetGlobalThreads(job.opt.threads);
@@ -289,7 +299,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
                             " Å exceeds the box (" + std::to_string(job.box * job.pixel_size) + " Å)");
   const int n = job.reader->count();
-  job.chunk = ChunkSize(job.opt);
+  job.chunk = ChunkSize(job.opt, job.box);
   job.num_chunks = (n + job.chunk - 1) / job.chunk;
   job.first_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * comm.rank() / comm.size());
   job.last_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * (comm.rank() + 1) / comm.size());

@@ -16,7 +16,7 @@ void Class2dOptions::Check() const {
   if (offset_range < 0) fail("--offset-range must not be negative");
   if (!(offset_step > 0)) fail("--offset-step must be positive");
   if (!(adaptive_fraction > 0 && adaptive_fraction <= 1)) fail("adaptive fraction must be in (0, 1]");
-  if (chunk_size < 1) fail("chunk size must be positive");
+  if (chunk_size < 0) fail("--chunk must not be negative");
   if (threads < 1) fail("--threads must be at least 1");
   if (only_flip_phases && !ctf) fail("--only-flip-phases needs --ctf");
   if (ctf_intact_first_peak && !ctf) fail("--ctf-intact-first-peak needs --ctf");

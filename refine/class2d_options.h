@@ -25,9 +25,9 @@ struct Class2dOptions {
   bool center_classes = true;
   double adaptive_fraction = 0.999;  // significant samples: smallest set with this much weight
   int incr_size = 10;                // Fourier pixels beyond the estimated resolution
-  double initial_lowpass = 0;        // Å: random-start averages are limited to this (0: no limit)
+  double initial_lowpass = 0;        // Å: random-start averages are limited to this (0: RELION's 0.07 x box shells)
   double mask_edge_px = 5;
-  int chunk_size = 64;  // particles per E-step block (fixed: results do not depend on threads/ranks)
+  int chunk_size = 0;  // particles per E-step block (0: from K, box, sampling; never from threads/ranks)
   int threads = 1;
   uint64_t seed = 42;
   bool write_png = true;

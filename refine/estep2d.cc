@@ -30,7 +30,6 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
   const int P = s->px.size(), npsi = static_cast<int>(s->psi.size()), M = s->num_refs();
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
-  s->ref_norm2.assign(static_cast<std::size_t>(P) * M, 0.f);
   for (int k = 0; k < s->classes; ++k)
     for (int ip = 0; ip < npsi; ++ip) {
       const Mat3 a = EulerToMatrix({0, 0, s->psi[ip]});
@@ -39,7 +38,6 @@ void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
         const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p], s->pad);
         s->ref_ri[static_cast<std::size_t>(p) * M + m] = v.real();
         s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v.imag();
-        s->ref_norm2[static_cast<std::size_t>(p) * M + m] = std::norm(v);
       }
     }
 }
@@ -113,8 +111,18 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   if (!forced) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, M, 2 * P, 1.f, ws->y.data(), 2 * P, s.ref_ri.data(), M,
                 0.f, ws->cross.data(), M);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, M, P, 1.f, ws->g.data(), P, s.ref_norm2.data(), M, 0.f,
-                ws->norm.data(), M);
+    // sum_p G |V_m|^2, one class at a time (|V_m|^2 of a class is small; of all classes it is not).
+    ws->norm2.resize(static_cast<std::size_t>(P) * npsi);
+    for (int k = 0; k < K; ++k) {
+      for (int p = 0; p < P; ++p)
+        for (int j = 0; j < npsi; ++j) {
+          const float re = s.ref_ri[static_cast<std::size_t>(p) * M + k * npsi + j];
+          const float im = s.ref_ri[static_cast<std::size_t>(P + p) * M + k * npsi + j];
+          ws->norm2[static_cast<std::size_t>(p) * npsi + j] = re * re + im * im;
+        }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, npsi, P, 1.f, ws->g.data(), P, ws->norm2.data(), npsi,
+                  0.f, ws->norm.data() + k * npsi, M);
+    }
   }
   // Weights per particle.
   ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);
@@ -214,47 +222,57 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   if (forced) {
     for (int i = 0; i < nc; ++i) sums->count[(*results)[i].class_index] += 1;
   }
-  sums->active.assign(M, 0);
+  ws->nc = nc;
+  ws->rows = rows;
+  ws->forced = forced != nullptr;
+  sums->active.assign(K, 0);
   for (int i = 0; i < nc; ++i)
     for (int m = 0; m < M; ++m)
-      if (ws->wsum[static_cast<std::size_t>(i) * M + m] > 0) sums->active[m] = 1;
-  // Weighted sums: D = Wt^T Y (M x 2P), W = Wsum^T G2 (M x P).
-  sums->d.resize(static_cast<std::size_t>(M) * 2 * P);
-  sums->w.resize(static_cast<std::size_t>(M) * P);
-  // Sparse weights (the usual case once the posteriors are sharp): add the rows directly,
-  // in a fixed order; dense weights: one GEMM. The choice depends only on the chunk.
-  std::size_t nnz = 0;
-  for (float v : ws->wt) nnz += v > 0;
-  if (nnz * 8 < static_cast<std::size_t>(M) * rows) {
-    std::fill(sums->d.begin(), sums->d.end(), 0.f);
-    for (int row = 0; row < rows; ++row) {
-      const float* wr = &ws->wt[static_cast<std::size_t>(row) * M];
-      const float* yr = &ws->y[static_cast<std::size_t>(row) * 2 * P];
-      for (int m = 0; m < M; ++m) {
-        if (wr[m] <= 0) continue;
-        float* dm = &sums->d[static_cast<std::size_t>(m) * 2 * P];
-        const float v = wr[m];
-        for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
-      }
-    }
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, 2 * P, rows, 1.f, ws->wt.data(), M, ws->y.data(), 2 * P,
-                0.f, sums->d.data(), 2 * P);
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, P, nc, 1.f, ws->wsum.data(), M, ws->g2.data(), P, 0.f,
-              sums->w.data(), P);
-  // Noise spectrum: sum_w |X_t - CTF V|^2 = sum_i (sum w)|X_i|^2 - 2 Re(s2 D conj V) + s2 W |V|^2 per pixel.
+      if (ws->wsum[static_cast<std::size_t>(i) * M + m] > 0) sums->active[m / npsi] = 1;
+  // Noise spectrum: sum_w |X_t - CTF V|^2 = sum_i (sum w)|X_i|^2 - 2 Re(s2 D conj V) + s2 W |V|^2 per
+  // pixel; the first term here, the others per class in ClassChunkSums.
   sums->sigma2_num.assign(nshell, 0.0);
   for (int i = 0; i < nc; ++i) {
     double wi = 0;
     for (int m = 0; m < M; ++m) wi += ws->wsum[static_cast<std::size_t>(i) * M + m];
     for (int p = 0; p < P; ++p) sums->sigma2_num[s.px.shell[p]] += wi * std::norm(parts[i].x[p]);
   }
-  if (!forced) {
-    for (int m = 0; m < M; ++m) {
-      if (!sums->active[m]) continue;
-      const float* dm = &sums->d[static_cast<std::size_t>(m) * 2 * P];
-      const float* wm = &sums->w[static_cast<std::size_t>(m) * P];
+}
+
+bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+                    std::vector<float>* w) {
+  if (!sums->active[k]) return false;
+  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int rows = ws.rows, m0 = k * npsi;
+  d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
+  w->resize(static_cast<std::size_t>(npsi) * P);
+  // Sparse weights (the usual case once the posteriors are sharp): add the rows directly, in a
+  // fixed order; dense weights: one GEMM. The choice depends only on the chunk.
+  std::size_t nnz = 0;
+  for (int row = 0; row < rows; ++row)
+    for (int j = 0; j < npsi; ++j) nnz += ws.wt[static_cast<std::size_t>(row) * M + m0 + j] > 0;
+  if (nnz * 8 < static_cast<std::size_t>(npsi) * rows) {
+    for (int row = 0; row < rows; ++row) {
+      const float* wr = &ws.wt[static_cast<std::size_t>(row) * M + m0];
+      const float* yr = &ws.y[static_cast<std::size_t>(row) * 2 * P];
+      for (int j = 0; j < npsi; ++j) {
+        if (wr[j] <= 0) continue;
+        float* dm = &(*d)[static_cast<std::size_t>(j) * 2 * P];
+        const float v = wr[j];
+        for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
+      }
+    }
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, 2 * P, rows, 1.f, ws.wt.data() + m0, M, ws.y.data(),
+                2 * P, 0.f, d->data(), 2 * P);
+  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
+              0.f, w->data(), P);
+  if (!ws.forced) {
+    for (int j = 0; j < npsi; ++j) {
+      const int m = m0 + j;
+      const float* dm = &(*d)[static_cast<std::size_t>(j) * 2 * P];
+      const float* wm = &(*w)[static_cast<std::size_t>(j) * P];
       for (int p = 0; p < P; ++p) {
         const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
         const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
@@ -263,6 +281,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
     }
   }
+  return true;
 }
 
 }  // namespace emkit

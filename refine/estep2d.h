@@ -23,8 +23,7 @@ struct EStepSetup {
   std::vector<double> psi;         // degrees
   std::vector<Translation> trans;  // grid around each particle's current offset (px)
   int num_refs() const { return classes * static_cast<int>(psi.size()); }  // m = k * npsi + ipsi
-  std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p
-  std::vector<float> ref_norm2;   // P x M: |V_m(p)|^2
+  std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p (empty: all zero)
   std::vector<float> inv_sigma2;  // per pixel
   std::vector<double> log_pk;     // per class (-inf allowed)
   double sigma_offset_px = 10;
@@ -43,21 +42,22 @@ struct ParticleResult {
   double psi_var = 0, offset_var = 0;  // posterior spread around the best sample (deg^2, px^2)
 };
 
-// Weighted sums of one chunk in the particle frame of each reference m.
+// Scalar sums of one chunk (the image sums are made per class by ClassChunkSums).
 struct ChunkSums {
-  std::vector<float> d;              // M x 2P: sum_w CTF X_t / s2 (Re | Im)
-  std::vector<float> w;              // M x P: sum_w CTF^2 / s2
   std::vector<double> sigma2_num;    // per shell: sum_w |X_t - CTF V_m|^2 (times 1)
   std::vector<double> class_weight;  // per class
   double offset2 = 0;                // sum_w |total offset|^2 (px^2)
   double loglik = 0, pmax = 0;
   double weight_total = 0;
   std::vector<double> psi_var, offset_var, count;  // per class (of the best class)
-  std::vector<char> active;                        // per reference: any weight in this chunk
+  std::vector<char> active;                        // per class: any weight in this chunk
 };
 
+// The E-step's matrices for one chunk (reused between chunks by a thread): rows = (particle, t).
 struct EStepWorkspace {
-  std::vector<float> y, g, g2, cross, norm, wt, wsum;
+  int nc = 0, rows = 0;
+  bool forced = false;
+  std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
   std::vector<double> lp;
   std::vector<std::pair<float, int>> order;
 };
@@ -68,7 +68,14 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 const std::vector<Translation>& offsets, const std::vector<int>* forced,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws);
 
-// Builds ref_ri / ref_norm2 from the class transforms (centred FFTs), rotated by each psi.
+// Class k's weighted sums of the chunk in the particle frame of each of its references, from the
+// weights EStepChunk left in `ws`: d (npsi x 2P) = sum_w CTF X_t / s2 (Re | Im), w (npsi x P) =
+// sum_w CTF^2 / s2; adds class k's reference terms to sums->sigma2_num. Returns false (and
+// leaves d, w alone) when no particle of the chunk has weight on class k.
+bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+                    std::vector<float>* w);
+
+// Builds ref_ri from the class transforms (centred FFTs), rotated by each psi.
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
 // The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).
 // `scale` = the padding of `ref` (samples at scale * A^T k).

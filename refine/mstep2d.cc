@@ -1,5 +1,6 @@
 #include "refine/mstep2d.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -31,21 +32,23 @@ void Class2dSums::Add(const Class2dSums& o) {
   for (std::size_t i = 0; i < v_.size(); ++i) v_[i] += o.v_[i];
 }
 
-void Class2dSums::AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<double>* scratch) {
-  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size()), M = s.num_refs();
+void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                           std::vector<double>* scratch, std::mutex* lock) {
+  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
   const int n = box_;
-  scratch->assign(base_, 0.0);
-  double* acc = scratch->data();
-  for (int m = 0; m < M; ++m) {
-    if (!c.active.empty() && !c.active[m]) continue;
-    const int k = m / npsi;
-    const Mat3 a = EulerToMatrix({0, 0, s.psi[m % npsi]});
+  // Only the rows and columns of the padded grid within reach of the selected pixels are touched.
+  const int reach = pad_ * (s.px.current_size / 2) + 2;
+  const int xmax = std::min(hx_ - 1, reach);
+  scratch->assign(stride_, 0.0);
+  double* dre = scratch->data();
+  double* dim = dre + grid_;
+  double* wg = dim + grid_;
+  for (int j = 0; j < npsi; ++j) {
+    const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
+    const float* wm = &w[static_cast<std::size_t>(j) * P];
+    if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
+    const Mat3 a = EulerToMatrix({0, 0, s.psi[j]});
     const double a00 = a(0, 0), a01 = a(0, 1), a10 = a(1, 0), a11 = a(1, 1);
-    double* dre = acc + k * stride_;
-    double* dim = dre + grid_;
-    double* wg = dim + grid_;
-    const float* dm = &c.d[static_cast<std::size_t>(m) * 2 * P];
-    const float* wm = &c.w[static_cast<std::size_t>(m) * P];
     for (int p = 0; p < P; ++p) {
       const double vr = dm[p], vi = dm[P + p], vw = wm[p];
       if (vw == 0 && vr == 0 && vi == 0) continue;
@@ -55,19 +58,30 @@ void Class2dSums::AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<
       const double fx = sx - x0, fy = sy - y0;
       const double bw[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
       const int cx[4] = {x0, x0 + 1, x0, x0 + 1}, cy[4] = {y0, y0, y0 + 1, y0 + 1};
-      for (int j = 0; j < 4; ++j) {
-        int x = cx[j], y = cy[j];
+      for (int q = 0; q < 4; ++q) {
+        int x = cx[q], y = cy[q];
         double im = vi;
         if (x < 0) x = -x, y = -y, im = -vi;
         if (x > n / 2 || y >= n / 2 || y < -n / 2) continue;
         const std::size_t idx = static_cast<std::size_t>(FourierGrid::Index(y, n)) * hx_ + x;
-        dre[idx] += bw[j] * vr;
-        dim[idx] += bw[j] * im;
-        wg[idx] += bw[j] * vw;
+        dre[idx] += bw[q] * vr;
+        dim[idx] += bw[q] * im;
+        wg[idx] += bw[q] * vw;
       }
     }
   }
-  for (std::size_t i = 0; i < base_; ++i) Put(i, acc[i]);
+  const std::lock_guard<std::mutex> guard(*lock);
+  const std::size_t base = static_cast<std::size_t>(k) * stride_;
+  for (int part = 0; part < 3; ++part)
+    for (int y = -reach; y <= reach; ++y) {
+      if (y < -n / 2 || y >= n / 2) continue;
+      const std::size_t row = static_cast<std::size_t>(part) * grid_ + static_cast<std::size_t>(FourierGrid::Index(y, n)) * hx_;
+      for (int x = 0; x <= xmax; ++x) Put(base + row + x, (*scratch)[row + x]);
+    }
+}
+
+void Class2dSums::AddScalars(const ChunkSums& c, std::mutex* lock) {
+  const std::lock_guard<std::mutex> guard(*lock);
   for (int sh = 0; sh < shells_ && sh < static_cast<int>(c.sigma2_num.size()); ++sh) Put(base_ + sh, c.sigma2_num[sh]);
   for (int k = 0; k < classes_; ++k) {
     Put(base_ + shells_ + k, c.class_weight[k]);

@@ -2,6 +2,7 @@
 // back into each class's frame, and the regularised update of references, noise, priors.
 #pragma once
 
+#include <mutex>
 #include <vector>
 
 #include "refine/class2d_model.h"
@@ -15,8 +16,12 @@ class Class2dSums {
  public:
   // pad: the class grid is pad x oversampled (RELION's padding factor), for accurate rotations.
   Class2dSums(int classes, int box, int pad = 1);
-  // Rotates a chunk's particle-frame sums back into the class frames and adds them.
-  void AddChunk(const EStepSetup& s, const ChunkSums& c, std::vector<double>* scratch);
+  // Rotates class k's particle-frame sums of a chunk (ClassChunkSums) back into the class frame
+  // in `scratch`, then adds them holding `lock` (one total per process, shared by its threads).
+  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                std::vector<double>* scratch, std::mutex* lock);
+  // Adds a chunk's scalar sums (noise spectrum, class weights, priors, likelihood), holding `lock`.
+  void AddScalars(const ChunkSums& c, std::mutex* lock);
   void Add(const Class2dSums& o);
   std::vector<__int128>& raw() { return v_; }
 
