@@ -40,7 +40,7 @@ int RunTrain(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--slack", opt.slack, "PU: weight of the GE-binomial penalty")->capture_default_str();
   app.add_option("--label-radius", opt.patches.label_radius, "Label disk radius, binned px")->capture_default_str();
-  app.add_option("--patch", opt.patches.patch, "Patch size, binned px (0 = receptive field + 64)")
+  app.add_option("--patch", opt.patches.patch, "Patch size, binned px (0 = receptive field + 64 px)")
       ->capture_default_str();
   app.add_option("--batch-size", opt.patches.batch, "Patches per minibatch")->capture_default_str();
   app.add_option("--positive-fraction", opt.patches.positive_fraction,

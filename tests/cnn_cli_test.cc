@@ -44,7 +44,8 @@ std::string MakeData(const std::string& dir) {
   return dir;
 }
 
-const char* kSmall = " --diameter 40 --width 4 --epochs 1 --steps-per-epoch 3 --batch-size 4 --patch 64 --threads 1";
+const char* kSmall =
+    " --diameter 40 --arch resnet8 --width 4 --epochs 1 --steps-per-epoch 3 --batch-size 4 --patch 64 --threads 1";
 
 TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
   const std::string d = MakeData(FreshDir("data"));
@@ -60,7 +61,7 @@ TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
   const std::string d = MakeData(FreshDir("data"));
   auto r =
       RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --epochs 4 --steps-per-epoch 8" +
-                     " --diameter 40 --width 8 --batch-size 8 --patch 64 --lr 3e-3 --threads 1");
+                     " --diameter 40 --arch resnet8 --width 8 --batch-size 8 --patch 64 --lr 3e-3 --threads 1");
   ASSERT_EQ(r.status, 0) << r.err;
   // No --diameter, no threshold, no preprocessing options: all come from the model.
   r = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +

@@ -12,11 +12,12 @@ TEST(CnnRealSlowTest, PuTrainingFindsLabelledRibosomesOnTheTestSplit) {
   EMKIT_REQUIRE_SHARED_DATA(data);
   const std::string d = data + "/micrographs/empiar10028";
   const std::string out = testing::FreshDir("cnn_real");
-  auto r = testing::RunEmkitBinary("train -i " + d + "/train/images -c " + d + "/train/coords --valid-micrographs " +
-                                   d + "/valid/images --valid-coords " + d +
-                                   "/valid/coords --pixel-size 5.4 --diameter 308 --expected-particles 150 --width 16"
-                                   " --epochs 2 --steps-per-epoch 15 --threads 2 -q -o " +
-                                   out + "/train");
+  auto r = testing::RunEmkitBinary(
+      "train -i " + d + "/train/images -c " + d + "/train/coords --valid-micrographs " + d +
+      "/valid/images --valid-coords " + d +
+      "/valid/coords --pixel-size 5.4 --diameter 308 --expected-particles 150 --arch resnet8 --width 16"
+      " --epochs 2 --steps-per-epoch 15 --threads 2 -q -o " +
+      out + "/train");
   ASSERT_EQ(r.status, 0) << r.err;
   r = testing::RunEmkitBinary("pick --method cnn --model " + out + "/train/model.pt -i '" + d +
                               "/test/images/*.png' --pixel-size 5.4 --threads 2 -q -o " + out + "/pick");

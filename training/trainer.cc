@@ -316,6 +316,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"steps_per_epoch", opt.steps_per_epoch},
                            {"batch_size", po.batch},
                            {"patch_px", po.patch},
+                           {"test_time_augmentation", opt.test_time_augmentation},
                            {"positive_fraction", po.positive_fraction},
                            {"label_radius_px", po.label_radius},
                            {"learning_rate", opt.learning_rate},

@@ -74,6 +74,9 @@ res["real"] = {
     "default_threshold": rt["default_threshold"],
     "parameters": rt["parameters"],
     "receptive_field_px": rt["receptive_field_px"],
+    "architecture": rt["architecture"],
+    "width": rt["width"],
+    "test_time_augmentation": rt.get("test_time_augmentation", 1),
     "pick_wall_s": wall("real_pick"),
     "test": metrics(os.path.join(W, "real", "eval")),
     "test_max_recall_any_threshold": max_recall(os.path.join(W, "real", "eval")),
@@ -126,7 +129,8 @@ lines = [
     "",
     "## Real: EMPIAR-10028 (labels incomplete: precision is a lower bound)",
     "",
-    f"ResNet-8 width 32 ({r['parameters']} parameters, receptive field {r['receptive_field_px']} binned px), PU objective,",
+    f"{r['architecture']} width {r['width']} ({r['parameters']} parameters, receptive field {r['receptive_field_px']} "
+    f"binned px, test-time augmentation {r['test_time_augmentation']}), PU objective,",
     f"trained in {r['train_wall_s']:.0f} s wall"
     + (f" ({r['train_cpu_s']:.0f} CPU s)" if r["train_cpu_s"] else "") + f"; best validation AP {r['best_val_ap']:.3f} (epoch {r['best_epoch']}),",
     f"default threshold {r['default_threshold']:.2f} (log-odds, validation F1). Test split, match radius 28.5 px:",
@@ -155,8 +159,9 @@ for snr in SNRS:
         e = s[m]
         lines.append(f"| {snr} | {m} | {e['threshold']:.3g} | {e['picks']} / {e['truth']} | {e['precision']:.3f} | "
                      f"{e['recall']:.3f} | {e['f1']:.3f} | {e['average_precision']:.3f} | {e['best_f1']:.3f} | {s[key]:.1f} |")
-lines += ["", "CNN training wall time: " + ", ".join(
-    f"SNR {snr}: {res['simulated'][snr]['cnn_train_wall_s']:.0f} s" for snr in SNRS) + ".", "",
+lines += ["", "CNN training time: " + ", ".join(
+    f"SNR {snr}: {res['simulated'][snr]['cnn_train_wall_s']:.0f} s wall ({res['simulated'][snr]['cnn_train_cpu_s']:.0f} CPU s)"
+    for snr in SNRS) + ".", "",
     "![F1 and AP](simulated_f1_ap.png)", "",
     "## Speed (4096² micrograph at 1.34 Å/px, real model)", "",
     f"Binned to {sp['binned_size'][0]}x{sp['binned_size'][1]}; {sp['torch']}.", "",
@@ -170,5 +175,10 @@ for layout in ("channels_last", "nchw"):
                  f"{cell('train_step_16x96x96')} |")
 lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
           f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
+# Hand-written analysis (diagnosis, experiments) kept across reruns.
+addenda = os.path.join(OUT, "ADDENDA.md")
+if os.path.exists(addenda):
+    with open(addenda) as f:
+        lines += ["", f.read()]
 with open(os.path.join(OUT, "README.md"), "w") as f:
     f.write("\n".join(lines))

@@ -16,7 +16,7 @@ cp "$sim/truth/mic_0004.star" "$out/sparse/mic_0004.star"
 t0=$(date +%s.%N)
 "$EMKIT" train -i "$sim/micrographs/mic_0001.mrc" "$sim/micrographs/mic_0002.mrc" "$sim/micrographs/mic_0003.mrc" \
   -c "$out/sparse" --valid-micrographs "$sim/micrographs/mic_0004.mrc" --valid-coords "$out/sparse" \
-  --diameter 200 --objective pu --width 32 --epochs 8 --steps-per-epoch 30 --batch-size 16 --patch 96 \
+  --diameter 200 --objective pu --arch resnet8 --tta 1 --width 32 --epochs 8 --steps-per-epoch 30 --batch-size 16 --patch 96 \
   --export-torchscript --threads "$THREADS" --seed "$SEED" -q -o "$out/train" > "$out/train.txt"
 t1=$(date +%s.%N)
 "$EMKIT" pick --method cnn --model "$out/train/model.pt" -i "$sim/micrographs/mic_0005.mrc" "$sim/micrographs/mic_0006.mrc" \
