@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <set>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -19,6 +20,8 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "io/mrc.h"
+#include "io/particles.h"
+#include "io/star.h"
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
 #include "refine/mstep2d.h"
@@ -243,6 +246,32 @@ void LoadParticles(Job& job, const std::string& star) {
   job.box = job.reader->box();
   job.pixel_size = job.reader->pixel_size();
   job.state = StateFromParticles(job.set, job.pixel_size);
+  // Keep only the source columns the data.star copies through (those emkit does not write
+  // itself): the text of every cell of every particle would otherwise stay in memory.
+  StarTable* src = job.set.source.Find(job.set.particles_block);
+  if (src && !job.set.particles.empty()) {
+    ParticleSet one;
+    one.optics = job.set.optics;
+    one.particles = {job.set.particles[0]};
+    one.particles_block = job.set.particles_block;
+    const StarFile own = ParticlesToStar(one, false);
+    std::set<std::string> written(own.Find(one.particles_block)->labels().begin(),
+                                  own.Find(one.particles_block)->labels().end());
+    for (const char* l : {"rlnClassNumber", "rlnAutopickFigureOfMerit", "rlnRandomSubset", "rlnNormCorrection",
+                          "rlnLogLikeliContribution", "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
+      written.insert(l);
+    std::vector<int> keep;
+    StarTable pruned(src->name());
+    for (std::size_t c = 0; c < src->labels().size(); ++c)
+      if (!written.count(src->labels()[c])) keep.push_back(static_cast<int>(c)), pruned.AddColumn(src->labels()[c]);
+    pruned.Reserve(src->num_rows());
+    for (std::size_t r = 0; r < src->num_rows(); ++r) {
+      std::vector<std::string> row;
+      for (int c : keep) row.push_back(src->row(r)[c]);
+      pruned.AddRow(std::move(row));
+    }
+    *src = std::move(pruned);
+  }
 }
 
 // --continue: an optimiser.star (emkit's or RELION's) or a model.star next to its data.star.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "core/error.h"
@@ -170,37 +171,98 @@ std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pix
   return st;
 }
 
+namespace {
+
+// The rows of `t` as FormatStar writes them (values quoted where needed), without the header.
+std::string FormatRows(const StarTable& t) {
+  StarFile f;
+  f.Add(t);
+  const std::string text = FormatStar(f);
+  // FormatStar: "\n# version V\n\ndata_NAME\n\nloop_ \n", one line per label, the rows, " \n".
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < 6 + t.labels().size(); ++i) pos = text.find('\n', pos) + 1;
+  return text.substr(pos, text.size() - 2 - pos);
+}
+
+}  // namespace
+
 void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,
                    double pixel_size) {
-  ParticleSet out = set;
+  // Written in blocks of particles, so the text and tables of all particles are never in memory.
+  constexpr std::size_t kBlock = 1000;
   const std::string dir = ParentDir(set.source.path);
-  for (std::size_t i = 0; i < state.size(); ++i) {
-    Particle& p = out.particles[i];
-    int index = 0;
-    std::string stack;
-    ParseImageName(p.image_name, dir, &index, &stack, set.source.path);
-    p.image_name = MakeImageName(index, std::filesystem::absolute(stack).lexically_normal().string());
-    p.class_number = state[i].class_number;
-    p.rot = p.tilt = 0;
-    p.psi = state[i].psi;
-    p.origin_x_angst = state[i].offset_x * pixel_size;
-    p.origin_y_angst = state[i].offset_y * pixel_size;
-  }
-  StarFile f = ParticlesToStar(out, true);
-  StarTable* t = f.Find(out.particles_block);
-  EMKIT_CHECK(t, "particles block missing");
-  for (const char* l : {"rlnClassNumber", "rlnNormCorrection", "rlnLogLikeliContribution",
-                        "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
-    t->AddColumn(l);
-  for (std::size_t i = 0; i < state.size(); ++i) {
-    t->Set(i, "rlnClassNumber", std::to_string(state[i].class_number));
-    t->Set(i, "rlnNormCorrection", "1.000000");
-    t->Set(i, "rlnLogLikeliContribution", state[i].loglik);
-    t->Set(i, "rlnMaxValueProbDistribution", state[i].pmax);
-    t->Set(i, "rlnNrOfSignificantSamples", std::to_string(state[i].nsig));
-  }
-  f.version = 30001;
-  WriteStar(path, f);
+  const StarTable* src = set.source.Find(set.particles_block);
+  const std::size_t n = state.size();
+  bool any_fom = false, any_subset = false;
+  for (const Particle& p : set.particles) any_fom |= p.fom != 0, any_subset |= p.random_subset != 0;
+  std::vector<std::string> labels;
+  std::string head;
+  WriteAtomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    for (std::size_t b0 = 0; b0 < std::max<std::size_t>(n, 1); b0 += kBlock) {
+      const std::size_t b1 = std::min(n, b0 + kBlock);
+      ParticleSet blk;
+      blk.optics = set.optics;
+      blk.particles_block = set.particles_block;
+      blk.source.path = set.source.path;
+      if (src) {
+        StarTable& t = blk.source.Add(StarTable(src->name()));
+        for (const std::string& l : src->labels()) t.AddColumn(l);
+        for (std::size_t i = b0; i < b1; ++i) t.AddRow(src->row(i));
+      }
+      for (std::size_t i = b0; i < b1; ++i) {
+        Particle p = set.particles[i];
+        int index = 0;
+        std::string stack;
+        ParseImageName(p.image_name, dir, &index, &stack, set.source.path);
+        p.image_name = MakeImageName(index, std::filesystem::absolute(stack).lexically_normal().string());
+        p.class_number = state[i].class_number;
+        p.rot = p.tilt = 0;
+        p.psi = state[i].psi;
+        p.origin_x_angst = state[i].offset_x * pixel_size;
+        p.origin_y_angst = state[i].offset_y * pixel_size;
+        blk.particles.push_back(p);
+      }
+      StarFile f = ParticlesToStar(blk, true);
+      StarTable* t = f.Find(blk.particles_block);
+      EMKIT_CHECK(t, "particles block missing");
+      for (const char* l : {"rlnClassNumber", "rlnNormCorrection", "rlnLogLikeliContribution",
+                            "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
+        t->AddColumn(l);
+      for (std::size_t i = b0; i < b1; ++i) {
+        t->Set(i - b0, "rlnClassNumber", std::to_string(state[i].class_number));
+        t->Set(i - b0, "rlnNormCorrection", "1.000000");
+        t->Set(i - b0, "rlnLogLikeliContribution", state[i].loglik);
+        t->Set(i - b0, "rlnMaxValueProbDistribution", state[i].pmax);
+        t->Set(i - b0, "rlnNrOfSignificantSamples", std::to_string(state[i].nsig));
+      }
+      if (b0 == 0) {
+        // The columns of the whole file: the first block's, and those another block may add.
+        labels = t->labels();
+        for (const char* l : {"rlnAutopickFigureOfMerit", "rlnRandomSubset"})
+          if ((std::string(l) == "rlnAutopickFigureOfMerit" ? any_fom : any_subset) &&
+              std::find(labels.begin(), labels.end(), l) == labels.end())
+            labels.push_back(l);
+        StarFile header = f;
+        StarTable* ht = header.Find(blk.particles_block);
+        *ht = StarTable(ht->name());
+        for (const std::string& l : labels) ht->AddColumn(l);
+        header.version = 30001;
+        head = FormatStar(header);
+        out << head.substr(0, head.size() - 2);  // without the particles block's closing " \n"
+      }
+      StarTable rows(t->name());
+      for (const std::string& l : labels) rows.AddColumn(l);
+      for (std::size_t r = 0; r < t->num_rows(); ++r) {
+        std::vector<std::string> row;
+        for (const std::string& l : labels) row.push_back(t->Has(l) ? t->Get(r, l) : "0");
+        rows.AddRow(std::move(row));
+      }
+      out << FormatRows(rows);
+    }
+    out << " \n";
+    if (!out) throw IoError(tmp + ": write failed");
+  });
 }
 
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line) {
