@@ -81,7 +81,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   const int threads = job.opt.threads;
   const int n_particles = job.reader->count();
   // One total per process: integer (fixed-point) additions give the same bits in any order.
-  Class2dSums total(setup.classes, job.box, setup.pad);
+  Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size);
   std::mutex lock;
   std::vector<EStepWorkspace> workspaces(threads);
   std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -

@@ -14,15 +14,26 @@ namespace {
 constexpr double kScale = 1099511627776.0;  // 2^40: fixed-point resolution ~1e-12
 }
 
-Class2dSums::Class2dSums(int classes, int box, int pad)
+Class2dSums::Class2dSums(int classes, int box, int pad, int current_size)
     : classes_(classes), box_(box * pad), hx_(box * pad / 2 + 1), shells_(box / 2 + 1), pad_(pad) {
-  grid_ = static_cast<std::size_t>(hx_) * box_;
+  reach_ = std::min(pad * ((current_size > 0 ? current_size : box) / 2) + 2, box_ / 2);
+  grid_ = static_cast<std::size_t>(2 * reach_ + 1) * (reach_ + 1);
   stride_ = 3 * grid_;
   base_ = classes_ * stride_;
   v_.assign(base_ + shells_ + 4 * classes_ + 4, 0);
 }
 
 double Class2dSums::Get(std::size_t i) const { return static_cast<double>(v_[i]) / kScale; }
+
+long Class2dSums::Slot(int ky, int kx) const {
+  if (ky < -reach_ || ky > reach_ || kx < 0 || kx > reach_) return -1;
+  return static_cast<long>(ky + reach_) * (reach_ + 1) + kx;
+}
+
+double Class2dSums::At(int k, int part, int i) const {
+  const long slot = Slot(FourierGrid::Freq(i / hx_, box_), i % hx_);
+  return slot < 0 ? 0.0 : Get(static_cast<std::size_t>(k) * stride_ + part * grid_ + slot);
+}
 void Class2dSums::Put(std::size_t i, double value) {
   if (value != 0) v_[i] += static_cast<__int128>(std::nearbyint(value * kScale));
 }
@@ -36,9 +47,7 @@ void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>&
                            std::vector<double>* scratch, std::mutex* lock) {
   const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
   const int n = box_;
-  // Only the rows and columns of the padded grid within reach of the selected pixels are touched.
-  const int reach = pad_ * (s.px.current_size / 2) + 2;
-  const int xmax = std::min(hx_ - 1, reach);
+  EMKIT_CHECK(pad_ * (s.px.current_size / 2) + 2 <= reach_ || reach_ == box_ / 2, "Class2dSums window too small");
   scratch->assign(stride_, 0.0);
   double* dre = scratch->data();
   double* dim = dre + grid_;
@@ -63,7 +72,9 @@ void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>&
         double im = vi;
         if (x < 0) x = -x, y = -y, im = -vi;
         if (x > n / 2 || y >= n / 2 || y < -n / 2) continue;
-        const std::size_t idx = static_cast<std::size_t>(FourierGrid::Index(y, n)) * hx_ + x;
+        const long slot = Slot(y, x);
+        if (slot < 0) continue;
+        const std::size_t idx = static_cast<std::size_t>(slot);
         dre[idx] += bw[q] * vr;
         dim[idx] += bw[q] * im;
         wg[idx] += bw[q] * vw;
@@ -72,12 +83,7 @@ void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>&
   }
   const std::lock_guard<std::mutex> guard(*lock);
   const std::size_t base = static_cast<std::size_t>(k) * stride_;
-  for (int part = 0; part < 3; ++part)
-    for (int y = -reach; y <= reach; ++y) {
-      if (y < -n / 2 || y >= n / 2) continue;
-      const std::size_t row = static_cast<std::size_t>(part) * grid_ + static_cast<std::size_t>(FourierGrid::Index(y, n)) * hx_;
-      for (int x = 0; x <= xmax; ++x) Put(base + row + x, (*scratch)[row + x]);
-    }
+  for (std::size_t i = 0; i < stride_; ++i) Put(base + i, (*scratch)[i]);
 }
 
 void Class2dSums::AddScalars(const ChunkSums& c, std::mutex* lock) {

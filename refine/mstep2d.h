@@ -15,7 +15,9 @@ namespace emkit {
 class Class2dSums {
  public:
   // pad: the class grid is pad x oversampled (RELION's padding factor), for accurate rotations.
-  Class2dSums(int classes, int box, int pad = 1);
+  // Only the window |ky|, kx <= pad * current_size / 2 + 2 of the padded grid is stored (the E-step
+  // touches nothing beyond it); current_size 0 = the box.
+  Class2dSums(int classes, int box, int pad = 1, int current_size = 0);
   // Rotates class k's particle-frame sums of a chunk (ClassChunkSums) back into the class frame
   // in `scratch`, then adds them holding `lock` (one total per process, shared by its threads).
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
@@ -25,9 +27,10 @@ class Class2dSums {
   void Add(const Class2dSums& o);
   std::vector<__int128>& raw() { return v_; }
 
-  double D_re(int k, int i) const { return Get(k * stride_ + i); }
-  double D_im(int k, int i) const { return Get(k * stride_ + grid_ + i); }
-  double W(int k, int i) const { return Get(k * stride_ + 2 * grid_ + i); }
+  // i: index y * (n/2 + 1) + x of the full padded Hermitian-half grid (n = pad x box).
+  double D_re(int k, int i) const { return At(k, 0, i); }
+  double D_im(int k, int i) const { return At(k, 1, i); }
+  double W(int k, int i) const { return At(k, 2, i); }
   double sigma2_num(int shell) const { return Get(base_ + shell); }
   double class_weight(int k) const { return Get(base_ + shells_ + k); }
   double psi_var(int k) const { return Get(base_ + shells_ + classes_ + k); }
@@ -41,7 +44,9 @@ class Class2dSums {
  private:
   double Get(std::size_t i) const;
   void Put(std::size_t i, double value);
-  int classes_, box_, hx_, shells_, pad_;
+  double At(int k, int part, int i) const;
+  long Slot(int ky, int kx) const;  // index in the window, -1 outside
+  int classes_, box_, hx_, shells_, pad_, reach_;
   std::size_t grid_, stride_, base_;
   std::vector<__int128> v_;
 };
