@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 
 #include "core/ctf.h"
@@ -20,6 +21,7 @@
 #include "io/particles.h"
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
+#include "refine/mstep2d.h"
 #include "refine/particle_prep.h"
 #include "refine/sampling2d.h"
 
@@ -143,6 +145,38 @@ TEST(Sampling2d, RotatedSamplingMatchesRotateFourier) {
     const Complex v = SampleRotated(f, a(0, 0), a(0, 1), a(1, 0), a(1, 1), px.kx[p], px.ky[p]);
     EXPECT_NEAR(std::abs(v - rot.data()[px.index[p]]), 0.0, 1e-6) << p;
   }
+}
+
+// The fixed-point class sums keep only the window of the padded grid that the E-step can reach at
+// the current size; every value must equal the full grid's, and nothing may fall outside.
+TEST(Class2dSums, WindowHoldsTheFullGridsSums) {
+  EStepSetup s;
+  s.px = SelectPixels(kBox, 18);
+  s.classes = 2;
+  s.pad = 2;
+  s.psi = PsiGrid(30);
+  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
+  Rng rng(5, 0);
+  std::vector<float> d(static_cast<std::size_t>(npsi) * 2 * P), w(static_cast<std::size_t>(npsi) * P);
+  for (float& v : d) v = static_cast<float>(rng.Normal(0, 1));
+  for (float& v : w) v = static_cast<float>(rng.Uniform(0, 2));
+  Class2dSums window(2, kBox, 2, 18), full(2, kBox, 2);
+  std::vector<double> scratch;
+  std::mutex lock;
+  window.AddClass(s, 1, d, w, &scratch, &lock);
+  full.AddClass(s, 1, d, w, &scratch, &lock);
+  EXPECT_LT(window.raw().size(), full.raw().size() / 2);
+  const int n = 2 * kBox, cells = (n / 2 + 1) * n;
+  double total = 0;
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < cells; ++i) {
+      ASSERT_EQ(window.D_re(k, i), full.D_re(k, i)) << k << " " << i;
+      ASSERT_EQ(window.D_im(k, i), full.D_im(k, i)) << k << " " << i;
+      ASSERT_EQ(window.W(k, i), full.W(k, i)) << k << " " << i;
+      total += full.W(k, i);
+    }
+  // Bilinear spreading keeps the total weight of every in-grid sample.
+  EXPECT_NEAR(total, std::accumulate(w.begin(), w.end(), 0.0), 1e-6 * total);
 }
 
 TEST(Class2d, RecoversClassesRotationsShiftsAndImages) {
