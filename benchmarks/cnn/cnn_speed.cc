@@ -123,6 +123,16 @@ int main(int argc, char** argv) {
         {"train_step_16x96x96_s", step},      {"inference_network_cpu_s", net_cpu},
         {"pick_4096_total_cpu_s", total_cpu}, {"train_step_16x96x96_cpu_s", step_cpu}};
   }
+  // The cost of test-time augmentation: the same model (NCHW) without it.
+  if (model.meta().test_time_augmentation > 1) {
+    out["test_time_augmentation"] = model.meta().test_time_augmentation;
+    model.mutable_meta().test_time_augmentation = 1;
+    model.Predict(pre.image);
+    double net_cpu = 0;
+    const double net = Median(
+        5, [&] { model.Predict(pre.image); }, &net_cpu);
+    out["nchw_without_tta"] = {{"inference_network_s", net}, {"inference_network_cpu_s", net_cpu}};
+  }
   const auto one = TrainLosses(meta, 1), two = TrainLosses(meta, 2);
   double diff = 0;
   for (std::size_t i = 0; i < one.size(); ++i) diff = std::max(diff, std::abs(one[i] - two[i]));

@@ -173,6 +173,10 @@ for layout in ("channels_last", "nchw"):
     cell = lambda k: f"{x[k + '_s']:.3f} ({x.get(k + '_cpu_s', float('nan')):.3f} CPU)"
     lines.append(f"| {layout} | {cell('inference_network')} | {cell('pick_4096_total')} | "
                  f"{cell('train_step_16x96x96')} |")
+if "nchw_without_tta" in sp:
+    x = sp["nchw_without_tta"]
+    lines.append(f"| nchw, test-time augmentation off (model: {sp['test_time_augmentation']}) | "
+                 f"{x['inference_network_s']:.3f} ({x['inference_network_cpu_s']:.3f} CPU) | | |")
 lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
           f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
 # Hand-written analysis (diagnosis, experiments) kept across reruns.
