@@ -54,13 +54,13 @@ struct Job {
 
 // Particles per E-step block. It is fixed by the options and the box, never by the thread or rank
 // count (so results are the same for any), and keeps one block's matrices (Y: T x 2P floats,
-// cross terms and weights: T x M floats per particle, at the full image size) within ~6 MB.
+// cross terms and weights: T x M floats per particle, at the full image size) within ~4 MB.
 int ChunkSize(const Class2dOptions& o, int box) {
   if (o.chunk_size > 0) return o.chunk_size;
   const double t = static_cast<double>(TranslationGrid(o.offset_range, o.offset_step).size());
   const double m = static_cast<double>(o.classes) * static_cast<double>(PsiGrid(o.psi_step).size());
   const double p = SelectPixels(box, box).size();
-  return std::clamp(static_cast<int>(6e6 / (4 * t * (2 * p + 2 * m))), 4, 64);
+  return std::clamp(static_cast<int>(4e6 / (4 * t * (2 * p + 2 * m))), 4, 64);
 }
 
 PrepOptions MakePrepOptions(const Job& job) {
@@ -84,9 +84,16 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size);
   std::mutex lock;
   std::vector<EStepWorkspace> workspaces(threads);
-  std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
-                                                            std::min(n_particles, job.first_chunk * job.chunk)));
-  const int my_first = job.first_chunk * job.chunk;
+  // One rank writes its results in place; several gather theirs (bytes) afterwards.
+  const bool single = comm.size() == 1;
+  std::vector<ParticleResult> mine;
+  if (single)
+    results_all->resize(n_particles);
+  else
+    mine.resize(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
+                                         std::min(n_particles, job.first_chunk * job.chunk)));
+  ParticleResult* out = single ? results_all->data() : mine.data();
+  const int my_first = single ? 0 : job.first_chunk * job.chunk;
   bool failed = false;
   std::exception_ptr error;
   try {
@@ -114,7 +121,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
       for (int k = 0; k < setup.classes; ++k)
         if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total.AddClass(setup, k, d, w, &scratch, &lock);
       total.AddScalars(cs, &lock);
-      for (int i = begin; i < end; ++i) mine[i - my_first] = res[i - begin];
+      for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
     });
   } catch (...) {
     failed = true;
@@ -125,6 +132,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     throw InternalError("class2d: another MPI rank failed");
   }
   comm.SumInt128(&total.raw());
+  if (single) return total;
   std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
   if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
   const std::vector<char> all = comm.AllGatherBytes(bytes);
