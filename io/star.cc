@@ -123,11 +123,14 @@ const StarTable& StarFile::Require(const std::string& name) const {
 }
 
 // Splits a line into tokens: whitespace-separated, quotes ('..' or "..") group, '#' outside
-// quotes starts a comment, [a, b] brackets group (RELION 5 list values).
+// quotes starts a comment, [a, b] brackets group (RELION 5 list values). quoted[i] says whether
+// token i was quoted: a quoted token is always a value, never data_, loop_ or a _label.
 class StarParser {
  public:
-  static bool Tokenize(const std::string& line, std::vector<std::string>* out, std::string* error) {
+  static bool Tokenize(const std::string& line, std::vector<std::string>* out, std::vector<bool>* quoted,
+                       std::string* error) {
     out->clear();
+    quoted->clear();
     std::size_t i = 0;
     const std::size_t n = line.size();
     while (i < n) {
@@ -143,6 +146,7 @@ class StarParser {
           return false;
         }
         out->push_back(line.substr(i + 1, j - i - 1));
+        quoted->push_back(true);
         i = j + 1;
       } else if (line[i] == '[') {
         std::size_t j = line.find(']', i);
@@ -151,11 +155,13 @@ class StarParser {
           return false;
         }
         out->push_back(line.substr(i, j - i + 1));
+        quoted->push_back(false);
         i = j + 1;
       } else {
         std::size_t j = i;
         while (j < n && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
         out->push_back(line.substr(i, j - i));
+        quoted->push_back(false);
         i = j;
       }
     }
@@ -174,6 +180,7 @@ class StarParser {
     std::string line;
     long lineno = 0;
     std::vector<std::string> tok;
+    std::vector<bool> quoted;
     std::string err;
     while (std::getline(in, line)) {
       ++lineno;
@@ -188,10 +195,11 @@ class StarParser {
         }
         if (p != std::string::npos && line.compare(p, 16, "# RELION; version") == 0) continue;
       }
-      if (!Tokenize(line, &tok, &err)) fail(lineno, err);
+      if (!Tokenize(line, &tok, &quoted, &err)) fail(lineno, err);
       if (tok.empty()) continue;
       const std::string& t0 = tok[0];
-      if (t0.compare(0, 5, "data_") == 0) {
+      const bool keyword = !quoted[0];  // '_x' or "loop_" in quotes are values
+      if (keyword && t0.compare(0, 5, "data_") == 0) {
         if (tok.size() > 1) fail(lineno, "unexpected text after " + t0);
         file.blocks.emplace_back(t0.substr(5), false);
         cur = &file.blocks.back();
@@ -199,7 +207,7 @@ class StarParser {
         state = kBlock;
         continue;
       }
-      if (t0 == "loop_") {
+      if (keyword && t0 == "loop_") {
         if (!cur) fail(lineno, "loop_ outside a data_ block");
         if (cur->is_loop_ || !cur->labels_.empty()) {
           // A second table in one block: RELION never writes that; treat as an error.
@@ -210,7 +218,7 @@ class StarParser {
         continue;
       }
       if (!cur) fail(lineno, "content before the first data_ block");
-      if (t0[0] == '_') {
+      if (keyword && t0[0] == '_') {
         const std::string label = t0.substr(1);
         if (label.empty()) fail(lineno, "empty label");
         if (state == kLoopRows) fail(lineno, "label " + t0 + " after the rows of the loop in block data_" + cur->name_);

@@ -69,6 +69,19 @@ TEST(Star, QuotedValuesWithInnerQuotesRoundTrip) {
   EXPECT_THROW(FormatStar(bad), InvalidInputError);
 }
 
+// Found by the fuzzer: a quoted first token ('_N e "') was taken as a label with a space in it.
+// Quoted tokens are values: the writer quotes values that look like _labels, data_ or loop_.
+TEST(Star, QuotedKeywordsAreValues) {
+  StarFile f = ParseStar("data_x\nloop_\n_rlnA #1\n_rlnB #2\n'_x' 1\n\"loop_\" 2\n'data_y' 3\n", "k.star");
+  const StarTable& t = f.Require("x");
+  ASSERT_EQ(t.num_rows(), 3u);
+  EXPECT_EQ(t.Get(0, "rlnA"), "_x");
+  EXPECT_EQ(t.Get(1, "rlnA"), "loop_");
+  EXPECT_EQ(t.Get(2, "rlnA"), "data_y");
+  EXPECT_EQ(FormatStar(ParseStar(FormatStar(f), "again.star")), FormatStar(f));
+  EXPECT_NE(ErrorOf("data_\n'_N e \"' x\n").find("without a label"), std::string::npos);
+}
+
 TEST(Star, ErrorsNameFileLineAndField) {
   EXPECT_NE(ErrorOf("data_x\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n3\n").find("bad.star:6"), std::string::npos);
   EXPECT_NE(ErrorOf("data_x\nloop_\n_rlnA #1\n_rlnA #2\n").find("duplicate column _rlnA"), std::string::npos);
