@@ -16,7 +16,7 @@ int RunClass2dCommand(int argc, char** argv) {
   Class2dOptions o;
   CommonOptions common;
   common.threads = 1;
-  bool norm = false, scale = false, no_ctf = false, no_center = false, no_png = false;
+  bool no_ctf = false, no_center = false, no_png = false;
   app.add_option("--i", o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
   app.add_option("--o", o.out_dir, "Output folder (run_itNNN_* files)")->required();
   app.add_option("--K", o.classes, "Number of classes")->capture_default_str();
@@ -39,22 +39,22 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_option("--incr-size", o.incr_size,
                  "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")
       ->capture_default_str();
-  app.add_option("--initial-lowpass", o.initial_lowpass, "Resolution (Å) of the random-start averages (0: RELION's 0.07 x box Fourier pixels)")
+  app.add_option("--initial-lowpass", o.initial_lowpass,
+                 "Resolution (Å) of the random-start averages (0: RELION's 0.07 x box Fourier pixels)")
       ->capture_default_str();
   app.add_option("--chunk", o.chunk_size,
                  "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")
       ->capture_default_str();
-  app.add_flag("--norm", norm, "RELION's per-particle normalisation correction (not supported)");
-  app.add_flag("--scale", scale, "RELION's per-group intensity scale correction (not supported)");
+  app.add_flag("--norm", o.norm_correction,
+               "RELION's per-particle normalisation correction (rlnNormCorrection; off by default, as relion_refine)");
+  app.add_flag("--scale", o.scale_correction,
+               "RELION's per-group intensity scale correction (rlnGroupScaleCorrection; groups from rlnGroupName, "
+               "rlnGroupNumber or the micrograph; off by default, as relion_refine)");
   app.add_flag("--ignore-offsets", o.ignore_input_offsets,
                "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
   app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
-  if (norm || scale)
-    throw InvalidInputError(std::string("class2d: ") + (norm ? "--norm" : "--scale") +
-                            " is not supported: emkit assumes particles normalised like relion_preprocess "
-                            "(zero mean, unit variance outside the particle) and one intensity scale");
   o.threads = ApplyCommonOptions(&common);
   o.seed = common.seed;
   o.ctf = !no_ctf;
@@ -72,6 +72,9 @@ int RunClass2dCommand(int argc, char** argv) {
     if (!app.count("--only-flip-phases")) o.only_flip_phases = prev.only_flip_phases;
     if (!app.count("--ctf-intact-first-peak")) o.ctf_intact_first_peak = prev.ctf_intact_first_peak;
     if (!app.count("--no-ctf")) o.ctf = prev.ctf;
+    // As relion_refine --continue: the corrections of the run go on (a flag can only add one).
+    o.norm_correction = o.norm_correction || prev.norm_correction;
+    o.scale_correction = o.scale_correction || prev.scale_correction;
   }
   o.Check();
   std::unique_ptr<Communicator> comm = MakeCommunicator();

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <regex>
 #include <set>
 
@@ -45,7 +47,8 @@ struct Job {
   std::unique_ptr<ParticleReader> reader;
   Class2dModel model;
   std::vector<ParticleState> state;
-  int iteration = 0;  // last completed
+  std::vector<Class2dGroup> groups;  // from the particles (state[i].group indexes it)
+  int iteration = 0;                 // last completed
   int box = 0;
   double pixel_size = 1;
   int chunk = 0, num_chunks = 0, first_chunk = 0, last_chunk = 0;
@@ -71,6 +74,7 @@ PrepOptions MakePrepOptions(const Job& job) {
   p.ctf = job.opt.ctf;
   p.only_flip_phases = job.opt.only_flip_phases;
   p.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  p.highres_power = job.opt.norm_correction;
   return p;
 }
 
@@ -108,8 +112,14 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
         const ParticleState& st = job.state[i];
         offsets[i - begin] = {st.offset_x, st.offset_y};
         Rng rng(job.opt.seed, StreamId("class2d-mask-noise", (uint64_t(job.iteration + 1) << 32) | uint64_t(i)));
+        // RELION: the image times avg_norm / norm, the reference times the group's scale (as its CTF).
+        const double intensity = job.opt.norm_correction ? job.model.avg_norm / st.norm : 1.0;
         PrepareParticle(job.reader->Read(i), st.offset_x, st.offset_y, job.reader->CtfOf(i), job.pixel_size, prep,
-                        setup.px, job.model.sigma2_noise, &rng, &parts[i - begin]);
+                        setup.px, job.model.sigma2_noise, &rng, &parts[i - begin], intensity);
+        if (job.opt.scale_correction && job.model.groups[st.group].scale != 1) {
+          const float scale = static_cast<float>(job.model.groups[st.group].scale);
+          for (float& c : parts[i - begin].ctf) c *= scale;
+        }
         if (forced_all) forced.push_back((*forced_all)[i]);
       }
       std::vector<ParticleResult> res;
@@ -178,6 +188,15 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
     std::vector<FourierGrid> refs;
     for (const Image& r : job.model.refs) refs.push_back(PaddedTransform(r, s.pad));
     SetReferences(refs, &s);
+    s.norm_sums = job.opt.norm_correction;
+    if (job.opt.scale_correction) {
+      // RELION's scale uses only the shells where the class's data_vs_prior exceeds 3.
+      const int ns = job.model.shells();
+      s.scale_shell.assign(static_cast<std::size_t>(s.classes) * ns, 0);
+      for (int k = 0; k < s.classes; ++k)
+        for (int sh = 0; sh < ns; ++sh)
+          s.scale_shell[static_cast<std::size_t>(k) * ns + sh] = job.model.ssnr[k][sh] > 3;
+    }
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
   s.adaptive_fraction = job.opt.adaptive_fraction;
@@ -218,7 +237,7 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   mo.kind = MrcKind::kStack;
   WriteMrcStack(classes, job.model.refs, mo);
   WriteModelStar(IterationFile(dir, it, "model.star"), job.model, classes);
-  WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size);
+  WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
   OptimiserState o;
   o.iteration = it;
   o.iterations = job.opt.iterations;
@@ -234,6 +253,8 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   o.ctf = job.opt.ctf;
   o.only_flip_phases = job.opt.only_flip_phases;
   o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  o.norm_correction = job.opt.norm_correction;
+  o.scale_correction = job.opt.scale_correction;
   WriteSamplingStar(o.sampling_star, o, job.pixel_size);
   WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
   std::string png;
@@ -247,6 +268,68 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   result->last_png = png;
 }
 
+// Each particle's group (RELION: rlnGroupName, else rlnGroupNumber, else the micrograph, else
+// one group) and starting norm correction (rlnNormCorrection, else 1).
+void ReadGroupsAndNorms(Job& job) {
+  const StarTable* src = job.set.source.Find(job.set.particles_block);
+  const std::size_t n = job.state.size();
+  const bool named = src && src->Has("rlnGroupName"), numbered = !named && src && src->Has("rlnGroupNumber");
+  const bool has_norm = src && src->Has("rlnNormCorrection");
+  std::map<std::string, int> index;
+  job.groups.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    int number = 0;
+    std::string key;
+    if (named) {
+      key = src->Get(i, "rlnGroupName");
+    } else if (numbered) {
+      number = static_cast<int>(src->GetInt(i, "rlnGroupNumber"));
+      key = "group_" + std::to_string(number);
+    } else {
+      key = job.set.particles[i].micrograph_name.empty() ? "group_1" : job.set.particles[i].micrograph_name;
+    }
+    auto it = index.find(key);
+    if (it == index.end()) {
+      Class2dGroup g;
+      g.number = numbered ? number : static_cast<int>(job.groups.size()) + 1;
+      g.name = key;
+      it = index.emplace(key, static_cast<int>(job.groups.size())).first;
+      job.groups.push_back(g);
+    }
+    job.state[i].group = it->second;
+    job.groups[it->second].particles += 1;
+    if (has_norm) {
+      const double v = src->GetDouble(i, "rlnNormCorrection");
+      job.state[i].norm = v > 0 ? v : 1.0;
+    }
+  }
+  if (numbered) {  // groups in the order of their numbers
+    std::vector<int> order(job.groups.size()), rank(job.groups.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return job.groups[a].number < job.groups[b].number; });
+    std::vector<Class2dGroup> sorted;
+    for (std::size_t j = 0; j < order.size(); ++j)
+      rank[order[j]] = static_cast<int>(j), sorted.push_back(job.groups[order[j]]);
+    for (ParticleState& st : job.state) st.group = rank[st.group];
+    job.groups = std::move(sorted);
+  }
+}
+
+// The model's groups: the particles' groups, with the scale (and, for numbered groups, the name)
+// of the same group in `previous` (a continued model), matched by number or name.
+std::vector<Class2dGroup> MergeGroups(const std::vector<Class2dGroup>& mine, const std::vector<Class2dGroup>& previous,
+                                      bool numbered) {
+  std::vector<Class2dGroup> out = mine;
+  for (Class2dGroup& g : out)
+    for (const Class2dGroup& p : previous)
+      if (numbered ? p.number == g.number : p.name == g.name) {
+        if (numbered) g.name = p.name;
+        g.scale = p.scale;
+        break;
+      }
+  return out;
+}
+
 void LoadParticles(Job& job, const std::string& star) {
   job.star_path = star;
   job.set = ReadParticles(star);
@@ -254,6 +337,7 @@ void LoadParticles(Job& job, const std::string& star) {
   job.box = job.reader->box();
   job.pixel_size = job.reader->pixel_size();
   job.state = StateFromParticles(job.set, job.pixel_size);
+  ReadGroupsAndNorms(job);
   // Keep only the source columns the data.star copies through (those emkit does not write
   // itself): the text of every cell of every particle would otherwise stay in memory.
   StarTable* src = job.set.source.Find(job.set.particles_block);
@@ -304,6 +388,9 @@ void LoadContinue(Job& job) {
   }
   LoadParticles(job, data_star);
   job.model = ReadModelStar(model_star);
+  const StarTable* src = job.set.source.Find(job.set.particles_block);
+  job.model.groups =
+      MergeGroups(job.groups, job.model.groups, src && !src->Has("rlnGroupName") && src->Has("rlnGroupNumber"));
   if (job.model.box != job.box)
     throw InvalidInputError(model_star + ": rlnOriginalImageSize " + std::to_string(job.model.box) +
                             " differs from the particle box " + std::to_string(job.box));
@@ -312,6 +399,48 @@ void LoadContinue(Job& job) {
   for (auto& s : job.model.sigma2_noise)
     if (!(s > 0)) s = 0;
   if (job.model.current_size <= 0 || job.model.current_size > job.box) job.model.current_size = job.box;
+}
+
+// RELION's norm correction: norm_i <- (norm_i / avg_norm) sqrt(2 sum_w |X - CTF V|^2) (the residual
+// power of the corrected image is the variance of its real and imaginary parts: twice it is the
+// image's); avg_norm <- the mean. Summed in particle order: the same on every rank.
+void UpdateNorms(const std::vector<ParticleResult>& results, Job* job) {
+  double sum = 0;
+  for (std::size_t i = 0; i < job->state.size(); ++i) {
+    ParticleState& st = job->state[i];
+    if (results[i].norm_residual > 0) st.norm = st.norm / job->model.avg_norm * std::sqrt(2 * results[i].norm_residual);
+    sum += st.norm;
+  }
+  if (!job->state.empty() && sum > 0) job->model.avg_norm = sum / static_cast<double>(job->state.size());
+}
+
+// RELION's scale correction: per group sum X.A / sum A.A with A = CTF V unscaled (the E-step's
+// reference carried the old scale), limited to [median / 5, 5 median], then divided by the
+// particle-weighted mean so that it averages 1.
+void UpdateScales(const std::vector<ParticleResult>& results, Job* job) {
+  std::vector<Class2dGroup>& groups = job->model.groups;
+  const std::size_t g = groups.size();
+  std::vector<double> xa(g, 0.0), aa(g, 0.0);
+  for (std::size_t i = 0; i < job->state.size(); ++i) {
+    const int k = job->state[i].group;
+    const double old = groups[k].scale;
+    xa[k] += results[i].scale_xa / old;
+    aa[k] += results[i].scale_aa / (old * old);
+  }
+  std::vector<double> scale(g);
+  for (std::size_t k = 0; k < g; ++k) scale[k] = aa[k] > 0 ? xa[k] / aa[k] : 1.0;
+  std::vector<double> sorted = scale;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[g / 2];
+  if (!(median > 0)) return;  // no signal to scale against yet: keep the scales
+  double avg = 0, count = 0;
+  for (std::size_t k = 0; k < g; ++k) {
+    scale[k] = std::clamp(scale[k], median / 5, 5 * median);
+    avg += static_cast<double>(groups[k].particles) * scale[k];
+    count += static_cast<double>(groups[k].particles);
+  }
+  avg /= count;
+  for (std::size_t k = 0; k < g; ++k) groups[k].scale = scale[k] / avg;
 }
 
 }  // namespace
@@ -351,6 +480,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     // in-plane rotation per particle (from --seed), limited to low resolution.
     job.model.Resize(job.opt.classes, job.box);
     job.model.pixel_size = job.pixel_size;
+    job.model.groups = job.groups;
     job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
     PrepOptions plain = prep;
     plain.zero_mask = true;
@@ -400,6 +530,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
       s.nsig = r.nsig;
       s.loglik = r.loglik;
     }
+    if (job.opt.norm_correction) UpdateNorms(results, &job);
+    if (job.opt.scale_correction) UpdateScales(results, &job);
     MStep(sums, MakeMStepOptions(job, current_size, false), &job.model);
     job.iteration = it;
     if (comm.is_root()) WriteIteration(job, it, command_line, &result);
@@ -410,7 +542,9 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
       LOG_INFO("class2d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
                                     << setup.num_refs() << " refs x " << setup.trans.size() << " shifts, "
                                     << "resolution " << job.model.current_resolution << " Å, <Pmax> "
-                                    << job.model.ave_pmax << ", " << sec << " s");
+                                    << job.model.ave_pmax
+                                    << (job.opt.norm_correction ? ", <norm> " + std::to_string(job.model.avg_norm) : "")
+                                    << ", " << sec << " s");
   }
   result.last_iteration = job.iteration;
   return result;

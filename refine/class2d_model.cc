@@ -59,9 +59,11 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
   g.SetPair("rlnPixelSize", Num(m.pixel_size));
   g.SetPair("rlnNrClasses", std::to_string(m.classes));
   g.SetPair("rlnNrBodies", "1");
-  g.SetPair("rlnNrGroups", "1");
+  const std::vector<Class2dGroup> one = {Class2dGroup()};
+  const std::vector<Class2dGroup>& groups = m.groups.empty() ? one : m.groups;
+  g.SetPair("rlnNrGroups", std::to_string(groups.size()));
   g.SetPair("rlnTau2FudgeFactor", Num(m.tau2_fudge));
-  g.SetPair("rlnNormCorrectionAverage", Num(1));
+  g.SetPair("rlnNormCorrectionAverage", Num(m.avg_norm));
   g.SetPair("rlnSigmaOffsetsAngst", Num(m.sigma_offset_px * m.pixel_size));
   g.SetPair("rlnLogLikelihood", Num(m.loglik));
   g.SetPair("rlnAveragePmax", Num(m.ave_pmax));
@@ -88,11 +90,15 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
   StarTable& gr = f.Add(StarTable("model_groups"));
   for (const char* l : {"rlnGroupNumber", "rlnGroupName", "rlnGroupNrParticles", "rlnGroupScaleCorrection"})
     gr.AddColumn(l);
-  gr.AddRow({"1", "group_1", "0", Num(1)});
-  StarTable& s2 = f.Add(StarTable("model_group_1"));
-  for (const char* l : {"rlnSpectralIndex", "rlnResolution", "rlnSigma2Noise"}) s2.AddColumn(l);
-  for (int s = 0; s < m.shells(); ++s)
-    s2.AddRow({std::to_string(s), Num(s / (m.box * m.pixel_size)), Num(m.sigma2_noise[s])});
+  for (const Class2dGroup& grp : groups)
+    gr.AddRow({std::to_string(grp.number), grp.name, std::to_string(grp.particles), Num(grp.scale)});
+  // One noise spectrum for all groups (RELION estimates one per group).
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    StarTable& s2 = f.Add(StarTable("model_group_" + std::to_string(gi + 1)));
+    for (const char* l : {"rlnSpectralIndex", "rlnResolution", "rlnSigma2Noise"}) s2.AddColumn(l);
+    for (int s = 0; s < m.shells(); ++s)
+      s2.AddRow({std::to_string(s), Num(s / (m.box * m.pixel_size)), Num(m.sigma2_noise[s])});
+  }
   WriteStar(path, f);
 }
 
@@ -111,6 +117,8 @@ Class2dModel ReadModelStar(const std::string& path) {
   m.sigma_offset_px = g.GetDouble(0, "rlnSigmaOffsetsAngst", 10) / m.pixel_size;
   m.loglik = g.GetDouble(0, "rlnLogLikelihood", 0);
   m.ave_pmax = g.GetDouble(0, "rlnAveragePmax", 0);
+  m.avg_norm = g.GetDouble(0, "rlnNormCorrectionAverage", 1);
+  if (!(m.avg_norm > 0)) m.avg_norm = 1;
   const StarTable& c = f.Require("model_classes");
   if (static_cast<int>(c.num_rows()) != k)
     throw InvalidInputError(path + ": data_model_classes has " + std::to_string(c.num_rows()) +
@@ -140,8 +148,16 @@ Class2dModel ReadModelStar(const std::string& path) {
   // Noise: the particle-weighted mean over RELION's groups.
   std::vector<double> weight;
   if (const StarTable* groups = f.Find("model_groups"))
-    for (std::size_t r = 0; r < groups->num_rows(); ++r)
+    for (std::size_t r = 0; r < groups->num_rows(); ++r) {
       weight.push_back(groups->GetDouble(r, "rlnGroupNrParticles", 1));
+      Class2dGroup grp;
+      grp.number = static_cast<int>(groups->GetInt(r, "rlnGroupNumber"));
+      grp.name = groups->Has("rlnGroupName") ? groups->Get(r, "rlnGroupName") : "group_" + std::to_string(grp.number);
+      grp.particles = static_cast<long>(weight.back());
+      grp.scale = groups->GetDouble(r, "rlnGroupScaleCorrection", 1);
+      if (!(grp.scale > 0)) grp.scale = 1;
+      m.groups.push_back(grp);
+    }
   std::vector<double> sum(m.shells(), 0.0);
   double wsum = 0;
   for (std::size_t gi = 0;; ++gi) {
@@ -187,13 +203,14 @@ std::string FormatRows(const StarTable& t) {
 }  // namespace
 
 void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,
-                   double pixel_size) {
+                   double pixel_size, const std::vector<Class2dGroup>& groups) {
   // Written in blocks of particles, so the text and tables of all particles are never in memory.
   constexpr std::size_t kBlock = 1000;
   const std::string dir = ParentDir(set.source.path);
   const StarTable* src = set.source.Find(set.particles_block);
   const std::size_t n = state.size();
   bool any_fom = false, any_subset = false;
+  const bool add_group = !groups.empty() && !(src && src->Has("rlnGroupNumber"));
   for (const Particle& p : set.particles) any_fom |= p.fom != 0, any_subset |= p.random_subset != 0;
   std::vector<std::string> labels;
   std::string head;
@@ -226,12 +243,14 @@ void WriteDataStar(const std::string& path, const ParticleSet& set, const std::v
       StarFile f = ParticlesToStar(blk, true);
       StarTable* t = f.Find(blk.particles_block);
       EMKIT_CHECK(t, "particles block missing");
+      if (add_group) t->AddColumn("rlnGroupNumber");
       for (const char* l : {"rlnClassNumber", "rlnNormCorrection", "rlnLogLikeliContribution",
                             "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
         t->AddColumn(l);
       for (std::size_t i = b0; i < b1; ++i) {
+        if (add_group) t->Set(i - b0, "rlnGroupNumber", std::to_string(groups[state[i].group].number));
         t->Set(i - b0, "rlnClassNumber", std::to_string(state[i].class_number));
-        t->Set(i - b0, "rlnNormCorrection", "1.000000");
+        t->Set(i - b0, "rlnNormCorrection", state[i].norm);
         t->Set(i - b0, "rlnLogLikeliContribution", state[i].loglik);
         t->Set(i - b0, "rlnMaxValueProbDistribution", state[i].pmax);
         t->Set(i - b0, "rlnNrOfSignificantSamples", std::to_string(state[i].nsig));
@@ -282,8 +301,8 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnParticleDiameter", Num(o.particle_diameter));
   t.SetPair("rlnWidthMaskEdge", "5");
   t.SetPair("rlnDoZeroMask", o.zero_mask ? "1" : "0");
-  t.SetPair("rlnDoCorrectNorm", "0");
-  t.SetPair("rlnDoCorrectScale", "0");
+  t.SetPair("rlnDoCorrectNorm", o.norm_correction ? "1" : "0");
+  t.SetPair("rlnDoCorrectScale", o.scale_correction ? "1" : "0");
   t.SetPair("rlnDoCorrectCtf", o.ctf ? "1" : "0");
   t.SetPair("rlnDoIgnoreCtfUntilFirstPeak", o.ctf_intact_first_peak ? "1" : "0");
   t.SetPair("rlnDoOnlyFlipCtfPhases", o.only_flip_phases ? "1" : "0");
@@ -323,6 +342,8 @@ OptimiserState ReadOptimiserStar(const std::string& path) {
   o.ctf = t.GetDouble(0, "rlnDoCorrectCtf", 1) != 0;
   o.ctf_intact_first_peak = t.GetDouble(0, "rlnDoIgnoreCtfUntilFirstPeak", 0) != 0;
   o.only_flip_phases = t.GetDouble(0, "rlnDoOnlyFlipCtfPhases", 0) != 0;
+  o.norm_correction = t.GetDouble(0, "rlnDoCorrectNorm", 0) != 0;
+  o.scale_correction = t.GetDouble(0, "rlnDoCorrectScale", 0) != 0;
   if (t.Has("rlnOrientSamplingStarFile")) {
     o.sampling_star = ResolveNear(t.Get(0, "rlnOrientSamplingStarFile"), path);
     const StarFile sf = ReadStar(o.sampling_star);

@@ -10,6 +10,14 @@
 
 namespace emkit {
 
+// A group of particles sharing an intensity scale (RELION's data_model_groups).
+struct Class2dGroup {
+  int number = 1;  // rlnGroupNumber
+  std::string name = "group_1";
+  long particles = 0;  // rlnGroupNrParticles
+  double scale = 1;    // rlnGroupScaleCorrection
+};
+
 struct Class2dModel {
   int box = 0;            // rlnOriginalImageSize
   double pixel_size = 1;  // Å
@@ -24,6 +32,8 @@ struct Class2dModel {
   double sigma_offset_px = 0;
   std::vector<double> acc_rot, acc_trans_px, est_resolution;  // per class
   double loglik = 0, ave_pmax = 0;
+  double avg_norm = 1;               // rlnNormCorrectionAverage
+  std::vector<Class2dGroup> groups;  // noise is one spectrum shared by all groups
   int shells() const { return box / 2 + 1; }
   void Resize(int k, int n);
 };
@@ -35,6 +45,8 @@ struct ParticleState {
   double offset_x = 0, offset_y = 0;  // px (rlnOriginX/YAngst / pixel size)
   double pmax = 0, loglik = 0;
   int nsig = 0;
+  double norm = 1;  // rlnNormCorrection
+  int group = 0;    // index into Class2dModel::groups
 };
 
 // Writes run_itNNN_model.star (RELION 3.1 layout) referring to `classes_name`.
@@ -43,8 +55,9 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
 // RELION's tau2 is on its 2x padded grid; it is converted to emkit's unpadded scale.
 Class2dModel ReadModelStar(const std::string& path);
 
+// Adds rlnGroupNumber (from `groups`) when the particles' source has none.
 void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,
-                   double pixel_size);
+                   double pixel_size, const std::vector<Class2dGroup>& groups = {});
 std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pixel_size);
 
 struct OptimiserState {
@@ -53,6 +66,7 @@ struct OptimiserState {
   std::string model_star, data_star, sampling_star;
   double particle_diameter = 0, psi_step = 6, offset_range_px = 5, offset_step_px = 1;
   bool zero_mask = false, ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
+  bool norm_correction = false, scale_correction = false;  // rlnDoCorrectNorm, rlnDoCorrectScale
 };
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line);
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size);

@@ -23,6 +23,8 @@ struct Class2dOptions {
   bool ctf_intact_first_peak = false;
   bool zero_mask = false;  // zeros (true) or noise (false) outside the particle mask
   bool center_classes = true;
+  bool norm_correction = false;      // RELION --norm: per-particle intensity (rlnNormCorrection)
+  bool scale_correction = false;     // RELION --scale: per-group intensity (rlnGroupScaleCorrection)
   double adaptive_fraction = 0.999;  // significant samples: smallest set with this much weight
   int incr_size = 10;                // Fourier pixels beyond the estimated resolution
   double initial_lowpass = 0;        // Å: random-start averages are limited to this (0: RELION's 0.07 x box shells)

@@ -71,6 +71,45 @@ double WrapDegrees(double d) {
   return d;
 }
 
+// RELION's norm and scale sums of particle i (see EStepSetup), from its significant weights in ws.
+void ResidualSums(const EStepSetup& s, const PreparedParticle& pp, int i, EStepWorkspace* ws, ParticleResult* r) {
+  const int P = s.px.size(), M = s.num_refs(), T = static_cast<int>(s.trans.size());
+  const int npsi = static_cast<int>(s.psi.size()), nshell = s.px.n / 2 + 1;
+  std::vector<std::complex<double>>& phi = ws->phi;
+  phi.resize(P);
+  double wi = 0, resid = 0, xa = 0, aa = 0;
+  for (int m = 0; m < M; ++m) {
+    const double wm = ws->wsum[static_cast<std::size_t>(i) * M + m];
+    if (wm <= 0) continue;
+    wi += wm;
+    // phi(p) = sum_t w(m, t) exp(-2 pi i k.t): then sum_t w X_t = X phi.
+    std::fill(phi.begin(), phi.end(), std::complex<double>(0, 0));
+    for (int t = 0; t < T; ++t) {
+      const double w = ws->wt[static_cast<std::size_t>(i * T + t) * M + m];
+      if (w <= 0) continue;
+      const Complex* ph = &s.phase[static_cast<std::size_t>(t) * P];
+      for (int p = 0; p < P; ++p) phi[p] += w * std::complex<double>(ph[p].real(), ph[p].imag());
+    }
+    const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(m / npsi) * nshell];
+    for (int p = 0; p < P; ++p) {
+      const double c = pp.ctf[p];
+      const double ar = c * s.ref_ri[static_cast<std::size_t>(p) * M + m];
+      const double ai = c * s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
+      const std::complex<double> z = std::complex<double>(pp.x[p].real(), pp.x[p].imag()) * phi[p];
+      const double cross = z.real() * ar + z.imag() * ai, a2 = wm * (ar * ar + ai * ai);
+      resid += a2 - 2 * cross;
+      if (mask && mask[s.px.shell[p]]) xa += cross, aa += a2;
+    }
+  }
+  if (wi <= 0) return;
+  double x2 = 0;
+  for (int p = 0; p < P; ++p) x2 += std::norm(std::complex<double>(pp.x[p].real(), pp.x[p].imag()));
+  // Per unit weight, as RELION's weights of a particle add up to 1.
+  r->norm_residual = (resid + wi * x2) / wi + pp.highres_power;
+  r->scale_xa = xa / wi;
+  r->scale_aa = aa / wi;
+}
+
 }  // namespace
 
 void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
@@ -214,6 +253,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
     }
     r.nsig = nsig;
+    if (s.norm_sums || !s.scale_shell.empty()) ResidualSums(s, parts[i], i, ws, &r);
     r.psi_var = pv / wtot;
     r.offset_var = ov / wtot;
     sums->weight_total += wtot;

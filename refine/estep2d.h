@@ -8,6 +8,7 @@
 // are kept and the weighted sums for the M-step are again two matrix products.
 #pragma once
 
+#include <complex>
 #include <vector>
 
 #include "refine/particle_prep.h"
@@ -30,6 +31,11 @@ struct EStepSetup {
   double adaptive_fraction = 0.999;
   double log_norm_const = 0;   // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
   std::vector<Complex> phase;  // T x P: exp(-2 pi i k.t / n)
+  // RELION's --norm and --scale: per particle, the weighted residual power sum_w |X_t - CTF V_m|^2
+  // (norm) and sum_w X_t.CTF V_m, sum_w |CTF V_m|^2 over the shells where class k's data_vs_prior
+  // > 3 (scale_shell[k * (n/2+1) + shell] != 0; empty: no scale sums).
+  bool norm_sums = false;
+  std::vector<char> scale_shell;
 };
 
 struct ParticleResult {
@@ -40,6 +46,9 @@ struct ParticleResult {
   int nsig = 0;
   double loglik = 0;
   double psi_var = 0, offset_var = 0;  // posterior spread around the best sample (deg^2, px^2)
+  // Per unit weight: sum_w |X_t - CTF V|^2 over the current size plus the image power beyond it
+  // (norm), and the scale sums sum_w Re(X_t conj(CTF V)), sum_w |CTF V|^2 (see EStepSetup).
+  double norm_residual = 0, scale_xa = 0, scale_aa = 0;
 };
 
 // Scalar sums of one chunk (the image sums are made per class by ClassChunkSums).
@@ -60,6 +69,7 @@ struct EStepWorkspace {
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
   std::vector<double> lp;
   std::vector<std::pair<float, int>> order;
+  std::vector<std::complex<double>> phi;
 };
 
 // `offsets` are each particle's current offsets (px), already applied in `parts`.

@@ -105,7 +105,7 @@ std::vector<float> CtfAtPixels(const CtfParams& p, double pixel_size, const Four
 
 void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf, double pixel_size,
                      const PrepOptions& opt, const FourierPixels& px, const std::vector<double>& sigma2, Rng* rng,
-                     PreparedParticle* out) {
+                     PreparedParticle* out, double intensity) {
   const int n = img.nx();
   Image centred = img;
   if (offset_x_px != 0 || offset_y_px != 0) {
@@ -113,6 +113,8 @@ void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, c
     ShiftFourier(&f, offset_x_px, offset_y_px);
     centred = InverseFft(f);
   }
+  if (intensity != 1)
+    for (std::size_t j = 0; j < centred.size(); ++j) centred[j] = static_cast<float>(centred[j] * intensity);
   if (opt.mask_radius_px > 0) {
     if (opt.zero_mask || sigma2.empty()) {
       SoftMask m;
@@ -146,6 +148,22 @@ void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, c
   const Complex* d = f.data();
   for (int j = 0; j < px.size(); ++j) out->x[j] = d[px.index[j]];
   out->ctf = CtfAtPixels(ctf, pixel_size, px, opt);
+  out->highres_power = 0;
+  if (opt.highres_power) {
+    // RELION extends the norm correction's residual with the image power beyond the current size
+    // (up to Nyquist, each Hermitian pair once).
+    const int hx = n / 2 + 1, r = px.current_size / 2;
+    double power = 0;
+    for (int y = 0; y < n; ++y) {
+      const int ky = FourierGrid::Freq(y, n);
+      for (int x = 0; x < hx; ++x) {
+        const int r2 = x * x + ky * ky;
+        if (r2 < r * r || (x == 0 && ky < 0) || std::lround(std::sqrt(double(r2))) > n / 2) continue;
+        power += std::norm(d[static_cast<std::size_t>(y) * hx + x]);
+      }
+    }
+    out->highres_power = power;
+  }
 }
 
 }  // namespace emkit

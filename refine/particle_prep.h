@@ -48,19 +48,22 @@ struct PrepOptions {
   double mask_radius_px = 0, mask_edge_px = 5;
   bool zero_mask = false;
   bool ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
+  bool highres_power = false;  // fill PreparedParticle::highres_power (RELION's --norm)
 };
 
 struct PreparedParticle {
-  std::vector<Complex> x;  // image at the selected pixels (centred transform, re-centred by the offset)
-  std::vector<float> ctf;  // CTF (or 1) at the selected pixels
+  std::vector<Complex> x;    // image at the selected pixels (centred transform, re-centred by the offset)
+  std::vector<float> ctf;    // CTF (or 1) at the selected pixels
+  double highres_power = 0;  // sum |X|^2 over the Hermitian half beyond the selected pixels (shells <= n/2)
 };
 
 // CTF on the selected pixels with RELION's options (phase flip, intact until the first peak).
 std::vector<float> CtfAtPixels(const CtfParams& p, double pixel_size, const FourierPixels& px, const PrepOptions& opt);
 
 // sigma2 (per shell, for the noise fill outside the mask) may be empty when zero_mask is set.
+// `intensity` multiplies the image first (RELION's norm correction: avg_norm / norm of the particle).
 void PrepareParticle(const Image& img, double offset_x_px, double offset_y_px, const CtfParams& ctf, double pixel_size,
                      const PrepOptions& opt, const FourierPixels& px, const std::vector<double>& sigma2, Rng* rng,
-                     PreparedParticle* out);
+                     PreparedParticle* out, double intensity = 1);
 
 }  // namespace emkit

@@ -1,10 +1,12 @@
-// emkit class2d through the command line: continuing RELION 3.1.3's own Class2D run, and
-// clear errors for unsupported options and bad input.
+// emkit class2d through the command line: continuing RELION 3.1.3's own Class2D run (made with
+// --norm --scale, which the continued run keeps), and clear errors for bad input.
+#include <cmath>
 #include <filesystem>
 
 #include "core/filters.h"
 #include "io/mrc.h"
 #include "io/particles.h"
+#include "refine/class2d_model.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -31,14 +33,32 @@ TEST(Class2dCli, ContinuesRelionClass2dRun) {
   ASSERT_EQ(ours.nz(), 5);
   for (int k = 0; k < 5; ++k)
     EXPECT_GT(Correlation(ours.Section(k), relion_classes.Section(k)), 0.5) << "class " << k + 1;
+  // RELION's groups (one per micrograph) and corrections are read and carried on.
+  const Class2dModel relion_model = ReadModelStar(relion + "/run_it005_model.star");
+  ASSERT_EQ(relion_model.groups.size(), 5u);
+  EXPECT_EQ(relion_model.groups[0].name, "mic000.mrc");
+  EXPECT_NEAR(relion_model.groups[0].scale, 0.973099, 1e-6);
+  EXPECT_NEAR(relion_model.avg_norm, 0.826043, 1e-6);
+  const Class2dModel model = ReadModelStar(out + "/run_it006_model.star");
+  ASSERT_EQ(model.groups.size(), 5u);
+  for (int g = 0; g < 5; ++g) {
+    EXPECT_EQ(model.groups[g].name, relion_model.groups[g].name);
+    EXPECT_EQ(model.groups[g].particles, 100);
+    EXPECT_NEAR(model.groups[g].scale, relion_model.groups[g].scale, 0.1) << "group " << g + 1;
+  }
+  EXPECT_NEAR(model.avg_norm, relion_model.avg_norm, 0.1 * relion_model.avg_norm);
+  const StarTable* t = after.source.Find(after.particles_block);
+  ASSERT_TRUE(t && t->Has("rlnNormCorrection"));
+  int close = 0;
+  const StarTable* tb = before.source.Find(before.particles_block);
+  for (std::size_t i = 0; i < 500; ++i)
+    close += std::fabs(t->GetDouble(i, "rlnNormCorrection") / tb->GetDouble(i, "rlnNormCorrection") - 1) < 0.1;
+  EXPECT_GE(close, 450) << "norm corrections within 10% of RELION's iteration 5";
 }
 
-TEST(Class2dCli, RejectsNormAndBadInput) {
+TEST(Class2dCli, RejectsBadInput) {
   const std::string out = testing::FreshDir("bad");
-  auto r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --norm");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("--norm is not supported"), std::string::npos) << r.err;
-  r = testing::RunEmkitBinary("class2d --i " + out + "/missing.star --o " + out + "/o");
+  auto r = testing::RunEmkitBinary("class2d --i " + out + "/missing.star --o " + out + "/o");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("missing.star"), std::string::npos) << r.err;
   r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --K 0");

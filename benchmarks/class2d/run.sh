@@ -7,6 +7,8 @@
 #              no --norm/--scale/--center_classes; emkit: --no-center-classes)
 #   quality:   benchmarks/class2d/quality.py (view spread per class, FRC vs best noiseless projection)
 #   scaling:   emkit 5 iterations with 1 vs 2 threads, and 1 vs 2 MPI ranks (1 thread each)
+#   NORM=1:    both with --norm --scale (as the RELION GUI runs Class2D); work dir .../norm_scale and
+#              results in benchmarks/results/class2d/norm_scale/
 # Usage: benchmarks/class2d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class2d/)
 # Large case (the issue): N=20000 K=50 RELION_ITER=3 SCALING=0 benchmarks/class2d/run.sh ...
 #   (RELION runs only its first RELION_ITER iterations, to time them; start it early: hours on 2 cores)
@@ -14,8 +16,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 emkit=${1:-$root/build/apps/emkit}
+NORM=${NORM:-0}
+corr=()
+[ "$NORM" = 1 ] && corr=(--norm --scale)
 work=${2:-/tmp/emkit_bench_class2d}
 results=$root/benchmarks/results/class2d
+if [ "$NORM" = 1 ]; then work=$work/norm_scale results=$results/norm_scale; fi
 map=$root/../shared/data/maps/ribosome70s_65.mrc
 N=${N:-2000}
 K=${K:-10}
@@ -53,7 +59,7 @@ for l in open(f"p{n}/particles.star").read().split("\n"):
 open(f"input{n}.star", "w").write("\n".join(out))
 PY
 common=(--K $K --particle-diameter 300 --psi-step 12 --offset-range 5 --offset-step 2 --zero-mask --seed 1
-  --no-center-classes)
+  --no-center-classes "${corr[@]}")
 echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load$N.txt
 rm -rf emkit$N
 /usr/bin/time -v -o emkit$N.time "$emkit" class2d --i input$N.star --o emkit$N "${common[@]}" --iter $ITER --threads 2 \
@@ -63,7 +69,7 @@ if [ ! -f relion$N/run_it$(printf %03d $RELION_ITER)_model.star ]; then
   rm -rf relion$N && mkdir -p relion$N
   /usr/bin/time -v -o relion$N/time.txt relion_refine --i input$N.star --o relion$N/run --ctf --iter $RELION_ITER --tau2_fudge 2 --particle_diameter 300 \
     --K $K --flatten_solvent --zero_mask --oversampling 1 --psi_step 12 --offset_range 5 --offset_step 2 --j 2 --pool 30 \
-    --dont_combine_weights_via_disc --random_seed 1 > relion$N/log.txt 2>&1
+    --dont_combine_weights_via_disc --random_seed 1 "${corr[@]}" > relion$N/log.txt 2>&1
 fi
 # Scaling (5 iterations).
 [ "$SCALING" = 1 ] && for t in 1 2; do

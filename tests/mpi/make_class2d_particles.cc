@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     Rng rng(1234, StreamId("mpi-test-particle", i));
     Particle p;
     p.image_name = MakeImageName(i, "particles.mrcs");
-    p.micrograph_name = "mic.mrc";
+    p.micrograph_name = "mic" + std::to_string(i % 3) + ".mrc";  // three groups for --scale
     p.ctf.defocus_u = rng.Uniform(10000, 25000);
     p.ctf.defocus_v = p.ctf.defocus_u - 150;
     p.ctf.defocus_angle = rng.Uniform(0, 180);
@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
     const double sd = ComputeStats(img).stddev / std::sqrt(0.1);
     for (std::size_t j = 0; j < img.size(); ++j) img[j] += static_cast<float>(rng.Normal(0, sd));
     Normalise(&img);
+    const float intensity = static_cast<float>(0.8 + 0.1 * (i % 5));  // for --norm
+    for (std::size_t j = 0; j < img.size(); ++j) img[j] *= intensity;
     stack.push_back(img);
     set.particles.push_back(p);
   }
