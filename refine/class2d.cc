@@ -130,6 +130,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
       std::vector<double> scratch;
       for (int k = 0; k < setup.classes; ++k)
         if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total.AddClass(setup, k, d, w, &scratch, &lock);
+      FinishResidualSums(setup, parts, ws, &res);
       total.AddScalars(cs, &lock);
       for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
     });

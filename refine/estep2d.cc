@@ -71,45 +71,6 @@ double WrapDegrees(double d) {
   return d;
 }
 
-// RELION's norm and scale sums of particle i (see EStepSetup), from its significant weights in ws.
-void ResidualSums(const EStepSetup& s, const PreparedParticle& pp, int i, EStepWorkspace* ws, ParticleResult* r) {
-  const int P = s.px.size(), M = s.num_refs(), T = static_cast<int>(s.trans.size());
-  const int npsi = static_cast<int>(s.psi.size()), nshell = s.px.n / 2 + 1;
-  std::vector<std::complex<double>>& phi = ws->phi;
-  phi.resize(P);
-  double wi = 0, resid = 0, xa = 0, aa = 0;
-  for (int m = 0; m < M; ++m) {
-    const double wm = ws->wsum[static_cast<std::size_t>(i) * M + m];
-    if (wm <= 0) continue;
-    wi += wm;
-    // phi(p) = sum_t w(m, t) exp(-2 pi i k.t): then sum_t w X_t = X phi.
-    std::fill(phi.begin(), phi.end(), std::complex<double>(0, 0));
-    for (int t = 0; t < T; ++t) {
-      const double w = ws->wt[static_cast<std::size_t>(i * T + t) * M + m];
-      if (w <= 0) continue;
-      const Complex* ph = &s.phase[static_cast<std::size_t>(t) * P];
-      for (int p = 0; p < P; ++p) phi[p] += w * std::complex<double>(ph[p].real(), ph[p].imag());
-    }
-    const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(m / npsi) * nshell];
-    for (int p = 0; p < P; ++p) {
-      const double c = pp.ctf[p];
-      const double ar = c * s.ref_ri[static_cast<std::size_t>(p) * M + m];
-      const double ai = c * s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
-      const std::complex<double> z = std::complex<double>(pp.x[p].real(), pp.x[p].imag()) * phi[p];
-      const double cross = z.real() * ar + z.imag() * ai, a2 = wm * (ar * ar + ai * ai);
-      resid += a2 - 2 * cross;
-      if (mask && mask[s.px.shell[p]]) xa += cross, aa += a2;
-    }
-  }
-  if (wi <= 0) return;
-  double x2 = 0;
-  for (int p = 0; p < P; ++p) x2 += std::norm(std::complex<double>(pp.x[p].real(), pp.x[p].imag()));
-  // Per unit weight, as RELION's weights of a particle add up to 1.
-  r->norm_residual = (resid + wi * x2) / wi + pp.highres_power;
-  r->scale_xa = xa / wi;
-  r->scale_aa = aa / wi;
-}
-
 }  // namespace
 
 void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
@@ -253,7 +214,6 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
     }
     r.nsig = nsig;
-    if (s.norm_sums || !s.scale_shell.empty()) ResidualSums(s, parts[i], i, ws, &r);
     r.psi_var = pv / wtot;
     r.offset_var = ov / wtot;
     sums->weight_total += wtot;
@@ -269,6 +229,10 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   ws->nc = nc;
   ws->rows = rows;
   ws->forced = forced != nullptr;
+  ws->res_cross.assign(nc, 0.0);
+  ws->res_a2.assign(nc, 0.0);
+  ws->res_xa.assign(nc, 0.0);
+  ws->res_aa.assign(nc, 0.0);
   sums->active.assign(K, 0);
   for (int i = 0; i < nc; ++i)
     for (int m = 0; m < M; ++m)
@@ -283,13 +247,12 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   }
 }
 
-bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
-                    std::vector<float>* w) {
-  if (!sums->active[k]) return false;
+namespace {
+
+// d (npsi x 2P) = sum over the chunk's rows of w(row, m) Y(row) for class k's references.
+void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::vector<float>* d) {
   const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
   const int rows = ws.rows, m0 = k * npsi;
-  d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
-  w->resize(static_cast<std::size_t>(npsi) * P);
   // Sparse weights (the usual case once the posteriors are sharp): add the rows directly, in a
   // fixed order; dense weights: one GEMM. The choice depends only on the chunk.
   std::size_t nnz = 0;
@@ -310,6 +273,79 @@ bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkS
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, 2 * P, rows, 1.f, ws.wt.data() + m0, M, ws.y.data(),
                 2 * P, 0.f, d->data(), 2 * P);
   }
+}
+
+// As ChunkClassSums, one particle at a time, keeping each particle's share for RELION's norm and
+// scale corrections: sum_w Re(X_t conj(CTF V)) = sum_p s2 Re(D conj V) and sum_w |CTF V|^2 (all
+// pixels, and the pixels of shells where class k's data_vs_prior > 3).
+void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vector<float>* d) {
+  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int T = static_cast<int>(s.trans.size()), m0 = k * npsi, nshell = s.px.n / 2 + 1;
+  const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(k) * nshell];
+  std::vector<float>& di = ws.di;
+  di.resize(static_cast<std::size_t>(npsi) * 2 * P);
+  for (int i = 0; i < ws.nc; ++i) {
+    const float* wsum = &ws.wsum[static_cast<std::size_t>(i) * M + m0];
+    if (std::all_of(wsum, wsum + npsi, [](float v) { return v <= 0; })) continue;
+    const float* wt = &ws.wt[static_cast<std::size_t>(i) * T * M + m0];
+    const float* y = &ws.y[static_cast<std::size_t>(i) * T * 2 * P];
+    std::size_t nnz = 0;
+    for (int t = 0; t < T; ++t)
+      for (int j = 0; j < npsi; ++j) nnz += wt[static_cast<std::size_t>(t) * M + j] > 0;
+    if (nnz * 8 < static_cast<std::size_t>(npsi) * T) {
+      std::fill(di.begin(), di.end(), 0.f);
+      for (int t = 0; t < T; ++t)
+        for (int j = 0; j < npsi; ++j) {
+          const float v = wt[static_cast<std::size_t>(t) * M + j];
+          if (v <= 0) continue;
+          float* dm = &di[static_cast<std::size_t>(j) * 2 * P];
+          const float* yr = y + static_cast<std::size_t>(t) * 2 * P;
+          for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
+        }
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, 2 * P, T, 1.f, wt, M, y, 2 * P, 0.f, di.data(), 2 * P);
+    }
+    for (std::size_t q = 0; q < di.size(); ++q) (*d)[q] += di[q];
+    const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
+    double cross = 0, a2 = 0, xa = 0, aa = 0;
+    for (int p = 0; p < P; ++p) {
+      const float* vr = &s.ref_ri[static_cast<std::size_t>(p) * M + m0];
+      const float* vi = &s.ref_ri[static_cast<std::size_t>(P + p) * M + m0];
+      double cp = 0, ap = 0;
+      for (int j = 0; j < npsi; ++j) {
+        if (wsum[j] <= 0) continue;
+        const float* dj = &di[static_cast<std::size_t>(j) * 2 * P];
+        cp += double(dj[p]) * vr[j] + double(dj[P + p]) * vi[j];
+        ap += double(wsum[j]) * (double(vr[j]) * vr[j] + double(vi[j]) * vi[j]);
+      }
+      const double s2 = 1.0 / s.inv_sigma2[p];
+      cp *= s2;
+      ap *= s2 * g2[p];
+      cross += cp;
+      a2 += ap;
+      if (mask && mask[s.px.shell[p]]) xa += cp, aa += ap;
+    }
+    ws.res_cross[i] += cross;
+    ws.res_a2[i] += a2;
+    ws.res_xa[i] += xa;
+    ws.res_aa[i] += aa;
+  }
+}
+
+}  // namespace
+
+bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+                    std::vector<float>* w) {
+  if (!sums->active[k]) return false;
+  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int m0 = k * npsi;
+  d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
+  w->resize(static_cast<std::size_t>(npsi) * P);
+  if (!ws.forced && (s.norm_sums || !s.scale_shell.empty())) {
+    ParticleClassSums(s, k, ws, d);
+  } else {
+    ChunkClassSums(s, k, ws, d);
+  }
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
               0.f, w->data(), P);
   if (!ws.forced) {
@@ -326,6 +362,28 @@ bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkS
     }
   }
   return true;
+}
+
+}  // namespace emkit
+
+namespace emkit {
+
+void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
+                        std::vector<ParticleResult>* results) {
+  if (ws.forced || !(s.norm_sums || !s.scale_shell.empty())) return;
+  const int P = s.px.size(), M = s.num_refs();
+  for (int i = 0; i < ws.nc; ++i) {
+    double wi = 0;
+    for (int m = 0; m < M; ++m) wi += ws.wsum[static_cast<std::size_t>(i) * M + m];
+    if (wi <= 0) continue;
+    double x2 = 0;
+    for (int p = 0; p < P; ++p) x2 += std::norm(parts[i].x[p]);
+    // Per unit weight, as RELION's weights of a particle add up to 1.
+    ParticleResult& r = (*results)[i];
+    r.norm_residual = (wi * x2 - 2 * ws.res_cross[i] + ws.res_a2[i]) / wi + parts[i].highres_power;
+    r.scale_xa = ws.res_xa[i] / wi;
+    r.scale_aa = ws.res_aa[i] / wi;
+  }
 }
 
 }  // namespace emkit

@@ -8,7 +8,6 @@
 // are kept and the weighted sums for the M-step are again two matrix products.
 #pragma once
 
-#include <complex>
 #include <vector>
 
 #include "refine/particle_prep.h"
@@ -69,7 +68,8 @@ struct EStepWorkspace {
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
   std::vector<double> lp;
   std::vector<std::pair<float, int>> order;
-  std::vector<std::complex<double>> phi;
+  std::vector<float> di;                                  // one particle's class sums
+  std::vector<double> res_cross, res_a2, res_xa, res_aa;  // per particle (norm and scale sums)
 };
 
 // `offsets` are each particle's current offsets (px), already applied in `parts`.
@@ -82,8 +82,12 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
 // weights EStepChunk left in `ws`: d (npsi x 2P) = sum_w CTF X_t / s2 (Re | Im), w (npsi x P) =
 // sum_w CTF^2 / s2; adds class k's reference terms to sums->sigma2_num. Returns false (and
 // leaves d, w alone) when no particle of the chunk has weight on class k.
-bool ClassChunkSums(const EStepSetup& s, int k, const EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+// With norm or scale sums set up, it also adds each particle's share of them to ws.res_*.
+bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
                     std::vector<float>* w);
+// After ClassChunkSums of every class: the particles' norm_residual, scale_xa, scale_aa.
+void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
+                        std::vector<ParticleResult>* results);
 
 // Builds ref_ri from the class transforms (centred FFTs), rotated by each psi.
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
