@@ -81,11 +81,11 @@ PrepOptions MakePrepOptions(const Job& job) {
 // One pass over this rank's particles: E-step (or forced assignment) and the summed
 // statistics, reduced over threads and ranks.
 Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
-                 Communicator& comm, std::vector<ParticleResult>* results_all) {
+                 Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0) {
   const int threads = job.opt.threads;
   const int n_particles = job.reader->count();
   // One total per process: integer (fixed-point) additions give the same bits in any order.
-  Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size);
+  Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
   std::mutex lock;
   std::vector<EStepWorkspace> workspaces(threads);
   // One rank writes its results in place; several gather theirs (bytes) afterwards.
@@ -143,6 +143,29 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
     throw InternalError("class2d: another MPI rank failed");
   }
   comm.SumInt128(&total.raw());
+  if (total.grid64() && !single) {
+    // Wrapping 64-bit sums, reduced exactly in blocks (modulo 2^64), and the largest value added.
+    std::vector<uint64_t>& g = total.raw_grid64();
+    std::vector<__int128> block;
+    for (std::size_t b0 = 0; b0 < g.size(); b0 += 65536) {
+      const std::size_t b1 = std::min(g.size(), b0 + 65536);
+      block.assign(b1 - b0, 0);
+      for (std::size_t i = b0; i < b1; ++i) block[i - b0] = static_cast<int64_t>(g[i]);
+      comm.SumInt128(&block);
+      for (std::size_t i = b0; i < b1; ++i) g[i] = static_cast<uint64_t>(block[i - b0]);
+    }
+    const double mine_max = total.max_added();
+    std::vector<char> mb(sizeof(double));
+    std::memcpy(mb.data(), &mine_max, sizeof(double));
+    const std::vector<char> all_max = comm.AllGatherBytes(mb);
+    double most = 0;
+    for (std::size_t r = 0; r + sizeof(double) <= all_max.size(); r += sizeof(double)) {
+      double v;
+      std::memcpy(&v, all_max.data() + r, sizeof(double));
+      most = std::max(most, v);
+    }
+    total.set_max_added(most);
+  }
   if (single) return total;
   std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
   if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
@@ -210,6 +233,27 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
           Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
     }
   return s;
+}
+
+// Scale of the 64-bit class grids of an iteration's sums (Class2dSums). A chunk adds to a cell at
+// most chunk x max_p |CTF X / sigma2| (D; |X| bounded here by 16 sigma x 1024, the margin for
+// signal and norm corrections) or chunk x max_p CTF^2 / sigma2 (W; CTF <= 1 times the group scale);
+// chunks x that x S stays below 2^62. Depends only on the model and options: the same on every rank.
+double GridScale(const Job& job, const EStepSetup& s) {
+  double gain = 1, norm_gain = 1;
+  if (job.opt.scale_correction)
+    for (const Class2dGroup& g : job.model.groups) gain = std::max(gain, g.scale);
+  if (job.opt.norm_correction)
+    for (const ParticleState& st : job.state) norm_gain = std::max(norm_gain, job.model.avg_norm / st.norm);
+  double d = 0, w = 0;
+  for (float inv : s.inv_sigma2) {
+    w = std::max(w, double(inv));
+    d = std::max(d, 16 * std::sqrt(double(inv)));
+  }
+  const double per_chunk = job.chunk * std::max(d * 1024 * gain * norm_gain, w * gain * gain);
+  const double total = static_cast<double>(job.num_chunks) * per_chunk;
+  if (!(total > 0) || !std::isfinite(total)) return 0;
+  return std::ldexp(1.0, static_cast<int>(std::floor(std::log2(4611686018427387904.0 / total))));
 }
 
 MStepOptions MakeMStepOptions(const Job& job, int current_size, bool initial) {
@@ -519,7 +563,13 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     const auto t0 = std::chrono::steady_clock::now();
     const int current_size = job.model.current_size;
     const EStepSetup setup = MakeSetup(job, current_size, false);
-    const Class2dSums sums = Pass(job, setup, nullptr, prep, comm, &results);
+    Class2dSums sums = Pass(job, setup, nullptr, prep, comm, &results, GridScale(job, setup));
+    if (sums.grid64() &&
+        static_cast<double>(job.num_chunks) * sums.max_added() * sums.grid_scale() >= 4611686018427387904.0) {
+      // A 64-bit class grid could have wrapped: the same pass with 128-bit grids (all ranks agree).
+      if (comm.is_root()) LOG_INFO("class2d iteration " << it << ": class sums redone at 128 bits");
+      sums = Pass(job, setup, nullptr, prep, comm, &results, 0);
+    }
     for (int i = 0; i < n; ++i) {
       ParticleState& s = job.state[i];
       const ParticleResult& r = results[i];

@@ -193,6 +193,45 @@ TEST(Class2dSums, WindowHoldsTheFullGridsSums) {
   EXPECT_NEAR(total, std::accumulate(w.begin(), w.end(), 0.0), 1e-6 * total);
 }
 
+// The 64-bit class grids hold the same sums as the 128-bit ones (to their resolution 1/S), and
+// report the largest value added, from which the caller sees whether a wrap was possible.
+TEST(Class2dSums, Grid64MatchesGrid128AndReportsItsRange) {
+  EStepSetup s;
+  s.px = SelectPixels(kBox, 18);
+  s.classes = 2;
+  s.pad = 2;
+  s.psi = PsiGrid(30);
+  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
+  Rng rng(7, 0);
+  std::vector<float> d(static_cast<std::size_t>(npsi) * 2 * P), w(static_cast<std::size_t>(npsi) * P);
+  for (float& v : d) v = static_cast<float>(rng.Normal(0, 1e3));
+  for (float& v : w) v = static_cast<float>(rng.Uniform(0, 2e3));
+  const double scale = std::ldexp(1.0, 30);
+  Class2dSums wide(2, kBox, 2, 18), narrow(2, kBox, 2, 18, scale);
+  std::vector<double> scratch;
+  std::mutex lock;
+  for (int rep = 0; rep < 3; ++rep)
+    for (int k = 0; k < 2; ++k) {
+      wide.AddClass(s, k, d, w, &scratch, &lock);
+      narrow.AddClass(s, k, d, w, &scratch, &lock);
+    }
+  EXPECT_LT(narrow.bytes(), wide.bytes() * 6 / 10);
+  const int n = 2 * kBox, cells = (n / 2 + 1) * n;
+  double most = 0;
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < cells; ++i) {
+      ASSERT_NEAR(narrow.D_re(k, i), wide.D_re(k, i), 2 / scale) << k << " " << i;
+      ASSERT_NEAR(narrow.D_im(k, i), wide.D_im(k, i), 2 / scale) << k << " " << i;
+      ASSERT_NEAR(narrow.W(k, i), wide.W(k, i), 2 / scale) << k << " " << i;
+      most = std::max(most, std::fabs(wide.W(k, i)) / 3);
+    }
+  EXPECT_GE(narrow.max_added(), most * (1 - 1e-12));
+  // A scale at which the values cannot be held: nothing is added and max_added() shows why.
+  Class2dSums tiny(2, kBox, 2, 18, std::ldexp(1.0, 60));
+  tiny.AddClass(s, 0, d, w, &scratch, &lock);
+  EXPECT_GE(tiny.max_added() * tiny.grid_scale(), std::ldexp(1.0, 62));
+}
+
 TEST(Class2d, RecoversClassesRotationsShiftsAndImages) {
   const std::string dir = ::testing::TempDir() + "/emkit_class2d_sim";
   std::filesystem::remove_all(dir);

@@ -14,12 +14,22 @@ namespace {
 constexpr double kScale = 1099511627776.0;  // 2^40: fixed-point resolution ~1e-12
 }
 
-Class2dSums::Class2dSums(int classes, int box, int pad, int current_size)
-    : classes_(classes), box_(box * pad), hx_(box * pad / 2 + 1), shells_(box / 2 + 1), pad_(pad) {
+Class2dSums::Class2dSums(int classes, int box, int pad, int current_size, double grid_scale)
+    : classes_(classes),
+      box_(box * pad),
+      hx_(box * pad / 2 + 1),
+      shells_(box / 2 + 1),
+      pad_(pad),
+      grid_scale_(grid_scale) {
   reach_ = std::min(pad * ((current_size > 0 ? current_size : box) / 2) + 2, box_ / 2);
   grid_ = static_cast<std::size_t>(2 * reach_ + 1) * (reach_ + 1);
   stride_ = 3 * grid_;
-  base_ = classes_ * stride_;
+  if (grid64()) {
+    g64_.assign(classes_ * stride_, 0);
+    base_ = 0;
+  } else {
+    base_ = classes_ * stride_;
+  }
   v_.assign(base_ + shells_ + 4 * classes_ + 4, 0);
 }
 
@@ -32,15 +42,20 @@ long Class2dSums::Slot(int ky, int kx) const {
 
 double Class2dSums::At(int k, int part, int i) const {
   const long slot = Slot(FourierGrid::Freq(i / hx_, box_), i % hx_);
-  return slot < 0 ? 0.0 : Get(static_cast<std::size_t>(k) * stride_ + part * grid_ + slot);
+  if (slot < 0) return 0.0;
+  const std::size_t j = static_cast<std::size_t>(k) * stride_ + part * grid_ + slot;
+  return grid64() ? static_cast<double>(static_cast<int64_t>(g64_[j])) / grid_scale_ : Get(j);
 }
 void Class2dSums::Put(std::size_t i, double value) {
   if (value != 0) v_[i] += static_cast<__int128>(std::nearbyint(value * kScale));
 }
 
 void Class2dSums::Add(const Class2dSums& o) {
-  EMKIT_CHECK(o.v_.size() == v_.size(), "Class2dSums of different shapes");
+  EMKIT_CHECK(o.v_.size() == v_.size() && o.g64_.size() == g64_.size() && o.grid_scale_ == grid_scale_,
+              "Class2dSums of different shapes");
   for (std::size_t i = 0; i < v_.size(); ++i) v_[i] += o.v_[i];
+  for (std::size_t i = 0; i < g64_.size(); ++i) g64_[i] += o.g64_[i];
+  max_added_ = std::max(max_added_, o.max_added_);
 }
 
 void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
@@ -81,8 +96,22 @@ void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>&
       }
     }
   }
-  const std::lock_guard<std::mutex> guard(*lock);
   const std::size_t base = static_cast<std::size_t>(k) * stride_;
+  if (grid64()) {
+    double most = 0;
+    for (std::size_t i = 0; i < stride_; ++i) most = std::max(most, std::fabs((*scratch)[i]));
+    // Beyond 2^62 the conversion itself would overflow: leave it to the caller's check.
+    const double limit = 4611686018427387904.0 / grid_scale_;
+    const std::lock_guard<std::mutex> guard(*lock);
+    max_added_ = std::max(max_added_, most);
+    if (most >= limit) return;
+    for (std::size_t i = 0; i < stride_; ++i) {
+      const double v = (*scratch)[i];
+      if (v != 0) g64_[base + i] += static_cast<uint64_t>(static_cast<int64_t>(std::nearbyint(v * grid_scale_)));
+    }
+    return;
+  }
+  const std::lock_guard<std::mutex> guard(*lock);
   for (std::size_t i = 0; i < stride_; ++i) Put(base + i, (*scratch)[i]);
 }
 
@@ -207,8 +236,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
         model->sigma2_ref[k][sh] = wsum[sh] > 0 ? cnt[sh] / wsum[sh] : 0.0;
         // RELION's data_vs_prior uses the weights of its padded grid (pad^2 smaller per pixel); so
         // does emkit, so the resolution estimates and the image-size schedule are RELION's.
-        model->ssnr[k][sh] =
-            wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * pad * pad) : 0.0;
+        model->ssnr[k][sh] = wsum[sh] > 0 ? opt.tau2_fudge * tau2[sh] * wsum[sh] / (cnt[sh] * pad * pad) : 0.0;
       } else {
         model->sigma2_ref[k][sh] = 0;
         model->ssnr[k][sh] = 0;
@@ -244,8 +272,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
 
 namespace emkit {
 
-void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt,
-                  Class2dModel* model) {
+void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt, Class2dModel* model) {
   const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
   const double count = std::max(average.weight_total(), 1e-30);
   const int r0 = std::min(opt.initial_lowpass_shell, n / 2);

@@ -2,6 +2,7 @@
 // back into each class's frame, and the regularised update of references, noise, priors.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -10,14 +11,19 @@
 
 namespace emkit {
 
-// Sums over all particles of an iteration, as 128-bit fixed point: integer addition is
-// associative, so the totals are bit-identical for any thread count, rank count or order.
+// Sums over all particles of an iteration as fixed point: integer addition is associative, so the
+// totals are bit-identical for any thread count, rank count or order. The scalars are 128-bit
+// (resolution 2^-40). The class grids (D, W) are either 128-bit too or, with a grid scale S > 0,
+// 64-bit two's-complement sums of round(S x value) (half the memory): wrapping additions are
+// exact whenever the final total fits, which holds when chunks x max|added value| x S < 2^63;
+// max_added() tells the caller, after the reduction, whether that bound held (else it must redo
+// the pass with 128-bit grids).
 class Class2dSums {
  public:
   // pad: the class grid is pad x oversampled (RELION's padding factor), for accurate rotations.
   // Only the window |ky|, kx <= pad * current_size / 2 + 2 of the padded grid is stored (the E-step
   // touches nothing beyond it); current_size 0 = the box.
-  Class2dSums(int classes, int box, int pad = 1, int current_size = 0);
+  Class2dSums(int classes, int box, int pad = 1, int current_size = 0, double grid_scale = 0);
   // Rotates class k's particle-frame sums of a chunk (ClassChunkSums) back into the class frame
   // in `scratch`, then adds them holding `lock` (one total per process, shared by its threads).
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
@@ -26,6 +32,12 @@ class Class2dSums {
   void AddScalars(const ChunkSums& c, std::mutex* lock);
   void Add(const Class2dSums& o);
   std::vector<__int128>& raw() { return v_; }
+  std::vector<uint64_t>& raw_grid64() { return g64_; }
+  bool grid64() const { return grid_scale_ > 0; }
+  double grid_scale() const { return grid_scale_; }
+  double max_added() const { return max_added_; }  // largest |value| AddClass added to a grid cell
+  void set_max_added(double v) { max_added_ = v; }
+  std::size_t bytes() const { return v_.size() * sizeof(__int128) + g64_.size() * sizeof(uint64_t); }
 
   // i: index y * (n/2 + 1) + x of the full padded Hermitian-half grid (n = pad x box).
   double D_re(int k, int i) const { return At(k, 0, i); }
@@ -48,7 +60,9 @@ class Class2dSums {
   long Slot(int ky, int kx) const;  // index in the window, -1 outside
   int classes_, box_, hx_, shells_, pad_, reach_;
   std::size_t grid_, stride_, base_;
-  std::vector<__int128> v_;
+  double grid_scale_ = 0, max_added_ = 0;
+  std::vector<__int128> v_;    // 128-bit grids (unless grid64) and the scalars from base_
+  std::vector<uint64_t> g64_;  // 64-bit grids
 };
 
 struct MStepOptions {
@@ -71,7 +85,6 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
 // (1/sigma2 = 1): the classes start from its CTF-corrected averages D/W up to the shell
 // opt.initial_lowpass_shell, tau2 = their power spectra, and the first image size follows from
 // RELION's initial data-vs-prior (N / K) T tau2 / (2 sigma2).
-void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt,
-                  Class2dModel* model);
+void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt, Class2dModel* model);
 
 }  // namespace emkit
