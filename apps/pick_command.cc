@@ -165,6 +165,11 @@ int RunPick(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--highpass", c.pick.preprocess.highpass_angstrom, "High-pass the micrograph (Å); 0 = off")
       ->capture_default_str();
+  app.add_option("--local-norm", c.pick.preprocess.local_normalise_angstrom,
+                 "Template/LoG: normalise by the mean/std in a window of this size (Å) around each pixel; "
+                 "0 = one robust mean/std per micrograph (a CNN uses its model's setting)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--overlays", c.overlays, "Write <out>/overlays/<micrograph>.png with the picks");
   auto* t = app.add_option_group("template", "Template matching (--method template)");
   t->add_option("--references", c.references, "2D references (.mrcs, white particles)");

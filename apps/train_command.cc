@@ -27,6 +27,11 @@ int RunTrain(int argc, char** argv) {
   app.add_option("--diameter,-d", opt.diameter_angstrom, "Particle diameter, Å");
   app.add_option("--diameter-px", opt.diameter_px, "Particle diameter, micrograph pixels");
   app.add_option("--binned-diameter", opt.diameter_px_target, "Particle size after binning, px")->capture_default_str();
+  app.add_option("--local-norm", opt.local_normalise_diameters,
+                 "Normalise by the mean/std in a window of this many particle diameters around each pixel "
+                 "(carbon edges, ice gradients); 0 = one robust mean/std per micrograph")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--highpass", opt.train.preprocess.highpass_angstrom, "High-pass, Å (0 = off)")->capture_default_str();
   app.add_flag("--invert", opt.train.preprocess.invert, "Invert contrast after normalising");
   app.add_option("--out,-o", opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();

@@ -23,6 +23,7 @@ struct CnnModelMeta {
   double diameter_angstrom = 0;   // particle diameter
   double highpass_angstrom = 0;   // 0 = off
   bool robust_normalise = true;
+  double local_normalise_angstrom = 0;  // 0 = off (models written before it existed)
   bool invert = false;
   // Picking defaults.
   double default_threshold = 0;      // log-odds; chosen from validation F1 at training time

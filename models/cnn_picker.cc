@@ -24,6 +24,7 @@ PreprocessOptions CnnPreprocessOptions(const CnnModelMeta& meta, int threads) {
   p.particle_diameter = meta.diameter_angstrom;
   p.highpass_angstrom = meta.highpass_angstrom;
   p.robust_normalise = meta.robust_normalise;
+  p.local_normalise_angstrom = meta.local_normalise_angstrom;
   p.invert = meta.invert;
   p.threads = threads;
   return p;

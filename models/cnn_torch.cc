@@ -298,6 +298,7 @@ std::string CnnModelMeta::ToJson() const {
                       {"diameter_angstrom", diameter_angstrom},
                       {"highpass_angstrom", highpass_angstrom},
                       {"robust_normalise", robust_normalise},
+                      {"local_normalise_angstrom", local_normalise_angstrom},
                       {"invert", invert},
                       {"default_threshold", default_threshold},
                       {"channels_last", channels_last},
@@ -316,6 +317,7 @@ CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& 
     m.diameter_angstrom = j.at("diameter_angstrom").get<double>();
     m.highpass_angstrom = j.value("highpass_angstrom", 0.0);
     m.robust_normalise = j.value("robust_normalise", true);
+    m.local_normalise_angstrom = j.value("local_normalise_angstrom", 0.0);
     m.invert = j.value("invert", false);
     m.default_threshold = j.value("default_threshold", 0.0);
     m.channels_last = j.value("channels_last", false);

@@ -1,6 +1,6 @@
 // Micrograph preprocessing shared by every picker (template, LoG, CNN) and by training:
 // bin to a working pixel size by Fourier cropping, optional high-pass against ice
-// gradients, robust normalisation. CONTRACT shared by picker/ and training/.
+// gradients, robust (optionally local) normalisation. CONTRACT shared by picker/ and training/.
 #pragma once
 
 #include <string>
@@ -17,7 +17,11 @@ struct PreprocessOptions {
   double highpass_angstrom = 0;    // 0 = off; e.g. 2-3 x particle diameter
   double lowpass_angstrom = 0;     // 0 = off
   bool robust_normalise = true;    // median/MAD-based mean 0, std 1 (else plain mean/std)
-  bool invert = false;             // multiply by -1 after normalising (particles bright)
+  // > 0: afterwards, normalise each pixel by the mean and standard deviation in a square window of
+  // this size (Å) around it, so a carbon edge or an ice gradient does not change the noise scale of
+  // the rest of the micrograph; 0 = one (robust) mean and std per micrograph.
+  double local_normalise_angstrom = 0;
+  bool invert = false;  // multiply by -1 after normalising (particles bright)
   int threads = 1;
   void Check() const;  // throws InvalidInputError naming the field
 };

@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libdnnl-dev ocl-icd-opencl-dev libopenblas0-openmp
   libopencv-dev libpng-dev libfftw3-dev libopenmpi-dev openmpi-bin libhdf5-dev libhealpix-cxx-dev
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  python3 python3-mrcfile python3-numpy python3-matplotlib relion
+  python3 python3-mrcfile python3-numpy python3-scipy python3-matplotlib relion
 )
 
 missing=()

@@ -25,7 +25,8 @@ inline std::string SharedDataDir() {
 inline std::string FreshDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string dir = ::testing::TempDir() + "/emkit_" +
-                    (info ? std::string(info->test_suite_name()) + "_" + info->name() : name) + "_" + name;
+                    (info ? std::string(info->test_suite_name()) + "_" + info->name() : name) + "_" + name + "_" +
+                    std::to_string(::getpid());  // two builds' test runs at once must not share folders
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -46,8 +46,8 @@ std::string CacheKey(const DatasetOptions& o, const std::vector<std::string>& mi
   k.precision(17);
   k << "emkit-trainset-1|px=" << o.pixel_size << "|wpx=" << o.preprocess.working_pixel_size
     << "|hp=" << o.preprocess.highpass_angstrom << "|lp=" << o.preprocess.lowpass_angstrom
-    << "|robust=" << o.preprocess.robust_normalise << "|inv=" << o.preprocess.invert
-    << "|fmt=" << int(o.coordinate_io.format) << "|flip=" << o.coordinate_io.flip_y
+    << "|robust=" << o.preprocess.robust_normalise << "|local=" << o.preprocess.local_normalise_angstrom
+    << "|inv=" << o.preprocess.invert << "|fmt=" << int(o.coordinate_io.format) << "|flip=" << o.coordinate_io.flip_y
     << "|box=" << o.coordinate_io.box_size;
   for (std::size_t i = 0; i < mics.size(); ++i) k << "|" << FileStamp(mics[i]) << "|" << FileStamp(coord_files[i]);
   return k.str();

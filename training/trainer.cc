@@ -118,6 +118,7 @@ void TrainOptions::Check() const {
   if ((diameter_angstrom > 0) == (diameter_px > 0)) bad("give exactly one of --diameter (Å) and --diameter-px (> 0)");
   if (diameter_angstrom < 0 || diameter_px < 0) bad("--diameter must be > 0");
   if (!(diameter_px_target >= 4 && diameter_px_target <= 128)) bad("--binned-diameter must be in [4, 128] px");
+  if (!(local_normalise_diameters >= 0)) bad("--local-norm must be >= 0");
   if (objective != "pu" && objective != "pn") bad("--objective '" + objective + "': expected pu or pn");
   if (valid_fraction < 0 || valid_fraction >= 1) bad("--valid-fraction must be in [0, 1)");
   if (expected_particles < 0) bad("--expected-particles must be >= 0");
@@ -158,6 +159,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   opt.train.pixel_size = pixel_size;
   opt.train.preprocess.particle_diameter = diameter;
   opt.train.preprocess.working_pixel_size = std::max(pixel_size, diameter / opt.diameter_px_target);
+  opt.train.preprocess.local_normalise_angstrom = opt.local_normalise_diameters * diameter;
   opt.train.preprocess.threads = opt.threads;
   if (opt.train.cache_dir.empty()) opt.train.cache_dir = JoinPath(opt.out_dir, "cache");
 
@@ -178,6 +180,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   meta.diameter_angstrom = diameter;
   meta.highpass_angstrom = opt.train.preprocess.highpass_angstrom;
   meta.robust_normalise = opt.train.preprocess.robust_normalise;
+  meta.local_normalise_angstrom = opt.train.preprocess.local_normalise_angstrom;
   meta.invert = opt.train.preprocess.invert;
   meta.channels_last = opt.channels_last;
   meta.test_time_augmentation = opt.test_time_augmentation;
@@ -308,6 +311,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"diameter_angstrom", diameter},
                            {"working_pixel_size", meta.working_pixel_size},
                            {"diameter_binned_px", d_binned},
+                           {"local_normalise_angstrom", meta.local_normalise_angstrom},
                            {"train_micrographs", train.size()},
                            {"train_labels", n_labels},
                            {"valid_micrographs", valid.size()},

@@ -20,6 +20,9 @@ struct TrainOptions {
   double diameter_angstrom = 0;    // particle diameter, Å ...
   double diameter_px = 0;          // ... or original micrograph pixels
   double diameter_px_target = 20;  // particle size after binning
+  // Local normalisation window in particle diameters (stored in the model); 0 = one robust
+  // mean/std per micrograph.
+  double local_normalise_diameters = 4;
   std::string out_dir;
   std::string architecture = "resnet10";  // receptive field 65 px: +0.02 F1 over resnet8 (benchmarks/cnn)
   int width = 32;
