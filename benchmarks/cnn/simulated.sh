@@ -49,7 +49,9 @@ for snr in $SNRS; do
   T=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['default_threshold'])" "$S/cnn/train/training_report.json")
   timed "cnn_pick_$snr" "$E" pick --method cnn --model "$S/cnn/train/model.pt" -i "${test[@]}" --threshold=-6 \
     --border 125 --threads "$THREADS" -q -o "$S/cnn/pick"
-  timed "template_$snr" "$E" pick -i "${test[@]}" -o "$S/template" --method template --reference-map "$MAP" \
+  # The template picker needs each micrograph's CTF: it reads it from micrographs.star (all 30; the
+  # scoring ignores the training micrographs, which have no truth in truth_test/).
+  timed "template_$snr" "$E" pick -i "$S/micrographs.star" -o "$S/template" --method template --reference-map "$MAP" \
     --reference-pixel-size 5 --views 10 --diameter 250 --ctf --threshold 0.05 --border 125 --threads "$THREADS" -q
   timed "log_$snr" "$E" pick -i "${test[@]}" -o "$S/log" --method log --diameter 250 --threshold 0 --border 125 \
     --threads "$THREADS" -q

@@ -56,7 +56,7 @@ lines = [f"# Simulated picking at {PIXEL} Å/px ({SIZE}² micrographs)", "",
          "evaluate on 11-30. Match radius half a diameter; all pickers skip a radius at the edge (--border 125 Å).",
          "Thresholds: CNN = the model's (validation F1), template 0.3 and LoG 2.8 = emkit pick's defaults; best F1 "
          "= over all thresholds (an oracle choice, for reference).", "",
-         "| SNR | method | threshold | picks / truth | precision | recall | F1 | AP | best F1 | pick s (20 mics) |",
+         "| SNR | method | threshold | picks / truth | precision | recall | F1 | AP | best F1 | pick s (CNN, LoG: 20 test mics; template: all 30) |",
          "|---|---|---|---|---|---|---|---|---|---|"]
 for snr in SNRS:
     r = res["snr"][snr]
