@@ -422,6 +422,9 @@ void LoadContinue(Job& job) {
     data_star = o.data_star;
     it = o.iteration;
     if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = o.particle_diameter;
+    // As relion_refine --continue: the run's corrections go on.
+    job.opt.norm_correction = job.opt.norm_correction || o.norm_correction;
+    job.opt.scale_correction = job.opt.scale_correction || o.scale_correction;
   } else if (path.size() > 11 && path.substr(path.size() - 11) == "_model.star") {
     model_star = path;
     data_star = path.substr(0, path.size() - 11) + "_data.star";

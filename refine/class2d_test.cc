@@ -421,6 +421,24 @@ TEST(Class2d, NormAndScaleCorrectionsRecoverKnownIntensities) {
   EXPECT_NEAR((model.groups[0].scale + model.groups[1].scale) / 2, 1.0, 1e-5) << "scales average 1";
   for (int i = 0; i < n; ++i) EXPECT_EQ(t->GetInt(i, "rlnGroupNumber"), i % 2 + 1);
 
+  // --continue from its own optimiser.star keeps the corrections on and reads back the norms,
+  // their average and the group scales: the redone iteration 8 matches the first one.
+  Class2dOptions c = o;
+  c.input.clear();
+  c.norm_correction = c.scale_correction = false;
+  c.continue_from = dir + "/corrected7/run_it007_optimiser.star";
+  c.out_dir = dir + "/continued";
+  const Class2dModel again = ReadModelStar(RunClass2d(c, comm).last_model_star);
+  const OptimiserState cont = ReadOptimiserStar(dir + "/continued/run_it008_optimiser.star");
+  EXPECT_TRUE(cont.norm_correction && cont.scale_correction);
+  EXPECT_NEAR(again.avg_norm, model.avg_norm, 1e-3 * model.avg_norm);
+  ASSERT_EQ(again.groups.size(), 2u);
+  EXPECT_NEAR(again.groups[0].scale, model.groups[0].scale, 1e-3);
+  const ParticleSet again_data = ReadParticles(dir + "/continued/run_it008_data.star");
+  const StarTable* ta = again_data.source.Find(again_data.particles_block);
+  ASSERT_TRUE(ta && ta->Has("rlnNormCorrection"));
+  for (int i = 0; i < n; i += 17) EXPECT_NEAR(ta->GetDouble(i, "rlnNormCorrection"), norm[i], 1e-3 * norm[i]) << i;
+
   // Bit-identical for 1 and 2 threads with the corrections on.
   o.iterations = 3;
   o.threads = 2;
