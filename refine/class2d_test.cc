@@ -163,17 +163,29 @@ TEST(Sampling2d, RotatedSamplingMatchesRotateFourier) {
 
 // The fixed-point class sums keep only the window of the padded grid that the E-step can reach at
 // the current size; every value must equal the full grid's, and nothing may fall outside.
-TEST(Class2dSums, WindowHoldsTheFullGridsSums) {
+// Two classes, psi step 30°, size 18 of kBox, padding 2, with random block sums d (normal, sd
+// d_sd) and weights w (uniform in [0, w_max]) for Class2dSums::AddClass.
+struct RandomBlockSums {
   EStepSetup s;
-  s.px = SelectPixels(kBox, 18);
-  s.classes = 2;
-  s.pad = 2;
-  s.psi = PsiGrid(30);
-  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
-  Rng rng(5, 0);
-  std::vector<float> d(static_cast<std::size_t>(npsi) * 2 * P), w(static_cast<std::size_t>(npsi) * P);
-  for (float& v : d) v = static_cast<float>(rng.Normal(0, 1));
-  for (float& v : w) v = static_cast<float>(rng.Uniform(0, 2));
+  std::vector<float> d, w;
+  RandomBlockSums(std::uint64_t seed, double d_sd, double w_max) {
+    s.px = SelectPixels(kBox, 18);
+    s.classes = 2;
+    s.pad = 2;
+    s.psi = PsiGrid(30);
+    const std::size_t P = s.px.size(), npsi = s.psi.size();
+    Rng rng(seed, 0);
+    d.resize(npsi * 2 * P);
+    w.resize(npsi * P);
+    for (float& v : d) v = static_cast<float>(rng.Normal(0, d_sd));
+    for (float& v : w) v = static_cast<float>(rng.Uniform(0, w_max));
+  }
+};
+
+TEST(Class2dSums, WindowHoldsTheFullGridsSums) {
+  RandomBlockSums r(5, 1, 2);
+  const EStepSetup& s = r.s;
+  const std::vector<float>&d = r.d, &w = r.w;
   Class2dSums window(2, kBox, 2, 18), full(2, kBox, 2);
   std::vector<double> scratch;
   std::mutex lock;
@@ -196,16 +208,9 @@ TEST(Class2dSums, WindowHoldsTheFullGridsSums) {
 // The 64-bit class grids hold the same sums as the 128-bit ones (to their resolution 1/S), and
 // report the largest value added, from which the caller sees whether a wrap was possible.
 TEST(Class2dSums, Grid64MatchesGrid128AndReportsItsRange) {
-  EStepSetup s;
-  s.px = SelectPixels(kBox, 18);
-  s.classes = 2;
-  s.pad = 2;
-  s.psi = PsiGrid(30);
-  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
-  Rng rng(7, 0);
-  std::vector<float> d(static_cast<std::size_t>(npsi) * 2 * P), w(static_cast<std::size_t>(npsi) * P);
-  for (float& v : d) v = static_cast<float>(rng.Normal(0, 1e3));
-  for (float& v : w) v = static_cast<float>(rng.Uniform(0, 2e3));
+  RandomBlockSums r(7, 1e3, 2e3);
+  const EStepSetup& s = r.s;
+  const std::vector<float>&d = r.d, &w = r.w;
   const double scale = std::ldexp(1.0, 30);
   Class2dSums wide(2, kBox, 2, 18), narrow(2, kBox, 2, 18, scale);
   std::vector<double> scratch;
