@@ -56,6 +56,9 @@ int RunTrain(int argc, char** argv) {
   app.add_option("--steps-per-epoch", opt.steps_per_epoch, "Minibatches per epoch")->capture_default_str();
   app.add_option("--lr", opt.learning_rate, "Adam learning rate (cosine schedule to lr/20)")->capture_default_str();
   app.add_option("--weight-decay", opt.weight_decay, "Adam weight decay")->capture_default_str();
+  app.add_option("--weight-average", opt.weight_average,
+                 "Validate and save the moving average of the weights with this decay per step (0 = last step's)")
+      ->capture_default_str();
   app.add_flag("--resume", opt.resume, "Continue from OUT/checkpoint.pt");
   app.add_option("--stop-after-epoch", opt.stop_after_epoch, "Stop after this epoch (continue later with --resume)");
   app.add_option("--device", opt.device, "cpu | cuda[:N]")->capture_default_str();

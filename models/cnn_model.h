@@ -85,6 +85,8 @@ class CnnModel {
   // Mirror padding added on every side before inference (covers half the receptive field).
   int Margin() const;
   int64_t NumParameters() const;
+  // All parameters, flattened in a fixed order (tests and diagnostics).
+  std::vector<float> ParameterValues() const;
 
   // Log-odds map of a binned, normalised micrograph; tiles of at most tile x tile pixels
   // overlapping by the receptive field (only tile centres kept), so the result does not
@@ -106,7 +108,15 @@ class CnnModel {
   // One optimiser step on the batch; returns the loss before the step. The loss is evaluated
   // on the central region of each patch (margin pixels excluded on each side).
   double TrainStep(const CnnBatch& batch, const CnnLossOptions& loss, int margin);
-  // Checkpoint = model + optimiser state + caller's JSON state, atomically.
+  // Exponential moving average of the weights over training steps (Polyak averaging), updated
+  // after every TrainStep with decay min(decay, (1 + t) / (10 + t)) at step t; batch-norm
+  // statistics are copied. decay 0 = off. Averaged weights generalise better and vary less
+  // from epoch to epoch than the last step's (benchmarks/results/cnn/ADDENDA.md).
+  void EnableWeightAveraging(double decay);
+  bool HasAveragedWeights() const;
+  // Exchanges the live and the averaged weights (validate or save the average, then swap back).
+  void SwapAveragedWeights();
+  // Checkpoint = model + optimiser state + averaged weights + caller's JSON state, atomically.
   void SaveCheckpoint(const std::string& path, const std::string& state_json) const;
   // Restores weights and optimiser state (ConfigureOptimiser must have been called); returns the JSON state.
   std::string LoadCheckpoint(const std::string& path);

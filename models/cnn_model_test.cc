@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -194,6 +195,63 @@ TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
   EXPECT_EQ(a.first, b.first);
   EXPECT_EQ(MaxAbsDiff(a.second, b.second), 0.0);
   EXPECT_LT(a.first.back(), a.first.front());
+}
+
+// The averaged weights follow a_{t+1} = d_t a_t + (1 - d_t) w_{t+1}, d_t = min(decay, (1+t)/(10+t)),
+// from a_0 = the initial weights; swapping twice restores the live weights; a checkpoint
+// carries the average so that --resume continues it exactly.
+TEST(CnnModelTest, WeightAveragingFollowsItsRecursionAndSurvivesACheckpoint) {
+  SetTorchThreads(1);
+  MakeTorchDeterministic(3);
+  CnnModel m = CnnModel::Create(Meta("resnet8"), 3);
+  m.ConfigureOptimiser(1e-2, 0);
+  EXPECT_FALSE(m.HasAveragedWeights());
+  m.EnableWeightAveraging(0.5);
+  ASSERT_TRUE(m.HasAveragedWeights());
+  CnnBatch b{2, 40, 40, {}, {}, {}};
+  Image r = RandomImage(40, 80, 8);
+  b.images.assign(r.begin(), r.end());
+  b.labels.assign(b.images.size(), 0.0f);
+  for (int i = 0; i < 5; ++i) b.labels[40 * 20 + 18 + i] = 1;
+  std::vector<double> expected = [&] {
+    auto w = m.ParameterValues();
+    return std::vector<double>(w.begin(), w.end());
+  }();
+  for (int t = 0; t < 4; ++t) {
+    m.TrainStep(b, {}, 4);
+    const auto w = m.ParameterValues();
+    const double d = std::min(0.5, (1.0 + t) / (10.0 + t));
+    for (std::size_t i = 0; i < w.size(); ++i) expected[i] = d * expected[i] + (1 - d) * w[i];
+    m.SwapAveragedWeights();
+    const auto a = m.ParameterValues();
+    ASSERT_EQ(a.size(), expected.size());
+    double err = 0, moved = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      err = std::max(err, std::fabs(a[i] - expected[i])), moved = std::max(moved, std::fabs(a[i] - double(w[i])));
+    EXPECT_LT(err, 1e-6) << "step " << t;
+    EXPECT_GT(moved, 1e-4) << "step " << t;  // the average is not the live weights
+    m.SwapAveragedWeights();
+    EXPECT_EQ(m.ParameterValues(), w);
+  }
+  const std::string ckpt = TempPath("ema_checkpoint.pt");
+  m.SaveCheckpoint(ckpt, "{}");
+  CnnModel n = CnnModel::Create(Meta("resnet8"), 99);
+  n.ConfigureOptimiser(1e-2, 0);
+  n.EnableWeightAveraging(0.5);
+  n.LoadCheckpoint(ckpt);
+  EXPECT_EQ(n.ParameterValues(), m.ParameterValues());
+  m.TrainStep(b, {}, 4);
+  n.TrainStep(b, {}, 4);
+  m.SwapAveragedWeights();
+  n.SwapAveragedWeights();
+  EXPECT_EQ(n.ParameterValues(), m.ParameterValues());
+  // A checkpoint without an average cannot continue one.
+  CnnModel plain = CnnModel::Create(Meta("resnet8"), 5);
+  plain.ConfigureOptimiser(1e-2, 0);
+  plain.SaveCheckpoint(ckpt, "{}");
+  EXPECT_THROW(n.LoadCheckpoint(ckpt), IoError);
+  EXPECT_THROW(n.EnableWeightAveraging(1.0), InvalidInputError);
+  std::filesystem::remove(ckpt);
 }
 
 // Rotated / flipped copies of an image (x fastest): quarter turn counter-clockwise in array

@@ -38,6 +38,7 @@ CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device
                         int test_time_augmentation) {
   const DeviceSpec spec = ParseDevice(device);
   SetTorchThreads(threads);
+  KeepLargeAllocationsInHeap();
   auto model = std::make_shared<CnnModel>(CnnModel::Load(model_path, spec));
   if (test_time_augmentation > 0) {
     model->mutable_meta().test_time_augmentation = test_time_augmentation;

@@ -249,6 +249,29 @@ struct CnnModel::Impl {
   std::shared_ptr<NetImpl> net;
   std::unique_ptr<torch::optim::Adam> adam;
   torch::Device device = torch::kCPU;
+  // Weight averaging: shadow copies of the parameters and buffers, in named_parameters() /
+  // named_buffers() order, and the number of steps averaged.
+  double ema_decay = 0;
+  std::vector<torch::Tensor> ema_params, ema_buffers;
+  int64_t ema_steps = 0;
+
+  void InitAverage() {
+    torch::NoGradGuard g;
+    ema_params.clear();
+    ema_buffers.clear();
+    for (const auto& p : net->parameters()) ema_params.push_back(p.detach().clone());
+    for (const auto& b : net->buffers()) ema_buffers.push_back(b.detach().clone());
+    ema_steps = 0;
+  }
+  void UpdateAverage() {
+    torch::NoGradGuard g;
+    const double d = std::min(ema_decay, (1.0 + ema_steps) / (10.0 + ema_steps));
+    auto params = net->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1 - d);
+    auto buffers = net->buffers();
+    for (std::size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i].detach());
+    ++ema_steps;
+  }
 
   torch::Tensor Layout(torch::Tensor t) const {
     return meta.channels_last && device.is_cpu() ? t.contiguous(torch::MemoryFormat::ChannelsLast) : t.contiguous();
@@ -376,6 +399,15 @@ int64_t CnnModel::NumParameters() const {
   int64_t n = 0;
   for (const auto& p : impl_->net->parameters()) n += p.numel();
   return n;
+}
+
+std::vector<float> CnnModel::ParameterValues() const {
+  std::vector<float> v;
+  for (const auto& p : impl_->net->parameters()) {
+    auto c = p.detach().to(torch::kCPU).contiguous();
+    v.insert(v.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  }
+  return v;
 }
 
 void CnnModel::SetDevice(const DeviceSpec& d) {
@@ -529,10 +561,36 @@ double CnnModel::TrainStep(const CnnBatch& b, const CnnLossOptions& loss, int ma
     impl_->adam->zero_grad();
     l.backward();
     impl_->adam->step();
+    if (impl_->ema_decay > 0) impl_->UpdateAverage();
     return l.item<double>();
   } catch (...) {
     RethrowTorch("training step");
   }
+}
+
+void CnnModel::EnableWeightAveraging(double decay) {
+  if (!(decay >= 0 && decay < 1)) throw InvalidInputError("weight averaging decay must be in [0, 1)");
+  impl_->ema_decay = decay;
+  if (decay > 0)
+    impl_->InitAverage();
+  else
+    impl_->ema_params.clear(), impl_->ema_buffers.clear();
+}
+
+bool CnnModel::HasAveragedWeights() const { return impl_->ema_decay > 0 && !impl_->ema_params.empty(); }
+
+void CnnModel::SwapAveragedWeights() {
+  EMKIT_CHECK(HasAveragedWeights(), "weight averaging is off");
+  torch::NoGradGuard g;
+  auto swap = [](torch::Tensor& live, torch::Tensor& avg) {
+    auto t = live.detach().clone();
+    live.detach().copy_(avg);
+    avg.copy_(t);
+  };
+  auto params = impl_->net->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) swap(params[i], impl_->ema_params[i]);
+  auto buffers = impl_->net->buffers();
+  for (std::size_t i = 0; i < buffers.size(); ++i) swap(buffers[i], impl_->ema_buffers[i]);
 }
 
 void CnnModel::SaveCheckpoint(const std::string& path, const std::string& state_json) const {
@@ -541,6 +599,13 @@ void CnnModel::SaveCheckpoint(const std::string& path, const std::string& state_
     torch::serialize::OutputArchive a, o;
     for (const auto& p : impl_->net->named_parameters()) a.write(p.key(), p.value().contiguous().to(torch::kCPU));
     for (const auto& b : impl_->net->named_buffers()) a.write(b.key(), b.value().contiguous().to(torch::kCPU), true);
+    if (HasAveragedWeights()) {
+      for (std::size_t i = 0; i < impl_->ema_params.size(); ++i)
+        a.write("ema_p" + std::to_string(i), impl_->ema_params[i].contiguous().to(torch::kCPU));
+      for (std::size_t i = 0; i < impl_->ema_buffers.size(); ++i)
+        a.write("ema_b" + std::to_string(i), impl_->ema_buffers[i].contiguous().to(torch::kCPU), true);
+      a.write("ema_steps", c10::IValue(impl_->ema_steps));
+    }
     a.write("emkit_meta", c10::IValue(impl_->meta.ToJson()));
     a.write("emkit_state", c10::IValue(state_json));
     impl_->adam->save(o);
@@ -559,6 +624,23 @@ std::string CnnModel::LoadCheckpoint(const std::string& path) {
     impl_->ApplyLayout();
     a.read("optimiser", o);
     impl_->adam->load(o);
+    if (HasAveragedWeights()) {
+      c10::IValue steps;
+      if (!a.try_read("ema_steps", steps) || !steps.isInt())
+        throw IoError(path + ": no averaged weights (written without weight averaging)");
+      torch::NoGradGuard g;
+      for (std::size_t i = 0; i < impl_->ema_params.size(); ++i) {
+        torch::Tensor t;
+        a.read("ema_p" + std::to_string(i), t);
+        impl_->ema_params[i].copy_(t);
+      }
+      for (std::size_t i = 0; i < impl_->ema_buffers.size(); ++i) {
+        torch::Tensor t;
+        a.read("ema_b" + std::to_string(i), t, true);
+        impl_->ema_buffers[i].copy_(t);
+      }
+      impl_->ema_steps = steps.toInt();
+    }
     c10::IValue state;
     if (!a.try_read("emkit_state", state) || !state.isString()) throw IoError(path + ": no training state");
     return state.toStringRef();

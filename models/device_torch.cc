@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -41,6 +42,18 @@ void SetTorchThreads(int threads) {
     } catch (...) {
     }
   }
+}
+
+void KeepLargeAllocationsInHeap() {
+  static std::atomic<int> done{0};
+  if (done.exchange(1) != 0) return;
+  // No mmap for large blocks (the threshold itself cannot go above 32 MB), no trimming of the
+  // heap top below 1 GiB, and one arena: a worker thread's arena lives in 64 MB heaps that glibc
+  // unmaps as soon as they empty, which two 30 MB activations do between layers. The arena limit
+  // only holds for threads that have not allocated yet, hence "before the first worker thread".
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_ARENA_MAX, 1);
 }
 
 std::string TorchSummary() {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace emkit::testing {
 
@@ -21,7 +22,34 @@ inline std::string SharedDataDir() {
   return std::filesystem::exists(dir) ? dir : std::string();
 }
 
-// A fresh, empty folder for one test.
+// Removes the folders FreshDir made for a test when that test passes (a failed test's folders
+// stay for inspection; EMKIT_KEEP_TEST_DIRS=1 keeps them all).
+class TestDirCleaner : public ::testing::EmptyTestEventListener {
+ public:
+  static TestDirCleaner& Instance() {
+    static TestDirCleaner* cleaner = [] {
+      auto* c = new TestDirCleaner;
+      ::testing::UnitTest::GetInstance()->listeners().Append(c);  // gtest owns it
+      return c;
+    }();
+    return *cleaner;
+  }
+  void Add(const std::string& dir) { dirs_.push_back(dir); }
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    const char* keep = std::getenv("EMKIT_KEEP_TEST_DIRS");
+    if (info.result()->Passed() && !(keep && *keep && std::string(keep) != "0"))
+      for (const auto& d : dirs_) {
+        std::error_code ec;
+        std::filesystem::remove_all(d, ec);
+      }
+    dirs_.clear();
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
+// A fresh, empty folder for one test, removed after it if it passes.
 inline std::string FreshDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string dir = ::testing::TempDir() + "/emkit_" +
@@ -29,6 +57,7 @@ inline std::string FreshDir(const std::string& name) {
                     std::to_string(::getpid());  // two builds' test runs at once must not share folders
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  if (info) TestDirCleaner::Instance().Add(dir);
   return dir;
 }
 

@@ -125,6 +125,7 @@ void TrainOptions::Check() const {
   if (epochs < 1) bad("--epochs must be >= 1");
   if (steps_per_epoch < 1) bad("--steps-per-epoch must be >= 1");
   if (!(learning_rate > 0)) bad("--lr must be > 0");
+  if (!(weight_average >= 0 && weight_average < 1)) bad("--weight-average must be in [0, 1)");
   if (patches.batch < 1) bad("--batch-size must be >= 1");
   if (patches.patch < 0) bad("--patch must be >= 0 (0 = automatic)");
   if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
@@ -139,6 +140,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   TrainOptions opt = opt_in;
   const double t0 = NowSeconds();
   SetTorchThreads(opt.threads);
+  KeepLargeAllocationsInHeap();
   const DeviceSpec device = ParseDevice(opt.device);
   MakeTorchDeterministic(opt.seed);
   CreateDirectories(opt.out_dir);
@@ -187,6 +189,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   CnnModel model = CnnModel::Create(meta, opt.seed);
   model.SetDevice(device);
   model.ConfigureOptimiser(opt.learning_rate, opt.weight_decay);
+  model.EnableWeightAveraging(opt.weight_average);
   const int rf = model.ReceptiveField();
   const double d_binned = meta.DiameterBinnedPx();
   if (rf < d_binned)
@@ -260,6 +263,9 @@ TrainResult Train(const TrainOptions& opt_in) {
       progress.Advance();
     }
     progress.Finish();
+    // Validate and keep the averaged weights; train on with the live ones.
+    const bool averaged = model.HasAveragedWeights();
+    if (averaged) model.SwapAveragedWeights();
     const Validation v = Validate(model, valid, d_binned, opt.max_validation_peaks);
     EpochRecord rec{epoch, sum / opt.steps_per_epoch, lr, v.ap, v.f1, v.precision, v.recall, v.threshold, 0};
     rec.seconds = NowSeconds() - te;
@@ -282,6 +288,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                                                .dump();
       model.Save(result.model_path);
     }
+    if (averaged) model.SwapAveragedWeights();
     nlohmann::json state = {{"epoch", epoch},
                             {"history", HistoryJson(result.history)},
                             {"best_ap", result.best_ap},
@@ -324,6 +331,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"positive_fraction", po.positive_fraction},
                            {"label_radius_px", po.label_radius},
                            {"learning_rate", opt.learning_rate},
+                           {"weight_average", opt.weight_average},
                            {"seed", opt.seed},
                            {"threads", opt.threads},
                            {"torch", TorchSummary()},

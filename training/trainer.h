@@ -34,6 +34,9 @@ struct TrainOptions {
   int steps_per_epoch = 30;
   double learning_rate = 3e-3;  // measured: few-minute runs learn much faster than at 1e-3
   double weight_decay = 0;
+  // Decay of the exponential moving average of the weights that is validated and saved (0 = the
+  // last step's weights).
+  double weight_average = 0.99;
   uint64_t seed = 42;
   int threads = 1;
   bool resume = false;
