@@ -44,6 +44,8 @@ int RunTrain(int argc, char** argv) {
                  "PU: expected particles per micrograph (0 = 1.5 x labelled)")
       ->capture_default_str();
   app.add_option("--slack", opt.slack, "PU: weight of the GE-binomial penalty")->capture_default_str();
+  app.add_option("--focal", opt.focal_gamma, "PN: focal loss exponent gamma (0 = cross-entropy)")
+      ->capture_default_str();
   app.add_option("--label-radius", opt.patches.label_radius, "Label disk radius, binned px")->capture_default_str();
   app.add_option("--patch", opt.patches.patch, "Patch size, binned px (0 = receptive field + 64 px)")
       ->capture_default_str();

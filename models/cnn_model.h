@@ -55,6 +55,10 @@ struct CnnLossOptions {
   double pi = 0.03;              // GE-binomial: expected positive fraction among unlabelled pixels
   double slack = 1.0;            // GE-binomial: weight of the penalty
   double positive_weight = 1.0;  // PN: weight of positive pixels
+  // PN: focal loss exponent (Lin et al. 2017): each pixel's cross-entropy times (1 - p_t)^gamma,
+  // p_t = the predicted probability of its label, so that confidently right pixels (most of the
+  // background) weigh less than the hard ones. 0 = plain cross-entropy.
+  double focal_gamma = 0.0;
 };
 
 // Minibatch of single-channel patches, n x h x w, row-major.
@@ -109,8 +113,8 @@ class CnnModel {
   // on the central region of each patch (margin pixels excluded on each side).
   double TrainStep(const CnnBatch& batch, const CnnLossOptions& loss, int margin);
   // Exponential moving average of the weights over training steps (Polyak averaging), updated
-  // after every TrainStep with decay min(decay, (1 + t) / (10 + t)) at step t; batch-norm
-  // statistics are copied. decay 0 = off. Averaged weights generalise better and vary less
+  // after every TrainStep with decay min(decay, (1 + t) / (10 + t)) at step t, batch-norm
+  // statistics alike. decay 0 = off. Averaged weights generalise better and vary less
   // from epoch to epoch than the last step's (benchmarks/results/cnn/ADDENDA.md).
   void EnableWeightAveraging(double decay);
   bool HasAveragedWeights() const;

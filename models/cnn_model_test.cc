@@ -176,6 +176,24 @@ TEST(CnnLossTest, PnIsWeightedBinaryCrossEntropy) {
   EXPECT_NEAR(CnnLoss(z, y, {}, o), expected, 1e-6);
 }
 
+TEST(CnnLossTest, PnFocalWeighsEachPixelByOneMinusItsProbability) {
+  std::vector<float> z = {2.0f, -1.0f, 0.5f, 3.0f}, y = {1, 0, -1, 0};
+  CnnLossOptions o;
+  o.objective = CnnObjective::kPn;
+  o.positive_weight = 2;
+  o.focal_gamma = 2;
+  auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  // Labelled pixels 0, 1, 3: p_t = sig(2), 1 - sig(-1), 1 - sig(3).
+  const double expected =
+      (2 * std::pow(1 - sig(2), 2) * std::log1p(std::exp(-2.0)) + std::pow(sig(-1), 2) * std::log1p(std::exp(-1.0)) +
+       std::pow(sig(3), 2) * std::log1p(std::exp(3.0))) /
+      3;
+  EXPECT_NEAR(CnnLoss(z, y, {}, o), expected, 1e-6);
+  o.focal_gamma = 0;
+  EXPECT_NEAR(CnnLoss(z, y, {}, o),
+              (2 * std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0)) + std::log1p(std::exp(3.0))) / 3, 1e-6);
+}
+
 TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
   auto run = [] {
     SetTorchThreads(1);

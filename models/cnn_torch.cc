@@ -207,6 +207,12 @@ torch::Tensor LossTensor(const torch::Tensor& logits, const torch::Tensor& label
     auto ys = y.masked_select(sel);
     if (zs.numel() == 0) return z.sum() * 0;
     auto wts = torch::where(ys > 0.5, torch::full_like(ys, o.positive_weight), torch::ones_like(ys));
+    if (o.focal_gamma > 0) {
+      auto bce = torch::binary_cross_entropy_with_logits(zs, ys, wts, {}, at::Reduction::None);
+      auto p = torch::sigmoid(zs);
+      auto pt = torch::where(ys > 0.5, p, 1 - p);
+      return ((1 - pt).pow(o.focal_gamma) * bce).mean();
+    }
     return torch::binary_cross_entropy_with_logits(zs, ys, wts);
   }
   auto pos = y > 0.5;
@@ -269,7 +275,7 @@ struct CnnModel::Impl {
     auto params = net->parameters();
     for (std::size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1 - d);
     auto buffers = net->buffers();
-    for (std::size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i].detach());
+    for (std::size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].mul_(d).add_(buffers[i].detach(), 1 - d);
     ++ema_steps;
   }
 

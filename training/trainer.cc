@@ -120,6 +120,8 @@ void TrainOptions::Check() const {
   if (!(diameter_px_target >= 4 && diameter_px_target <= 128)) bad("--binned-diameter must be in [4, 128] px");
   if (!(local_normalise_diameters >= 0)) bad("--local-norm must be >= 0");
   if (objective != "pu" && objective != "pn") bad("--objective '" + objective + "': expected pu or pn");
+  if (!(focal_gamma >= 0)) bad("--focal must be >= 0");
+  if (focal_gamma > 0 && objective != "pn") bad("--focal applies to --objective pn only");
   if (valid_fraction < 0 || valid_fraction >= 1) bad("--valid-fraction must be in [0, 1)");
   if (expected_particles < 0) bad("--expected-particles must be >= 0");
   if (epochs < 1) bad("--epochs must be >= 1");
@@ -200,6 +202,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   CnnLossOptions loss;
   loss.objective = opt.objective == "pn" ? CnnObjective::kPn : CnnObjective::kGeBinomial;
   loss.slack = opt.slack;
+  loss.focal_gamma = opt.focal_gamma;
   const double labelled = double(n_labels) / train.size();
   const double expected = opt.expected_particles > 0 ? opt.expected_particles : 1.5 * labelled;
   const double disk = DiskArea(opt.patches.label_radius);
@@ -315,6 +318,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"pi", loss.pi},
                            {"expected_particles_per_micrograph", expected},
                            {"slack", opt.slack},
+                           {"focal_gamma", opt.focal_gamma},
                            {"diameter_angstrom", diameter},
                            {"working_pixel_size", meta.working_pixel_size},
                            {"diameter_binned_px", d_binned},

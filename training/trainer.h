@@ -29,8 +29,9 @@ struct TrainOptions {
   std::string objective = "pu";   // "pu" (GE-binomial) | "pn"
   double expected_particles = 0;  // PU: particles per micrograph; 0 = 1.5 x labelled mean
   double slack = 1;
+  double focal_gamma = 0;  // PN: focal loss exponent (0 = cross-entropy)
   PatchOptions patches;
-  int epochs = 10;
+  int epochs = 20;  // 10 -> 20 with weight averaging: F1 +0.02 on the simulated set (benchmarks/cnn)
   int steps_per_epoch = 30;
   double learning_rate = 3e-3;  // measured: few-minute runs learn much faster than at 1e-3
   double weight_decay = 0;
