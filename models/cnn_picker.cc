@@ -37,8 +37,8 @@ std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model,
 CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile,
                         int test_time_augmentation) {
   const DeviceSpec spec = ParseDevice(device);
-  SetTorchThreads(threads);
   KeepLargeAllocationsInHeap();
+  SetTorchThreads(threads);
   auto model = std::make_shared<CnnModel>(CnnModel::Load(model_path, spec));
   if (test_time_augmentation > 0) {
     model->mutable_meta().test_time_augmentation = test_time_augmentation;

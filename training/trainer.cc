@@ -141,8 +141,8 @@ TrainResult Train(const TrainOptions& opt_in) {
   opt_in.Check();
   TrainOptions opt = opt_in;
   const double t0 = NowSeconds();
-  SetTorchThreads(opt.threads);
   KeepLargeAllocationsInHeap();
+  SetTorchThreads(opt.threads);
   const DeviceSpec device = ParseDevice(opt.device);
   MakeTorchDeterministic(opt.seed);
   CreateDirectories(opt.out_dir);
@@ -326,6 +326,12 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"train_micrographs", train.size()},
                            {"train_labels", n_labels},
                            {"valid_micrographs", valid.size()},
+                           {"valid_micrograph_paths",
+                            [&] {
+                              nlohmann::json a = nlohmann::json::array();
+                              for (const auto& m : valid) a.push_back(m.path);
+                              return a;
+                            }()},
                            {"cache_hit", result.cache_hit},
                            {"epochs", opt.epochs},
                            {"steps_per_epoch", opt.steps_per_epoch},

@@ -73,6 +73,7 @@ std::vector<double> TrainLosses(const CnnModelMeta& meta, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  KeepLargeAllocationsInHeap();  // as emkit pick and train do, before any worker thread
   const int threads = argc > 2 ? std::stoi(argv[2]) : 2;
   CnnModelMeta meta;
   meta.architecture = "resnet8";
