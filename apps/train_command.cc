@@ -53,6 +53,9 @@ int RunTrain(int argc, char** argv) {
   app.add_option("--positive-fraction", opt.patches.positive_fraction,
                  "Fraction of patches centred on labelled particles")
       ->capture_default_str();
+  app.add_option("--hard-negative-fraction", opt.patches.hard_negative_fraction,
+                 "PN: fraction of patches around the model's best unlabelled peaks, mined after each epoch")
+      ->capture_default_str();
   app.add_flag("!--no-augment", opt.patches.augment, "Disable rotation/flip augmentation");
   app.add_option("--epochs", opt.epochs, "Epochs")->capture_default_str();
   app.add_option("--steps-per-epoch", opt.steps_per_epoch, "Minibatches per epoch")->capture_default_str();

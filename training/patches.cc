@@ -59,7 +59,8 @@ int Mirror(int i, int n) {
 }  // namespace
 
 CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vector<Image>& labels,
-                     const PatchOptions& opt, uint64_t seed, uint64_t step) {
+                     const PatchOptions& opt, uint64_t seed, uint64_t step,
+                     const std::vector<std::vector<std::pair<double, double>>>* hard_negatives) {
   EMKIT_CHECK(!set.empty() && set.size() == labels.size(), "empty training set");
   EMKIT_CHECK(opt.patch > 0, "patch size must be set (> 0)");
   Rng rng(seed, StreamId("cnn-batch", step));
@@ -75,11 +76,28 @@ CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vec
   for (std::size_t i = 0; i < set.size(); ++i)
     if (!set[i].coords.empty()) with_particles.push_back(static_cast<int>(i));
   const int n_centred = with_particles.empty() ? 0 : static_cast<int>(std::lround(opt.positive_fraction * b.n));
+  std::vector<int> with_negatives;
+  if (hard_negatives) {
+    EMKIT_CHECK(hard_negatives->size() == set.size(), "one hard-negative list per micrograph");
+    for (std::size_t i = 0; i < set.size(); ++i)
+      if (!(*hard_negatives)[i].empty()) with_negatives.push_back(static_cast<int>(i));
+  }
+  const int n_hard = with_negatives.empty()
+                         ? 0
+                         : std::min(b.n - n_centred, static_cast<int>(std::lround(opt.hard_negative_fraction * b.n)));
   for (int p = 0; p < b.n; ++p) {
     const bool centred = p < n_centred;
     int mi;
     double cx, cy;
-    if (centred) {
+    if (p >= n_centred && p < n_centred + n_hard) {
+      mi = with_negatives[rng.UniformInt(0, static_cast<int>(with_negatives.size()) - 1)];
+      const auto& list = (*hard_negatives)[mi];
+      const auto& c = list[rng.UniformInt(0, static_cast<int>(list.size()) - 1)];
+      // Jitter within a quarter of the loss region, so the negative is always inside it.
+      const double j = std::max(1, n - 2 * opt.margin) / 4.0;
+      cx = c.first + rng.Uniform(-j, j);
+      cy = c.second + rng.Uniform(-j, j);
+    } else if (centred) {
       mi = with_particles[rng.UniformInt(0, static_cast<int>(with_particles.size()) - 1)];
       const auto& c = set[mi].coords[rng.UniformInt(0, static_cast<int>(set[mi].coords.size()) - 1)];
       cx = c.x / set[mi].bin_factor + rng.Uniform(-n / 4.0, n / 4.0);

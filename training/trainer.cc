@@ -50,6 +50,35 @@ Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph
   return v;
 }
 
+// Hard negatives for PN training (complete labels): on every training micrograph, the model's
+// best-scoring peaks farther than half a diameter from every label, at most half as many as
+// the micrograph has labels (at least 4). Binned coordinates.
+std::vector<std::vector<std::pair<double, double>>> MineHardNegatives(const CnnModel& model,
+                                                                      const std::vector<AnnotatedMicrograph>& set,
+                                                                      double diameter_binned) {
+  std::vector<std::vector<std::pair<double, double>>> out(set.size());
+  const double r2 = 0.25 * diameter_binned * diameter_binned;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const auto centres = BinnedCentres(set[i]);
+    const std::size_t keep = std::max<std::size_t>(4, centres.size() / 2);
+    PeakOptions po;
+    po.threshold = -1e30;
+    po.min_distance = std::max(1.0, 0.5 * diameter_binned);
+    po.max_peaks = static_cast<int>(keep + 2 * centres.size() + 8);
+    for (const auto& p : FindPeaks(model.Predict(set[i].image), po)) {
+      bool near = false;
+      for (const auto& [cx, cy] : centres)
+        if ((p.x - cx) * (p.x - cx) + (p.y - cy) * (p.y - cy) < r2) {
+          near = true;
+          break;
+        }
+      if (!near) out[i].emplace_back(p.x, p.y);
+      if (out[i].size() >= keep) break;
+    }
+  }
+  return out;
+}
+
 nlohmann::json HistoryJson(const std::vector<EpochRecord>& h) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& e : h)
@@ -131,6 +160,8 @@ void TrainOptions::Check() const {
   if (patches.batch < 1) bad("--batch-size must be >= 1");
   if (patches.patch < 0) bad("--patch must be >= 0 (0 = automatic)");
   if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
+  if (patches.hard_negative_fraction < 0 || patches.positive_fraction + patches.hard_negative_fraction > 1)
+    bad("--hard-negative-fraction must be in [0, 1 - positive fraction]");
   if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
   if (threads < 1) bad("--threads must be >= 1");
   if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
@@ -245,6 +276,12 @@ TrainResult Train(const TrainOptions& opt_in) {
     LOG_WARN("--resume: no checkpoint in " << opt.out_dir << ", starting afresh");
   }
 
+  // Hard negatives (PN only: with sparse labels an unlabelled peak may be a particle), mined
+  // with the live weights after every epoch; on --resume, again from the checkpoint's weights.
+  const bool mine = loss.objective == CnnObjective::kPn && po.hard_negative_fraction > 0;
+  std::vector<std::vector<std::pair<double, double>>> hard_negatives;
+  if (mine && first_epoch > 1) hard_negatives = MineHardNegatives(model, train, d_binned);
+
   const int total_steps = opt.epochs * opt.steps_per_epoch;
   const int last_epoch = opt.stop_after_epoch > 0 ? std::min(opt.epochs, opt.stop_after_epoch) : opt.epochs;
   for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
@@ -256,7 +293,9 @@ TrainResult Train(const TrainOptions& opt_in) {
       // Cosine schedule from lr down to lr/20.
       lr = opt.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(kPi * step / total_steps)));
       model.SetLearningRate(lr);
-      const double l = model.TrainStep(SampleBatch(train, labels, po, opt.seed, step), loss, po.margin);
+      const double l = model.TrainStep(
+          SampleBatch(train, labels, po, opt.seed, step, hard_negatives.empty() ? nullptr : &hard_negatives), loss,
+          po.margin);
       if (!std::isfinite(l))
         throw InternalError("training diverged (loss " + std::to_string(l) + ") at step " + std::to_string(step));
       sum += l;
@@ -292,6 +331,7 @@ TrainResult Train(const TrainOptions& opt_in) {
       model.Save(result.model_path);
     }
     if (averaged) model.SwapAveragedWeights();
+    if (mine && epoch < last_epoch) hard_negatives = MineHardNegatives(model, train, d_binned);
     nlohmann::json state = {{"epoch", epoch},
                             {"history", HistoryJson(result.history)},
                             {"best_ap", result.best_ap},
@@ -339,6 +379,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"patch_px", po.patch},
                            {"test_time_augmentation", opt.test_time_augmentation},
                            {"positive_fraction", po.positive_fraction},
+                           {"hard_negative_fraction", mine ? po.hard_negative_fraction : 0.0},
                            {"label_radius_px", po.label_radius},
                            {"learning_rate", opt.learning_rate},
                            {"weight_average", opt.weight_average},

@@ -107,28 +107,35 @@ TEST(TrainerTest, PuTrainingOnSparseLabelsBeatsChance) {
   EXPECT_DOUBLE_EQ(m.meta().working_pixel_size, 2.0);
 }
 
+// PU, and PN with hard negatives mined after each epoch (again from the checkpoint on resume).
 TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
   auto train = MakeSet("det_train", 2, 3), valid = MakeSet("det_valid", 1, 4);
-  TrainOptions o = SmallOptions(train, valid, Out("det_a"));
-  o.epochs = 2;
-  o.steps_per_epoch = 4;
-  TrainResult a = Train(o);
-  o.out_dir = Out("det_b");
-  TrainResult b = Train(o);
-  ASSERT_EQ(a.history.size(), b.history.size());
-  for (std::size_t i = 0; i < a.history.size(); ++i) {
-    EXPECT_EQ(a.history[i].loss, b.history[i].loss);
-    EXPECT_EQ(a.history[i].ap, b.history[i].ap);
+  for (const std::string objective : {"pu", "pn"}) {
+    SCOPED_TRACE(objective);
+    TrainOptions o = SmallOptions(train, valid, Out("det_a_" + objective));
+    o.objective = objective;
+    if (objective == "pn") o.patches.hard_negative_fraction = 0.25;
+    o.epochs = 3;
+    o.steps_per_epoch = 3;
+    TrainResult a = Train(o);
+    o.out_dir = Out("det_b_" + objective);
+    TrainResult b = Train(o);
+    ASSERT_EQ(a.history.size(), b.history.size());
+    for (std::size_t i = 0; i < a.history.size(); ++i) {
+      EXPECT_EQ(a.history[i].loss, b.history[i].loss);
+      EXPECT_EQ(a.history[i].ap, b.history[i].ap);
+    }
+    // Stop after two epochs, then resume to three: the same losses as the uninterrupted run.
+    o.out_dir = Out("det_c_" + objective);
+    o.stop_after_epoch = 2;
+    EXPECT_EQ(Train(o).history.size(), 2u);
+    o.stop_after_epoch = 0;
+    o.resume = true;
+    TrainResult c = Train(o);
+    ASSERT_EQ(c.history.size(), 3u);
+    EXPECT_EQ(c.history[2].loss, a.history[2].loss);
+    EXPECT_EQ(c.history[2].ap, a.history[2].ap);
   }
-  // Stop after one epoch, then resume to two: the same losses as the uninterrupted run.
-  o.out_dir = Out("det_c");
-  o.stop_after_epoch = 1;
-  EXPECT_EQ(Train(o).history.size(), 1u);
-  o.stop_after_epoch = 0;
-  o.resume = true;
-  TrainResult c = Train(o);
-  ASSERT_EQ(c.history.size(), 2u);
-  EXPECT_EQ(c.history[1].loss, a.history[1].loss);
 }
 
 TEST(TrainerTest, PreprocessedSetIsCachedAndReused) {
@@ -184,6 +191,44 @@ TEST(TrainerTest, PatchesHaveLabelsOnParticlesAndAreAugmented) {
     if (b.labels[i] == 0) off += b.images[i], ++noff;
   }
   EXPECT_LT(on / non, off / noff - 0.5);
+}
+
+// Hard-negative patches: the given fraction of the batch, each with its negative inside the
+// loss region (so the loss sees it), none without a list.
+TEST(TrainerTest, HardNegativePatchesContainTheNegativeInTheirLossRegion) {
+  AnnotatedMicrograph m;
+  m.image = Image(100, 80);
+  m.bin_factor = 1;
+  m.coords = {Coordinate{20, 20}};
+  const int hx = 70, hy = 50;
+  m.image(hx, hy) = 1000;  // marks the negative
+  std::vector<AnnotatedMicrograph> set = {m};
+  std::vector<Image> labels = {DiskLabels(100, 80, BinnedCentres(m), 3)};
+  PatchOptions po;
+  po.patch = 32;
+  po.margin = 6;
+  po.batch = 8;
+  po.positive_fraction = 0.25;
+  po.hard_negative_fraction = 0.5;
+  const std::vector<std::vector<std::pair<double, double>>> negatives = {{{double(hx), double(hy)}}};
+  for (uint64_t step = 0; step < 5; ++step) {
+    CnnBatch b = SampleBatch(set, labels, po, 3, step, &negatives);
+    CnnBatch plain = SampleBatch(set, labels, po, 3, step);
+    const std::size_t plane = 32 * 32;
+    for (int p = 0; p < 8; ++p) {
+      int marked = 0;
+      for (int y = po.margin; y < 32 - po.margin; ++y)
+        for (int x = po.margin; x < 32 - po.margin; ++x) marked += b.images[p * plane + y * 32 + x] == 1000;
+      if (p >= 2 && p < 6) {
+        EXPECT_EQ(marked, 1) << "step " << step << " patch " << p;
+        EXPECT_EQ(b.penalty_mask[p * plane + 16 * 32 + 16], 1.0f);
+      }
+    }
+    // The particle-centred patches come first and do not depend on the negatives.
+    EXPECT_TRUE(std::equal(b.images.begin(), b.images.begin() + 2 * plane, plain.images.begin()));
+  }
+  po.positive_fraction = 0.8;
+  EXPECT_NO_THROW(SampleBatch(set, labels, po, 3, 0, &negatives));  // hard patches capped by the rest
 }
 
 TEST(TrainerTest, BadInputsErrorClearly) {
