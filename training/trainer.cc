@@ -162,6 +162,8 @@ void TrainOptions::Check() const {
   if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
   if (patches.hard_negative_fraction < 0 || patches.positive_fraction + patches.hard_negative_fraction > 1)
     bad("--hard-negative-fraction must be in [0, 1 - positive fraction]");
+  if (patches.hard_negative_fraction > 0 && objective != "pn")
+    bad("--hard-negative-fraction applies to --objective pn only (an unlabelled peak may be a particle)");
   if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
   if (threads < 1) bad("--threads must be >= 1");
   if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
@@ -276,9 +278,9 @@ TrainResult Train(const TrainOptions& opt_in) {
     LOG_WARN("--resume: no checkpoint in " << opt.out_dir << ", starting afresh");
   }
 
-  // Hard negatives (PN only: with sparse labels an unlabelled peak may be a particle), mined
-  // with the live weights after every epoch; on --resume, again from the checkpoint's weights.
-  const bool mine = loss.objective == CnnObjective::kPn && po.hard_negative_fraction > 0;
+  // Hard negatives (PN only, see Check), mined with the live weights after every epoch; on
+  // --resume, again from the checkpoint's weights.
+  const bool mine = po.hard_negative_fraction > 0;
   std::vector<std::vector<std::pair<double, double>>> hard_negatives;
   if (mine && first_epoch > 1) hard_negatives = MineHardNegatives(model, train, d_binned);
 

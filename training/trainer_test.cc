@@ -259,6 +259,20 @@ TEST(TrainerTest, BadInputsErrorClearly) {
   o.diameter_angstrom = 40;
   o.objective = "magic";
   EXPECT_THROW(Train(o), InvalidInputError);
+  // PN-only options with the PU objective, out-of-range fractions and decays.
+  o.objective = "pu";
+  o.patches.hard_negative_fraction = 0.25;
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.patches.hard_negative_fraction = 0;
+  o.focal_gamma = 2;
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.objective = "pn";
+  o.focal_gamma = 0;
+  o.patches.hard_negative_fraction = 0.75;  // + positive fraction 0.5 > 1
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.patches.hard_negative_fraction = 0;
+  o.weight_average = 1;
+  EXPECT_THROW(Train(o), InvalidInputError);
 }
 
 }  // namespace
