@@ -20,8 +20,8 @@ struct PatchOptions {
   // Fraction centred (jitter within the loss region) on mined hard negatives when there are any
   // (PN training: the model's best-scoring peaks away from every label, mined after each epoch).
   double hard_negative_fraction = 0;  // measured: +0.002 F1, no fewer broken particles picked (benchmarks/cnn)
-  double label_radius = 3;  // binned pixels
-  int margin = 16;          // loss excluded within this many pixels of a patch edge
+  double label_radius = 3;            // binned pixels
+  int margin = 16;                    // loss excluded within this many pixels of a patch edge
   bool augment = true;
 };
 
