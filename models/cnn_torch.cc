@@ -255,12 +255,21 @@ struct CnnModel::Impl {
   std::shared_ptr<NetImpl> net;
   std::unique_ptr<torch::optim::Adam> adam;
   torch::Device device = torch::kCPU;
-  // Weight averaging: shadow copies of the parameters and buffers, in named_parameters() /
-  // named_buffers() order, and the number of steps averaged.
+  // Weight averaging: shadow copies of the parameters and buffers, in parameters() / buffers()
+  // order, and the number of steps averaged.
   double ema_decay = 0;
   std::vector<torch::Tensor> ema_params, ema_buffers;
   int64_t ema_steps = 0;
 
+  // f(live, shadow) for every parameter and buffer (without autograd).
+  template <class F>
+  void ForEachAveraged(F f) {
+    torch::NoGradGuard g;
+    auto params = net->parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) f(params[i], ema_params[i]);
+    auto buffers = net->buffers();
+    for (std::size_t i = 0; i < buffers.size(); ++i) f(buffers[i], ema_buffers[i]);
+  }
   void InitAverage() {
     torch::NoGradGuard g;
     ema_params.clear();
@@ -270,12 +279,8 @@ struct CnnModel::Impl {
     ema_steps = 0;
   }
   void UpdateAverage() {
-    torch::NoGradGuard g;
     const double d = std::min(ema_decay, (1.0 + ema_steps) / (10.0 + ema_steps));
-    auto params = net->parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1 - d);
-    auto buffers = net->buffers();
-    for (std::size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].mul_(d).add_(buffers[i].detach(), 1 - d);
+    ForEachAveraged([d](torch::Tensor& live, torch::Tensor& avg) { avg.mul_(d).add_(live.detach(), 1 - d); });
     ++ema_steps;
   }
 
@@ -587,16 +592,11 @@ bool CnnModel::HasAveragedWeights() const { return impl_->ema_decay > 0 && !impl
 
 void CnnModel::SwapAveragedWeights() {
   EMKIT_CHECK(HasAveragedWeights(), "weight averaging is off");
-  torch::NoGradGuard g;
-  auto swap = [](torch::Tensor& live, torch::Tensor& avg) {
+  impl_->ForEachAveraged([](torch::Tensor& live, torch::Tensor& avg) {
     auto t = live.detach().clone();
     live.detach().copy_(avg);
     avg.copy_(t);
-  };
-  auto params = impl_->net->parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) swap(params[i], impl_->ema_params[i]);
-  auto buffers = impl_->net->buffers();
-  for (std::size_t i = 0; i < buffers.size(); ++i) swap(buffers[i], impl_->ema_buffers[i]);
+  });
 }
 
 void CnnModel::SaveCheckpoint(const std::string& path, const std::string& state_json) const {

@@ -23,6 +23,16 @@ struct Validation {
   double ap = 0, f1 = 0, precision = 0, recall = 0, threshold = 0;
 };
 
+// The model's score peaks on a binned micrograph, best first, as picking finds them (no
+// threshold; no two closer than half a diameter), in binned pixels. max_peaks 0 = all.
+std::vector<Coordinate> ScorePeaks(const CnnModel& model, const Image& binned, double diameter_binned, int max_peaks) {
+  PeakOptions po;
+  po.threshold = -1e30;
+  po.min_distance = std::max(1.0, 0.5 * diameter_binned);
+  po.max_peaks = max_peaks;
+  return FindPeaks(model.Predict(binned), po);
+}
+
 // Picks every validation micrograph with the model and scores the ranking against the labels
 // (0.5·diameter matching radius); the F1-optimal threshold becomes the model's default.
 Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph>& set, double diameter_binned,
@@ -30,12 +40,7 @@ Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph
   std::vector<std::vector<Coordinate>> picks(set.size()), truth(set.size());
   double radius = 0;
   for (std::size_t i = 0; i < set.size(); ++i) {
-    Image score = model.Predict(set[i].image);
-    PeakOptions po;
-    po.threshold = -1e30;
-    po.min_distance = std::max(1.0, 0.5 * diameter_binned);
-    po.max_peaks = max_peaks;
-    picks[i] = FindPeaks(score, po);
+    picks[i] = ScorePeaks(model, set[i].image, diameter_binned, max_peaks);
     for (auto& p : picks[i]) p.x *= set[i].bin_factor, p.y *= set[i].bin_factor;
     truth[i] = set[i].coords;
     radius = 0.5 * diameter_binned * set[i].bin_factor;
@@ -61,17 +66,11 @@ std::vector<std::vector<std::pair<double, double>>> MineHardNegatives(const CnnM
   for (std::size_t i = 0; i < set.size(); ++i) {
     const auto centres = BinnedCentres(set[i]);
     const std::size_t keep = std::max<std::size_t>(4, centres.size() / 2);
-    PeakOptions po;
-    po.threshold = -1e30;
-    po.min_distance = std::max(1.0, 0.5 * diameter_binned);
-    po.max_peaks = static_cast<int>(keep + 2 * centres.size() + 8);
-    for (const auto& p : FindPeaks(model.Predict(set[i].image), po)) {
-      bool near = false;
-      for (const auto& [cx, cy] : centres)
-        if ((p.x - cx) * (p.x - cx) + (p.y - cy) * (p.y - cy) < r2) {
-          near = true;
-          break;
-        }
+    const int candidates = static_cast<int>(keep + 2 * centres.size() + 8);
+    for (const auto& p : ScorePeaks(model, set[i].image, diameter_binned, candidates)) {
+      const bool near = std::any_of(centres.begin(), centres.end(), [&](const auto& c) {
+        return (p.x - c.first) * (p.x - c.first) + (p.y - c.second) * (p.y - c.second) < r2;
+      });
       if (!near) out[i].emplace_back(p.x, p.y);
       if (out[i].size() >= keep) break;
     }
