@@ -44,7 +44,8 @@ struct PickCli {
   // CNN: the model file carries the preprocessing, the diameter and the default threshold.
   std::string model, device = "cpu";
   int tile = 1024;
-  int tta = 0;  // CNN test-time augmentation; 0 = the model's
+  int tta = 0;                  // CNN test-time augmentation; 0 = the model's
+  double score_smoothing = -1;  // CNN score-map blur (diameters); < 0 = the model's
   std::shared_ptr<CnnPicker> cnn;
 };
 
@@ -110,7 +111,7 @@ std::unique_ptr<ScoreMapper> MakeLog(PickCli& c, int threads) {
 // the preprocessing it was trained with and, unless --threshold is given, its threshold.
 void PrepareCnn(PickCli& c, int threads) {
   if (c.model.empty()) throw InvalidInputError("--method cnn needs --model FILE (written by emkit train)");
-  c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile, c.tta));
+  c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile, c.tta, c.score_smoothing));
   if (!(c.pick.diameter > 0)) c.pick.diameter = c.cnn->diameter_angstrom;
   c.pick.preprocess = c.cnn->preprocess;
   if (std::isnan(c.threshold)) c.pick.threshold = c.cnn->default_threshold;
@@ -203,6 +204,9 @@ int RunPick(int argc, char** argv) {
   cnn_group->add_option("--tta", c.tta,
                         "Test-time augmentation: mean over 1, 4 (quarter turns) or 8 (and flips) transforms; "
                         "0 = the model's");
+  cnn_group->add_option("--score-smoothing", c.score_smoothing,
+                        "Gaussian blur of the score map before peak finding, sigma in particle diameters; < 0 = the "
+                        "model's (its threshold was chosen with the model's)");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);

@@ -70,7 +70,15 @@ int RunTrain(int argc, char** argv) {
   app.add_flag("--export-torchscript", opt.export_torchscript, "Also write OUT/model.torchscript.pt");
   app.add_option("--tta", opt.test_time_augmentation,
                  "Test-time augmentation stored in the model: mean over 1, 4 (quarter turns) or 8 (and flips) "
-                 "transforms of the micrograph")
+                 "transforms of the micrograph; 0 = 4 for ResNets, 1 for the U-Net")
+      ->capture_default_str();
+  app.add_option("--threshold-from", opt.threshold_from,
+                 "Micrographs whose labels set the model's default threshold (max F1, best epoch's weights): all "
+                 "(training + validation) or validation")
+      ->capture_default_str();
+  app.add_option("--score-smoothing", opt.score_smoothing,
+                 "Gaussian blur of the score map before peak finding: sigma in particle diameters (0 = off); "
+                 "stored in the model")
       ->capture_default_str();
   app.add_flag("--channels-last", opt.channels_last,
                "Channels-last tensors on the CPU (default NCHW: measured faster)");

@@ -35,6 +35,11 @@ struct CnnModelMeta {
   // the input (1 = none, 4 = the quarter turns, 8 = quarter turns and flips), each transformed
   // back. ResNets only (the U-Net's pooling grid is not symmetric under rotation).
   int test_time_augmentation = 1;
+  // Sigma (binned pixels) of a Gaussian applied to the log-odds map before peaks are found
+  // (mirrored edges), so that a peak's score pools the evidence of its neighbourhood rather than
+  // one pixel's: +0.008 best F1 at sigma = 0.1 diameters on the simulated set
+  // (benchmarks/results/cnn/ADDENDA.md). 0 = off (models written before it existed).
+  double score_smoothing_px = 0;
 
   double DiameterBinnedPx() const { return working_pixel_size > 0 ? diameter_angstrom / working_pixel_size : 0; }
   std::string ToJson() const;
@@ -94,7 +99,7 @@ class CnnModel {
 
   // Log-odds map of a binned, normalised micrograph; tiles of at most tile x tile pixels
   // overlapping by the receptive field (only tile centres kept), so the result does not
-  // depend on the tile size. tile <= 0: one pass.
+  // depend on the tile size. tile <= 0: one pass. Smoothed by meta.score_smoothing_px.
   Image Predict(const Image& image, int tile = 1024) const;
 
   // Weights + meta in one file (written atomically).

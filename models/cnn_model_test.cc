@@ -215,6 +215,37 @@ TEST(CnnModelTest, TrainingIsDeterministicForASeed) {
   EXPECT_LT(a.first.back(), a.first.front());
 }
 
+// Predict folds each batch norm into its convolution; the exported TorchScript applies them as
+// batch_norm. After training (non-trivial statistics, scales and shifts) both give one map, for
+// each architecture, and training afterwards still uses the unfolded layers.
+TEST(CnnModelTest, FoldedBatchNormEqualsTheTrainedNetwork) {
+  for (const std::string arch : {"resnet8", "unet"}) {
+    SetTorchThreads(1);
+    MakeTorchDeterministic(5);
+    CnnModel m = CnnModel::Create(Meta(arch), 5);
+    m.ConfigureOptimiser(1e-2, 0);
+    CnnBatch b{2, 40, 40, {}, {}, {}};
+    Image r = RandomImage(40, 80, 8);
+    for (float& v : r) v = 3 * v + 1;  // statistics far from (0, 1)
+    b.images.assign(r.begin(), r.end());
+    b.labels.assign(b.images.size(), 0.0f);
+    for (int i = 0; i < 5; ++i) b.labels[40 * 20 + 18 + i] = 1;
+    for (int s = 0; s < 5; ++s) m.TrainStep(b, {}, 4);
+    const Image x = RandomImage(36, 44, 2);
+    const Image p = m.Predict(x, 0);
+    const std::string path = TempPath("folded_" + arch + ".pt");
+    m.ExportTorchScript(path);
+    double rms = 0;
+    for (float v : p) rms += double(v) * v;
+    rms = std::sqrt(rms / p.size());
+    EXPECT_GT(rms, 0.1) << arch;
+    EXPECT_LT(MaxAbsDiff(CnnModel::RunTorchScript(path, x), p), 1e-5 * std::max(1.0, rms)) << arch;
+    // A training step after Predict trains the batch-norm layers (the loss changes, no error).
+    const double before = m.TrainStep(b, {}, 4);
+    EXPECT_NE(m.TrainStep(b, {}, 4), before) << arch;
+  }
+}
+
 // The averaged weights follow a_{t+1} = d_t a_t + (1 - d_t) w_{t+1}, d_t = min(decay, (1+t)/(10+t)),
 // from a_0 = the initial weights; swapping twice restores the live weights; a checkpoint
 // carries the average so that --resume continues it exactly.
@@ -312,6 +343,55 @@ TEST(CnnModelTest, TestTimeAugmentationMakesTheMapEquivariant) {
   EXPECT_EQ(CnnModel::Load(model_path).meta().test_time_augmentation, 8);
 }
 
+// Direct sum: Gaussian of sigma truncated at ceil(3 sigma), normalised, edges mirrored about the
+// edge pixel (numpy's 'reflect'), separable.
+Image GaussianMirrored(const Image& a, double sigma) {
+  const int r = static_cast<int>(std::ceil(3 * sigma));
+  std::vector<double> k(2 * r + 1);
+  double sum = 0;
+  for (int i = -r; i <= r; ++i) sum += k[i + r] = std::exp(-0.5 * i * i / (sigma * sigma));
+  auto mirror = [](int i, int n) { return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i; };
+  Image t(a.nx(), a.ny()), out(a.nx(), a.ny());
+  for (int y = 0; y < a.ny(); ++y)
+    for (int x = 0; x < a.nx(); ++x) {
+      double v = 0;
+      for (int i = -r; i <= r; ++i) v += k[i + r] * a(mirror(x + i, a.nx()), y);
+      t(x, y) = static_cast<float>(v / sum);
+    }
+  for (int y = 0; y < a.ny(); ++y)
+    for (int x = 0; x < a.nx(); ++x) {
+      double v = 0;
+      for (int i = -r; i <= r; ++i) v += k[i + r] * t(x, mirror(y + i, a.ny()));
+      out(x, y) = static_cast<float>(v / sum);
+    }
+  return out;
+}
+
+TEST(CnnModelTest, ScoreSmoothingIsAMirroredGaussianAfterStitching) {
+  SetTorchThreads(1);
+  CnnModelMeta meta = Meta("resnet8", 6);
+  CnnModel plain = CnnModel::Create(meta, 11);
+  meta.score_smoothing_px = 1.5;
+  meta.test_time_augmentation = 4;
+  CnnModel smooth = CnnModel::Create(meta, 11);  // same seed: same weights
+  Image x = RandomImage(61, 47, 12);
+  plain.mutable_meta().test_time_augmentation = 4;
+  const Image expected = GaussianMirrored(plain.Predict(x, 0), 1.5);
+  const Image p = smooth.Predict(x, 0);
+  EXPECT_LT(MaxAbsDiff(p, expected), 1e-4);
+  EXPECT_GT(MaxAbsDiff(p, plain.Predict(x, 0)), 1e-3);
+  // Tiles are smoothed after stitching (no seams), the export smooths too, and the file keeps it.
+  EXPECT_LT(MaxAbsDiff(smooth.Predict(x, 70), p), 1e-4);
+  const std::string path = TempPath("smooth_script.pt");
+  smooth.ExportTorchScript(path);
+  EXPECT_LT(MaxAbsDiff(CnnModel::RunTorchScript(path, x), p), 1e-4);
+  const std::string model_path = TempPath("smooth_model.pt");
+  smooth.Save(model_path);
+  EXPECT_DOUBLE_EQ(CnnModel::Load(model_path).meta().score_smoothing_px, 1.5);
+  // A map smaller than the kernel is replicated at the edges rather than refused.
+  EXPECT_EQ(smooth.Predict(RandomImage(3, 4, 2), 0).nx(), 3);
+}
+
 TEST(CnnModelTest, BadInputsErrorClearly) {
   EXPECT_THROW(CnnModel::Load(TempPath("missing.pt")), IoError);
   const std::string junk = TempPath("junk.pt");
@@ -330,6 +410,9 @@ TEST(CnnModelTest, BadInputsErrorClearly) {
   EXPECT_THROW(CnnModel::Create(bad, 1), InvalidInputError);
   CnnModelMeta tta = Meta("resnet8");
   tta.test_time_augmentation = 3;
+  EXPECT_THROW(CnnModel::Create(tta, 1), InvalidInputError);
+  tta.test_time_augmentation = 1;
+  tta.score_smoothing_px = -1;
   EXPECT_THROW(CnnModel::Create(tta, 1), InvalidInputError);
   tta = Meta("unet");
   tta.test_time_augmentation = 4;

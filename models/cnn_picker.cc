@@ -35,13 +35,17 @@ std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model,
 }
 
 CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile,
-                        int test_time_augmentation) {
+                        int test_time_augmentation, double score_smoothing_diameters) {
   const DeviceSpec spec = ParseDevice(device);
   KeepLargeAllocationsInHeap();
   SetTorchThreads(threads);
   auto model = std::make_shared<CnnModel>(CnnModel::Load(model_path, spec));
   if (test_time_augmentation > 0) {
     model->mutable_meta().test_time_augmentation = test_time_augmentation;
+    model->meta().Check();
+  }
+  if (score_smoothing_diameters >= 0) {
+    model->mutable_meta().score_smoothing_px = score_smoothing_diameters * model->meta().DiameterBinnedPx();
     model->meta().Check();
   }
   CnnPicker p;

@@ -26,8 +26,9 @@ PreprocessOptions CnnPreprocessOptions(const CnnModelMeta& meta, int threads);
 std::unique_ptr<ScoreMapper> MakeCnnScoreMapper(std::shared_ptr<CnnModel> model, int tile = 1024);
 
 // Loads a model file for picking; device "cpu" | "cuda[:N]"; sets torch's thread count.
-// test_time_augmentation > 0 replaces the model's (1, 4 or 8 dihedral transforms).
+// test_time_augmentation > 0 replaces the model's (1, 4 or 8 dihedral transforms);
+// score_smoothing_diameters >= 0 replaces the model's score-map blur (sigma in diameters).
 CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device, int threads, int tile = 1024,
-                        int test_time_augmentation = 0);
+                        int test_time_augmentation = 0, double score_smoothing_diameters = -1);
 
 }  // namespace emkit

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -82,10 +83,33 @@ struct NetImpl : torch::nn::Module {
   torch::Tensor Conv(int i, const torch::Tensor& x, bool relu) {
     const auto& s = specs[i];
     const int64_t pad = int64_t(s.dilation) * (s.k - 1) / 2;
+    if (Fused()) {  // inference: batch norm folded into the convolution, ReLU in place
+      auto y = torch::conv2d(x, fused_weight[i], fused_bias[i], {1, 1}, {pad, pad}, {s.dilation, s.dilation}, 1);
+      return relu ? y.relu_() : y;
+    }
     auto y = torch::conv2d(x, weight[i], bias[i], {1, 1}, {pad, pad}, {s.dilation, s.dilation}, 1);
     if (s.bn) y = torch::batch_norm(y, gamma[i], beta[i], mean[i], var[i], is_training(), 0.1, 1e-5, false);
     return relu ? torch::relu(y) : y;
   }
+
+  // Eval-mode batch norm is an affine map per channel, so it folds into the convolution before it:
+  // w' = w g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta. Saves one pass over every
+  // activation (inference ~10% faster); equal to the unfolded network to float rounding (tests).
+  void FuseBatchNorm() {
+    torch::NoGradGuard g;
+    fused_weight.clear(), fused_bias.clear();
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (!specs[i].bn) {
+        fused_weight.push_back(weight[i]), fused_bias.push_back(bias[i]);
+        continue;
+      }
+      auto scale = gamma[i] / torch::sqrt(var[i] + 1e-5);
+      fused_weight.push_back((weight[i] * scale.view({-1, 1, 1, 1})).contiguous(weight[i].suggest_memory_format()));
+      fused_bias.push_back((bias[i] - mean[i]) * scale + beta[i]);
+    }
+  }
+  void Unfuse() { fused_weight.clear(), fused_bias.clear(); }
+  bool Fused() const { return !fused_weight.empty() && !is_training(); }
 
   int NumBlocks() const { return static_cast<int>(specs.size() - 2) / 2; }  // ResNet residual blocks
 
@@ -99,7 +123,7 @@ struct NetImpl : torch::nn::Module {
       for (int b = 0; b < blocks; ++b) {
         auto y = Conv(1 + 2 * b, x, true);
         y = Conv(2 + 2 * b, y, false);
-        x = torch::relu(x + y);
+        x = Fused() ? y.add_(x).relu_() : torch::relu(x + y);
       }
       return Conv(1 + 2 * blocks, x, false);
     }
@@ -113,7 +137,8 @@ struct NetImpl : torch::nn::Module {
 
   // The same forward as TorchScript source (eval mode), with padding to the size multiple and
   // the test-time augmentation (tta dihedral transforms, as CnnModel::Impl::Infer).
-  std::string ScriptSource(int multiple, int margin, int tta) const {
+  // smooth_radius > 0: the log-odds map is blurred by the buffers score_kernel_row/_column.
+  std::string ScriptSource(int multiple, int margin, int tta, int smooth_radius) const {
     std::ostringstream s;
     auto conv = [&](int i, const std::string& in, bool relu) {
       const auto& c = specs[i];
@@ -169,13 +194,23 @@ struct NetImpl : torch::nn::Module {
       s << "    y = y + " << out << "\n";
     }
     s << "    x = y / " << tta << ".0\n";
-    s << "    return x[:, :, " << margin << ":" << margin << " + h, " << margin << ":" << margin << " + w]\n";
+    s << "    x = x[:, :, " << margin << ":" << margin << " + h, " << margin << ":" << margin << " + w]\n";
+    if (smooth_radius > 0) {
+      const int r = smooth_radius;
+      s << "    if h > " << r << " and w > " << r << ":\n"
+        << "        x = torch.reflection_pad2d(x, [" << r << ", " << r << ", " << r << ", " << r << "])\n"
+        << "    else:\n"
+        << "        x = torch.replication_pad2d(x, [" << r << ", " << r << ", " << r << ", " << r << "])\n"
+        << "    x = torch.conv2d(torch.conv2d(x, self.score_kernel_row), self.score_kernel_column)\n";
+    }
+    s << "    return x\n";
     return s.str();
   }
 
   std::string arch;
   std::vector<ConvSpec> specs;
   std::vector<torch::Tensor> weight, bias, gamma, beta, mean, var;
+  std::vector<torch::Tensor> fused_weight, fused_bias;  // set during CnnModel::Predict only
 };
 
 // Receptive field by the usual recursion (rf += (k-1)·d·jump; pooling doubles the jump).
@@ -236,6 +271,25 @@ torch::Tensor LossTensor(const torch::Tensor& logits, const torch::Tensor& label
     penalty = -(q * log_binom).sum();
   }
   return (bce.to(torch::kDouble) + o.slack * penalty) / double(std::max<int64_t>(1, n_pos));
+}
+
+// Normalised Gaussian of the given sigma (pixels) sampled on [-r, r], r = ceil(3 sigma), shaped (1, 1, 1, 2r + 1).
+torch::Tensor GaussianRow(double sigma) {
+  const int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+  std::vector<float> k(2 * r + 1);
+  double sum = 0;
+  for (int i = -r; i <= r; ++i) sum += k[i + r] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
+  for (float& v : k) v = static_cast<float>(v / sum);
+  return torch::tensor(k, torch::kFloat32).view({1, 1, 1, 2 * r + 1});
+}
+
+// Separable Gaussian blur of a (1, 1, H, W) map; edges mirrored (replicated if the map is smaller
+// than the kernel), as the exported TorchScript does.
+torch::Tensor SmoothMap(const torch::Tensor& y, const torch::Tensor& row) {
+  const int64_t r = (row.size(3) - 1) / 2;
+  auto p = y.size(2) > r && y.size(3) > r ? torch::reflection_pad2d(y, {r, r, r, r})
+                                          : torch::replication_pad2d(y, {r, r, r, r});
+  return torch::conv2d(torch::conv2d(p, row), row.view({1, 1, -1, 1}));
 }
 
 [[noreturn]] void RethrowTorch(const std::string& context) {
@@ -337,6 +391,7 @@ std::string CnnModelMeta::ToJson() const {
                       {"default_threshold", default_threshold},
                       {"channels_last", channels_last},
                       {"test_time_augmentation", test_time_augmentation},
+                      {"score_smoothing_px", score_smoothing_px},
                       {"training", nlohmann::json::parse(training_json.empty() ? "{}" : training_json)}};
   return j.dump();
 }
@@ -356,6 +411,7 @@ CnnModelMeta CnnModelMeta::FromJson(const std::string& text, const std::string& 
     m.default_threshold = j.value("default_threshold", 0.0);
     m.channels_last = j.value("channels_last", false);
     m.test_time_augmentation = j.value("test_time_augmentation", 1);
+    m.score_smoothing_px = j.value("score_smoothing_px", 0.0);
     m.training_json = j.value("training", nlohmann::json::object()).dump();
   } catch (const nlohmann::json::exception& e) {
     throw IoError(where + ": bad model metadata: " + e.what());
@@ -374,6 +430,8 @@ void CnnModelMeta::Check() const {
   if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
     throw InvalidInputError("test_time_augmentation " + std::to_string(test_time_augmentation) +
                             ": expected 1, 4 or 8");
+  if (!(score_smoothing_px >= 0 && score_smoothing_px <= 100))
+    throw InvalidInputError("score_smoothing_px " + std::to_string(score_smoothing_px) + ": expected 0..100");
   if (test_time_augmentation > 1 && architecture == "unet")
     throw InvalidInputError(
         "test_time_augmentation needs a ResNet (the U-Net's pooling grid is not rotation-symmetric)");
@@ -430,9 +488,20 @@ void CnnModel::SetDevice(const DeviceSpec& d) {
 Image CnnModel::Predict(const Image& image, int tile) const {
   c10::InferenceMode guard;
   impl_->net->eval();
+  impl_->net->FuseBatchNorm();
+  struct Unfuse {
+    NetImpl& net;
+    ~Unfuse() { net.Unfuse(); }
+  } unfuse{*impl_->net};
   const int nx = image.nx(), ny = image.ny();
   auto full = torch::from_blob(const_cast<float*>(image.data()), {1, 1, ny, nx}, torch::kFloat32);
   Image out(nx, ny);
+  // After stitching, so that tiles need no extra overlap for it.
+  auto Smooth = [&](Image& map) {
+    if (impl_->meta.score_smoothing_px <= 0) return;
+    auto t = torch::from_blob(map.data(), {1, 1, ny, nx}, torch::kFloat32);
+    t.copy_(SmoothMap(t, GaussianRow(impl_->meta.score_smoothing_px)));
+  };
   auto copy_out = [&](const torch::Tensor& t, int x0, int y0) {
     auto c = t.to(torch::kCPU).to(torch::kFloat32).contiguous();
     const float* p = c.data_ptr<float>();
@@ -450,6 +519,7 @@ Image CnnModel::Predict(const Image& image, int tile) const {
     const int core = ((tile - 2 * margin) / m) * m;
     if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
       copy_out(impl_->Infer(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
+      Smooth(out);
       return out;
     }
     // Tile (x0, y0) of the output reads padded rows [y0, y0 + core + 2 margin).
@@ -462,6 +532,7 @@ Image CnnModel::Predict(const Image& image, int tile) const {
         copy_out(r.slice(2, margin, margin + ye - y0).slice(3, margin, margin + xe - x0), x0, y0);
       }
     }
+    Smooth(out);
   } catch (...) {
     RethrowTorch("CNN inference");
   }
@@ -521,7 +592,14 @@ void CnnModel::ExportTorchScript(const std::string& path) const {
     for (const auto& b : impl_->net->named_buffers())
       m.register_buffer(b.key(), b.value().detach().to(torch::kCPU).contiguous().clone());
     m.register_attribute("emkit_meta", c10::StringType::get(), c10::IValue(impl_->meta.ToJson()));
-    m.define(impl_->net->ScriptSource(SizeMultiple(), Margin(), impl_->meta.test_time_augmentation));
+    int smooth_radius = 0;
+    if (impl_->meta.score_smoothing_px > 0) {
+      auto row = GaussianRow(impl_->meta.score_smoothing_px);
+      smooth_radius = static_cast<int>((row.size(3) - 1) / 2);
+      m.register_buffer("score_kernel_row", row);
+      m.register_buffer("score_kernel_column", row.view({1, 1, -1, 1}).contiguous());
+    }
+    m.define(impl_->net->ScriptSource(SizeMultiple(), Margin(), impl_->meta.test_time_augmentation, smooth_radius));
     m.eval();
     WriteAtomically(path, [&](const std::string& tmp) { m.save(tmp, {{"emkit.json", impl_->meta.ToJson()}}); });
   } catch (...) {
@@ -667,6 +745,8 @@ double CnnLoss(const std::vector<float>& logits, const std::vector<float>& label
 }
 
 void MakeTorchDeterministic(uint64_t seed) {
+  // cuBLAS is deterministic only with a fixed workspace size, read when it first runs (CUDA only).
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
   torch::manual_seed(seed);
   at::globalContext().setDeterministicAlgorithms(true, false);
 }

@@ -113,21 +113,22 @@ std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& a) {
 
 // Validation micrographs: a given set, else a seeded fraction of the training set, else the
 // training set itself (with a warning).
-void SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* train,
+// Returns false when the validation set is the training set.
+bool SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* train,
                      std::vector<AnnotatedMicrograph>* valid) {
   if (!opt.valid_micrographs.empty()) {
     DatasetOptions v = opt.train;
     v.micrographs = opt.valid_micrographs;
     v.coordinates = opt.valid_coordinates.empty() ? opt.train.coordinates : opt.valid_coordinates;
     *valid = LoadAnnotatedMicrographs(v);
-    return;
+    return true;
   }
   const int n = static_cast<int>(train->size());
   const int nv = static_cast<int>(std::ceil(opt.valid_fraction * n));
   if (opt.valid_fraction <= 0 || n < 2 || nv >= n) {
     LOG_WARN("no separate validation micrographs: validating on the training set");
     *valid = *train;
-    return;
+    return false;
   }
   std::vector<int> order(n);
   for (int i = 0; i < n; ++i) order[i] = i;
@@ -136,6 +137,7 @@ void SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* 
   std::vector<AnnotatedMicrograph> t;
   for (int i = 0; i < n; ++i) (i < nv ? *valid : t).push_back(std::move((*train)[order[i]]));
   *train = std::move(t);
+  return true;
 }
 
 }  // namespace
@@ -164,9 +166,17 @@ void TrainOptions::Check() const {
   if (patches.hard_negative_fraction > 0 && objective != "pn")
     bad("--hard-negative-fraction applies to --objective pn only (an unlabelled peak may be a particle)");
   if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
+  if (!(score_smoothing >= 0 && score_smoothing <= 1)) bad("--score-smoothing must be in [0, 1] diameters");
+  if (threshold_from != "all" && threshold_from != "validation")
+    bad("--threshold-from '" + threshold_from + "': expected all or validation");
   if (threads < 1) bad("--threads must be >= 1");
-  if (test_time_augmentation != 1 && test_time_augmentation != 4 && test_time_augmentation != 8)
-    bad("--tta must be 1, 4 or 8");
+  if (test_time_augmentation != 0 && test_time_augmentation != 1 && test_time_augmentation != 4 &&
+      test_time_augmentation != 8)
+    bad("--tta must be 0 (automatic), 1, 4 or 8");
+  if (test_time_augmentation > 1 && architecture == "unet")
+    bad("--tta " + std::to_string(test_time_augmentation) +
+        " needs a ResNet (the U-Net's pooling grid is not "
+        "rotation-symmetric): use --tta 1");
 }
 
 TrainResult Train(const TrainOptions& opt_in) {
@@ -202,7 +212,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   TrainResult result;
   auto train = LoadAnnotatedMicrographs(opt.train, &result.cache_hit);
   std::vector<AnnotatedMicrograph> valid;
-  SplitValidation(opt, &train, &valid);
+  const bool separate_validation = SplitValidation(opt, &train, &valid);
   std::size_t n_labels = 0;
   double area = 0;
   for (const auto& m : train) n_labels += m.coords.size(), area += double(m.image.nx()) * m.image.ny();
@@ -219,7 +229,9 @@ TrainResult Train(const TrainOptions& opt_in) {
   meta.local_normalise_angstrom = opt.train.preprocess.local_normalise_angstrom;
   meta.invert = opt.train.preprocess.invert;
   meta.channels_last = opt.channels_last;
+  if (opt.test_time_augmentation == 0) opt.test_time_augmentation = opt.architecture == "unet" ? 1 : 4;
   meta.test_time_augmentation = opt.test_time_augmentation;
+  meta.score_smoothing_px = opt.score_smoothing * meta.DiameterBinnedPx();
   CnnModel model = CnnModel::Create(meta, opt.seed);
   model.SetDevice(device);
   model.ConfigureOptimiser(opt.learning_rate, opt.weight_decay);
@@ -340,6 +352,20 @@ TrainResult Train(const TrainOptions& opt_in) {
                             {"default_threshold", result.default_threshold}};
     model.SaveCheckpoint(checkpoint, state.dump());
   }
+  // The default threshold: F1-optimal over every annotated micrograph with the best epoch's weights.
+  result.validation_threshold = result.default_threshold;
+  if (opt.threshold_from == "all" && separate_validation && result.best_epoch > 0) {
+    CnnModel best = CnnModel::Load(result.model_path, device);
+    std::vector<AnnotatedMicrograph> all = train;
+    all.insert(all.end(), valid.begin(), valid.end());
+    const Validation v = Validate(best, all, d_binned, opt.max_validation_peaks);
+    result.default_threshold = v.threshold;
+    best.mutable_meta().default_threshold = v.threshold;
+    best.Save(result.model_path);
+    LOG_INFO("threshold " << v.threshold << " (best F1 " << v.f1 << " over the " << all.size()
+                          << " training and validation micrographs; validation alone: " << result.validation_threshold
+                          << ")");
+  }
   result.seconds = NowSeconds() - t0;
 
   if (opt.export_torchscript) {
@@ -379,6 +405,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"batch_size", po.batch},
                            {"patch_px", po.patch},
                            {"test_time_augmentation", opt.test_time_augmentation},
+                           {"score_smoothing", opt.score_smoothing},
                            {"positive_fraction", po.positive_fraction},
                            {"hard_negative_fraction", mine ? po.hard_negative_fraction : 0.0},
                            {"label_radius_px", po.label_radius},
@@ -390,6 +417,8 @@ TrainResult Train(const TrainOptions& opt_in) {
                            {"best_epoch", result.best_epoch},
                            {"best_val_ap", result.best_ap},
                            {"default_threshold", result.default_threshold},
+                           {"threshold_from", separate_validation ? opt.threshold_from : "validation"},
+                           {"validation_threshold", result.validation_threshold},
                            {"seconds", result.seconds},
                            {"history", HistoryJson(result.history)}};
   WriteTextFile(result.report_path, report.dump(2) + "\n");

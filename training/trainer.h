@@ -44,9 +44,21 @@ struct TrainOptions {
   std::string device = "cpu";
   bool export_torchscript = false;
   bool channels_last = false;  // NCHW measured faster (benchmarks/cnn)
-  // Stored in the model; validation uses it too (1, 4 or 8). 4 adds ~0.01 AP but costs ~5x the
-  // network time (benchmarks/cnn), which would break the 1 s per 4096² budget: off by default.
-  int test_time_augmentation = 1;
+  // Stored in the model; validation uses it too (1, 4 or 8; 0 = 4 for ResNets, 1 for the U-Net,
+  // whose pooling grid is not rotation-symmetric). 4 quarter turns: +0.006-0.011 best F1 with
+  // score smoothing on the simulated set; picking a 4096² micrograph ~0.8 s on 2 cores
+  // (benchmarks/results/cnn/ADDENDA.md).
+  int test_time_augmentation = 0;
+  // Sigma of the Gaussian blur of the log-odds map before peak finding, in particle diameters
+  // (stored in the model in binned pixels; validation uses it too). 0.1: best F1 +0.006-0.009 on
+  // three simulated models (benchmarks/results/cnn/ADDENDA.md).
+  double score_smoothing = 0.1;
+  // Micrographs whose labels choose the model's default threshold (max F1), with the weights of
+  // the best validation epoch: "all" (training + validation) or "validation". The threshold is one
+  // number and the networks do not overfit their training micrographs (weight averaging,
+  // augmentation), so 5x more particles beat unseen ones: on five simulated models the "all"
+  // threshold was within 0.06 of the test set's best, validation's 0.2-0.6 away (ADDENDA.md).
+  std::string threshold_from = "all";
   int max_validation_peaks = 0;  // 0 = no limit
   int stop_after_epoch = 0;      // > 0: stop after this epoch (time-boxed runs; --resume continues)
   void Check() const;            // throws InvalidInputError naming the option
@@ -62,6 +74,7 @@ struct TrainResult {
   std::vector<EpochRecord> history;
   int best_epoch = 0;
   double best_ap = -1, default_threshold = 0, pi = 0, seconds = 0;
+  double validation_threshold = 0;  // F1-optimal on the validation micrographs at the best epoch
   bool cache_hit = false;
 };
 

@@ -105,6 +105,16 @@ TEST(TrainerTest, PuTrainingOnSparseLabelsBeatsChance) {
   CnnModel m = CnnModel::Load(r.model_path);
   EXPECT_DOUBLE_EQ(m.meta().default_threshold, r.default_threshold);
   EXPECT_DOUBLE_EQ(m.meta().working_pixel_size, 2.0);
+  // The default threshold comes from training + validation micrographs; the validation-only one
+  // is reported, and is what --threshold-from validation stores (same seed, same training).
+  EXPECT_EQ(report["threshold_from"], "all");
+  EXPECT_DOUBLE_EQ(report["validation_threshold"].get<double>(), r.validation_threshold);
+  o.threshold_from = "validation";
+  o.out_dir = Out("pu_valid_threshold");
+  TrainResult v = Train(o);
+  EXPECT_DOUBLE_EQ(v.default_threshold, r.validation_threshold);
+  EXPECT_DOUBLE_EQ(v.validation_threshold, r.validation_threshold);
+  EXPECT_DOUBLE_EQ(CnnModel::Load(v.model_path).meta().default_threshold, r.validation_threshold);
 }
 
 // PU, and PN with hard negatives mined after each epoch (again from the checkpoint on resume).
@@ -135,6 +145,7 @@ TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
     ASSERT_EQ(c.history.size(), 3u);
     EXPECT_EQ(c.history[2].loss, a.history[2].loss);
     EXPECT_EQ(c.history[2].ap, a.history[2].ap);
+    EXPECT_EQ(c.default_threshold, a.default_threshold);
   }
 }
 
@@ -199,7 +210,9 @@ TEST(TrainerTest, HardNegativePatchesContainTheNegativeInTheirLossRegion) {
   AnnotatedMicrograph m;
   m.image = Image(100, 80);
   m.bin_factor = 1;
-  m.coords = {Coordinate{20, 20}};
+  Coordinate c;
+  c.x = c.y = 20;
+  m.coords = {c};
   const int hx = 70, hy = 50;
   m.image(hx, hy) = 1000;  // marks the negative
   std::vector<AnnotatedMicrograph> set = {m};
@@ -272,6 +285,19 @@ TEST(TrainerTest, BadInputsErrorClearly) {
   EXPECT_THROW(Train(o), InvalidInputError);
   o.patches.hard_negative_fraction = 0;
   o.weight_average = 1;
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.weight_average = 0.99;
+  o.threshold_from = "test";
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.threshold_from = "all";
+  o.score_smoothing = -0.1;
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.score_smoothing = 0.1;
+  o.architecture = "unet";
+  o.test_time_augmentation = 4;  // rotations need a ResNet
+  EXPECT_THROW(Train(o), InvalidInputError);
+  o.test_time_augmentation = 2;
+  o.architecture = "resnet8";
   EXPECT_THROW(Train(o), InvalidInputError);
 }
 

@@ -27,6 +27,7 @@ for snr in SNRS:
                                             "default_threshold", "diameter_binned_px", "working_pixel_size",
                                             "train_labels", "test_time_augmentation")}
     r["cnn_training"]["weight_average"] = t.get("weight_average", 0)
+    r["cnn_training"]["score_smoothing"] = t.get("score_smoothing", 0)
     r["cnn_train_wall_s"], r["cnn_train_cpu_s"] = times(W, "cnn_train_" + snr)
     for m in METHODS:
         r[m + "_pick_wall_s_20_micrographs"] = times(W, m + "_pick_" + snr if m == "cnn" else m + "_" + snr)[0]
@@ -71,7 +72,8 @@ for snr in SNRS:
     r = res["snr"][snr]
     c = r["cnn_training"]
     lines += [f"SNR {snr}: {c['architecture']}, {c['epochs']}x{c['steps_per_epoch']} steps, weight average "
-              f"{c['weight_average']:g}, test-time augmentation {c['test_time_augmentation']}, particle binned to "
+              f"{c['weight_average']:g}, test-time augmentation {c['test_time_augmentation']}, score map blurred by "
+              f"{c.get('score_smoothing', 0):g} diameters, particle binned to "
               f"{c['diameter_binned_px']:.0f} px ({c['working_pixel_size']:.3g} Å/px), {c['train_labels']} training "
               f"labels; trained in {r['cnn_train_wall_s']:.0f} s wall ({r['cnn_train_cpu_s']:.0f} CPU s), best "
               f"validation AP {c['best_val_ap']:.3f} (epoch {c['best_epoch']}). CNN errors at its threshold "
