@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -232,12 +233,21 @@ void ReadSections(const std::string& path, const MrcHeader& h, int first, int se
     return;
   }
   const std::size_t bytes_per_pixel = h.BytesPerPixelTimes2() / 2;
-  std::vector<unsigned char> buf(per_section * bytes_per_pixel);
-  in.seekg(static_cast<std::streamoff>(h.DataOffset() + static_cast<std::size_t>(first) * buf.size()));
+  const std::size_t section_bytes = per_section * bytes_per_pixel;
+  in.seekg(static_cast<std::streamoff>(h.DataOffset() + static_cast<std::size_t>(first) * section_bytes));
+  if (h.mode == 2 && !h.swapped) {
+    // Native floats: straight into the image (a 4096² micrograph is read in one call, no copy).
+    in.read(reinterpret_cast<char*>(out->data()), static_cast<std::streamsize>(section_bytes * sections));
+    if (!in)
+      throw IoError(path + ": read failed in section " +
+                    std::to_string(first + static_cast<int>(std::size_t(in.gcount()) / section_bytes)));
+    return;
+  }
+  std::unique_ptr<unsigned char[]> buf(new unsigned char[section_bytes]);  // overwritten by each read
   for (int s = 0; s < sections; ++s) {
-    in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+    in.read(reinterpret_cast<char*>(buf.get()), static_cast<std::streamsize>(section_bytes));
     if (!in) throw IoError(path + ": read failed in section " + std::to_string(first + s));
-    Convert(h, buf.data(), per_section, out->data() + per_section * s);
+    Convert(h, buf.get(), per_section, out->data() + per_section * s);
   }
 }
 

@@ -281,7 +281,11 @@ std::string Quote(const std::string& v) {
   bool needs =
       v[0] == '_' || v[0] == '#' || v[0] == '\'' || v[0] == '"' || v.compare(0, 5, "data_") == 0 || v == "loop_";
   for (char c : v) needs |= std::isspace(static_cast<unsigned char>(c)) != 0;
-  if (!needs || v[0] == '[') return v;
+  // The parser reads an unquoted [ up to the first ] as one value (RELION's lists): v can stay
+  // bare only if that is all of it ("[_" or "[a]b" must be quoted; found by fuzz.star).
+  const bool list = v[0] == '[' && v.find(']') == v.size() - 1;
+  if (v[0] == '[' && !list) needs = true;
+  if (!needs || list) return v;
   // A quote closes a quoted value only when whitespace follows it (the parser's rule), so a
   // quote character can wrap v when v never has it followed by whitespace.
   auto can_wrap = [&](char q) {

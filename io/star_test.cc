@@ -69,6 +69,20 @@ TEST(Star, QuotedValuesWithInnerQuotesRoundTrip) {
   EXPECT_THROW(FormatStar(bad), InvalidInputError);
 }
 
+// Found by the fuzzer: a quoted value "[_" was written bare and read back as the start of a
+// [ ... ] list running into the next value. Only a value that is exactly one list stays bare.
+TEST(Star, ValuesStartingWithABracketRoundTrip) {
+  StarTable t("x", true);
+  for (const char* l : {"rlnA", "rlnB", "rlnC", "rlnD"}) t.AddColumn(l);
+  t.AddRow({"[_", "&]", "[a]b", "[1, 2]"});
+  StarFile f;
+  f.blocks.push_back(t);
+  const std::string text = FormatStar(f);
+  EXPECT_NE(text.find("[1, 2]"), std::string::npos) << text;  // a list stays a bare list
+  StarFile again = ParseStar(text, "again.star");
+  EXPECT_EQ(again.Require("x").row(0), t.row(0)) << text;
+}
+
 // Found by the fuzzer: a quoted first token ('_N e "') was taken as a label with a space in it.
 // Quoted tokens are values: the writer quotes values that look like _labels, data_ or loop_.
 TEST(Star, QuotedKeywordsAreValues) {

@@ -1,5 +1,6 @@
 // emkit train / emkit pick --method cnn from the command line: outputs, reuse of the model's
 // stored preprocessing and threshold, and clear errors for bad inputs.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -78,6 +79,19 @@ TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
     near += best < 10;
   }
   EXPECT_GE(near, 12) << picks.size() << " picks";
+  // The CNN's default border is the particle radius (10 px here; its threshold is calibrated so);
+  // --border 0 lets picks reach the edge.
+  auto edge = [&](const std::string& flags) {
+    auto rr = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +
+                             "/pick_edge --threshold=-30 --threads 1" + flags);
+    EXPECT_EQ(rr.status, 0) << rr.err;
+    double m = 1e9;
+    for (const auto& p : ReadCoordinates(d + "/pick_edge/m0_autopick.star"))
+      m = std::min({m, p.x, p.y, 159 - p.x, 159 - p.y});
+    return m;
+  };
+  EXPECT_GE(edge(""), 9.5);
+  EXPECT_LT(edge(" --border 0"), 9.5);
   r = RunEmkitBinary("pick --method cnn -i '" + d + "/mics/*.mrc' -o " + d + "/pick2 --threads 1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--model"), std::string::npos) << r.err;

@@ -6,8 +6,8 @@
 #     (full labels, PN), pick 11-30 with the CNN, template matching and LoG, score each;
 #  3. speed: bench_cnn (4096^2 micrograph: preprocess + network + peaks; channels-last vs NCHW;
 #     test-time augmentation on/off; training step; 1 vs 2 threads).
-#  The CNNs are emkit train's defaults (resnet10) with 4-fold test-time augmentation (--tta 4, off by
-#  default because it costs ~5x the network time) and 8x30 steps (the default is 20x30).
+#  The CNNs are emkit train's defaults (resnet10, 4-fold test-time augmentation, named here as --tta 4)
+#  with 8x30 steps (the default is 20x30).
 #   usage: benchmarks/cnn/run.sh [build dir (build)] [work dir (/tmp/emkit_bench_cnn)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

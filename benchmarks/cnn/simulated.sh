@@ -10,13 +10,13 @@
 #   Why this set beside run.sh's 1024^2 at 5 Å/px: SNR is defined per pixel at the simulated sampling, so the same
 #   SNR on 4x coarser pixels means ~16x less signal per particle (equivalent to SNR ~0.003 on 1.25 Å pixels).
 #   usage: benchmarks/cnn/simulated.sh [build dir (build)] [work dir (/tmp/emkit_bench_cnn_sim)]
-#   env:   PIXEL (1.25) SIZE (4096) SNRS ("0.05 0.1") THREADS (2) EPOCHS (20) STEPS (30) TTA (1: off), as emkit train
+#   env:   PIXEL (1.25) SIZE (4096) SNRS ("0.05 0.1") THREADS (2) EPOCHS (20) STEPS (30) TTA (0: emkit train's default), as emkit train
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=$(realpath "${1:-build}")
 W=$(realpath -m "${2:-/tmp/emkit_bench_cnn_sim}")
 PIXEL=${PIXEL:-1.25} SIZE=${SIZE:-4096} SNRS=${SNRS:-"0.05 0.1"} THREADS=${THREADS:-2}
-EPOCHS=${EPOCHS:-20} STEPS=${STEPS:-30} TTA=${TTA:-1}
+EPOCHS=${EPOCHS:-20} STEPS=${STEPS:-30} TTA=${TTA:-0}
 OUT=$(pwd)/benchmarks/results/cnn
 E="$BUILD/apps/emkit"
 PY=/usr/bin/python3

@@ -56,7 +56,7 @@ lines = [f"# Simulated picking at {PIXEL} Å/px ({SIZE}² micrographs)", "",
          f"from 5 to {PIXEL} Å/px (particle 250 Å = {250 / float(PIXEL):.0f} px), decoys (ice, aggregates, carbon) "
          "and 10% hard negatives (broken particles) on; train the CNN on micrographs 1-10 (PN, full labels), "
          "evaluate on 11-30. Match radius half a diameter; all pickers skip a radius at the edge (--border 125 Å).",
-         "Thresholds: CNN = the model's (validation F1), template 0.3 and LoG 2.8 = emkit pick's defaults; best F1 "
+         "Thresholds: CNN = the model's (F1-optimal on its 10 training + validation micrographs), template 0.3 and LoG 2.8 = emkit pick's defaults; best F1 "
          "= over all thresholds (an oracle choice, for reference).", "",
          "| SNR | method | threshold | picks / truth | precision | recall | F1 | AP | best F1 | pick s (CNN, LoG: 20 test mics; template: all 30) |",
          "|---|---|---|---|---|---|---|---|---|---|"]
