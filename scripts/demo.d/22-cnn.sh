@@ -48,7 +48,7 @@ PY
   echo
   echo "ResNet-8 (width 32, receptive field 33 binned px; particle binned to 20 px) trained with the PU (GE-binomial)"
   echo "objective on micrographs 1-3 with only every other particle labelled, validated on micrograph 4; the model file"
-  echo "alone (preprocessing, diameter, threshold chosen by validation F1) then picks the held-out micrographs 5-6."
+  echo "alone (preprocessing, diameter, threshold: best F1 over micrographs 1-4) then picks the held-out micrographs 5-6."
   echo "Training took $train_s s, picking $pick_s s for 2 micrographs ($THREADS thread(s), including start-up)."
   echo
   echo "| labels used | validation AP | threshold (log-odds) | picks / truth (5-6) | precision | recall | F1 | AP | best F1 |"
