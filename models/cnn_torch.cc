@@ -94,7 +94,8 @@ struct NetImpl : torch::nn::Module {
 
   // Eval-mode batch norm is an affine map per channel, so it folds into the convolution before it:
   // w' = w g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta. Saves one pass over every
-  // activation (inference ~10% faster); equal to the unfolded network to float rounding (tests).
+  // activation (emkit pick with 4-fold augmentation ~17% faster); equal to the unfolded network to
+  // float rounding (tests).
   void FuseBatchNorm() {
     torch::NoGradGuard g;
     fused_weight.clear(), fused_bias.clear();

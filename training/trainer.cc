@@ -183,8 +183,7 @@ void TrainOptions::Check() const {
     bad("--tta must be 0 (automatic), 1, 4 or 8");
   if (test_time_augmentation > 1 && architecture == "unet")
     bad("--tta " + std::to_string(test_time_augmentation) +
-        " needs a ResNet (the U-Net's pooling grid is not "
-        "rotation-symmetric): use --tta 1");
+        " needs a ResNet (the U-Net's pooling grid is not rotation-symmetric): use --tta 1");
 }
 
 TrainResult Train(const TrainOptions& opt_in) {
