@@ -54,7 +54,8 @@ int RunTrain(int argc, char** argv) {
                  "Fraction of patches centred on labelled particles")
       ->capture_default_str();
   app.add_option("--hard-negative-fraction", opt.patches.hard_negative_fraction,
-                 "PN: fraction of patches around the model's best unlabelled peaks, mined after each epoch")
+                 "PN: fraction of patches around the model's best unlabelled peaks, mined after each epoch; "
+                 "-1 = 0.25 with PN, 0 with PU")
       ->capture_default_str();
   app.add_flag("!--no-augment", opt.patches.augment, "Disable rotation/flip augmentation");
   app.add_option("--epochs", opt.epochs, "Epochs")->capture_default_str();

@@ -169,8 +169,9 @@ void TrainOptions::Check() const {
   if (patches.batch < 1) bad("--batch-size must be >= 1");
   if (patches.patch < 0) bad("--patch must be >= 0 (0 = automatic)");
   if (patches.positive_fraction < 0 || patches.positive_fraction > 1) bad("--positive-fraction must be in [0, 1]");
-  if (patches.hard_negative_fraction < 0 || patches.positive_fraction + patches.hard_negative_fraction > 1)
-    bad("--hard-negative-fraction must be in [0, 1 - positive fraction]");
+  if (patches.hard_negative_fraction != -1 &&
+      (patches.hard_negative_fraction < 0 || patches.positive_fraction + patches.hard_negative_fraction > 1))
+    bad("--hard-negative-fraction must be -1 (automatic) or in [0, 1 - positive fraction]");
   if (patches.hard_negative_fraction > 0 && objective != "pn")
     bad("--hard-negative-fraction applies to --objective pn only (an unlabelled peak may be a particle)");
   if (!(patches.label_radius > 0)) bad("--label-radius must be > 0");
@@ -268,6 +269,8 @@ TrainResult Train(const TrainOptions& opt_in) {
   for (const auto& m : train)
     labels.push_back(DiskLabels(m.image.nx(), m.image.ny(), BinnedCentres(m), opt.patches.label_radius));
   PatchOptions po = opt.patches;
+  if (po.hard_negative_fraction < 0)
+    po.hard_negative_fraction = loss.objective == CnnObjective::kPn ? std::min(0.25, 1 - po.positive_fraction) : 0.0;
   po.margin = rf / 2;
   // The loss sees the patch minus a margin of half the receptive field on each side; by default
   // that leaves 64 x 64 pixels (resnet8: 96 px patches, resnet10: 128 px).
