@@ -117,17 +117,20 @@ TEST(TrainerTest, PuTrainingOnSparseLabelsBeatsChance) {
   EXPECT_DOUBLE_EQ(CnnModel::Load(v.model_path).meta().default_threshold, r.validation_threshold);
 }
 
-// PU, and PN with hard negatives mined after each epoch (again from the checkpoint on resume).
+// PU, and PN with hard negatives mined after each epoch (the default; again from the checkpoint on
+// resume).
 TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
   auto train = MakeSet("det_train", 2, 3), valid = MakeSet("det_valid", 1, 4);
   for (const std::string objective : {"pu", "pn"}) {
     SCOPED_TRACE(objective);
     TrainOptions o = SmallOptions(train, valid, Out("det_a_" + objective));
     o.objective = objective;
-    if (objective == "pn") o.patches.hard_negative_fraction = 0.25;
     o.epochs = 3;
     o.steps_per_epoch = 3;
     TrainResult a = Train(o);
+    // Mining is on by default with PN (0.25 of the patches), off with PU.
+    EXPECT_EQ(nlohmann::json::parse(ReadTextFile(a.report_path))["hard_negative_fraction"].get<double>(),
+              objective == "pn" ? 0.25 : 0.0);
     o.out_dir = Out("det_b_" + objective);
     TrainResult b = Train(o);
     ASSERT_EQ(a.history.size(), b.history.size());
