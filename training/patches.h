@@ -19,7 +19,7 @@ struct PatchOptions {
   double positive_fraction = 0.5;  // fraction of patches centred (with jitter) on a labelled particle
   // Fraction centred (jitter within the loss region) on mined hard negatives when there are any
   // (PN training: the model's best-scoring peaks away from every label, mined after each epoch).
-  double hard_negative_fraction = 0;  // measured: +0.002 F1, no fewer broken particles picked (benchmarks/cnn)
+  double hard_negative_fraction = 0;  // emkit train: 0.25 with PN by default (training/trainer.h)
   double label_radius = 3;            // binned pixels
   int margin = 16;                    // loss excluded within this many pixels of a patch edge
   bool augment = true;
