@@ -286,11 +286,16 @@ torch::Tensor GaussianRow(double sigma) {
 
 // Separable Gaussian blur of a (1, 1, H, W) map; edges mirrored (replicated if the map is smaller
 // than the kernel), as the exported TorchScript does.
+// Pads a (N, C, H, W) map by r on every side: mirrored about the edge pixels, replicated where
+// the map is too small to mirror.
+torch::Tensor MirrorPad(const torch::Tensor& y, int64_t r) {
+  return y.size(2) > r && y.size(3) > r ? torch::reflection_pad2d(y, {r, r, r, r})
+                                        : torch::replication_pad2d(y, {r, r, r, r});
+}
+
 torch::Tensor SmoothMap(const torch::Tensor& y, const torch::Tensor& row) {
   const int64_t r = (row.size(3) - 1) / 2;
-  auto p = y.size(2) > r && y.size(3) > r ? torch::reflection_pad2d(y, {r, r, r, r})
-                                          : torch::replication_pad2d(y, {r, r, r, r});
-  return torch::conv2d(torch::conv2d(p, row), row.view({1, 1, -1, 1}));
+  return torch::conv2d(torch::conv2d(MirrorPad(y, r), row), row.view({1, 1, -1, 1}));
 }
 
 [[noreturn]] void RethrowTorch(const std::string& context) {
@@ -497,12 +502,6 @@ Image CnnModel::Predict(const Image& image, int tile) const {
   const int nx = image.nx(), ny = image.ny();
   auto full = torch::from_blob(const_cast<float*>(image.data()), {1, 1, ny, nx}, torch::kFloat32);
   Image out(nx, ny);
-  // After stitching, so that tiles need no extra overlap for it.
-  auto Smooth = [&](Image& map) {
-    if (impl_->meta.score_smoothing_px <= 0) return;
-    auto t = torch::from_blob(map.data(), {1, 1, ny, nx}, torch::kFloat32);
-    t.copy_(SmoothMap(t, GaussianRow(impl_->meta.score_smoothing_px)));
-  };
   auto copy_out = [&](const torch::Tensor& t, int x0, int y0) {
     auto c = t.to(torch::kCPU).to(torch::kFloat32).contiguous();
     const float* p = c.data_ptr<float>();
@@ -515,25 +514,27 @@ Image CnnModel::Predict(const Image& image, int tile) const {
     // pixels see image-like context rather than zeros; margins cover half the receptive field
     // and keep tile origins on the pooling grid.
     const int margin = Margin();
-    auto padded = nx > margin && ny > margin ? torch::reflection_pad2d(full, {margin, margin, margin, margin})
-                                             : torch::replication_pad2d(full, {margin, margin, margin, margin});
+    auto padded = MirrorPad(full, margin);
     const int core = ((tile - 2 * margin) / m) * m;
     if (tile <= 0 || (nx <= tile && ny <= tile) || core < m) {
       copy_out(impl_->Infer(padded).slice(2, margin, margin + ny).slice(3, margin, margin + nx), 0, 0);
-      Smooth(out);
-      return out;
-    }
-    // Tile (x0, y0) of the output reads padded rows [y0, y0 + core + 2 margin).
-    for (int y0 = 0; y0 < ny; y0 += core) {
-      for (int x0 = 0; x0 < nx; x0 += core) {
-        const int yb = std::min(ny + 2 * margin, y0 + core + 2 * margin);
-        const int xb = std::min(nx + 2 * margin, x0 + core + 2 * margin);
-        auto r = impl_->Infer(padded.slice(2, y0, yb).slice(3, x0, xb));
-        const int ye = std::min(ny, y0 + core), xe = std::min(nx, x0 + core);
-        copy_out(r.slice(2, margin, margin + ye - y0).slice(3, margin, margin + xe - x0), x0, y0);
+    } else {
+      // Tile (x0, y0) of the output reads padded rows [y0, y0 + core + 2 margin).
+      for (int y0 = 0; y0 < ny; y0 += core) {
+        for (int x0 = 0; x0 < nx; x0 += core) {
+          const int yb = std::min(ny + 2 * margin, y0 + core + 2 * margin);
+          const int xb = std::min(nx + 2 * margin, x0 + core + 2 * margin);
+          auto r = impl_->Infer(padded.slice(2, y0, yb).slice(3, x0, xb));
+          const int ye = std::min(ny, y0 + core), xe = std::min(nx, x0 + core);
+          copy_out(r.slice(2, margin, margin + ye - y0).slice(3, margin, margin + xe - x0), x0, y0);
+        }
       }
     }
-    Smooth(out);
+    // After stitching, so that tiles need no extra overlap for it.
+    if (impl_->meta.score_smoothing_px > 0) {
+      auto t = torch::from_blob(out.data(), {1, 1, ny, nx}, torch::kFloat32);
+      t.copy_(SmoothMap(t, GaussianRow(impl_->meta.score_smoothing_px)));
+    }
   } catch (...) {
     RethrowTorch("CNN inference");
   }
