@@ -28,8 +28,9 @@ struct CnnModelMeta {
   // Picking defaults.
   double default_threshold = 0;      // log-odds; chosen from validation F1 at training time
   std::string training_json = "{}";  // summary of the run that made the model (free form)
-  // Memory layout on the CPU. NCHW is the default: benchmarks/cnn measured it faster than
-  // channels-last for these dilated 3x3 networks (training ~1.6x, inference equal).
+  // Memory layout for training on the CPU. NCHW is the default: benchmarks/cnn measured it ~1.6x
+  // faster than channels-last for these dilated 3x3 networks' training steps. Inference uses
+  // channels-last whatever this says (faster there once batch norm is folded).
   bool channels_last = false;
   // Test-time augmentation: the log-odds map is the mean over this many dihedral transforms of
   // the input (1 = none, 4 = the quarter turns, 8 = quarter turns and flips), each transformed
@@ -131,6 +132,9 @@ class CnnModel {
   std::string LoadCheckpoint(const std::string& path);
 
   void SetDevice(const DeviceSpec& device);
+  // Predict's memory layout on the CPU: channels-last (default; faster with batch norm folded, see
+  // Impl::InferenceFormat) or NCHW (benchmarks compare the two). Training uses meta.channels_last.
+  void SetInferenceChannelsLast(bool channels_last);
 
  private:
   struct Impl;

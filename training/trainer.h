@@ -51,7 +51,7 @@ struct TrainOptions {
   bool resume = false;
   std::string device = "cpu";
   bool export_torchscript = false;
-  bool channels_last = false;  // NCHW measured faster (benchmarks/cnn)
+  bool channels_last = false;  // training layout; NCHW measured faster (benchmarks/cnn)
   // Stored in the model; validation uses it too (1, 4 or 8; 0 = 4 for ResNets, 1 for the U-Net,
   // whose pooling grid is not rotation-symmetric). 4 quarter turns: +0.006-0.011 best F1 with
   // score smoothing on the simulated set; picking a 4096² micrograph ~0.8 s on 2 cores

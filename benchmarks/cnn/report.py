@@ -132,15 +132,19 @@ lines += ["", "CNN training time: " + ", ".join(
     f"Binned to {sp['binned_size'][0]}x{sp['binned_size'][1]}; {sp['torch']}.", "",
     "Wall seconds (median), and in brackets the process CPU seconds over all threads (on the shared machine, CPU/2",
     "estimates the wall time of an idle 2-core machine).", "",
+    "Training uses the model's layout (NCHW by default); emkit pick infers channels-last (faster once batch norm is",
+    "folded into the convolutions).", "",
     "| layout | network only | preprocess + network + peaks | training step 16x96² |", "|---|---|---|---|"]
 for layout in ("channels_last", "nchw"):
     x = sp[layout]
     cell = lambda k: f"{x[k + '_s']:.3f} ({x.get(k + '_cpu_s', float('nan')):.3f} CPU)"
     lines.append(f"| {layout} | {cell('inference_network')} | {cell('pick_4096_total')} | "
                  f"{cell('train_step_16x96x96')} |")
-if "nchw_without_tta" in sp:
-    x = sp["nchw_without_tta"]
-    lines.append(f"| nchw, test-time augmentation off (model: {sp['test_time_augmentation']}) | "
+for key in ("nchw_without_tta", "channels_last_without_tta"):
+    if key not in sp:
+        continue
+    x = sp[key]
+    lines.append(f"| {key.split('_without')[0]}, test-time augmentation off (model: {sp['test_time_augmentation']}) | "
                  f"{x['inference_network_s']:.3f} ({x['inference_network_cpu_s']:.3f} CPU) | | |")
 lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
           f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
