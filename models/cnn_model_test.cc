@@ -418,6 +418,18 @@ TEST(CnnModelTest, BadInputsErrorClearly) {
   tta.test_time_augmentation = 4;
   EXPECT_THROW(CnnModel::Create(tta, 1), InvalidInputError);
   EXPECT_THROW(ParseDevice("gpu"), InvalidInputError);
+  for (const char* bad : {"cuda:", "cuda:1x", "cuda:-1", "cudax"}) {
+    try {
+      ParseDevice(bad);
+      FAIL() << bad;
+    } catch (const InvalidInputError& e) {
+      // The device number is checked before (and whether or not) CUDA is there.
+      if (std::string(bad) != "cudax") {
+        EXPECT_NE(std::string(e.what()).find("bad device number"), std::string::npos) << e.what();
+      }
+    }
+  }
+  EXPECT_EQ(ParseDevice("cpu").cuda, false);
 }
 
 }  // namespace

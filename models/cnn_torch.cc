@@ -584,7 +584,7 @@ CnnModel CnnModel::Load(const std::string& path, const DeviceSpec& device) {
   if (!FileExists(path)) throw IoError(path + ": model file not found");
   try {
     torch::serialize::InputArchive a;
-    a.load_from(path);
+    a.load_from(path, torch::Device(torch::kCPU));  // a CUDA-written file on a CPU-only machine too
     c10::IValue meta_value;
     if (!a.try_read("emkit_meta", meta_value) || !meta_value.isString())
       throw IoError(path + ": not an emkit CNN model (no emkit_meta)");
@@ -648,7 +648,9 @@ void CnnModel::SetLearningRate(double lr) {
 
 double CnnModel::TrainStep(const CnnBatch& b, const CnnLossOptions& loss, int margin) {
   EMKIT_CHECK(impl_->adam, "ConfigureOptimiser first");
-  EMKIT_CHECK(b.images.size() == std::size_t(b.n) * b.h * b.w && b.labels.size() == b.images.size(), "batch shape");
+  EMKIT_CHECK(b.images.size() == std::size_t(b.n) * b.h * b.w && b.labels.size() == b.images.size() &&
+                  (b.penalty_mask.empty() || b.penalty_mask.size() == b.images.size()),
+              "batch shape");
   EMKIT_CHECK(2 * margin < std::min(b.h, b.w), "margin too large for the patch");
   try {
     impl_->net->train();
@@ -717,7 +719,9 @@ std::string CnnModel::LoadCheckpoint(const std::string& path) {
   if (!FileExists(path)) throw IoError(path + ": checkpoint not found");
   try {
     torch::serialize::InputArchive a, o;
-    a.load_from(path);
+    // Onto this model's device: Adam's state is saved where it lived, and a checkpoint written on
+    // one device may be resumed on another.
+    a.load_from(path, impl_->device);
     ReadWeights(a, *impl_->net);
     impl_->ApplyLayout();
     a.read("optimiser", o);
@@ -749,7 +753,8 @@ std::string CnnModel::LoadCheckpoint(const std::string& path) {
 
 double CnnLoss(const std::vector<float>& logits, const std::vector<float>& labels,
                const std::vector<float>& penalty_mask, const CnnLossOptions& loss) {
-  EMKIT_CHECK(logits.size() == labels.size(), "logits and labels differ in size");
+  EMKIT_CHECK(logits.size() == labels.size() && (penalty_mask.empty() || penalty_mask.size() == logits.size()),
+              "logits, labels and penalty mask differ in size");
   const int64_t n = static_cast<int64_t>(logits.size());
   auto z = torch::from_blob(const_cast<float*>(logits.data()), {n}, torch::kFloat32);
   auto y = torch::from_blob(const_cast<float*>(labels.data()), {n}, torch::kFloat32);

@@ -14,12 +14,11 @@ DeviceSpec ParseDevice(const std::string& text) {
   if (text.compare(0, 4, "cuda") != 0 || (text.size() > 4 && text[4] != ':'))
     throw InvalidInputError("--device '" + text + "': expected cpu, cuda or cuda:N");
   d.cuda = true;
-  if (text.size() > 5) {
-    try {
-      d.index = std::stoi(text.substr(5));
-    } catch (...) {
-      throw InvalidInputError("--device '" + text + "': bad device number");
-    }
+  if (text.size() > 4) {  // "cuda:N": N digits only
+    const std::string n = text.substr(5);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw InvalidInputError("--device '" + text + "': bad device number (expected cuda:N, N = 0, 1, ...)");
+    d.index = std::stoi(n);
   }
   if (!torch::cuda::is_available())
     throw InvalidInputError("--device " + text +

@@ -55,35 +55,69 @@ std::string CacheKey(const DatasetOptions& o, const std::vector<std::string>& mi
 
 std::string Stem(const std::string& path) { return StripExtension(Basename(path)); }
 
+// Height in pixels of a micrograph: from the MRC header, else by decoding the image.
+int MicrographHeight(const std::string& path) {
+  const std::string e = Extension(path);
+  if (e == ".mrc" || e == ".mrcs" || e == ".map") return ReadMrcHeader(path).ny;
+  return ReadMicrograph(path).ny();
+}
+
 // Coordinates of every micrograph: per-micrograph files from a folder, or one shared file.
+// --flip-y (y counted from the other edge) uses each micrograph's own height.
 std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o, const std::vector<std::string>& mics,
                                                         std::vector<std::string>* files) {
   std::vector<std::vector<Coordinate>> out(mics.size());
   files->assign(mics.size(), o.coordinates);
+  CoordinateIoOptions io = o.coordinate_io;
+  io.flip_y = false;  // flipped below, per micrograph
   if (fs::is_directory(o.coordinates)) {
     for (std::size_t i = 0; i < mics.size(); ++i) {
       (*files)[i] = FindCoordinateFile(o.coordinates, mics[i]);
       if ((*files)[i].empty())
         throw IoError(o.coordinates + ": no coordinate file for micrograph " + mics[i] + " (looked for " +
                       Stem(mics[i]) + "[_suffix].{star,box,csv,txt})");
-      out[i] = ReadCoordinates((*files)[i], o.coordinate_io);
+      out[i] = ReadCoordinates((*files)[i], io);
     }
-    return out;
+  } else {
+    if (!FileExists(o.coordinates)) throw IoError(o.coordinates + ": coordinate file or folder not found");
+    auto all = ReadCoordinates(o.coordinates, io);
+    std::map<std::string, std::size_t> by_stem;
+    for (std::size_t i = 0; i < mics.size(); ++i) by_stem[Stem(mics[i])] = i;
+    std::map<std::string, int> unmatched;  // micrograph name -> coordinates dropped
+    for (const auto& c : all) {
+      if (c.micrograph.empty()) {
+        if (mics.size() != 1)
+          throw InvalidInputError(o.coordinates + ": coordinates carry no micrograph names, but " +
+                                  std::to_string(mics.size()) + " micrographs were given");
+        out[0].push_back(c);
+        continue;
+      }
+      auto it = by_stem.find(Stem(c.micrograph));
+      if (it != by_stem.end())
+        out[it->second].push_back(c);
+      else
+        ++unmatched[c.micrograph];
+    }
+    if (!all.empty() && unmatched.size() > 0) {
+      std::size_t dropped = 0;
+      for (const auto& u : unmatched) dropped += u.second;
+      if (dropped == all.size())
+        throw InvalidInputError(o.coordinates + ": none of its " + std::to_string(all.size()) +
+                                " coordinates names one of the given micrographs (first: '" + unmatched.begin()->first +
+                                "'; names are matched without folder and extension)");
+      LOG_WARN(o.coordinates << ": " << dropped << " coordinates on " << unmatched.size()
+                             << " micrograph(s) not given here are ignored (first: '" << unmatched.begin()->first
+                             << "')");
+    }
+    for (std::size_t i = 0; i < mics.size(); ++i)
+      if (out[i].empty()) LOG_WARN(o.coordinates << ": no coordinates name micrograph " << mics[i]);
   }
-  if (!FileExists(o.coordinates)) throw IoError(o.coordinates + ": coordinate file or folder not found");
-  auto all = ReadCoordinates(o.coordinates, o.coordinate_io);
-  std::map<std::string, std::size_t> by_stem;
-  for (std::size_t i = 0; i < mics.size(); ++i) by_stem[Stem(mics[i])] = i;
-  for (const auto& c : all) {
-    if (c.micrograph.empty()) {
-      if (mics.size() != 1)
-        throw InvalidInputError(o.coordinates + ": coordinates carry no micrograph names, but " +
-                                std::to_string(mics.size()) + " micrographs were given");
-      out[0].push_back(c);
-      continue;
+  if (o.coordinate_io.flip_y) {
+    for (std::size_t i = 0; i < mics.size(); ++i) {
+      if (out[i].empty()) continue;
+      const int h = MicrographHeight(mics[i]);
+      for (auto& c : out[i]) c.y = h - 1 - c.y;
     }
-    auto it = by_stem.find(Stem(c.micrograph));
-    if (it != by_stem.end()) out[it->second].push_back(c);
   }
   return out;
 }

@@ -165,6 +165,8 @@ void TrainOptions::Check() const {
   if (epochs < 1) bad("--epochs must be >= 1");
   if (steps_per_epoch < 1) bad("--steps-per-epoch must be >= 1");
   if (!(learning_rate > 0)) bad("--lr must be > 0");
+  if (!(weight_decay >= 0)) bad("--weight-decay must be >= 0");
+  if (!(slack > 0)) bad("--slack must be > 0");
   if (!(weight_average >= 0 && weight_average < 1)) bad("--weight-average must be in [0, 1)");
   if (patches.batch < 1) bad("--batch-size must be >= 1");
   if (patches.patch < 0) bad("--patch must be >= 0 (0 = automatic)");
@@ -210,7 +212,8 @@ TrainResult Train(const TrainOptions& opt_in) {
                               " px does not fit micrograph " + mics.front() + " (" + std::to_string(first.nx()) + "x" +
                               std::to_string(first.ny()) + " px): expected 4 px to half the micrograph");
   }
-  opt.train.pixel_size = pixel_size;
+  // opt.train.pixel_size stays as given (0 = each micrograph's own header): the working pixel size
+  // is in Å, so micrographs of different sampling bin to the same one.
   opt.train.preprocess.particle_diameter = diameter;
   opt.train.preprocess.working_pixel_size = std::max(pixel_size, diameter / opt.diameter_px_target);
   opt.train.preprocess.local_normalise_angstrom = opt.local_normalise_diameters * diameter;
@@ -225,6 +228,15 @@ TrainResult Train(const TrainOptions& opt_in) {
   double area = 0;
   for (const auto& m : train) n_labels += m.coords.size(), area += double(m.image.nx()) * m.image.ny();
   if (n_labels == 0) throw InvalidInputError("training set: no particle coordinates in " + opt.train.coordinates);
+  if (separate_validation) {
+    std::size_t n_valid_labels = 0;
+    for (const auto& m : valid) n_valid_labels += m.coords.size();
+    // Validation AP would be 0 every epoch and the first epoch's model kept for good.
+    if (n_valid_labels == 0)
+      throw InvalidInputError("validation micrographs carry no particle coordinates (" +
+                              (opt.valid_coordinates.empty() ? opt.train.coordinates : opt.valid_coordinates) +
+                              "): give --valid-coords, or other --valid-micrographs / --seed for the split");
+  }
 
   // Model and its metadata.
   CnnModelMeta meta;
@@ -283,12 +295,55 @@ TrainResult Train(const TrainOptions& opt_in) {
                   << opt.objective
                   << (loss.objective == CnnObjective::kGeBinomial ? " pi=" + std::to_string(loss.pi) : std::string()));
 
+  // What defines the run: --resume refuses a checkpoint written with anything else (threads,
+  // device and the threshold rule may change).
+  nlohmann::json setup = nlohmann::json::parse(meta.ToJson());
+  setup.erase("default_threshold");
+  setup.erase("training_json");
+  setup.update({{"micrographs", ExpandMicrographPaths(opt.train.micrographs)},
+                {"coordinates", opt.train.coordinates},
+                {"flip_y", opt.train.coordinate_io.flip_y},
+                {"pixel_size", opt.train.pixel_size},
+                {"valid_micrographs", opt.valid_micrographs},
+                {"valid_coordinates", opt.valid_coordinates},
+                {"valid_fraction", opt.valid_fraction},
+                {"objective", opt.objective},
+                {"pi", loss.pi},
+                {"slack", loss.slack},
+                {"focal_gamma", loss.focal_gamma},
+                {"positive_weight", loss.positive_weight},
+                {"seed", opt.seed},
+                {"epochs", opt.epochs},
+                {"steps_per_epoch", opt.steps_per_epoch},
+                {"learning_rate", opt.learning_rate},
+                {"weight_decay", opt.weight_decay},
+                {"weight_average", opt.weight_average},
+                {"patch", po.patch},
+                {"batch_size", po.batch},
+                {"positive_fraction", po.positive_fraction},
+                {"hard_negative_fraction", po.hard_negative_fraction},
+                {"label_radius", po.label_radius},
+                {"augment", po.augment}});
+
   // Resume.
   const std::string checkpoint = JoinPath(opt.out_dir, "checkpoint.pt");
   result.model_path = JoinPath(opt.out_dir, "model.pt");
   int first_epoch = 1;
   if (opt.resume && FileExists(checkpoint)) {
     auto state = nlohmann::json::parse(model.LoadCheckpoint(checkpoint));
+    if (state.contains("setup")) {
+      std::string changed;
+      for (const auto& [key, value] : setup.items())
+        if (!state["setup"].contains(key) || state["setup"][key] != value)
+          changed += (changed.empty() ? "" : ", ") + key + " (" +
+                     (state["setup"].contains(key) ? state["setup"][key].dump() : std::string("absent")) + " -> " +
+                     value.dump() + ")";
+      if (!changed.empty())
+        throw InvalidInputError("--resume: " + checkpoint + " was written by a run with other settings: " + changed +
+                                "; resume with the same options or use another --out");
+    } else {
+      LOG_WARN("--resume: " << checkpoint << " predates setup checks; assuming the same options");
+    }
     first_epoch = state.at("epoch").get<int>() + 1;
     result.history = HistoryFromJson(state.at("history"));
     result.best_ap = state.at("best_ap");
@@ -359,7 +414,8 @@ TrainResult Train(const TrainOptions& opt_in) {
                             {"history", HistoryJson(result.history)},
                             {"best_ap", result.best_ap},
                             {"best_epoch", result.best_epoch},
-                            {"default_threshold", result.default_threshold}};
+                            {"default_threshold", result.default_threshold},
+                            {"setup", setup}};
     model.SaveCheckpoint(checkpoint, state.dump());
   }
   // The default threshold: F1-optimal over every annotated micrograph with the best epoch's weights.

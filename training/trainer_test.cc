@@ -149,6 +149,72 @@ TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
     EXPECT_EQ(c.history[2].loss, a.history[2].loss);
     EXPECT_EQ(c.history[2].ap, a.history[2].ap);
     EXPECT_EQ(c.default_threshold, a.default_threshold);
+    // A checkpoint is resumed only with the options that wrote it; the error names what changed.
+    o.learning_rate = 1e-3;
+    try {
+      Train(o);
+      FAIL() << "resumed with another learning rate";
+    } catch (const InvalidInputError& e) {
+      EXPECT_NE(std::string(e.what()).find("learning_rate"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// --flip-y uses each micrograph's own height; a shared coordinate file whose names match no
+// micrograph is an error, and validation micrographs without labels are refused.
+TEST(TrainerTest, FlippedAndSharedCoordinatesAreMatchedPerMicrograph) {
+  auto s = MakeSet("flip", 2, 11);
+  std::vector<Coordinate> shared, flipped;
+  for (int m = 0; m < 2; ++m) {
+    const std::string stem = "mic" + std::to_string(m);
+    for (Coordinate c : ReadCoordinates(JoinPath(s.full_coords, stem + ".csv"))) {
+      c.micrograph = "MotionCorr/" + stem + ".mrc";
+      c.x = std::round(c.x), c.y = std::round(c.y);  // Topaz text holds integer pixels
+      shared.push_back(c);
+      c.y = 192 - 1 - c.y;
+      flipped.push_back(c);
+    }
+  }
+  const std::string shared_file = JoinPath(s.dir, "all.txt"), flipped_file = JoinPath(s.dir, "all_flipped.txt");
+  WriteCoordinates(shared_file, shared);
+  WriteCoordinates(flipped_file, flipped);
+  DatasetOptions d;
+  d.micrographs = {s.mics};
+  d.coordinates = shared_file;
+  d.preprocess.working_pixel_size = 2;
+  auto plain = LoadAnnotatedMicrographs(d);
+  d.coordinates = flipped_file;
+  d.coordinate_io.flip_y = true;
+  auto back = LoadAnnotatedMicrographs(d);
+  ASSERT_EQ(plain.size(), 2u);
+  for (int m = 0; m < 2; ++m) {
+    ASSERT_EQ(plain[m].coords.size(), back[m].coords.size());
+    ASSERT_GT(plain[m].coords.size(), 10u);
+    for (std::size_t i = 0; i < plain[m].coords.size(); ++i) {
+      EXPECT_NEAR(plain[m].coords[i].x, back[m].coords[i].x, 1e-3);
+      EXPECT_NEAR(plain[m].coords[i].y, back[m].coords[i].y, 1e-3);
+    }
+  }
+  // Names that match none of the micrographs.
+  for (auto& c : shared) c.micrograph = "other_" + c.micrograph.substr(c.micrograph.find('/') + 1);
+  WriteCoordinates(shared_file, shared);
+  d.coordinates = shared_file;
+  d.coordinate_io.flip_y = false;
+  try {
+    LoadAnnotatedMicrographs(d);
+    FAIL() << "no error";
+  } catch (const InvalidInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("other_mic0"), std::string::npos) << e.what();
+  }
+  // Validation micrographs whose coordinate files are empty.
+  auto valid = MakeSet("flip_valid", 1, 12);
+  WriteCoordinates(JoinPath(valid.full_coords, "mic0.csv"), {});
+  TrainOptions o = SmallOptions(s, valid, Out("flip"));
+  try {
+    Train(o);
+    FAIL() << "no error";
+  } catch (const InvalidInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("validation"), std::string::npos) << e.what();
   }
 }
 
@@ -205,6 +271,34 @@ TEST(TrainerTest, PatchesHaveLabelsOnParticlesAndAreAugmented) {
     if (b.labels[i] == 0) off += b.images[i], ++noff;
   }
   EXPECT_LT(on / non, off / noff - 0.5);
+}
+
+// Particle-centred patches keep their particle inside the loss region, also when the margin
+// (half the receptive field) leaves less than a quarter patch each side: resnet10 with 96 px.
+TEST(TrainerTest, CentredPatchesKeepTheirParticleInTheLossRegion) {
+  AnnotatedMicrograph m;
+  m.image = Image(400, 400);
+  m.bin_factor = 1;
+  Coordinate c;
+  c.x = c.y = 200;  // the only particle
+  m.coords = {c};
+  std::vector<AnnotatedMicrograph> set = {m};
+  std::vector<Image> labels = {DiskLabels(400, 400, BinnedCentres(m), 3)};
+  PatchOptions po;
+  po.patch = 96;
+  po.margin = 32;
+  po.batch = 8;
+  po.positive_fraction = 1;
+  const std::size_t plane = 96 * 96;
+  for (uint64_t step = 0; step < 20; ++step) {
+    CnnBatch b = SampleBatch(set, labels, po, 4, step);
+    for (int p = 0; p < 8; ++p) {
+      int centre_inside = 0;
+      for (int y = po.margin; y < 96 - po.margin; ++y)
+        for (int x = po.margin; x < 96 - po.margin; ++x) centre_inside += b.labels[p * plane + y * 96 + x] == 1;
+      EXPECT_GE(centre_inside, 5) << "step " << step << " patch " << p;
+    }
+  }
 }
 
 // Hard-negative patches: the given fraction of the batch, each with its negative inside the

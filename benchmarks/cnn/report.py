@@ -37,6 +37,7 @@ res["real"] = {
     "best_epoch": rt["best_epoch"],
     "best_val_ap": rt["best_val_ap"],
     "default_threshold": rt["default_threshold"],
+    "threshold_from": rt.get("threshold_from", "validation"),
     "parameters": rt["parameters"],
     "receptive_field_px": rt["receptive_field_px"],
     "architecture": rt["architecture"],
@@ -89,6 +90,11 @@ r, sp = res["real"], res["speed"]
 lines = [
     "# CNN picker benchmark",
     "",
+    "The benchmark the targets are measured on is the simulated set at detector sampling (4096² at 1.25 Å/px):",
+    "[simulated_1.25A.md](simulated_1.25A.md) (`benchmarks/cnn/simulated.sh`). This page is `benchmarks/cnn/run.sh`:",
+    "the real EMPIAR-10028 set, a coarse simulated set (1024² at 5 Å/px, ~16x less signal per particle at the same",
+    "SNR) and the speed of one 4096² micrograph. Experiments and diagnoses: ADDENDA.md, appended below.",
+    "",
     f"`benchmarks/cnn/run.sh` ({THREADS} threads; machine load at the end: `{res['load']}` — the 2 cores were shared",
     "with other jobs, so wall times are upper bounds).",
     "",
@@ -98,7 +104,9 @@ lines = [
     f"binned px, test-time augmentation {r['test_time_augmentation']}), PU objective,",
     f"trained in {r['train_wall_s']:.0f} s wall"
     + (f" ({r['train_cpu_s']:.0f} CPU s)" if r["train_cpu_s"] else "") + f"; best validation AP {r['best_val_ap']:.3f} (epoch {r['best_epoch']}),",
-    f"default threshold {r['default_threshold']:.2f} (log-odds, validation F1). Test split, match radius 28.5 px:",
+    f"default threshold {r['default_threshold']:.2f} (log-odds, F1-optimal on the "
+    + ("training and validation micrographs" if r["threshold_from"] == "all" else "validation micrographs")
+    + "). Test split, match radius 28.5 px:",
     "",
     "| picks / labels | precision (lower bound) | recall | F1 | AP | max recall (any threshold) |",
     "|---|---|---|---|---|---|",
@@ -111,7 +119,7 @@ lines = [
     "",
     "## Simulated: train on 10 micrographs, evaluate on 20 (decoys and hard negatives count as false positives)",
     "",
-    "Thresholds: CNN = the model's (validation F1), template and LoG = emkit pick's defaults; best F1 = over all",
+    "Thresholds: CNN = the model's (stored at training time), template and LoG = emkit pick's defaults; best F1 = over all",
     "thresholds (an oracle choice, for reference).",
     "",
     "| SNR | method | threshold | picks / truth | precision | recall | F1 | AP | best F1 | seconds (30 mics) |",
