@@ -101,6 +101,8 @@ class CnnModel {
   // Log-odds map of a binned, normalised micrograph; tiles of at most tile x tile pixels
   // overlapping by the receptive field (only tile centres kept), so the result does not
   // depend on the tile size. tile <= 0: one pass. Smoothed by meta.score_smoothing_px.
+  // Not thread-safe (it folds batch norm into the network for the call): one caller at a time
+  // per model, as emkit pick's single scoring stage does.
   Image Predict(const Image& image, int tile = 1024) const;
 
   // Weights + meta in one file (written atomically).
@@ -131,6 +133,7 @@ class CnnModel {
   // Restores weights and optimiser state (ConfigureOptimiser must have been called); returns the JSON state.
   std::string LoadCheckpoint(const std::string& path);
 
+  // Moves the network (and averaged weights) to the device; for training, before ConfigureOptimiser.
   void SetDevice(const DeviceSpec& device);
   // Predict's memory layout on the CPU: channels-last (default; faster with batch norm folded, see
   // Impl::InferenceFormat) or NCHW (benchmarks compare the two). Training uses meta.channels_last.

@@ -496,9 +496,14 @@ std::vector<float> CnnModel::ParameterValues() const {
 }
 
 void CnnModel::SetDevice(const DeviceSpec& d) {
+  // Adam's moment estimates live where the parameters were when it stepped: moving them is not
+  // supported, so the device is chosen before ConfigureOptimiser.
+  EMKIT_CHECK(!impl_->adam, "SetDevice must come before ConfigureOptimiser");
   impl_->device = d.cuda ? torch::Device(torch::kCUDA, d.index) : torch::Device(torch::kCPU);
   impl_->net->to(impl_->device);
   impl_->ApplyLayout();
+  for (auto& t : impl_->ema_params) t = t.to(impl_->device);
+  for (auto& t : impl_->ema_buffers) t = t.to(impl_->device);
 }
 
 void CnnModel::SetInferenceChannelsLast(bool channels_last) { impl_->inference_channels_last = channels_last; }

@@ -161,6 +161,22 @@ int Run(const std::string& out_dir) {
     b.LoadCheckpoint(ckpt);
     const double next_b = b.TrainStep(Batch(7), loss, 16);
     check("cuda checkpoint resumes exactly", next_a == next_b, {next_a, next_b});
+    // A checkpoint written on the CPU resumes on CUDA (Adam's state is loaded onto the model's device).
+    CnnModel c = CnnModel::Create(meta, 9);
+    c.ConfigureOptimiser(3e-3, 0);
+    c.EnableWeightAveraging(0.99);
+    Train(c, loss, 5);
+    const std::string cpu_ckpt = JoinPath(out_dir, "checkpoint_cpu.pt");
+    c.SaveCheckpoint(cpu_ckpt, "{}");
+    const double next_c = c.TrainStep(Batch(7), loss, 16);
+    CnnModel g = CnnModel::Create(meta, 1);
+    g.SetDevice(gpu);
+    g.ConfigureOptimiser(3e-3, 0);
+    g.EnableWeightAveraging(0.99);
+    g.LoadCheckpoint(cpu_ckpt);
+    const double next_g = g.TrainStep(Batch(7), loss, 16);
+    check("cpu checkpoint resumes on cuda (rel diff of the next loss)",
+          std::abs(next_c - next_g) < 1e-2 * std::abs(next_c), {next_c, next_g});
     a.SwapAveragedWeights();
     const std::string model = JoinPath(out_dir, "model.pt");
     a.Save(model);
