@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/random.h"
+#include "models/cnn_picker.h"
 #include "models/device.h"
 
 namespace emkit {
@@ -405,6 +406,17 @@ TEST(CnnModelTest, BadInputsErrorClearly) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(junk), std::string::npos) << e.what();
+  }
+  // A model that does not say how to bin cannot pick.
+  CnnModelMeta unbinned = Meta("resnet8");
+  unbinned.working_pixel_size = 0;
+  const std::string unbinned_path = TempPath("unbinned.pt");
+  CnnModel::Create(unbinned, 1).Save(unbinned_path);
+  try {
+    LoadCnnPicker(unbinned_path, "cpu", 1);
+    FAIL() << "no error";
+  } catch (const InvalidInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("working_pixel_size"), std::string::npos) << e.what();
   }
   CnnModelMeta bad = Meta("vgg");
   EXPECT_THROW(CnnModel::Create(bad, 1), InvalidInputError);

@@ -40,6 +40,9 @@ CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device
   KeepLargeAllocationsInHeap();
   SetTorchThreads(threads);
   auto model = std::make_shared<CnnModel>(CnnModel::Load(model_path, spec));
+  // A picking model must say how to bin (a trained one always does; an edited or untrained one may not).
+  if (!(model->meta().working_pixel_size > 0 && model->meta().diameter_angstrom > 0))
+    throw InvalidInputError(model_path + ": model has no working_pixel_size / diameter_angstrom (> 0 needed to pick)");
   if (test_time_augmentation > 0) {
     model->mutable_meta().test_time_augmentation = test_time_augmentation;
     model->meta().Check();
