@@ -117,6 +117,15 @@ int Run(const std::string& out_dir) {
         MaxAbsDiff(tc, tg) / Rms(tc));
   on_gpu.mutable_meta().test_time_augmentation = on_cpu.mutable_meta().test_time_augmentation = 1;
 
+  // A model ready to train on device d (the device before the optimiser, as emkit train does).
+  auto trainable = [&](const DeviceSpec& d, uint64_t seed) {
+    CnnModel m = CnnModel::Create(meta, seed);
+    m.SetDevice(d);
+    m.ConfigureOptimiser(3e-3, 0);
+    m.EnableWeightAveraging(0.99);
+    return m;
+  };
+
   // Training: the same steps on both devices, both objectives; twice on CUDA (determinism).
   for (const auto objective : {CnnObjective::kPn, CnnObjective::kGeBinomial}) {
     const std::string name = objective == CnnObjective::kPn ? "pn" : "ge-binomial";
@@ -126,10 +135,7 @@ int Run(const std::string& out_dir) {
     std::vector<std::vector<double>> curves;
     for (const DeviceSpec& d : {cpu, gpu, gpu}) {
       MakeTorchDeterministic(5);
-      CnnModel m = CnnModel::Create(meta, 9);
-      m.SetDevice(d);
-      m.ConfigureOptimiser(3e-3, 0);
-      m.EnableWeightAveraging(0.99);
+      CnnModel m = trainable(d, 9);
       curves.push_back(Train(m, loss, 20));
     }
     r["loss_" + name] = {{"cpu", curves[0]}, {"cuda", curves[1]}};
@@ -146,33 +152,22 @@ int Run(const std::string& out_dir) {
     CnnLossOptions loss;
     loss.objective = CnnObjective::kPn;
     MakeTorchDeterministic(5);
-    CnnModel a = CnnModel::Create(meta, 9);
-    a.SetDevice(gpu);
-    a.ConfigureOptimiser(3e-3, 0);
-    a.EnableWeightAveraging(0.99);
+    CnnModel a = trainable(gpu, 9);
     Train(a, loss, 5);
     const std::string ckpt = JoinPath(out_dir, "checkpoint.pt");
     a.SaveCheckpoint(ckpt, "{}");
     const double next_a = a.TrainStep(Batch(7), loss, 16);
-    CnnModel b = CnnModel::Create(meta, 1);
-    b.SetDevice(gpu);
-    b.ConfigureOptimiser(3e-3, 0);
-    b.EnableWeightAveraging(0.99);
+    CnnModel b = trainable(gpu, 1);
     b.LoadCheckpoint(ckpt);
     const double next_b = b.TrainStep(Batch(7), loss, 16);
     check("cuda checkpoint resumes exactly", next_a == next_b, {next_a, next_b});
     // A checkpoint written on the CPU resumes on CUDA (Adam's state is loaded onto the model's device).
-    CnnModel c = CnnModel::Create(meta, 9);
-    c.ConfigureOptimiser(3e-3, 0);
-    c.EnableWeightAveraging(0.99);
+    CnnModel c = trainable(cpu, 9);
     Train(c, loss, 5);
     const std::string cpu_ckpt = JoinPath(out_dir, "checkpoint_cpu.pt");
     c.SaveCheckpoint(cpu_ckpt, "{}");
     const double next_c = c.TrainStep(Batch(7), loss, 16);
-    CnnModel g = CnnModel::Create(meta, 1);
-    g.SetDevice(gpu);
-    g.ConfigureOptimiser(3e-3, 0);
-    g.EnableWeightAveraging(0.99);
+    CnnModel g = trainable(gpu, 1);
     g.LoadCheckpoint(cpu_ckpt);
     const double next_g = g.TrainStep(Batch(7), loss, 16);
     check("cpu checkpoint resumes on cuda (rel diff of the next loss)",
