@@ -132,6 +132,8 @@ class CnnModel {
   void SaveCheckpoint(const std::string& path, const std::string& state_json) const;
   // Restores weights and optimiser state (ConfigureOptimiser must have been called); returns the JSON state.
   std::string LoadCheckpoint(const std::string& path);
+  // The caller's JSON state of a checkpoint, without loading anything else (checks before resuming).
+  static std::string ReadCheckpointState(const std::string& path);
 
   // Moves the network (and averaged weights) to the device; for training, before ConfigureOptimiser.
   void SetDevice(const DeviceSpec& device);

@@ -756,6 +756,19 @@ std::string CnnModel::LoadCheckpoint(const std::string& path) {
   }
 }
 
+std::string CnnModel::ReadCheckpointState(const std::string& path) {
+  if (!FileExists(path)) throw IoError(path + ": checkpoint not found");
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(path, torch::Device(torch::kCPU));
+    c10::IValue state;
+    if (!a.try_read("emkit_state", state) || !state.isString()) throw IoError(path + ": no training state");
+    return state.toStringRef();
+  } catch (...) {
+    RethrowTorch("reading checkpoint " + path);
+  }
+}
+
 double CnnLoss(const std::vector<float>& logits, const std::vector<float>& labels,
                const std::vector<float>& penalty_mask, const CnnLossOptions& loss) {
   EMKIT_CHECK(logits.size() == labels.size() && (penalty_mask.empty() || penalty_mask.size() == logits.size()),

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -57,7 +58,7 @@ std::string Stem(const std::string& path) { return StripExtension(Basename(path)
 
 // Height in pixels of a micrograph: from the MRC header, else by decoding the image.
 int MicrographHeight(const std::string& path) {
-  const std::string e = Extension(path);
+  const std::string e = Extension(path);  // lower case
   if (e == ".mrc" || e == ".mrcs" || e == ".map") return ReadMrcHeader(path).ny;
   return ReadMicrograph(path).ny();
 }
@@ -83,7 +84,10 @@ std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o,
     auto all = ReadCoordinates(o.coordinates, io);
     std::map<std::string, std::size_t> by_stem;
     for (std::size_t i = 0; i < mics.size(); ++i) by_stem[Stem(mics[i])] = i;
+    std::set<std::string> elsewhere;
+    for (const auto& m : o.other_micrographs) elsewhere.insert(Stem(m));
     std::map<std::string, int> unmatched;  // micrograph name -> coordinates dropped
+    std::size_t skipped = 0;               // on micrographs loaded elsewhere
     for (const auto& c : all) {
       if (c.micrograph.empty()) {
         if (mics.size() != 1)
@@ -95,22 +99,30 @@ std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o,
       auto it = by_stem.find(Stem(c.micrograph));
       if (it != by_stem.end())
         out[it->second].push_back(c);
+      else if (elsewhere.count(Stem(c.micrograph)))
+        ++skipped;
       else
         ++unmatched[c.micrograph];
     }
-    if (!all.empty() && unmatched.size() > 0) {
+    if (!all.empty() && skipped < all.size()) {
       std::size_t dropped = 0;
       for (const auto& u : unmatched) dropped += u.second;
-      if (dropped == all.size())
+      if (dropped + skipped == all.size())
         throw InvalidInputError(o.coordinates + ": none of its " + std::to_string(all.size()) +
                                 " coordinates names one of the given micrographs (first: '" + unmatched.begin()->first +
                                 "'; names are matched without folder and extension)");
-      LOG_WARN(o.coordinates << ": " << dropped << " coordinates on " << unmatched.size()
-                             << " micrograph(s) not given here are ignored (first: '" << unmatched.begin()->first
-                             << "')");
+      if (dropped > 0)
+        LOG_WARN(o.coordinates << ": " << dropped << " coordinates on " << unmatched.size()
+                               << " micrograph(s) not given here are ignored (first: '" << unmatched.begin()->first
+                               << "')");
     }
+    std::size_t empty = 0;
+    std::string first_empty;
     for (std::size_t i = 0; i < mics.size(); ++i)
-      if (out[i].empty()) LOG_WARN(o.coordinates << ": no coordinates name micrograph " << mics[i]);
+      if (out[i].empty() && empty++ == 0) first_empty = mics[i];
+    if (empty > 0)
+      LOG_WARN(o.coordinates << ": no coordinates for " << empty << " of " << mics.size() << " micrograph(s) (first: "
+                             << first_empty << ")");
   }
   if (o.coordinate_io.flip_y) {
     for (std::size_t i = 0; i < mics.size(); ++i) {

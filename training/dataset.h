@@ -30,6 +30,9 @@ struct DatasetOptions {
   double pixel_size = 0;         // Å; 0 = from the MRC header (required for image formats)
   PreprocessOptions preprocess;  // working_pixel_size must be set
   std::string cache_dir;         // empty = no cache
+  // Micrographs loaded elsewhere (e.g. the validation set) whose names a shared coordinate file
+  // may hold: their coordinates are skipped without a warning.
+  std::vector<std::string> other_micrographs;
   void Check() const;
 };
 

@@ -100,8 +100,10 @@ CnnBatch SampleBatch(const std::vector<AnnotatedMicrograph>& set, const std::vec
     } else if (centred) {
       mi = with_particles[rng.UniformInt(0, static_cast<int>(with_particles.size()) - 1)];
       const auto& c = set[mi].coords[rng.UniformInt(0, static_cast<int>(set[mi].coords.size()) - 1)];
-      // Jitter by up to a quarter patch, but never so far that the centre leaves the loss region
-      // (with resnet10's margin a quarter of a 96 px patch is 24 px, the loss region only +-16).
+      // Jitter by up to a quarter patch, but never so far that the particle leaves the loss region
+      // (with resnet10's margin a quarter of a 96 px patch is 24 px, the loss region only +-16):
+      // the centre stays within 1 px of it (the patch origin is floored, the label centre
+      // rounded), so the label disk always overlaps it.
       const double j = std::max(0.0, std::min(n / 4.0, (n - 2 * opt.margin) / 2.0 - 1));
       cx = c.x / set[mi].bin_factor + rng.Uniform(-j, j);
       cy = c.y / set[mi].bin_factor + rng.Uniform(-j, j);

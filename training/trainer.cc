@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -41,19 +42,19 @@ std::vector<Coordinate> ScorePeaks(const CnnModel& model, const Image& binned, d
 // out: edge peaks would otherwise raise the threshold (SNR 0.05 set: 0.38 instead of -0.15).
 Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph>& set, double diameter_binned,
                     int max_peaks) {
+  // Scored in binned pixels, where one radius fits every micrograph (their bin factors differ
+  // when their pixel sizes do).
   std::vector<std::vector<Coordinate>> picks(set.size()), truth(set.size());
-  double radius = 0;
   const int border = static_cast<int>(std::ceil(0.5 * diameter_binned));  // binned px, as emkit pick's
   for (std::size_t i = 0; i < set.size(); ++i) {
-    const double f = set[i].bin_factor;
-    radius = 0.5 * diameter_binned * f;
     picks[i] = ScorePeaks(model, set[i].image, diameter_binned, max_peaks, border);
-    for (auto& p : picks[i]) p.x *= f, p.y *= f;
-    const double lo = border * f, hi_x = (set[i].image.nx() - border) * f, hi_y = (set[i].image.ny() - border) * f;
-    for (const auto& c : set[i].coords)
-      if (c.x >= lo && c.y >= lo && c.x < hi_x && c.y < hi_y) truth[i].push_back(c);
+    const double hi_x = set[i].image.nx() - border, hi_y = set[i].image.ny() - border;
+    for (Coordinate c : set[i].coords) {
+      c.x /= set[i].bin_factor, c.y /= set[i].bin_factor;
+      if (c.x >= border && c.y >= border && c.x < hi_x && c.y < hi_y) truth[i].push_back(c);
+    }
   }
-  PickMetrics m = EvaluatePicks(picks, truth, radius, 0.0);
+  PickMetrics m = EvaluatePicks(picks, truth, 0.5 * diameter_binned, 0.0);
   Validation v;
   v.ap = m.average_precision;
   v.threshold = m.best_f1_threshold;
@@ -127,6 +128,7 @@ bool SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* 
   if (!opt.valid_micrographs.empty()) {
     DatasetOptions v = opt.train;
     v.micrographs = opt.valid_micrographs;
+    v.other_micrographs = ExpandMicrographPaths(opt.train.micrographs);
     v.coordinates = opt.valid_coordinates.empty() ? opt.train.coordinates : opt.valid_coordinates;
     *valid = LoadAnnotatedMicrographs(v);
     return true;
@@ -221,6 +223,8 @@ TrainResult Train(const TrainOptions& opt_in) {
   if (opt.train.cache_dir.empty()) opt.train.cache_dir = JoinPath(opt.out_dir, "cache");
 
   TrainResult result;
+  // A coordinate file shared by the training and validation micrographs names both sets.
+  if (!opt.valid_micrographs.empty()) opt.train.other_micrographs = ExpandMicrographPaths(opt.valid_micrographs);
   auto train = LoadAnnotatedMicrographs(opt.train, &result.cache_hit);
   std::vector<AnnotatedMicrograph> valid;
   const bool separate_validation = SplitValidation(opt, &train, &valid);
@@ -297,15 +301,24 @@ TrainResult Train(const TrainOptions& opt_in) {
 
   // What defines the run: --resume refuses a checkpoint written with anything else (threads,
   // device and the threshold rule may change).
+  auto absolute = [](const std::string& p) {
+    if (p.empty()) return p;
+    std::string a = std::filesystem::absolute(p).lexically_normal().string();
+    while (a.size() > 1 && a.back() == '/') a.pop_back();
+    return a;
+  };
+  std::vector<std::string> setup_mics, setup_valid;
+  for (const auto& m : ExpandMicrographPaths(opt.train.micrographs)) setup_mics.push_back(absolute(m));
+  for (const auto& m : opt.valid_micrographs) setup_valid.push_back(absolute(m));
   nlohmann::json setup = nlohmann::json::parse(meta.ToJson());
   setup.erase("default_threshold");
-  setup.erase("training_json");
-  setup.update({{"micrographs", ExpandMicrographPaths(opt.train.micrographs)},
-                {"coordinates", opt.train.coordinates},
+  setup.erase("training");
+  setup.update({{"micrographs", setup_mics},
+                {"coordinates", absolute(opt.train.coordinates)},
                 {"flip_y", opt.train.coordinate_io.flip_y},
                 {"pixel_size", opt.train.pixel_size},
-                {"valid_micrographs", opt.valid_micrographs},
-                {"valid_coordinates", opt.valid_coordinates},
+                {"valid_micrographs", setup_valid},
+                {"valid_coordinates", absolute(opt.valid_coordinates)},
                 {"valid_fraction", opt.valid_fraction},
                 {"objective", opt.objective},
                 {"pi", loss.pi},
@@ -330,7 +343,8 @@ TrainResult Train(const TrainOptions& opt_in) {
   result.model_path = JoinPath(opt.out_dir, "model.pt");
   int first_epoch = 1;
   if (opt.resume && FileExists(checkpoint)) {
-    auto state = nlohmann::json::parse(model.LoadCheckpoint(checkpoint));
+    // Settings first: a changed architecture or averaging would otherwise fail the load itself.
+    auto state = nlohmann::json::parse(CnnModel::ReadCheckpointState(checkpoint));
     if (state.contains("setup")) {
       std::string changed;
       for (const auto& [key, value] : setup.items())
@@ -344,6 +358,7 @@ TrainResult Train(const TrainOptions& opt_in) {
     } else {
       LOG_WARN("--resume: " << checkpoint << " predates setup checks; assuming the same options");
     }
+    model.LoadCheckpoint(checkpoint);
     first_epoch = state.at("epoch").get<int>() + 1;
     result.history = HistoryFromJson(state.at("history"));
     result.best_ap = state.at("best_ap");
