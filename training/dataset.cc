@@ -121,8 +121,8 @@ std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o,
     for (std::size_t i = 0; i < mics.size(); ++i)
       if (out[i].empty() && empty++ == 0) first_empty = mics[i];
     if (empty > 0)
-      LOG_WARN(o.coordinates << ": no coordinates for " << empty << " of " << mics.size() << " micrograph(s) (first: "
-                             << first_empty << ")");
+      LOG_WARN(o.coordinates << ": no coordinates for " << empty << " of " << mics.size()
+                             << " micrograph(s) (first: " << first_empty << ")");
   }
   if (o.coordinate_io.flip_y) {
     for (std::size_t i = 0; i < mics.size(); ++i) {

@@ -150,6 +150,62 @@ bool SplitValidation(const TrainOptions& opt, std::vector<AnnotatedMicrograph>* 
   return true;
 }
 
+// What defines a training run: --resume refuses a checkpoint written with anything else
+// (threads, device and the threshold rule may change). Paths absolute, so "coords/" and
+// "./coords" are the same.
+nlohmann::json RunSetup(const TrainOptions& opt, const std::vector<std::string>& mics, const CnnModelMeta& meta,
+                        const CnnLossOptions& loss, const PatchOptions& po) {
+  auto absolute = [](const std::string& p) {
+    if (p.empty()) return p;
+    std::string a = std::filesystem::absolute(p).lexically_normal().string();
+    while (a.size() > 1 && a.back() == '/') a.pop_back();
+    return a;
+  };
+  std::vector<std::string> train_mics, valid_mics;
+  for (const auto& m : mics) train_mics.push_back(absolute(m));
+  for (const auto& m : opt.valid_micrographs) valid_mics.push_back(absolute(m));
+  nlohmann::json setup = nlohmann::json::parse(meta.ToJson());
+  setup.erase("default_threshold");
+  setup.erase("training");
+  setup.update({{"micrographs", train_mics},
+                {"coordinates", absolute(opt.train.coordinates)},
+                {"flip_y", opt.train.coordinate_io.flip_y},
+                {"pixel_size", opt.train.pixel_size},
+                {"valid_micrographs", valid_mics},
+                {"valid_coordinates", absolute(opt.valid_coordinates)},
+                {"valid_fraction", opt.valid_fraction},
+                {"objective", opt.objective},
+                {"pi", loss.pi},
+                {"slack", loss.slack},
+                {"focal_gamma", loss.focal_gamma},
+                {"positive_weight", loss.positive_weight},
+                {"seed", opt.seed},
+                {"epochs", opt.epochs},
+                {"steps_per_epoch", opt.steps_per_epoch},
+                {"learning_rate", opt.learning_rate},
+                {"weight_decay", opt.weight_decay},
+                {"weight_average", opt.weight_average},
+                {"patch", po.patch},
+                {"batch_size", po.batch},
+                {"positive_fraction", po.positive_fraction},
+                {"hard_negative_fraction", po.hard_negative_fraction},
+                {"label_radius", po.label_radius},
+                {"augment", po.augment}});
+  return setup;
+}
+
+// Throws naming every setting of `now` that differs from the checkpoint's.
+void CheckSameSetup(const nlohmann::json& saved, const nlohmann::json& now, const std::string& checkpoint) {
+  std::string changed;
+  for (const auto& [key, value] : now.items())
+    if (!saved.contains(key) || saved[key] != value)
+      changed += (changed.empty() ? "" : ", ") + key + " (" +
+                 (saved.contains(key) ? saved[key].dump() : std::string("absent")) + " -> " + value.dump() + ")";
+  if (!changed.empty())
+    throw InvalidInputError("--resume: " + checkpoint + " was written by a run with other settings: " + changed +
+                            "; resume with the same options or use another --out");
+}
+
 }  // namespace
 
 void TrainOptions::Check() const {
@@ -299,44 +355,7 @@ TrainResult Train(const TrainOptions& opt_in) {
                   << opt.objective
                   << (loss.objective == CnnObjective::kGeBinomial ? " pi=" + std::to_string(loss.pi) : std::string()));
 
-  // What defines the run: --resume refuses a checkpoint written with anything else (threads,
-  // device and the threshold rule may change).
-  auto absolute = [](const std::string& p) {
-    if (p.empty()) return p;
-    std::string a = std::filesystem::absolute(p).lexically_normal().string();
-    while (a.size() > 1 && a.back() == '/') a.pop_back();
-    return a;
-  };
-  std::vector<std::string> setup_mics, setup_valid;
-  for (const auto& m : ExpandMicrographPaths(opt.train.micrographs)) setup_mics.push_back(absolute(m));
-  for (const auto& m : opt.valid_micrographs) setup_valid.push_back(absolute(m));
-  nlohmann::json setup = nlohmann::json::parse(meta.ToJson());
-  setup.erase("default_threshold");
-  setup.erase("training");
-  setup.update({{"micrographs", setup_mics},
-                {"coordinates", absolute(opt.train.coordinates)},
-                {"flip_y", opt.train.coordinate_io.flip_y},
-                {"pixel_size", opt.train.pixel_size},
-                {"valid_micrographs", setup_valid},
-                {"valid_coordinates", absolute(opt.valid_coordinates)},
-                {"valid_fraction", opt.valid_fraction},
-                {"objective", opt.objective},
-                {"pi", loss.pi},
-                {"slack", loss.slack},
-                {"focal_gamma", loss.focal_gamma},
-                {"positive_weight", loss.positive_weight},
-                {"seed", opt.seed},
-                {"epochs", opt.epochs},
-                {"steps_per_epoch", opt.steps_per_epoch},
-                {"learning_rate", opt.learning_rate},
-                {"weight_decay", opt.weight_decay},
-                {"weight_average", opt.weight_average},
-                {"patch", po.patch},
-                {"batch_size", po.batch},
-                {"positive_fraction", po.positive_fraction},
-                {"hard_negative_fraction", po.hard_negative_fraction},
-                {"label_radius", po.label_radius},
-                {"augment", po.augment}});
+  const nlohmann::json setup = RunSetup(opt, mics, meta, loss, po);
 
   // Resume.
   const std::string checkpoint = JoinPath(opt.out_dir, "checkpoint.pt");
@@ -345,19 +364,10 @@ TrainResult Train(const TrainOptions& opt_in) {
   if (opt.resume && FileExists(checkpoint)) {
     // Settings first: a changed architecture or averaging would otherwise fail the load itself.
     auto state = nlohmann::json::parse(CnnModel::ReadCheckpointState(checkpoint));
-    if (state.contains("setup")) {
-      std::string changed;
-      for (const auto& [key, value] : setup.items())
-        if (!state["setup"].contains(key) || state["setup"][key] != value)
-          changed += (changed.empty() ? "" : ", ") + key + " (" +
-                     (state["setup"].contains(key) ? state["setup"][key].dump() : std::string("absent")) + " -> " +
-                     value.dump() + ")";
-      if (!changed.empty())
-        throw InvalidInputError("--resume: " + checkpoint + " was written by a run with other settings: " + changed +
-                                "; resume with the same options or use another --out");
-    } else {
+    if (state.contains("setup"))
+      CheckSameSetup(state["setup"], setup, checkpoint);
+    else
       LOG_WARN("--resume: " << checkpoint << " predates setup checks; assuming the same options");
-    }
     model.LoadCheckpoint(checkpoint);
     first_epoch = state.at("epoch").get<int>() + 1;
     result.history = HistoryFromJson(state.at("history"));

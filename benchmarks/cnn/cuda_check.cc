@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -151,25 +152,23 @@ int Run(const std::string& out_dir) {
   {
     CnnLossOptions loss;
     loss.objective = CnnObjective::kPn;
+    // m trains 5 steps and writes `file`; a fresh model on `to` resumes from it. Returns the loss of
+    // the next step of each.
+    auto resume_step = [&](CnnModel& m, const DeviceSpec& to, const std::string& file) {
+      Train(m, loss, 5);
+      m.SaveCheckpoint(file, "{}");
+      const double next = m.TrainStep(Batch(7), loss, 16);
+      CnnModel r = trainable(to, 1);
+      r.LoadCheckpoint(file);
+      return std::make_pair(next, r.TrainStep(Batch(7), loss, 16));
+    };
     MakeTorchDeterministic(5);
     CnnModel a = trainable(gpu, 9);
-    Train(a, loss, 5);
-    const std::string ckpt = JoinPath(out_dir, "checkpoint.pt");
-    a.SaveCheckpoint(ckpt, "{}");
-    const double next_a = a.TrainStep(Batch(7), loss, 16);
-    CnnModel b = trainable(gpu, 1);
-    b.LoadCheckpoint(ckpt);
-    const double next_b = b.TrainStep(Batch(7), loss, 16);
+    const auto [next_a, next_b] = resume_step(a, gpu, JoinPath(out_dir, "checkpoint.pt"));
     check("cuda checkpoint resumes exactly", next_a == next_b, {next_a, next_b});
     // A checkpoint written on the CPU resumes on CUDA (Adam's state is loaded onto the model's device).
     CnnModel c = trainable(cpu, 9);
-    Train(c, loss, 5);
-    const std::string cpu_ckpt = JoinPath(out_dir, "checkpoint_cpu.pt");
-    c.SaveCheckpoint(cpu_ckpt, "{}");
-    const double next_c = c.TrainStep(Batch(7), loss, 16);
-    CnnModel g = trainable(gpu, 1);
-    g.LoadCheckpoint(cpu_ckpt);
-    const double next_g = g.TrainStep(Batch(7), loss, 16);
+    const auto [next_c, next_g] = resume_step(c, gpu, JoinPath(out_dir, "checkpoint_cpu.pt"));
     check("cpu checkpoint resumes on cuda (rel diff of the next loss)",
           std::abs(next_c - next_g) < 1e-2 * std::abs(next_c), {next_c, next_g});
     a.SwapAveragedWeights();
