@@ -19,6 +19,9 @@ struct MicrographInfo {
 // the file; refuses NaN/Inf pixels.
 Image ReadMicrograph(const std::string& path, MicrographInfo* info = nullptr);
 
+// Height in pixels of a micrograph: from the MRC header, else by decoding the image.
+int ReadMicrographHeight(const std::string& path);
+
 // Sets OpenCV's own thread count.
 void SetImageLibraryThreads(int threads);
 

@@ -11,11 +11,18 @@
 
 namespace emkit {
 
+namespace {
+bool IsMrc(const std::string& path) {
+  const std::string ext = Extension(path);  // lower case
+  return ext == ".mrc" || ext == ".mrcs" || ext == ".map";
+}
+}  // namespace
+
 Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
   const std::string ext = Extension(path);
   Image out;
   MicrographInfo mi;
-  if (ext == ".mrc" || ext == ".mrcs" || ext == ".map") {
+  if (IsMrc(path)) {
     MrcHeader h = ReadMrcHeader(path);
     out = ReadMrcSection(path, 0, &h);
     mi.pixel_size = h.PixelSize();
@@ -42,6 +49,10 @@ Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
     if (!std::isfinite(v)) throw IoError(path + ": micrograph contains NaN or Inf pixels");
   if (info) *info = mi;
   return out;
+}
+
+int ReadMicrographHeight(const std::string& path) {
+  return IsMrc(path) ? ReadMrcHeader(path).ny : ReadMicrograph(path).ny();
 }
 
 void SetImageLibraryThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }

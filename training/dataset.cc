@@ -56,13 +56,6 @@ std::string CacheKey(const DatasetOptions& o, const std::vector<std::string>& mi
 
 std::string Stem(const std::string& path) { return StripExtension(Basename(path)); }
 
-// Height in pixels of a micrograph: from the MRC header, else by decoding the image.
-int MicrographHeight(const std::string& path) {
-  const std::string e = Extension(path);  // lower case
-  if (e == ".mrc" || e == ".mrcs" || e == ".map") return ReadMrcHeader(path).ny;
-  return ReadMicrograph(path).ny();
-}
-
 // Coordinates of every micrograph: per-micrograph files from a folder, or one shared file.
 // --flip-y (y counted from the other edge) uses each micrograph's own height.
 std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o, const std::vector<std::string>& mics,
@@ -127,7 +120,7 @@ std::vector<std::vector<Coordinate>> ReadAllCoordinates(const DatasetOptions& o,
   if (o.coordinate_io.flip_y) {
     for (std::size_t i = 0; i < mics.size(); ++i) {
       if (out[i].empty()) continue;
-      const int h = MicrographHeight(mics[i]);
+      const int h = ReadMicrographHeight(mics[i]);
       for (auto& c : out[i]) c.y = h - 1 - c.y;
     }
   }
