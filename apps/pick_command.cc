@@ -13,13 +13,13 @@
 #include "core/files.h"
 #include "core/geometry.h"
 #include "core/log.h"
+#include "core/projector.h"
 #include "io/micrograph.h"
 #include "io/mrc.h"
 #include "models/cnn_picker.h"
 #include "picker/log_picker.h"
 #include "picker/pick.h"
 #include "picker/template_matcher.h"
-#include "simulate/projector.h"
 
 namespace emkit {
 namespace {

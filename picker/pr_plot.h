@@ -1,4 +1,4 @@
-// Precision-recall curves as a PNG, drawn with OpenCV (no Python needed).
+// Precision-recall curves as a PNG (io/plot.h; no Python needed).
 #pragma once
 
 #include <string>

@@ -3,17 +3,13 @@
 #include <cmath>
 
 #include "core/fft.h"
+#include "core/projector.h"
 
 namespace emkit {
 namespace {
 
 // Real-space attenuation of bilinear interpolation on a grid of size m (separable sinc^2).
-double Sinc2(double x, int m) {
-  const double a = M_PI * x / m;
-  if (std::fabs(a) < 1e-9) return 1;
-  const double s = std::sin(a) / a;
-  return s * s;
-}
+double Sinc2(double x, int m) { return LinearInterpolationSinc2(x, m); }
 
 }  // namespace
 

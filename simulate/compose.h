@@ -9,8 +9,8 @@
 #include "core/ctf.h"
 #include "core/geometry.h"
 #include "core/image.h"
+#include "core/projector.h"
 #include "simulate/phantom.h"
-#include "simulate/projector.h"
 
 namespace emkit {
 

@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/projector.h"
 #include "core/random.h"
 #include "io/mrc.h"
 #include "io/particles.h"
@@ -20,7 +21,6 @@
 #include "simulate/phantom.h"
 #include "simulate/pictures.h"
 #include "simulate/placement.h"
-#include "simulate/projector.h"
 
 namespace emkit {
 

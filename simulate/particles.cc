@@ -8,12 +8,12 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/projector.h"
 #include "core/random.h"
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "simulate/phantom.h"
 #include "simulate/pictures.h"
-#include "simulate/projector.h"
 
 namespace emkit {
 

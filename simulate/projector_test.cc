@@ -1,6 +1,6 @@
 // The projector against analytic projections, a real-space line integral, RELION's Euler
 // convention, resampling and the shift convention.
-#include "simulate/projector.h"
+#include "core/projector.h"
 
 #include <gtest/gtest.h>
 
@@ -123,6 +123,25 @@ TEST(Projector, SliceIsTheCentralSectionWithinTheRequestedRadius) {
       }
     }
   }
+}
+
+TEST(Projector, SliceAtGivenPixelsEqualsTheFullSlice) {
+  const int n = 32;
+  const Volume map = MakePhantom("asym", n, 8, 200);
+  const Projector proj(map, 8);
+  const Mat3 a = EulerToMatrix({33, 71, -120});
+  const FourierGrid full = proj.Slice(a, n, 8);
+  std::vector<int> kx, ky;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x <= n / 2; ++x) {
+      const int k = FourierGrid::Freq(y, n);
+      if (x * x + k * k > (n / 2) * (n / 2)) continue;
+      kx.push_back(x);
+      ky.push_back(k);
+    }
+  std::vector<Complex> got(kx.size());
+  proj.SliceAt(a, n, kx.data(), ky.data(), static_cast<int>(kx.size()), got.data());
+  for (std::size_t i = 0; i < kx.size(); ++i) ASSERT_EQ(got[i], full.At(kx[i], ky[i])) << kx[i] << " " << ky[i];
 }
 
 TEST(Projector, RefusesNonCubicMaps) {

@@ -1,4 +1,4 @@
-#include "simulate/projector.h"
+#include "core/projector.h"
 
 #include <cmath>
 
@@ -6,6 +6,23 @@
 #include "core/fft.h"
 
 namespace emkit {
+
+double LinearInterpolationSinc2(double x, double m) {
+  const double a = M_PI * x / m;
+  if (std::fabs(a) < 1e-9) return 1;
+  const double s = std::sin(a) / a;
+  return s * s;
+}
+
+void GriddingCorrect(Volume* v, double padded_size) {
+  const int n = v->nx(), c = n / 2;
+  for (int z = 0; z < v->nz(); ++z)
+    for (int y = 0; y < v->ny(); ++y)
+      for (int x = 0; x < n; ++x) {
+        const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+        if (r > 0) (*v)(x, y, z) = static_cast<float>((*v)(x, y, z) / LinearInterpolationSinc2(r, padded_size));
+      }
+}
 
 Projector::Projector(const Volume& map, double pixel_size, const ProjectorOptions& opt)
     : n_(map.nx()), pixel_size_(pixel_size) {
@@ -27,11 +44,7 @@ Projector::Projector(const Volume& map, double pixel_size, const ProjectorOption
           // RELION's griddingCorrect: trilinear interpolation in Fourier space multiplies the
           // real-space map by sinc^2(r / padded size); divide it out beforehand.
           const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
-          if (r > 0) {
-            const double t = M_PI * r / padded_;
-            const double s = std::sin(t) / t;
-            v /= s * s;
-          }
+          if (r > 0) v /= LinearInterpolationSinc2(r, padded_);
         }
         // Wrapped so the map centre sits at voxel 0: the plain transform is then the centred
         // one (no phase ramp to apply over the whole padded volume).
@@ -92,6 +105,25 @@ FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size, doub
     }
   }
   return out;
+}
+
+void Projector::SliceAt(const Mat3& a, int box, const int* kx, const int* ky, int count, Complex* out) const {
+  const double step = double(padded_) / box;
+  const double map_nyquist = padded_ / 2;
+  const double r_max2 = (map_nyquist / step) * (map_nyquist / step);
+  const double area = double(n_) / box;
+  const float scale = static_cast<float>(area * area);
+  for (int i = 0; i < count; ++i) {
+    const double x = kx[i], y = ky[i];
+    if (x * x + y * y > r_max2) {
+      out[i] = Complex(0, 0);
+      continue;
+    }
+    const double px = (a(0, 0) * x + a(1, 0) * y) * step;
+    const double py = (a(0, 1) * x + a(1, 1) * y) * step;
+    const double pz = (a(0, 2) * x + a(1, 2) * y) * step;
+    out[i] = Sample(px, py, pz) * scale;
+  }
 }
 
 void MultiplyByCtf(FourierGrid* g, const Ctf& ctf, double pixel_size) {

@@ -35,6 +35,10 @@ class Projector {
   // `max_radius` (output Fourier pixels, > 0) limits the slice further, as a refinement's
   // current image size does.
   FourierGrid Slice(const Mat3& a, int box, double out_pixel_size, double max_radius = 0) const;
+  // The same section at `count` given frequencies (kx[i] >= 0, ky[i]) of a box x box image at the
+  // map's own pixel size: out[i] = Slice(a, box, pixel_size())(kx[i], ky[i]) within the map's
+  // Nyquist frequency. The E-step's form: only the pixels of the current image size.
+  void SliceAt(const Mat3& a, int box, const int* kx, const int* ky, int count, Complex* out) const;
 
   // Real-space projection in orientation e, shifted by (shift_x, shift_y) output pixels
   // (the image holds the projection moved by +shift), optionally multiplied by a CTF.
@@ -48,6 +52,13 @@ class Projector {
   double pixel_size_ = 1;
   FourierGrid data_;  // centred transform of the padded, gridding-corrected map
 };
+
+// Real-space attenuation sinc^2(pi x / m) that linear interpolation on a Fourier grid of m samples
+// per axis causes at x samples from the centre (1 at x = 0). Gridding corrections divide by it:
+// per axis in 2D (bilinear), radially in 3D (RELION's griddingCorrect for trilinear).
+double LinearInterpolationSinc2(double x, double m);
+// RELION's griddingCorrect: divides a cube centred at n/2 by sinc^2(r / padded_size) (r = 0: 1).
+void GriddingCorrect(Volume* v, double padded_size);
 
 // Applies a CTF (and nothing else) to a centred or plain square transform (the CTF is even).
 void MultiplyByCtf(FourierGrid* g, const Ctf& ctf, double pixel_size);
