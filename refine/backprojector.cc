@@ -1,0 +1,320 @@
+#include "refine/backprojector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/parallel.h"
+#include "core/projector.h"
+
+namespace emkit {
+namespace {
+
+constexpr double kFixedScale = 1099511627776.0;  // 2^40
+
+// Modified spherical Bessel function I_{3/2} and spherical J_{3/2} (the order-0 blob's transform).
+double BesselI15(double x) {
+  if (x < 1e-4) return std::sqrt(2 / (M_PI * x)) * (x * x / 3);  // I_{3/2}(x) ~ sqrt(2/(pi x)) x^2/3
+  return std::sqrt(2 / (M_PI * x)) * (std::cosh(x) - std::sinh(x) / x);
+}
+double BesselJ15(double x) {
+  if (x < 1e-4) return std::sqrt(2 / (M_PI * x)) * (x * x / 3);
+  return std::sqrt(2 / (M_PI * x)) * (std::sin(x) / x - std::cos(x));
+}
+
+// RELION's kaiser_Fourier_value(w, a, alpha, m = 0).
+double KaiserFourierValue(double w, double a, double alpha) {
+  const double t = 2 * M_PI * a * w;
+  const double sigma = std::sqrt(std::fabs(alpha * alpha - t * t));
+  const double c = std::pow(2 * M_PI, 1.5) * a * a * a / std::cyl_bessel_i(0.0, alpha);
+  if (sigma == 0) return c / 3 * std::sqrt(2 / M_PI);  // limit of I_{3/2}(s) / s^1.5
+  return t > alpha ? c * BesselJ15(sigma) / std::pow(sigma, 1.5) : c * BesselI15(sigma) / std::pow(sigma, 1.5);
+}
+
+// RELION's TabFtBlob: 10000 samples over [0, 0.5), looked up by truncation; 0 beyond.
+const std::vector<double>& BlobTable() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(10000);
+    for (int i = 0; i < 10000; ++i) t[i] = KaiserFourierValue(i * (0.5 / 10000), 1.9 * 2, 15);
+    return t;
+  }();
+  return table;
+}
+
+int RoundInt(double v) { return static_cast<int>(std::lround(v)); }
+
+}  // namespace
+
+double BlobFourierValue(double r) {
+  const auto& t = BlobTable();
+  const int i = static_cast<int>(std::fabs(r) / (0.5 / 10000));
+  return i >= static_cast<int>(t.size()) ? 0.0 : t[i];
+}
+
+BackProjector::BackProjector(int box, int pad, int r_max) : box_(box), pad_(pad) {
+  if (box < 2) throw InvalidInputError("back-projector: box must be >= 2, got " + std::to_string(box));
+  if (pad < 1 || pad > 4) throw InvalidInputError("back-projector: padding must be 1..4, got " + std::to_string(pad));
+  r_max_ = r_max <= 0 ? box / 2 : std::min(r_max, box / 2);
+  reach_ = RoundInt(pad_ * r_max_) + 1;
+  side_ = 2 * reach_ + 1;
+  const std::size_t n = static_cast<std::size_t>(side_) * side_ * (reach_ + 1);
+  data_.assign(n, {0, 0});
+  weight_.assign(n, 0);
+}
+
+void BackProjector::Clear() {
+  std::fill(data_.begin(), data_.end(), std::complex<double>(0, 0));
+  std::fill(weight_.begin(), weight_.end(), 0.0);
+}
+
+void BackProjector::Insert(const FourierGrid& f, const float* w, const Mat3& a, double shift_x, double shift_y) {
+  const int n = box_, hx = n / 2 + 1;
+  EMKIT_CHECK(!f.is_3d() && f.logical_nx() == n && f.logical_ny() == n,
+              "back-projector: image transform of the wrong size");
+  const int rp = RoundInt(r_max_ * pad_);
+  // Pixels exactly on the r_max circle (x^2 + y^2 = r_max^2) are inserted whatever the rounding of
+  // their rotated coordinates (RELION's r2 > max_r2 test keeps or drops them by rounding noise).
+  const double max_r2 = double(rp) * rp * (1 + 1e-12);
+  // Slice coordinates (x, y) -> padded volume coordinates pad * A^T (x, y, 0).
+  const double p = pad_;
+  const double a00 = a(0, 0) * p, a01 = a(1, 0) * p, a10 = a(0, 1) * p, a11 = a(1, 1) * p, a20 = a(0, 2) * p,
+               a21 = a(1, 2) * p;
+  const Complex* fd = f.data();
+  for (int i = 0; i < n; ++i) {
+    // RELION's row convention: rows 0..n/2 are y >= 0; the x = 0 column of negative rows is the
+    // conjugate of a positive one and is not inserted twice.
+    const int y = i < hx ? i : i - n;
+    const int first_x = i < hx ? 0 : 1;
+    for (int x = first_x; x < hx; ++x) {
+      const float wt = w ? w[static_cast<std::size_t>(i) * hx + x] : 1.0f;
+      if (wt <= 0) continue;
+      double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
+      if (xp * xp + yp * yp + zp * zp > max_r2) continue;
+      std::complex<double> v(fd[static_cast<std::size_t>(i) * hx + x]);
+      if (shift_x != 0 || shift_y != 0) {
+        const double ph = -2 * M_PI * (x * shift_x + y * shift_y) / n;
+        v *= std::complex<double>(std::cos(ph), std::sin(ph));
+      }
+      if (xp < 0) {
+        xp = -xp;
+        yp = -yp;
+        zp = -zp;
+        v = std::conj(v);
+      }
+      const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
+                z0 = static_cast<int>(std::floor(zp));
+      if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) continue;
+      const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
+      const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
+      const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
+                            fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
+      const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
+      const std::size_t idx[8] = {i000,      i000 + 1,      i000 + dy,      i000 + dy + 1,
+                                  i000 + dz, i000 + dz + 1, i000 + dz + dy, i000 + dz + dy + 1};
+      for (int c = 0; c < 8; ++c) {
+        data_[idx[c]] += dd[c] * v;
+        weight_[idx[c]] += dd[c] * wt;
+      }
+    }
+  }
+}
+
+void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {
+  // Hermitian symmetry of the x = 0 plane (each pair once; sums, not averages).
+  for (int z = -reach_; z <= reach_; ++z)
+    for (int y = z < 0 ? 0 : 1; y <= reach_; ++y) {
+      const std::size_t a = Index(0, y, z), b = Index(0, -y, -z);
+      const std::complex<double> s = data_[a] + std::conj(data_[b]);
+      data_[a] = s;
+      data_[b] = std::conj(s);
+      const double ws = weight_[a] + weight_[b];
+      weight_[a] = ws;
+      weight_[b] = ws;
+    }
+  std::vector<Mat3> ops;
+  for (const Mat3& m : sym.matrices())
+    if (MaxAbsDifference(m, Mat3::Identity()) > 1e-9) ops.push_back(m);
+  if (ops.empty()) return;
+  const int rp = RoundInt(r_max_ * pad_);
+  const double rmax2 = double(rp) * rp;
+  std::vector<std::complex<double>> sum_data = data_;
+  std::vector<double> sum_weight = weight_;
+  for (const Mat3& r : ops) {
+    ParallelFor(threads, side_, [&](std::size_t zi, int) {
+      const int z = static_cast<int>(zi) - reach_;
+      for (int y = -reach_; y <= reach_; ++y)
+        for (int x = 0; x <= reach_; ++x) {
+          if (double(x) * x + double(y) * y + double(z) * z > rmax2) continue;
+          double xp = r(0, 0) * x + r(0, 1) * y + r(0, 2) * z;
+          double yp = r(1, 0) * x + r(1, 1) * y + r(1, 2) * z;
+          double zp = r(2, 0) * x + r(2, 1) * y + r(2, 2) * z;
+          bool neg = false;
+          if (xp < 0) {
+            xp = -xp;
+            yp = -yp;
+            zp = -zp;
+            neg = true;
+          }
+          const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
+                    z0 = static_cast<int>(std::floor(zp));
+          if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) continue;
+          const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
+          const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
+          auto lerp = [](double t, auto a, auto b) { return a + (b - a) * t; };
+          const auto& d = data_;
+          const std::complex<double> dx00 = lerp(fx, d[i000], d[i000 + 1]);
+          const std::complex<double> dx01 = lerp(fx, d[i000 + dz], d[i000 + dz + 1]);
+          const std::complex<double> dx10 = lerp(fx, d[i000 + dy], d[i000 + dy + 1]);
+          const std::complex<double> dx11 = lerp(fx, d[i000 + dz + dy], d[i000 + dz + dy + 1]);
+          const std::complex<double> v = lerp(fz, lerp(fy, dx00, dx10), lerp(fy, dx01, dx11));
+          const auto& wv = weight_;
+          const double wx00 = lerp(fx, wv[i000], wv[i000 + 1]);
+          const double wx01 = lerp(fx, wv[i000 + dz], wv[i000 + dz + 1]);
+          const double wx10 = lerp(fx, wv[i000 + dy], wv[i000 + dy + 1]);
+          const double wx11 = lerp(fx, wv[i000 + dz + dy], wv[i000 + dz + dy + 1]);
+          const std::size_t o = Index(x, y, z);
+          sum_data[o] += neg ? std::conj(v) : v;
+          sum_weight[o] += lerp(fz, lerp(fy, wx00, wx10), lerp(fy, wx01, wx11));
+        }
+    });
+  }
+  data_.swap(sum_data);
+  weight_.swap(sum_weight);
+}
+
+Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
+  const int n = box_, P = side_, R = reach_;
+  const int rp = RoundInt(r_max_ * pad_);
+  const long max_r2 = static_cast<long>(rp) * rp;
+  const double pad3 = double(pad_) * pad_ * pad_;
+  const std::size_t cells = weight_.size();
+  auto r2_of = [&](std::size_t i) {
+    const long x = static_cast<long>(i % (R + 1));
+    const long y = static_cast<long>((i / (R + 1)) % P) - R;
+    const long z = static_cast<long>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
+    return x * x + y * y + z * z;
+  };
+
+  // Weights (with RELION's MAP term) and the iterative gridding correction on the P^3 grid.
+  std::vector<double> fweight(cells, 0.0), fnew(cells, 0.0);
+  for (std::size_t i = 0; i < cells; ++i) {
+    const long r2 = r2_of(i);
+    if (r2 > max_r2) continue;
+    double w = weight_[i];
+    if (!opt.tau2.empty() && r2 < max_r2) {
+      const int ires = RoundInt(std::sqrt(double(r2)) / pad_);
+      const double t2 = ires < static_cast<int>(opt.tau2.size()) ? opt.tau2[ires] : 0.0;
+      double inv = 0;
+      if (t2 > 0)
+        inv = 1 / (pad3 * opt.tau2_fudge * t2);
+      else if (w > 1e-20)
+        inv = 1 / (0.001 * w);
+      if (ires >= opt.minres_map) w += inv;
+    }
+    fweight[i] = w;
+    if (r2 < max_r2) fnew[i] = 1;
+  }
+  // The window (x <= R, |y|, |z| <= R) is the whole Hermitian half of a P^3 grid (P = 2R + 1).
+  FourierGrid conv(P, P, P);
+  auto slot = [&](std::size_t i) -> Complex& {
+    const int x = static_cast<int>(i % (R + 1));
+    const int y = static_cast<int>((i / (R + 1)) % P) - R;
+    const int z = static_cast<int>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
+    return conv.At(x, y, z);
+  };
+  // The blob's transform on the P^3 real grid (RELION's indices: k < P/2 positive).
+  std::vector<float> blob(static_cast<std::size_t>(P) * P * P);
+  {
+    const double norm = BlobFourierValue(0);
+    const int half = P / 2;
+    for (int k = 0; k < P; ++k)
+      for (int j = 0; j < P; ++j)
+        for (int l = 0; l < P; ++l) {
+          const int kp = k < half ? k : k - P, jp = j < half ? j : j - P, lp = l < half ? l : l - P;
+          const double r = std::sqrt(double(kp) * kp + double(jp) * jp + double(lp) * lp) / (double(n) * pad_);
+          blob[(static_cast<std::size_t>(k) * P + j) * P + l] = static_cast<float>(BlobFourierValue(r) / norm);
+        }
+  }
+  for (int iter = 0; iter < opt.iterations; ++iter) {
+    for (std::size_t i = 0; i < cells; ++i) slot(i) = Complex(static_cast<float>(fnew[i] * fweight[i]), 0);
+    Image real = InverseFft(conv, opt.threads);
+    for (std::size_t i = 0; i < real.size(); ++i) real[i] *= blob[i];
+    Fft(real, &conv, opt.threads);
+    for (std::size_t i = 0; i < cells; ++i) {
+      if (r2_of(i) >= max_r2) continue;
+      fnew[i] /= std::max(1e-6, static_cast<double>(std::abs(slot(i))));
+    }
+  }
+
+  // data x corrected weight on the 2n-padded grid, inverse transform, window to the box.
+  int padded = RoundInt(double(pad_) * n);
+  padded += padded % 2;
+  FourierGrid big(padded, padded, padded);
+  for (std::size_t i = 0; i < cells; ++i) {
+    if (fnew[i] == 0) continue;
+    const int x = static_cast<int>(i % (R + 1));
+    const int y = static_cast<int>((i / (R + 1)) % P) - R;
+    const int z = static_cast<int>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
+    if (x > padded / 2 || y < -padded / 2 || y >= padded / 2 || z < -padded / 2 || z >= padded / 2) continue;
+    big.At(x, y, z) = Complex(data_[i] * fnew[i]);
+  }
+  const Image full = InverseCentredFft(big, opt.threads);
+  Volume vol(n, n, n);
+  const int off = padded / 2 - n / 2;
+  const double norm = pad3 * n;
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) vol(x, y, z) = static_cast<float>(full(x + off, y + off, z + off) / norm);
+
+  // RELION's softMaskOutsideMap (radius n/2, cosine edge 3 px, the mean beyond it as background).
+  {
+    const int c = n / 2;
+    const double radius = n / 2.0, radius_p = radius + 3;
+    double sum = 0, sum_bg = 0;
+    auto rc = [&](double r) { return 0.5 + 0.5 * std::cos(M_PI * (radius_p - r) / 3); };
+    for (int z = 0; z < n; ++z)
+      for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x) {
+          const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+          if (r < radius) continue;
+          const double g = r > radius_p ? 1.0 : rc(r);
+          sum += g;
+          sum_bg += g * vol(x, y, z);
+        }
+    if (sum > 0) sum_bg /= sum;
+    for (int z = 0; z < n; ++z)
+      for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x) {
+          const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+          if (r < radius) continue;
+          const double g = r > radius_p ? 1.0 : rc(r);
+          vol(x, y, z) = static_cast<float>((1 - g) * vol(x, y, z) + g * sum_bg);
+        }
+  }
+  GriddingCorrect(&vol, double(n) * pad_);
+  return vol;
+}
+
+void BackProjector::AddToFixed(std::vector<__int128>* total) const {
+  EMKIT_CHECK(total->size() == fixed_size(), "back-projector: fixed-point sums of another size");
+  const std::size_t c = cells();
+  __int128* t = total->data();
+  for (std::size_t i = 0; i < c; ++i) {
+    if (weight_[i] == 0 && data_[i] == std::complex<double>(0, 0)) continue;
+    t[i] += static_cast<__int128>(std::nearbyint(data_[i].real() * kFixedScale));
+    t[c + i] += static_cast<__int128>(std::nearbyint(data_[i].imag() * kFixedScale));
+    t[2 * c + i] += static_cast<__int128>(std::nearbyint(weight_[i] * kFixedScale));
+  }
+}
+
+void BackProjector::SetFromFixed(const std::vector<__int128>& total) {
+  EMKIT_CHECK(total.size() == fixed_size(), "back-projector: fixed-point sums of another size");
+  const std::size_t c = cells();
+  for (std::size_t i = 0; i < c; ++i) {
+    data_[i] = {static_cast<double>(total[i]) / kFixedScale, static_cast<double>(total[c + i]) / kFixedScale};
+    weight_[i] = static_cast<double>(total[2 * c + i]) / kFixedScale;
+  }
+}
+
+}  // namespace emkit

@@ -1,0 +1,81 @@
+// Fourier-space reconstruction of a 3D map from 2D images in known orientations, as RELION 3.1's
+// BackProjector does it (src/backprojector.cpp): each image's transform is inserted as a central
+// section of a `pad` x oversampled Fourier volume with trilinear weights (data += CTF X,
+// weight += CTF^2), the sums are made Hermitian and symmetrised, and the map is
+// data / weight with the weight corrected by Pipe & Menon's iterative gridding (10 rounds, the
+// Kaiser-Bessel blob RELION uses), optionally regularised by 1/tau2 (Wiener-like), windowed back
+// to the box and divided by the trilinear kernel's transform (sinc^2).
+//
+// Only the window |k| <= pad * r_max + 1 of the padded Hermitian half is stored, so memory follows
+// the resolution. Sums can be added exactly as fixed point (AddToFixed), so a reconstruction does
+// not depend on how images were split over threads or ranks.
+#pragma once
+
+#include <complex>
+#include <vector>
+
+#include "core/geometry.h"
+#include "core/image.h"
+
+namespace emkit {
+
+class BackProjector {
+ public:
+  // `box`: image and map size; `pad`: oversampling (RELION's --pad); `r_max`: largest Fourier
+  // radius inserted, in the box's Fourier pixels (0 = box / 2).
+  BackProjector(int box, int pad = 2, int r_max = 0);
+
+  int box() const { return box_; }
+  int pad() const { return pad_; }
+  int r_max() const { return r_max_; }
+  int reach() const { return reach_; }  // half-width of the stored window (RELION's pad_size / 2)
+  std::size_t cells() const { return weight_.size(); }
+  std::size_t bytes() const { return cells() * (sizeof(double) + sizeof(std::complex<double>)); }
+
+  void Clear();
+  // Inserts the transform `f` (CentredFft layout, box x box) of an image seen in orientation `a`
+  // (EulerToMatrix): data += f, weight += w at pad * A^T (kx, ky, 0) for |k| <= r_max. `w` (the
+  // layout of f's grid, nullptr = 1) is the weight of each pixel: CTF^2 when f is CTF x image.
+  // (shift_x, shift_y): the image is first shifted by + that many pixels (RELION's origin), with
+  // RELION's row convention (row box/2 is +box/2) for the phase as for the insertion.
+  void Insert(const FourierGrid& f, const float* w, const Mat3& a, double shift_x = 0, double shift_y = 0);
+
+  // RELION's symmetrise: the x = 0 plane made Hermitian, then the sums of every symmetry
+  // operator added (trilinear), not averaged.
+  void Symmetrise(const SymmetryGroup& sym, int threads = 1);
+
+  struct ReconstructOptions {
+    int iterations = 10;       // Pipe & Menon weight-correction rounds (RELION's --iter)
+    std::vector<double> tau2;  // per shell 0..box/2 (empty: no regularisation)
+    double tau2_fudge = 1;     // T
+    int minres_map = 0;        // regularise only from this shell on (RELION: 5 in refinement)
+    int threads = 1;
+  };
+  // The map (box^3, centred at box / 2), as RELION's reconstruct + windowToOridimRealSpace +
+  // griddingCorrect.
+  Volume Reconstruct(const ReconstructOptions& opt) const;
+
+  // Exact sums: every value as a 128-bit fixed-point number (resolution 2^-40); integer addition
+  // is associative, so the totals do not depend on the order. `total` has fixed_size() values.
+  std::size_t fixed_size() const { return 3 * cells(); }
+  void AddToFixed(std::vector<__int128>* total) const;
+  void SetFromFixed(const std::vector<__int128>& total);
+
+  // Stored sums at padded frequency (x >= 0, y, z), |y|, |z|, x <= reach(); for tests.
+  std::complex<double> data(int x, int y, int z) const { return data_[Index(x, y, z)]; }
+  double weight(int x, int y, int z) const { return weight_[Index(x, y, z)]; }
+
+ private:
+  std::size_t Index(int x, int y, int z) const {
+    return (static_cast<std::size_t>(z + reach_) * side_ + (y + reach_)) * (reach_ + 1) + x;
+  }
+  int box_, pad_, r_max_, reach_, side_;
+  std::vector<std::complex<double>> data_;
+  std::vector<double> weight_;
+};
+
+// RELION's tabulated transform of the Kaiser-Bessel blob (radius 1.9 x 2, alpha 15, order 0) used
+// to convolve the weights in the gridding correction, at r in cycles per padded sample (0 beyond 0.5).
+double BlobFourierValue(double r);
+
+}  // namespace emkit

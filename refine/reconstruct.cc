@@ -1,0 +1,116 @@
+#include "refine/reconstruct.h"
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+#include "core/ctf.h"
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/geometry.h"
+#include "core/log.h"
+#include "core/parallel.h"
+#include "io/mrc.h"
+#include "io/particles.h"
+#include "refine/backprojector.h"
+#include "refine/particle_prep.h"
+
+namespace emkit {
+
+void ReconstructOptions::Check() const {
+  if (input.empty()) throw InvalidInputError("reconstruct: give the particles STAR file (-i)");
+  if (output.empty()) throw InvalidInputError("reconstruct: give the output map (-o)");
+  if (maxres < 0) throw InvalidInputError("reconstruct: --maxres must be >= 0 Å, got " + std::to_string(maxres));
+  if (pad < 1 || pad > 4) throw InvalidInputError("reconstruct: --pad must be 1..4, got " + std::to_string(pad));
+  if (iterations < 0) throw InvalidInputError("reconstruct: --iter must be >= 0");
+  if (subset < 0 || subset > 2) throw InvalidInputError("reconstruct: --subset must be 0, 1 or 2");
+  if (class_number < 0) throw InvalidInputError("reconstruct: --class must be >= 0");
+  if (pixel_size < 0) throw InvalidInputError("reconstruct: --pixel-size must be > 0");
+  if (threads < 1) throw InvalidInputError("reconstruct: --threads must be >= 1");
+  SymmetryGroup check(symmetry);  // throws on an unknown group
+}
+
+ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm) {
+  o.Check();
+  const auto start = std::chrono::steady_clock::now();
+  const ParticleSet set = ReadParticles(o.input);
+  const ParticleReader reader(set, o.input);
+  const SymmetryGroup sym(o.symmetry);
+  const int n = reader.box();
+  const double apix = o.pixel_size > 0 ? o.pixel_size : reader.pixel_size();
+  if (!(apix > 0)) throw InvalidInputError(o.input + ": no pixel size (give --pixel-size)");
+  std::vector<int> chosen;
+  for (int i = 0; i < reader.count(); ++i) {
+    const Particle& p = set.particles[i];
+    if (o.subset > 0 && p.random_subset != o.subset) continue;
+    if (o.class_number > 0 && p.class_number != o.class_number) continue;
+    chosen.push_back(i);
+  }
+  if (chosen.empty()) throw InvalidInputError(o.input + ": no particle matches --subset/--class");
+  const int r_max = o.maxres > 0 ? static_cast<int>(std::ceil(n * apix / o.maxres)) : 0;
+  BackProjector total_bp(n, o.pad, r_max);
+  std::vector<__int128> total(total_bp.fixed_size(), 0);
+
+  // Fixed blocks of particles (never depending on threads or ranks); block b goes to rank b mod size.
+  constexpr int kBlock = 32;
+  const int blocks = static_cast<int>((chosen.size() + kBlock - 1) / kBlock);
+  std::vector<int> mine;
+  for (int b = comm.rank(); b < blocks; b += comm.size()) mine.push_back(b);
+  std::vector<std::unique_ptr<BackProjector>> scratch(o.threads);
+  std::mutex lock;
+  ParallelFor(o.threads, mine.size(), [&](std::size_t j, int t) {
+    if (!scratch[t]) scratch[t] = std::make_unique<BackProjector>(n, o.pad, r_max);
+    BackProjector& bp = *scratch[t];
+    bp.Clear();
+    const int b = mine[j];
+    const int end = std::min<int>(static_cast<int>(chosen.size()), (b + 1) * kBlock);
+    for (int c = b * kBlock; c < end; ++c) {
+      const int i = chosen[c];
+      const Particle& p = set.particles[i];
+      const Image img = reader.Read(i);
+      for (float v : img)
+        if (!std::isfinite(v))
+          throw InvalidInputError(o.input + ": particle " + std::to_string(i + 1) + " (" + p.image_name +
+                                  ") has non-finite pixels");
+      FourierGrid f = CentredFft(img);
+      const double ox = p.origin_x_angst / apix, oy = p.origin_y_angst / apix;
+      Grid<float> w;
+      if (o.ctf) {
+        w = Ctf(reader.CtfOf(i)).HalfImage(n, apix);
+        for (std::size_t k = 0; k < w.size(); ++k) {
+          float c2 = w[k];
+          if (o.only_flip_phases) c2 = c2 < 0 ? -1.0f : 1.0f;
+          f.data()[k] *= c2;
+          w[k] = c2 * c2;
+        }
+      }
+      f.data()[0] = Complex(0, 0);  // relion_reconstruct zeroes each image's DC term (its weight stays)
+      bp.Insert(f, o.ctf ? w.data() : nullptr, EulerToMatrix({p.rot, p.tilt, p.psi}), ox, oy);
+    }
+    std::lock_guard<std::mutex> g(lock);
+    bp.AddToFixed(&total);
+  });
+  if (comm.AnyTrue(false)) throw InternalError("reconstruct: another rank failed");
+  comm.SumInt128(&total);
+  total_bp.SetFromFixed(total);
+  total_bp.Symmetrise(sym, o.threads);
+  BackProjector::ReconstructOptions ro;
+  ro.iterations = o.iterations;
+  ro.threads = o.threads;
+  const Volume map = total_bp.Reconstruct(ro);
+  if (comm.is_root()) {
+    MrcWriteOptions wo;
+    wo.pixel_size = apix;
+    wo.kind = MrcKind::kVolume;
+    WriteMrc(o.output, map, wo);
+  }
+  ReconstructResult r;
+  r.particles = static_cast<long>(chosen.size());
+  r.box = n;
+  r.r_max = total_bp.r_max();
+  r.pixel_size = apix;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace emkit
