@@ -193,12 +193,12 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   s.classes = job.model.classes;
   const int P = s.px.size();
   if (initial) {
-    s.psi = PsiGrid(job.opt.psi_step);
+    s.orient = InPlaneOrientations(job.opt.psi_step);
     s.trans = {{0, 0}};
     s.inv_sigma2.assign(P, 1.f);
     s.log_pk.assign(s.classes, 0.0);
   } else {
-    s.psi = PsiGrid(job.opt.psi_step);
+    s.orient = InPlaneOrientations(job.opt.psi_step);
     s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
     const std::vector<double> sigma2 = PositiveSpectrum(job.model.sigma2_noise);
     s.inv_sigma2.resize(P);
@@ -540,7 +540,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     PrepOptions prep0 = prep;
     prep0.zero_mask = true;
     setup = MakeSetup(job, job.box, true);
-    const int npsi = static_cast<int>(setup.psi.size());
+    const int npsi = setup.num_orient();
     std::vector<int> forced(n);
     for (int i = 0; i < n; ++i) {
       Rng rng(job.opt.seed, StreamId("class2d-initial-class", i));

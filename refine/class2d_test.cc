@@ -172,8 +172,8 @@ struct RandomBlockSums {
     s.px = SelectPixels(kBox, 18);
     s.classes = 2;
     s.pad = 2;
-    s.psi = PsiGrid(30);
-    const std::size_t P = s.px.size(), npsi = s.psi.size();
+    s.orient = InPlaneOrientations(30);
+    const std::size_t P = s.px.size(), npsi = s.num_orient();
     Rng rng(seed, 0);
     d.resize(npsi * 2 * P);
     w.resize(npsi * P);

@@ -28,11 +28,11 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
 }
 
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
-  const int P = s->px.size(), npsi = static_cast<int>(s->psi.size()), M = s->num_refs();
+  const int P = s->px.size(), npsi = s->num_orient(), M = s->num_refs();
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
   for (int k = 0; k < s->classes; ++k)
     for (int ip = 0; ip < npsi; ++ip) {
-      const Mat3 a = EulerToMatrix({0, 0, s->psi[ip]});
+      const Mat3& a = s->orient.matrices[ip];
       const int m = k * npsi + ip;
       for (int p = 0; p < P; ++p) {
         const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p], s->pad);
@@ -71,13 +71,29 @@ double WrapDegrees(double d) {
   return d;
 }
 
+void SetAngles(const OrientationSet& o, int j, ParticleResult* r) {
+  r->orientation = j;
+  r->rot = o.angles[j].rot;
+  r->tilt = o.angles[j].tilt;
+  r->psi = o.angles[j].psi;
+}
+
+// Degrees between orientations i and j of the set: the psi difference for in-plane sets, the
+// angle of the rotation between them otherwise.
+double AngularDistance(const OrientationSet& o, int i, int j) {
+  if (o.in_plane) return WrapDegrees(o.angles[i].psi - o.angles[j].psi);
+  const Mat3 r = o.matrices[i] * o.matrices[j].Transposed();
+  const double c = std::max(-1.0, std::min(1.0, (r(0, 0) + r(1, 1) + r(2, 2) - 1) / 2));
+  return std::acos(c) * 180.0 / M_PI;
+}
+
 }  // namespace
 
 void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 const std::vector<Translation>& offsets, const std::vector<int>* forced,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws) {
   const int nc = static_cast<int>(parts.size());
-  const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = static_cast<int>(s.psi.size());
+  const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = s.num_orient();
   const int T = static_cast<int>(s.trans.size());
   const int rows = nc * T;
   const int nshell = s.px.n / 2 + 1;
@@ -147,7 +163,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       ws->wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
       ws->wsum[static_cast<std::size_t>(i) * M + m] = 1.f;
       r.class_index = m / npsi;
-      r.psi = s.psi[m % npsi];
+      SetAngles(s.orient, m % npsi, &r);
       r.offset_x = offsets[i].x;
       r.offset_y = offsets[i].y;
       r.pmax = 1;
@@ -167,12 +183,16 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     double zt = 0;
     for (int t = 0; t < T; ++t) zt += std::exp(log_pt[t] - lmax_t);
     for (int t = 0; t < T; ++t) log_pt[t] -= lmax_t + std::log(zt);
-    const double log_ppsi = -std::log(double(npsi));
+    // Orientation priors normalised over the set (a flat prior gives -log(npsi) each).
+    double lp_max = -std::numeric_limits<double>::infinity(), lp_sum = 0;
+    for (double v : s.orient.log_prior) lp_max = std::max(lp_max, v);
+    for (double v : s.orient.log_prior) lp_sum += std::exp(v - lp_max);
+    const double lp_norm = lp_max + std::log(lp_sum);
     ws->lp.resize(static_cast<std::size_t>(M) * T);
     double lmax = -std::numeric_limits<double>::infinity();
     int best = 0;
     for (int m = 0; m < M; ++m) {
-      const double prior_m = s.log_pk[m / npsi] + log_ppsi;
+      const double prior_m = s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
       for (int t = 0; t < T; ++t) {
         const double v = base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
@@ -187,7 +207,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     const float thr = SignificanceThreshold(w, s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
     r.class_index = bm / npsi;
-    r.psi = s.psi[bm % npsi];
+    SetAngles(s.orient, bm % npsi, &r);
     r.offset_x = offsets[i].x + s.trans[bt].x;
     r.offset_y = offsets[i].y + s.trans[bt].y;
     r.pmax = w[best];
@@ -207,8 +227,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         sums->offset2 += v * (ox * ox + oy * oy);
         sums->class_weight[m / npsi] += v;
         if (m / npsi == r.class_index) {
-          const double dpsi = WrapDegrees(s.psi[m % npsi] - r.psi);
-          pv += v * dpsi * dpsi;
+          const double da = AngularDistance(s.orient, m % npsi, r.orientation);
+          pv += v * da * da;
           ov += v * ((ox - r.offset_x) * (ox - r.offset_x) + (oy - r.offset_y) * (oy - r.offset_y));
         }
       }
@@ -251,7 +271,7 @@ namespace {
 
 // d (npsi x 2P) = sum over the chunk's rows of w(row, m) Y(row) for class k's references.
 void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::vector<float>* d) {
-  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int rows = ws.rows, m0 = k * npsi;
   // Sparse weights (the usual case once the posteriors are sharp): add the rows directly, in a
   // fixed order; dense weights: one GEMM. The choice depends only on the chunk.
@@ -279,7 +299,7 @@ void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::v
 // scale corrections: sum_w Re(X_t conj(CTF V)) = sum_p s2 Re(D conj V) and sum_w |CTF V|^2 (all
 // pixels, and the pixels of shells where class k's data_vs_prior > 3).
 void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vector<float>* d) {
-  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int T = static_cast<int>(s.trans.size()), m0 = k * npsi, nshell = s.px.n / 2 + 1;
   const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(k) * nshell];
   std::vector<float>& di = ws.di;
@@ -337,7 +357,7 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
                     std::vector<float>* w) {
   if (!sums->active[k]) return false;
-  const int P = s.px.size(), M = s.num_refs(), npsi = static_cast<int>(s.psi.size());
+  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int m0 = k * npsi;
   d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
   w->resize(static_cast<std::size_t>(npsi) * P);

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "refine/orientations.h"
 #include "refine/particle_prep.h"
 #include "refine/sampling2d.h"
 
@@ -20,9 +21,10 @@ struct EStepSetup {
   FourierPixels px;
   int classes = 0;
   int pad = 1;                     // oversampling of the reference grids (and of the M-step sums)
-  std::vector<double> psi;         // degrees
+  OrientationSet orient;           // in-plane (2D) or 3D orientations, with log-priors
   std::vector<Translation> trans;  // grid around each particle's current offset (px)
-  int num_refs() const { return classes * static_cast<int>(psi.size()); }  // m = k * npsi + ipsi
+  int num_orient() const { return orient.size(); }
+  int num_refs() const { return classes * num_orient(); }  // m = k * num_orient + j
   std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p (empty: all zero)
   std::vector<float> inv_sigma2;  // per pixel
   std::vector<double> log_pk;     // per class (-inf allowed)
@@ -39,12 +41,13 @@ struct EStepSetup {
 
 struct ParticleResult {
   int class_index = 0;                // 0-based
-  double psi = 0;                     // degrees
+  int orientation = 0;                // index into EStepSetup::orient of the best sample
+  double rot = 0, tilt = 0, psi = 0;  // degrees
   double offset_x = 0, offset_y = 0;  // total offset (px) of the best sample
   double pmax = 0;
   int nsig = 0;
   double loglik = 0;
-  double psi_var = 0, offset_var = 0;  // posterior spread around the best sample (deg^2, px^2)
+  double psi_var = 0, offset_var = 0;  // posterior angular / offset spread around the best sample (deg^2, px^2)
   // Per unit weight: sum_w |X_t - CTF V|^2 over the current size plus the image power beyond it
   // (norm), and the scale sums sum_w Re(X_t conj(CTF V)), sum_w |CTF V|^2 (see EStepSetup).
   double norm_residual = 0, scale_xa = 0, scale_aa = 0;
@@ -89,7 +92,7 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);
 
-// Builds ref_ri from the class transforms (centred FFTs), rotated by each psi.
+// Builds ref_ri from the class transforms (centred FFTs), rotated by each in-plane orientation.
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
 // The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).
 // `scale` = the padding of `ref` (samples at scale * A^T k).

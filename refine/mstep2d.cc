@@ -60,7 +60,7 @@ void Class2dSums::Add(const Class2dSums& o) {
 
 void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
                            std::vector<double>* scratch, std::mutex* lock) {
-  const int P = s.px.size(), npsi = static_cast<int>(s.psi.size());
+  const int P = s.px.size(), npsi = s.num_orient();
   const int n = box_;
   EMKIT_CHECK(pad_ * (s.px.current_size / 2) + 2 <= reach_ || reach_ == box_ / 2, "Class2dSums window too small");
   scratch->assign(stride_, 0.0);
@@ -71,7 +71,7 @@ void Class2dSums::AddClass(const EStepSetup& s, int k, const std::vector<float>&
     const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
     const float* wm = &w[static_cast<std::size_t>(j) * P];
     if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
-    const Mat3 a = EulerToMatrix({0, 0, s.psi[j]});
+    const Mat3& a = s.orient.matrices[j];
     const double a00 = a(0, 0), a01 = a(0, 1), a10 = a(1, 0), a11 = a(1, 1);
     for (int p = 0; p < P; ++p) {
       const double vr = dm[p], vi = dm[P + p], vw = wm[p];

@@ -38,6 +38,7 @@ void OrientationSet::Add(const Euler& e, double lp) {
 
 OrientationSet InPlaneOrientations(double psi_step_deg) {
   OrientationSet s;
+  s.in_plane = true;
   for (double psi : PsiGrid(psi_step_deg)) s.Add({0, 0, psi});
   return s;
 }

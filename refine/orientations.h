@@ -14,6 +14,7 @@ struct OrientationSet {
   std::vector<Euler> angles;      // degrees
   std::vector<Mat3> matrices;     // EulerToMatrix(angles[i])
   std::vector<double> log_prior;  // natural log, up to a constant
+  bool in_plane = false;          // rot = tilt = 0 for all (2D): distances are psi differences
   int size() const { return static_cast<int>(angles.size()); }
   void Add(const Euler& e, double log_prior = 0);
 };
