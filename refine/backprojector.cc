@@ -89,34 +89,56 @@ void BackProjector::Insert(const FourierGrid& f, const float* w, const Mat3& a, 
     for (int x = first_x; x < hx; ++x) {
       const float wt = w ? w[static_cast<std::size_t>(i) * hx + x] : 1.0f;
       if (wt <= 0) continue;
-      double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
+      const double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
       if (xp * xp + yp * yp + zp * zp > max_r2) continue;
       std::complex<double> v(fd[static_cast<std::size_t>(i) * hx + x]);
       if (shift_x != 0 || shift_y != 0) {
         const double ph = -2 * M_PI * (x * shift_x + y * shift_y) / n;
         v *= std::complex<double>(std::cos(ph), std::sin(ph));
       }
-      if (xp < 0) {
-        xp = -xp;
-        yp = -yp;
-        zp = -zp;
-        v = std::conj(v);
-      }
-      const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
-                z0 = static_cast<int>(std::floor(zp));
-      if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) continue;
-      const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
-      const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
-      const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
-                            fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
-      const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
-      const std::size_t idx[8] = {i000,      i000 + 1,      i000 + dy,      i000 + dy + 1,
-                                  i000 + dz, i000 + dz + 1, i000 + dz + dy, i000 + dz + dy + 1};
-      for (int c = 0; c < 8; ++c) {
-        data_[idx[c]] += dd[c] * v;
-        weight_[idx[c]] += dd[c] * wt;
-      }
+      Accumulate(xp, yp, zp, v, wt);
     }
+  }
+}
+
+void BackProjector::InsertPixels(const int* kx, const int* ky, int count, const float* re, const float* im,
+                                 const float* w, const Mat3& a) {
+  const int rp = RoundInt(r_max_ * pad_);
+  const double max_r2 = double(rp) * rp * (1 + 1e-12);
+  const double p = pad_;
+  const double a00 = a(0, 0) * p, a01 = a(1, 0) * p, a10 = a(0, 1) * p, a11 = a(1, 1) * p, a20 = a(0, 2) * p,
+               a21 = a(1, 2) * p;
+  for (int i = 0; i < count; ++i) {
+    const int x = kx[i], y = ky[i];
+    if (x == 0 && y < 0) continue;
+    const float wt = w[i];
+    if (wt <= 0) continue;
+    const double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
+    if (xp * xp + yp * yp + zp * zp > max_r2) continue;
+    Accumulate(xp, yp, zp, std::complex<double>(re[i], im[i]), wt);
+  }
+}
+
+void BackProjector::Accumulate(double xp, double yp, double zp, std::complex<double> v, double wt) {
+  if (xp < 0) {
+    xp = -xp;
+    yp = -yp;
+    zp = -zp;
+    v = std::conj(v);
+  }
+  const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
+            z0 = static_cast<int>(std::floor(zp));
+  if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) return;
+  const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
+  const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
+  const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
+                        fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
+  const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
+  const std::size_t idx[8] = {i000,      i000 + 1,      i000 + dy,      i000 + dy + 1,
+                              i000 + dz, i000 + dz + 1, i000 + dz + dy, i000 + dz + dy + 1};
+  for (int c = 0; c < 8; ++c) {
+    data_[idx[c]] += dd[c] * v;
+    weight_[idx[c]] += dd[c] * wt;
   }
 }
 

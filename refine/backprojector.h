@@ -40,6 +40,12 @@ class BackProjector {
   // RELION's row convention (row box/2 is +box/2) for the phase as for the insertion.
   void Insert(const FourierGrid& f, const float* w, const Mat3& a, double shift_x = 0, double shift_y = 0);
 
+  // Inserts sums given at selected pixels (kx[p] >= 0, ky[p]) of a box x box image, as the E-step
+  // makes them per orientation: data += (re[p], im[p]), weight += w[p] at pad * A^T (kx, ky, 0).
+  // The pixels (0, ky < 0) are skipped: their conjugates (0, -ky) carry the same sums.
+  void InsertPixels(const int* kx, const int* ky, int count, const float* re, const float* im, const float* w,
+                    const Mat3& a);
+
   // RELION's symmetrise: the x = 0 plane made Hermitian, then the sums of every symmetry
   // operator added (trilinear), not averaged.
   void Symmetrise(const SymmetryGroup& sym, int threads = 1);
@@ -66,6 +72,8 @@ class BackProjector {
   double weight(int x, int y, int z) const { return weight_[Index(x, y, z)]; }
 
  private:
+  // Trilinear insertion at padded coordinates (the conjugate at -p when xp < 0).
+  void Accumulate(double xp, double yp, double zp, std::complex<double> v, double wt);
   std::size_t Index(int x, int y, int z) const {
     return (static_cast<std::size_t>(z + reach_) * side_ + (y + reach_)) * (reach_ + 1) + x;
   }

@@ -42,6 +42,22 @@ void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
     }
 }
 
+void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s) {
+  EMKIT_CHECK(static_cast<int>(maps.size()) == s->classes, "one projector per class");
+  const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
+  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
+  std::vector<Complex> section(P);
+  for (int k = 0; k < s->classes; ++k)
+    for (int j = 0; j < nor; ++j) {
+      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
+      const int m = k * nor + j;
+      for (int p = 0; p < P; ++p) {
+        s->ref_ri[static_cast<std::size_t>(p) * M + m] = section[p].real();
+        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = section[p].imag();
+      }
+    }
+}
+
 namespace {
 
 // The smallest weight kept: the smallest set of samples whose (normalised) weights add up

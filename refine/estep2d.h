@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "core/projector.h"
 #include "refine/orientations.h"
 #include "refine/particle_prep.h"
 #include "refine/sampling2d.h"
@@ -92,6 +93,9 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);
 
+// Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
+// map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.
+void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s);
 // Builds ref_ri from the class transforms (centred FFTs), rotated by each in-plane orientation.
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
 // The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).
