@@ -52,7 +52,7 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   std::vector<__int128> total(total_bp.fixed_size(), 0);
 
   // Fixed blocks of particles (never depending on threads or ranks); block b goes to rank b mod size.
-  constexpr int kBlock = 32;
+  constexpr int kBlock = 256;
   const int blocks = static_cast<int>((chosen.size() + kBlock - 1) / kBlock);
   std::vector<int> mine;
   for (int b = comm.rank(); b < blocks; b += comm.size()) mine.push_back(b);
