@@ -83,7 +83,7 @@ TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
   // --border 0 lets picks reach the edge.
   auto edge = [&](const std::string& flags) {
     auto rr = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +
-                             "/pick_edge --threshold=-30 --threads 1" + flags);
+                             "/pick_edge --threshold=-30 --threads 1 --overwrite" + flags);
     EXPECT_EQ(rr.status, 0) << rr.err;
     double m = 1e9;
     for (const auto& p : ReadCoordinates(d + "/pick_edge/m0_autopick.star"))
