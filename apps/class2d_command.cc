@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 
 #include "apps/command_line.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "refine/class2d.h"
 #include "refine/class2d_model.h"
 #include "refine/communicator.h"
@@ -13,8 +15,9 @@
 namespace emkit {
 namespace {
 
-// Continuing from iteration N in its own folder: the folder's iterations after N belong to the
-// run being redone and would otherwise stay, newer-looking than the continuation's.
+// Continuing from iteration N in its own folder: the job's iterations after N belong to the run
+// being redone and would otherwise stay, newer-looking than the continuation's. Only files the
+// job's list names go (never another program's, e.g. RELION's later iterations).
 void DiscardLaterIterations(const std::string& out_dir, const std::string& continue_from) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -25,11 +28,12 @@ void DiscardLaterIterations(const std::string& out_dir, const std::string& conti
   const std::string base = fs::path(continue_from).filename().string();
   if (!std::regex_search(base, m, std::regex("_it([0-9]+)_"))) return;
   const int from = std::stoi(m[1]);
-  const std::regex later("^run_it([0-9]+)_.*");
-  for (auto it = fs::directory_iterator(out_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (std::regex_match(name, m, later) && std::stoi(m[1]) > from) fs::remove(it->path());
-  }
+  const std::string list = JobFolder::FilesList(out_dir, "class2d");
+  if (!FileExists(list)) return;
+  std::istringstream in(ReadTextFile(list));
+  const std::regex later("^run_it([0-9]+)_[^/]*$");
+  for (std::string name; std::getline(in, name);)
+    if (std::regex_match(name, m, later) && std::stoi(m[1]) > from) fs::remove(fs::path(out_dir) / name, ec);
 }
 
 }  // namespace

@@ -105,8 +105,9 @@ void WriteAtomically(const std::string& path, const std::function<void(const std
   fs::rename(tmp, path, ec);
   UnregisterTempFile(tmp);
   if (ec) {
+    const std::string why = ec.message();
     fs::remove(tmp, ec);
-    throw IoError(path + ": cannot rename temporary output into place: " + ec.message());
+    throw IoError(path + ": cannot rename temporary output into place: " + why);
   }
   NoteOutputFile(path);
 }

@@ -325,6 +325,7 @@ TEST_F(Class2dFolder, ContinueKeepsTheOriginalCommandAndDropsTheRedoneIterations
   auto r = RunEmkitBinary(Class2d("--K 2 --iter 4 --o " + out));
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string original = Slurp(out + "/emkit_class2d_options.toml");
+  Touch(out + "/run_it005_model.star", "not written by this job");
   r = RunEmkitBinary("class2d --continue " + out + "/run_it002_optimiser.star --iter 3 -q --no-png --o " + out);
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string options = Slurp(out + "/emkit_class2d_options.toml");
@@ -332,6 +333,7 @@ TEST_F(Class2dFolder, ContinueKeepsTheOriginalCommandAndDropsTheRedoneIterations
   EXPECT_NE(options.find("--continue " + out + "/run_it002_optimiser.star"), std::string::npos) << options;
   EXPECT_TRUE(FileExists(out + "/run_it003_optimiser.star"));
   EXPECT_FALSE(FileExists(out + "/run_it004_model.star")) << "iteration 4 of the run being redone";
+  EXPECT_TRUE(FileExists(out + "/run_it005_model.star")) << "a file the job did not write";
   EXPECT_TRUE(FileExists(out + "/emkit_class2d.done"));
   // Continuing from another folder into this job's folder is refused.
   const std::string other = dir_ + "/other";

@@ -39,7 +39,7 @@ done
 # Rank 0 cannot write iteration 1 (a folder where its data.star goes) while the others wait.
 for np in 2 3; do
   mkdir -p "$work/blocked_np$np/run_it001_data.star"
-  expect "write_np$np" $np "run_it001_data.star" -- "${args[@]}" --o "$work/blocked_np$np"
+  expect "write_np$np" $np "run_it001_data.star: cannot rename" -- "${args[@]}" --o "$work/blocked_np$np"
 done
 
 # A truncated stack holding only the particles of the last rank.
