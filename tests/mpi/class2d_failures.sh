@@ -1,8 +1,8 @@
 #!/bin/bash
 # Any rank's failure ends every rank with the message and a non-zero exit within seconds (a hang
 # fails the test through `timeout`): rank 0 cannot create the output folder, rank 0 cannot write
-# an iteration's file while the other ranks wait in the next collective, and a broken particle
-# stack. Usage: class2d_failures.sh EMKIT MAKE_PARTICLES WORKDIR
+# an iteration's file while the other ranks wait in the next collective, a broken particle stack,
+# and a stack that only the last rank reads truncated while the job runs. Usage: class2d_failures.sh EMKIT MAKE_PARTICLES WORKDIR
 set -uo pipefail
 emkit=$1 make=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -53,6 +53,29 @@ awk -v dir="$work/split" '
 split_args=("${args[@]}")
 split_args[2]="$work/split/particles.star"
 expect "stack_np2" 2 "last.mrcs" -- "${split_args[@]}" --o "$work/split_out"
+
+# The same stack truncated while the job runs, after every rank has read its header: only the
+# last rank's next read fails, inside an E-step (an agreement point).
+cp "$work/data/particles.mrcs" "$work/split/last.mrcs"
+late_args=("${split_args[@]}")
+late_args[6]=200  # --iter
+timeout -s KILL 60 mpirun --allow-run-as-root --oversubscribe -np 2 "$emkit" "${late_args[@]}" \
+  --o "$work/late_out" >"$work/late.out" 2>&1 &
+pid=$!
+for _ in $(seq 300); do
+  [ -f "$work/late_out/run_it000_optimiser.star" ] && break
+  sleep 0.1
+done
+truncate -s 2000 "$work/split/last.mrcs"
+start=$SECONDS
+wait $pid
+rc=$?
+if [ $rc = 0 ] || [ $rc = 137 ] || ! grep -q "last.mrcs" "$work/late.out" ||
+   [ -f "$work/late_out/run_it200_optimiser.star" ]; then
+  echo "FAILED late_read: exit $rc"; cat "$work/late.out"; status=1
+else
+  echo "ok late_read: exit $rc $((SECONDS - start)) s after the truncation"
+fi
 
 [ $status = 0 ] && echo "class2d under mpirun: every failure ends every rank with its message"
 exit $status
