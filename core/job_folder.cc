@@ -203,12 +203,18 @@ JobFolder::JobFolder(const JobFolderOptions& o) : dir_(o.dir), command_(o.comman
     remove.insert(temps.begin(), temps.end());
     for (const std::string& f : files)
       if (IsMarker(f, nullptr)) remove.insert(f);
-    std::set<fs::path> keep(inputs.begin(), inputs.end());
+    // Nothing removed may be an input or lie in an input folder (extract -c picks -o picks).
+    for (const std::string& rel : remove) {
+      const fs::path p = Canonical((dir / rel).string());
+      for (const fs::path& in : inputs)
+        if (p == in || !Inside(p, in).empty())
+          throw InvalidInputError(o.dir + ": --overwrite would remove " + p.string() + ", an input of emkit " +
+                                  o.command + " (" + in.string() + "); choose another output folder");
+    }
     std::set<fs::path> parents;
     int removed = 0;
     for (const std::string& rel : remove) {
       const fs::path p = dir / rel;
-      if (keep.count(Canonical(p.string()))) continue;
       if (fs::remove(p, ec)) ++removed;
       if (ec) throw IoError(p.string() + ": --overwrite cannot remove it: " + ec.message());
       for (fs::path q = p.parent_path(); q != dir && !Inside(q, dir).empty(); q = q.parent_path()) parents.insert(q);

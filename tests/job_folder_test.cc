@@ -255,11 +255,16 @@ TEST(JobFolderCli, PickFolderIsNotReusedWithStaleAutopickFiles) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_FALSE(FileExists(dir + "/picks/mic_0002_autopick.star")) << "extract would read the old picks";
   EXPECT_TRUE(FileExists(dir + "/picks/mic_0001_autopick.star"));
-  // Extract refuses the pick job's folder as its output.
-  r = RunEmkitBinary("extract -i " + dir + "/sim/micrographs.star -c " + dir + "/picks --box 16 -q -o " + dir +
-                     "/picks");
+  // Extract refuses the pick job's folder as its output, and --overwrite would remove its input.
+  const std::string extract =
+      "extract -i " + dir + "/sim/micrographs.star -c " + dir + "/picks --box 16 -q -o " + dir + "/picks";
+  r = RunEmkitBinary(extract);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("emkit pick"), std::string::npos) << r.err;
+  r = RunEmkitBinary(extract + " --overwrite");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("an input of emkit extract"), std::string::npos) << r.err;
+  EXPECT_TRUE(FileExists(dir + "/picks/mic_0001_autopick.star"));
 }
 
 TEST(JobFolderCli, TrainWithoutResumeKeepsAnEarlierModel) {
