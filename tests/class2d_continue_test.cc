@@ -50,8 +50,10 @@ TEST(Class2dContinue, TwoPlusTwoIterationsAreBitIdenticalToFour) {
   auto r = RunEmkitBinary("simulate particles --phantom asym --n 40 --pixel-size 8 --box 24 --snr 0.5 -q --out " + dir +
                           "/data");
   ASSERT_EQ(r.status, 0) << r.err;
-  for (const std::string corrections : {"", " --norm --scale"}) {
-    const std::string tag = corrections.empty() ? "plain" : "ns";
+  // Options the continued run takes from the files: the corrections, T (model.star), --incr-size.
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"plain", ""}, {"ns", " --norm --scale"}, {"t3", " --tau2-fudge 3 --incr-size 4"}};
+  for (const auto& [tag, corrections] : runs) {
     const std::string common = "--particle-diameter 150 --psi-step 15 --offset-range 2 -q --threads 2" + corrections;
     const std::string straight = dir + "/straight_" + tag, split = dir + "/split_" + tag;
     r = RunEmkitBinary("class2d --i " + dir + "/data/particles.star --K 3 --iter 4 --o " + straight + " " + common);
