@@ -2,21 +2,48 @@
 // Under `mpirun -np N emkit class2d ...` the particles are split across the ranks.
 #include <cstdio>
 #include <filesystem>
+#include <regex>
+#include <sstream>
 
 #include "apps/command_line.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "refine/class2d.h"
 #include "refine/class2d_model.h"
 #include "refine/communicator.h"
 
 namespace emkit {
+namespace {
+
+// Continuing from iteration N in its own folder: the job's iterations after N belong to the run
+// being redone and would otherwise stay, newer-looking than the continuation's. Only files the
+// job's list names go (never another program's, e.g. RELION's later iterations).
+void DiscardLaterIterations(const std::string& out_dir, const std::string& continue_from) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::weakly_canonical(fs::absolute(out_dir), ec) !=
+      fs::weakly_canonical(fs::absolute(continue_from), ec).parent_path())
+    return;
+  std::smatch m;
+  const std::string base = fs::path(continue_from).filename().string();
+  if (!std::regex_search(base, m, std::regex("_it([0-9]+)_"))) return;
+  const int from = std::stoi(m[1]);
+  const std::string list = JobFolder::FilesList(out_dir, "class2d");
+  if (!FileExists(list)) return;
+  std::istringstream in(ReadTextFile(list));
+  const std::regex later("^run_it([0-9]+)_[^/]*$");
+  for (std::string name; std::getline(in, name);)
+    if (std::regex_match(name, m, later) && std::stoi(m[1]) > from) fs::remove(fs::path(out_dir) / name, ec);
+}
+
+}  // namespace
 
 int RunClass2dCommand(int argc, char** argv) {
   CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too", argv[0]);
   Class2dOptions o;
   CommonOptions common;
   common.threads = 1;
-  bool no_ctf = false, no_center = false, no_png = false;
+  bool no_ctf = false, no_center = false, no_png = false, overwrite = false;
   app.add_option("--i", o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
   app.add_option("--o", o.out_dir, "Output folder (run_itNNN_* files)")->required();
   app.add_option("--K", o.classes, "Number of classes")->capture_default_str();
@@ -53,6 +80,7 @@ int RunClass2dCommand(int argc, char** argv) {
   app.add_flag("--ignore-offsets", o.ignore_input_offsets,
                "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
   app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
+  AddOverwriteOption(app, &overwrite);
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   o.threads = ApplyCommonOptions(&common);
@@ -72,6 +100,8 @@ int RunClass2dCommand(int argc, char** argv) {
     if (!app.count("--only-flip-phases")) o.only_flip_phases = prev.only_flip_phases;
     if (!app.count("--ctf-intact-first-peak")) o.ctf_intact_first_peak = prev.ctf_intact_first_peak;
     if (!app.count("--no-ctf")) o.ctf = prev.ctf;
+    if (!app.count("--incr-size")) o.incr_size = prev.incr_size;
+    if (!app.count("--tau2-fudge")) o.tau2_fudge = prev.tau2_fudge;
     // As relion_refine --continue: the corrections of the run go on (a flag can only add one).
     o.norm_correction = o.norm_correction || prev.norm_correction;
     o.scale_correction = o.scale_correction || prev.scale_correction;
@@ -80,14 +110,27 @@ int RunClass2dCommand(int argc, char** argv) {
   std::unique_ptr<Communicator> comm = MakeCommunicator();
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
-  if (comm->is_root()) {
-    std::filesystem::create_directories(o.out_dir);
-    WriteEffectiveOptions(app, o.out_dir, argc, argv);
-  }
-  const Class2dResult r = RunClass2d(o, *comm, command_line);
-  if (comm->is_root() && !common.quiet)
-    std::printf("class2d: iterations %d-%d done, last model %s\n", r.first_iteration, r.last_iteration,
-                r.last_model_star.c_str());
+  RunOnAllRanks(*comm, "emkit class2d", [&] {
+    std::unique_ptr<JobFolder> folder;
+    if (comm->is_root()) {
+      JobFolderOptions f;
+      f.dir = o.out_dir;
+      f.inputs = {o.input, o.references, cont};
+      f.output_patterns = {"run_it*"};
+      f.overwrite = overwrite;
+      f.resume = !cont.empty();
+      f.resume_from = cont;
+      folder = OpenJobFolder(app, argc, argv, f);
+      if (!cont.empty()) DiscardLaterIterations(o.out_dir, cont);
+    }
+    const Class2dResult r = RunClass2d(o, *comm, command_line);
+    if (comm->is_root()) {
+      folder->Complete();
+      if (!common.quiet)
+        std::printf("class2d: iterations %d-%d done, last model %s\n", r.first_iteration, r.last_iteration,
+                    r.last_model_star.c_str());
+    }
+  });
   return 0;
 }
 

@@ -32,16 +32,36 @@ int ApplyCommonOptions(CommonOptions* opt) {
   return opt->threads;
 }
 
-void WriteEffectiveOptions(const CLI::App& app, const std::string& dir, int argc, char** argv) {
+std::string EffectiveOptionsText(const CLI::App& app, int argc, char** argv) {
   std::ostringstream out;
   out << "# " << app.get_name() << ": effective options (defaults included)\n# command line:";
   for (int i = 0; i < argc; ++i) out << " " << argv[i];
   out << "\n" << app.config_to_str(true, false);
-  CreateDirectories(dir);
+  return out.str();
+}
+
+std::string CommandName(const CLI::App& app) {
   std::string name = app.get_name();
   const auto space = name.rfind(' ');
-  if (space != std::string::npos) name = name.substr(space + 1);
-  WriteTextFile(JoinPath(dir, "emkit_" + name + "_options.toml"), out.str());
+  return space == std::string::npos ? name : name.substr(space + 1);
+}
+
+void WriteEffectiveOptions(const CLI::App& app, const std::string& dir, int argc, char** argv) {
+  CreateDirectories(dir);
+  WriteTextFile(JobFolder::OptionsFile(dir, CommandName(app)), EffectiveOptionsText(app, argc, argv));
+}
+
+void AddOverwriteOption(CLI::App& app, bool* overwrite) {
+  app.add_flag("--overwrite", *overwrite,
+               "Write into an output folder that holds an earlier job's results, removing that job's files first "
+               "(only files emkit wrote; never inputs)");
+}
+
+std::unique_ptr<JobFolder> OpenJobFolder(const CLI::App& app, int argc, char** argv, JobFolderOptions o) {
+  o.command = CommandName(app);
+  o.options_text = EffectiveOptionsText(app, argc, argv);
+  for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
+  return std::make_unique<JobFolder>(o);
 }
 
 int ParseCommandLine(CLI::App& app, int argc, char** argv) {
@@ -116,6 +136,7 @@ std::vector<Command> Commands() {
 }
 
 int RunEmkit(int argc, char** argv) {
+  InstallTempFileCleanup();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     PrintUsage();
     return argc < 2 ? 2 : 0;

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "core/job_folder.h"
 
 namespace emkit {
 
@@ -25,6 +28,16 @@ int ApplyCommonOptions(CommonOptions* opt);
 // Writes the parsed options of `app` (TOML, every option with its value or default) and the
 // command line to <dir>/emkit_<name>_options.toml, atomically.
 void WriteEffectiveOptions(const CLI::App& app, const std::string& dir, int argc, char** argv);
+
+// The text WriteEffectiveOptions writes.
+std::string EffectiveOptionsText(const CLI::App& app, int argc, char** argv);
+// The command's name, e.g. "class2d" for the app "emkit class2d".
+std::string CommandName(const CLI::App& app);
+// Adds --overwrite (remove an earlier job's files from the output folder first).
+void AddOverwriteOption(CLI::App& app, bool* overwrite);
+// Opens the output folder of this command under the job folder rule (core/job_folder.h), with
+// the effective options of `app`; o.command and o.options_text are filled in here.
+std::unique_ptr<JobFolder> OpenJobFolder(const CLI::App& app, int argc, char** argv, JobFolderOptions o);
 
 // Parses argv; returns -1 to go on, or an exit status (help printed: 0, bad options: 2).
 int ParseCommandLine(CLI::App& app, int argc, char** argv);

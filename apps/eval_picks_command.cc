@@ -57,6 +57,8 @@ int RunEvalPicks(int argc, char** argv) {
       "With these micrographs (STAR, files or globs) write overlays/<micrograph>.png: truth red, picks green");
   app.add_option("--pixel-size", pixel_size, "Micrograph pixel size for --micrographs (Å); only sets the binning")
       ->capture_default_str();
+  bool overwrite = false;
+  AddOverwriteOption(app, &overwrite);
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyCommonOptions(&common);
@@ -85,8 +87,13 @@ int RunEvalPicks(int argc, char** argv) {
   if (unmatched) LOG_WARN(unmatched << " micrograph(s) with picks but no truth were ignored");
   const PickMetrics m = EvaluatePicks(p_all, t_all, radius, threshold);
 
-  CreateDirectories(out);
-  WriteEffectiveOptions(app, out, argc, argv);
+  JobFolderOptions f;
+  f.dir = out;
+  f.inputs = {picks_path, truth_path};
+  f.inputs.insert(f.inputs.end(), micrographs.begin(), micrographs.end());
+  f.output_patterns = {"eval.json", "pr_curve.csv", "pr_curve.png", "overlays/*"};
+  f.overwrite = overwrite;
+  const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   nlohmann::json doc = {{"radius_px", radius},
                         {"threshold", std::isfinite(threshold) ? nlohmann::json(threshold) : nlohmann::json("all")},
                         {"micrographs", truth.keys.size()},
@@ -129,6 +136,7 @@ int RunEvalPicks(int argc, char** argv) {
       "%zu micrograph(s), %d picks, %d truth: precision %.3f recall %.3f F1 %.3f AP %.3f (best F1 %.3f at %.4g)\n",
       truth.keys.size(), m.n_picks, m.n_truth, m.precision, m.recall, m.f1, m.average_precision, m.best_f1,
       m.best_f1_threshold);
+  folder->Complete();
   return 0;
 }
 

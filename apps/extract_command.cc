@@ -12,7 +12,7 @@ int RunExtract(int argc, char** argv) {
   CLI::App app("Extract particles: boxes around coordinates -> .mrcs stacks + particles.star (RELION 3.1)", argv[0]);
   std::string micrographs, coordinates, out, format = "auto";
   ExtractOptions opt;
-  bool no_normalise = false, flip_y = false;
+  bool no_normalise = false, flip_y = false, overwrite = false;
   int height = 0;
   CommonOptions common;
   app.add_option("--micrographs,-i", micrographs, "Micrographs STAR (names, CTF, optics)")->required();
@@ -30,6 +30,7 @@ int RunExtract(int argc, char** argv) {
   app.add_option("--bg-radius", opt.bg_radius,
                  "Background outside this radius (px of the output box); 0 = 75% of half the box")
       ->capture_default_str();
+  AddOverwriteOption(app, &overwrite);
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   opt.threads = ApplyCommonOptions(&common);
@@ -39,9 +40,14 @@ int RunExtract(int argc, char** argv) {
   io.flip_y = flip_y;
   io.image_height = height;
   io.box_size = opt.box;
-  CreateDirectories(out);
-  WriteEffectiveOptions(app, out, argc, argv);
+  JobFolderOptions f;
+  f.dir = out;
+  f.inputs = {micrographs, coordinates};
+  f.output_patterns = {"particles.star", "Particles/*"};
+  f.overwrite = overwrite;
+  const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   const ExtractSummary s = ExtractParticles(micrographs, coordinates, io, out, opt);
+  folder->Complete();
   LOG_INFO("extracted " << s.particles << " particles (" << opt.OutputBox() << " px, " << s.output_pixel_size
                         << " Å/px) from " << s.micrographs - s.micrographs_without_coordinates << " of "
                         << s.micrographs << " micrographs; " << s.skipped_at_edge << " skipped at the edges -> "

@@ -112,6 +112,11 @@ std::unique_ptr<ScoreMapper> MakeLog(PickCli& c, int threads) {
 // the preprocessing it was trained with and, unless --threshold is given, its threshold.
 void PrepareCnn(PickCli& c, int threads) {
   if (c.model.empty()) throw InvalidInputError("--method cnn needs --model FILE (written by emkit train)");
+  // A training job writes its best model so far after each epoch, and its .done marker at the end.
+  const std::string train_dir = ParentDir(c.model);
+  if (FileExists(JobFolder::FilesList(train_dir, "train")) && !FileExists(JobFolder::DoneMarker(train_dir, "train")))
+    LOG_WARN(c.model << ": its training job did not finish (no emkit_train.done beside it): the best model of the "
+                        "epochs done so far");
   c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile, c.tta, c.score_smoothing));
   if (!(c.pick.diameter > 0)) c.pick.diameter = c.cnn->diameter_angstrom;
   c.pick.preprocess = c.cnn->preprocess;
@@ -210,6 +215,8 @@ int RunPick(int argc, char** argv) {
   cnn_group->add_option("--score-smoothing", c.score_smoothing,
                         "Gaussian blur of the score map before peak finding, sigma in particle diameters; < 0 = the "
                         "model's (its threshold was chosen with the model's)");
+  bool overwrite = false;
+  AddOverwriteOption(app, &overwrite);
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
@@ -227,9 +234,14 @@ int RunPick(int argc, char** argv) {
   c.pick.border = c.border >= 0 ? c.border : c.method == "cnn" ? 0.5 * c.pick.diameter : 0.0;
   c.pick.Check();
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
+  JobFolderOptions f;
+  f.dir = c.out;
+  f.inputs = c.micrographs;
+  f.inputs.insert(f.inputs.end(), {c.model, c.references, c.reference_map});
+  f.output_patterns = {"*_autopick.star", "coordinates.star", "pick_summary.json", "references.mrcs", "overlays/*"};
+  f.overwrite = overwrite;
+  const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
-  CreateDirectories(c.out);
-  WriteEffectiveOptions(app, c.out, argc, argv);
 
   PickRunOptions run;
   run.out = c.out;
@@ -264,6 +276,7 @@ int RunPick(int argc, char** argv) {
   WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "
                      << total_seconds / inputs.size() << " s per micrograph; " << JoinPath(c.out, "coordinates.star"));
+  folder->Complete();
   return 0;
 }
 

@@ -42,6 +42,8 @@ int RunSimulate(int argc, char** argv) {
   app.fallthrough();  // --threads, --seed ... may follow the subcommand
   CommonOptions common;
   AddCommonOptions(app, &common);
+  bool overwrite = false;
+  AddOverwriteOption(app, &overwrite);
 
   ParticleSimOptions p;
   CLI::App* pa =
@@ -107,14 +109,21 @@ int RunSimulate(int argc, char** argv) {
 
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
-  std::string out;
+  JobFolderOptions f;
+  f.dir = pa->parsed() ? p.out : m.out;
+  f.inputs = pa->parsed() ? p.maps : m.maps;
+  if (pa->parsed()) f.inputs.push_back(p.angles);
+  f.output_patterns = {"particles.star",   "particles.mrcs", "particles_noiseless.mrcs",
+                       "micrographs.star", "truth.star",     "micrographs/*",
+                       "truth/*",          "noiseless/*",    "pictures/*"};
+  f.overwrite = overwrite;
+  const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   if (pa->parsed()) {
     p.threads = threads;
     p.seed = common.seed;
     const ParticleSimResult r = SimulateParticles(p);
     std::printf("%d particles (%d px, %.4g Å/px, SNR %.4g) -> %s\n", r.count, r.box, r.pixel_size, r.measured_snr,
                 r.star.c_str());
-    out = p.out;
   } else {
     m.threads = threads;
     m.seed = common.seed;
@@ -123,9 +132,8 @@ int RunSimulate(int argc, char** argv) {
     const MicrographSimResult r = SimulateMicrographs(m);
     std::printf("%d micrographs (%.4g Å/px): %d particles, %d hard negatives, %d decoys, SNR %.4g -> %s\n",
                 r.micrographs, r.pixel_size, r.targets, r.hard_negatives, r.decoys, r.mean_measured_snr, m.out.c_str());
-    out = m.out;
   }
-  WriteEffectiveOptions(app, out, argc, argv);
+  folder->Complete();
   return 0;
 }
 

@@ -84,15 +84,28 @@ int RunTrain(int argc, char** argv) {
   app.add_flag("--channels-last", opt.channels_last,
                "Channels-last tensors for training on the CPU (default NCHW: measured faster; picking always uses "
                "channels-last)");
+  bool overwrite = false;
+  AddOverwriteOption(app, &overwrite);
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   opt.threads = ApplyCommonOptions(&common);
   opt.seed = common.seed;
   opt.train.coordinate_io.format = ParseCoordinateFormat(coord_format);
   opt.Check();
-  CreateDirectories(opt.out_dir);
-  WriteEffectiveOptions(app, opt.out_dir, argc, argv);
+  JobFolderOptions f;
+  f.dir = opt.out_dir;
+  f.inputs = opt.train.micrographs;
+  f.inputs.insert(f.inputs.end(), opt.valid_micrographs.begin(), opt.valid_micrographs.end());
+  f.inputs.insert(f.inputs.end(), {opt.train.coordinates, opt.valid_coordinates});
+  f.output_patterns = {
+      "model.pt", "checkpoint.pt", "model.torchscript.pt", "training_curves.png", "training_report.json", "cache/*"};
+  f.overwrite = overwrite;
+  f.resume = opt.resume;
+  f.resume_from = JoinPath(opt.out_dir, "checkpoint.pt");
+  const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   TrainResult r = Train(opt);
+  // Until this marker exists, model.pt is the best of the epochs so far, not the run's result.
+  folder->Complete();
   std::printf("model %s: best validation AP %.4f at epoch %d, default threshold %.3f, %.1f s\n", r.model_path.c_str(),
               r.best_ap, r.best_epoch, r.default_threshold, r.seconds);
   return 0;

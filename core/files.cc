@@ -1,12 +1,15 @@
 #include "core/files.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "core/error.h"
@@ -14,23 +17,99 @@
 namespace fs = std::filesystem;
 
 namespace emkit {
+namespace {
+
+// Fixed slots the signal handler can read without locks or allocation: state 0 free, 1 being
+// filled or emptied, 2 holds a path.
+constexpr int kTempSlots = 256;
+constexpr std::size_t kTempPathMax = 4096;
+struct TempSlot {
+  std::atomic<int> state{0};
+  char path[kTempPathMax];
+};
+TempSlot temp_slots[kTempSlots];
+
+extern "C" void RemoveTempFilesAndReraise(int sig) {
+  for (TempSlot& s : temp_slots)
+    if (s.state.load() == 2) unlink(s.path);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+std::mutex observer_mutex;
+OutputObserver& Observer() {
+  static OutputObserver observer;
+  return observer;
+}
+
+}  // namespace
+
+void RegisterTempFile(const std::string& path) {
+  if (path.size() >= kTempPathMax) return;
+  for (TempSlot& s : temp_slots) {
+    int free_state = 0;
+    if (s.state.compare_exchange_strong(free_state, 1)) {
+      std::memcpy(s.path, path.c_str(), path.size() + 1);
+      s.state.store(2);
+      return;
+    }
+  }
+  // All slots taken: this file is still removed on errors, only not on a signal.
+}
+
+void UnregisterTempFile(const std::string& path) {
+  for (TempSlot& s : temp_slots) {
+    int held = 2;
+    if (s.state.load() == 2 && path == s.path && s.state.compare_exchange_strong(held, 1)) {
+      s.state.store(0);
+      return;
+    }
+  }
+}
+
+void InstallTempFileCleanup() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    sigaction(sig, nullptr, &old);
+    if (old.sa_handler == SIG_IGN) continue;  // e.g. nohup: keep ignoring
+    struct sigaction sa {};
+    sa.sa_handler = &RemoveTempFilesAndReraise;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, nullptr);
+  }
+}
+
+void SetOutputObserver(OutputObserver observer) {
+  std::lock_guard<std::mutex> lock(observer_mutex);
+  Observer() = std::move(observer);
+}
+
+void NoteOutputFile(const std::string& path) {
+  std::lock_guard<std::mutex> lock(observer_mutex);
+  if (Observer()) Observer()(path);
+}
 
 void WriteAtomically(const std::string& path, const std::function<void(const std::string&)>& write) {
   static std::atomic<int> counter{0};
   const std::string tmp = path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter.fetch_add(1));
+  RegisterTempFile(tmp);
   try {
     write(tmp);
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp, ec);
+    UnregisterTempFile(tmp);
     throw;
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
+  UnregisterTempFile(tmp);
   if (ec) {
+    const std::string why = ec.message();
     fs::remove(tmp, ec);
-    throw IoError(path + ": cannot rename temporary output into place: " + ec.message());
+    throw IoError(path + ": cannot rename temporary output into place: " + why);
   }
+  NoteOutputFile(path);
 }
 
 void WriteTextFile(const std::string& path, const std::string& text) {

@@ -24,4 +24,17 @@ std::string StripExtension(const std::string& name);  // "x.mrc" -> "x"
 std::string Extension(const std::string& path);       // ".mrc", lower case
 std::string ParentDir(const std::string& path);
 
+// Temporary outputs being written (WriteAtomically registers its own): the handlers installed by
+// InstallTempFileCleanup remove every registered file on SIGINT, SIGTERM or SIGHUP, then
+// re-raise the signal, so an interrupted job leaves no *.tmp.* behind.
+void RegisterTempFile(const std::string& path);
+void UnregisterTempFile(const std::string& path);
+void InstallTempFileCleanup();
+
+// Called with the final path of every output renamed into place (WriteAtomically, and writers
+// with their own temporary files), e.g. to record a job's files. nullptr: none.
+using OutputObserver = std::function<void(const std::string& path)>;
+void SetOutputObserver(OutputObserver observer);
+void NoteOutputFile(const std::string& path);
+
 }  // namespace emkit

@@ -61,6 +61,7 @@ Hdf5File::~Hdf5File() {
     } catch (...) {
     }
     std::remove(tmp_.c_str());
+    UnregisterTempFile(tmp_);
   }
 }
 
@@ -68,7 +69,13 @@ Hdf5File Hdf5File::Create(const std::string& path) {
   H5::Exception::dontPrint();
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   auto impl = std::make_unique<Impl>();
-  Guard(path, "creating the file", [&] { impl->file = H5::H5File(tmp, H5F_ACC_TRUNC); });
+  RegisterTempFile(tmp);
+  try {
+    Guard(path, "creating the file", [&] { impl->file = H5::H5File(tmp, H5F_ACC_TRUNC); });
+  } catch (...) {
+    UnregisterTempFile(tmp);
+    throw;
+  }
   return Hdf5File(std::move(impl), path, tmp);
 }
 
@@ -193,8 +200,10 @@ void Hdf5File::Commit() {
   Guard(path_, "closing the file", [&] { impl_->file.close(); });
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
+  UnregisterTempFile(tmp_);
   if (ec) throw IoError(path_ + ": cannot rename into place: " + ec.message());
   tmp_.clear();
+  NoteOutputFile(path_);
 }
 
 }  // namespace emkit

@@ -426,6 +426,7 @@ MrcStackWriter::MrcStackWriter(const std::string& path, int nx, int ny, const Mr
   std::FILE* f = std::fopen(tmp_.c_str(), "wb");
   if (!f) throw IoError(path + ": cannot open for writing");
   file_ = f;
+  RegisterTempFile(tmp_);
   unsigned char header[1024] = {0};
   if (std::fwrite(header, 1, 1024, f) != 1024) throw IoError(path + ": write failed");
   min_ = std::numeric_limits<double>::infinity();
@@ -436,6 +437,7 @@ MrcStackWriter::~MrcStackWriter() {
   if (file_) {  // not closed: an error happened; leave nothing behind
     std::fclose(static_cast<std::FILE*>(file_));
     std::remove(tmp_.c_str());
+    UnregisterTempFile(tmp_);
   }
 }
 
@@ -472,14 +474,17 @@ void MrcStackWriter::Close() {
   file_ = nullptr;
   if (!ok) {
     std::remove(tmp_.c_str());
+    UnregisterTempFile(tmp_);
     throw IoError(path_ + ": write failed");
   }
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
+  UnregisterTempFile(tmp_);
   if (ec) {
     std::remove(tmp_.c_str());
     throw IoError(path_ + ": cannot rename into place: " + ec.message());
   }
+  NoteOutputFile(path_);
 }
 
 }  // namespace emkit

@@ -140,7 +140,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   }
   if (comm.AnyTrue(failed)) {
     if (failed) std::rethrow_exception(error);
-    throw InternalError("class2d: another MPI rank failed");
+    throw OtherRankFailedError("class2d: another MPI rank failed (its message says why)");
   }
   comm.SumInt128(&total.raw());
   if (total.grid64() && !single) {
@@ -300,13 +300,16 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
   o.norm_correction = job.opt.norm_correction;
   o.scale_correction = job.opt.scale_correction;
+  o.incr_size = job.opt.incr_size;
   WriteSamplingStar(o.sampling_star, o, job.pixel_size);
-  WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
+  WriteClass2dState(IterationFile(dir, it, "state.bin"), it, job.model, job.state);
   std::string png;
   if (job.opt.write_png) {
     png = IterationFile(dir, it, "classes.png");
     WriteClassMontage(png, job.model);
   }
+  // Last: an iteration is complete (and --continue can start from it) once its optimiser exists.
+  WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
   result->last_model_star = o.model_star;
   result->last_data_star = o.data_star;
   result->last_classes = classes;
@@ -428,6 +431,11 @@ void LoadContinue(Job& job) {
   } else if (path.size() > 11 && path.substr(path.size() - 11) == "_model.star") {
     model_star = path;
     data_star = path.substr(0, path.size() - 11) + "_data.star";
+    // emkit writes an iteration's optimiser.star last: without it the iteration is incomplete.
+    const std::string optimiser = path.substr(0, path.size() - 11) + "_optimiser.star";
+    if (FileExists(JoinPath(ParentDir(path), "emkit_class2d_options.toml")) && !FileExists(optimiser))
+      throw InvalidInputError("--continue " + path + ": the iteration is incomplete (no " + Basename(optimiser) +
+                              ", which emkit writes last); continue from an earlier iteration");
     std::smatch m;
     const std::string base = Basename(path);
     if (std::regex_search(base, m, std::regex("_it([0-9]+)_"))) it = std::stoi(m[1]);
@@ -442,6 +450,9 @@ void LoadContinue(Job& job) {
   if (job.model.box != job.box)
     throw InvalidInputError(model_star + ": rlnOriginalImageSize " + std::to_string(job.model.box) +
                             " differs from the particle box " + std::to_string(job.box));
+  // emkit's exact state of the iteration, where there is one (RELION's runs have none).
+  const std::string state = model_star.substr(0, model_star.size() - 11) + "_state.bin";
+  if (model_star.size() > 11 && FileExists(state)) ReadClass2dState(state, it, &job.model, &job.state);
   job.opt.classes = job.model.classes;
   job.iteration = it;
   for (auto& s : job.model.sigma2_noise)

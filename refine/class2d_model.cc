@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -284,6 +286,118 @@ void WriteDataStar(const std::string& path, const ParticleSet& set, const std::v
   });
 }
 
+namespace {
+
+constexpr char kStateMagic[8] = {'E', 'M', 'K', 'C', '2', 'D', 'S', '1'};
+
+class StateWriter {
+ public:
+  template <class T>
+  void Put(T v) {
+    const auto* p = reinterpret_cast<const char*>(&v);
+    bytes_.insert(bytes_.end(), p, p + sizeof v);
+  }
+  void Put(const std::vector<double>& v) {
+    for (double x : v) Put(x);
+  }
+  const std::vector<unsigned char>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<unsigned char> bytes_;
+};
+
+class StateReader {
+ public:
+  StateReader(std::string path, std::string bytes) : path_(std::move(path)), bytes_(std::move(bytes)) {}
+  template <class T>
+  T Get() {
+    if (pos_ + sizeof(T) > bytes_.size()) throw IoError(path_ + ": truncated class2d state");
+    T v;
+    std::memcpy(&v, bytes_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return v;
+  }
+  void Get(std::vector<double>* v) {
+    for (double& x : *v) x = Get<double>();
+  }
+  void Expect(long long got, long long want, const std::string& what) {
+    if (got != want)
+      throw InvalidInputError(path_ + ": " + what + " " + std::to_string(got) +
+                              " differs from the model and data "
+                              "STAR files beside it (" +
+                              std::to_string(want) + ")");
+  }
+  bool AtEnd() const { return pos_ == bytes_.size(); }
+
+ private:
+  std::string path_, bytes_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+void WriteClass2dState(const std::string& path, int iteration, const Class2dModel& m,
+                       const std::vector<ParticleState>& state) {
+  StateWriter w;
+  for (char c : kStateMagic) w.Put(c);
+  w.Put<int32_t>(iteration);
+  w.Put<int32_t>(m.classes);
+  w.Put<int32_t>(m.box);
+  w.Put<int32_t>(static_cast<int32_t>(m.groups.size()));
+  w.Put<int64_t>(static_cast<int64_t>(state.size()));
+  w.Put<int32_t>(m.current_size);
+  for (double v : {m.current_resolution, m.tau2_fudge, m.sigma_offset_px, m.loglik, m.ave_pmax, m.avg_norm}) w.Put(v);
+  w.Put(m.pk);
+  w.Put(m.acc_rot);
+  w.Put(m.acc_trans_px);
+  w.Put(m.est_resolution);
+  for (int k = 0; k < m.classes; ++k) {
+    w.Put(m.tau2[k]);
+    w.Put(m.sigma2_ref[k]);
+    w.Put(m.ssnr[k]);
+  }
+  w.Put(m.sigma2_noise);
+  for (const Class2dGroup& g : m.groups) w.Put(g.scale);
+  for (const ParticleState& p : state) {
+    for (double v : {p.psi, p.offset_x, p.offset_y, p.pmax, p.loglik, p.norm}) w.Put(v);
+    w.Put<int32_t>(p.class_number);
+    w.Put<int32_t>(p.nsig);
+  }
+  WriteBinaryFile(path, w.bytes());
+}
+
+void ReadClass2dState(const std::string& path, int iteration, Class2dModel* m, std::vector<ParticleState>* state) {
+  StateReader r(path, ReadTextFile(path));
+  for (char c : kStateMagic)
+    if (r.Get<char>() != c) throw IoError(path + ": not an emkit class2d state file");
+  r.Expect(r.Get<int32_t>(), iteration, "iteration");
+  r.Expect(r.Get<int32_t>(), m->classes, "number of classes");
+  r.Expect(r.Get<int32_t>(), m->box, "box");
+  r.Expect(r.Get<int32_t>(), static_cast<long long>(m->groups.size()), "number of groups");
+  r.Expect(r.Get<int64_t>(), static_cast<long long>(state->size()), "number of particles");
+  m->current_size = r.Get<int32_t>();
+  for (double* v :
+       {&m->current_resolution, &m->tau2_fudge, &m->sigma_offset_px, &m->loglik, &m->ave_pmax, &m->avg_norm})
+    *v = r.Get<double>();
+  r.Get(&m->pk);
+  r.Get(&m->acc_rot);
+  r.Get(&m->acc_trans_px);
+  r.Get(&m->est_resolution);
+  for (int k = 0; k < m->classes; ++k) {
+    r.Get(&m->tau2[k]);
+    r.Get(&m->sigma2_ref[k]);
+    r.Get(&m->ssnr[k]);
+  }
+  r.Get(&m->sigma2_noise);
+  for (Class2dGroup& g : m->groups) g.scale = r.Get<double>();
+  for (ParticleState& p : *state) {
+    for (double* v : {&p.psi, &p.offset_x, &p.offset_y, &p.pmax, &p.loglik, &p.norm}) *v = r.Get<double>();
+    p.class_number = r.Get<int32_t>();
+    p.nsig = r.Get<int32_t>();
+  }
+  if (!r.AtEnd()) throw IoError(path + ": longer than a class2d state of this model");
+}
+
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line) {
   StarFile f;
   f.version = 30001;
@@ -297,6 +411,7 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnDoSplitRandomHalves", "0");
   t.SetPair("rlnAdaptiveOversampleOrder", "0");
   t.SetPair("rlnAdaptiveOversampleFraction", Num(0.999));
+  t.SetPair("rlnIncrementImageSize", std::to_string(o.incr_size));
   t.SetPair("rlnRandomSeed", std::to_string(o.seed));
   t.SetPair("rlnParticleDiameter", Num(o.particle_diameter));
   t.SetPair("rlnWidthMaskEdge", "5");
@@ -308,9 +423,7 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnDoOnlyFlipCtfPhases", o.only_flip_phases ? "1" : "0");
   t.SetPair("rlnCtfDataArePhaseFlipped", "0");
   t.SetPair("rlnRefsAreCtfCorrected", "1");
-  WriteAtomically(path, [&](const std::string& tmp) {
-    WriteTextFile(tmp, "# emkit class2d optimiser\n# " + command_line + "\n" + FormatStar(f));
-  });
+  WriteTextFile(path, "# emkit class2d optimiser\n# " + command_line + "\n" + FormatStar(f));
 }
 
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size) {
@@ -344,6 +457,8 @@ OptimiserState ReadOptimiserStar(const std::string& path) {
   o.only_flip_phases = t.GetDouble(0, "rlnDoOnlyFlipCtfPhases", 0) != 0;
   o.norm_correction = t.GetDouble(0, "rlnDoCorrectNorm", 0) != 0;
   o.scale_correction = t.GetDouble(0, "rlnDoCorrectScale", 0) != 0;
+  o.incr_size = static_cast<int>(t.GetDouble(0, "rlnIncrementImageSize", 10));
+  o.tau2_fudge = ReadStar(o.model_star).Require("model_general").GetDouble(0, "rlnTau2FudgeFactor", 2);
   if (t.Has("rlnOrientSamplingStarFile")) {
     o.sampling_star = ResolveNear(t.Get(0, "rlnOrientSamplingStarFile"), path);
     const StarFile sf = ReadStar(o.sampling_star);

@@ -60,6 +60,16 @@ void WriteDataStar(const std::string& path, const ParticleSet& set, const std::v
                    double pixel_size, const std::vector<Class2dGroup>& groups = {});
 std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pixel_size);
 
+// The exact state an iteration hands to the next (run_itNNN_state.bin beside its model.star):
+// the STAR files round the model's spectra, priors and the particles' offsets and norms to 6-7
+// digits, so a run continued from them would drift from the uninterrupted one. Doubles as
+// stored in memory, little-endian.
+void WriteClass2dState(const std::string& path, int iteration, const Class2dModel& m,
+                       const std::vector<ParticleState>& state);
+// Overwrites the values the STAR files rounded; throws when the file does not match the model
+// and particles read from them (classes, box, groups, particle count, iteration).
+void ReadClass2dState(const std::string& path, int iteration, Class2dModel* m, std::vector<ParticleState>* state);
+
 struct OptimiserState {
   int iteration = 0, iterations = 0;
   unsigned long long seed = 0;
@@ -67,6 +77,8 @@ struct OptimiserState {
   double particle_diameter = 0, psi_step = 6, offset_range_px = 5, offset_step_px = 1;
   bool zero_mask = false, ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
   bool norm_correction = false, scale_correction = false;  // rlnDoCorrectNorm, rlnDoCorrectScale
+  int incr_size = 10;                                      // rlnIncrementImageSize
+  double tau2_fudge = 2;                                   // the model's rlnTau2FudgeFactor (read only)
 };
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line);
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size);

@@ -7,7 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace emkit {
+
+// Thrown on the ranks that learn at an agreement point (AnyTrue) that another rank failed: that
+// rank reports its own error.
+class OtherRankFailedError : public Error {
+ public:
+  using Error::Error;
+};
 
 class Communicator {
  public:
@@ -23,6 +32,10 @@ class Communicator {
   virtual void Barrier() = 0;
   // Every rank learns whether any rank failed (so all stop together instead of hanging).
   virtual bool AnyTrue(bool mine) = 0;
+  // Ends every rank now with `code` (MPI_Abort), after printing `message` (one line on stderr):
+  // for an error on one rank outside an agreement point, where the others would wait forever in
+  // their next collective. A single rank returns (its caller reports the error as usual).
+  virtual void AbortAll(const std::string& message, int code) = 0;
 };
 
 class SingleRankCommunicator : public Communicator {
@@ -33,7 +46,23 @@ class SingleRankCommunicator : public Communicator {
   std::vector<char> AllGatherBytes(const std::vector<char>& mine) override { return mine; }
   void Barrier() override {}
   bool AnyTrue(bool mine) override { return mine; }
+  void AbortAll(const std::string&, int) override {}
 };
+
+// Runs `body` (the part of a job where ranks talk to each other). An exception on one rank that
+// the others cannot know about ends every rank through AbortAll with the message; one that all
+// ranks agreed on (OtherRankFailedError on the others) propagates as usual.
+template <class F>
+void RunOnAllRanks(Communicator& comm, const std::string& what, F&& body) {
+  try {
+    body();
+  } catch (const OtherRankFailedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (comm.size() > 1) comm.AbortAll(what + ": error: " + e.what(), 1);
+    throw;
+  }
+}
 
 // True when this process was started by mpirun/srun (Open MPI, MPICH or PMI variables set).
 bool LaunchedUnderMpi();

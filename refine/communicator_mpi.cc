@@ -1,6 +1,8 @@
 // The only file that includes MPI.
 #include <mpi.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -65,6 +67,12 @@ class MpiCommunicator : public Communicator {
     int v = mine ? 1 : 0, any = 0;
     MPI_Allreduce(&v, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     return any != 0;
+  }
+  void AbortAll(const std::string& message, int code) override {
+    std::fprintf(stderr, "%s (MPI rank %d of %d; ending every rank)\n", message.c_str(), rank_, size_);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+    _exit(code);  // MPI_Abort does not return; in case it does
   }
 
  private:

@@ -53,9 +53,17 @@ TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
   auto r = RunEmkitBinary("train -i " + d + "/mics -c " + d + "/coords -o " + d + "/out --export-torchscript" + kSmall);
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* f : {"model.pt", "checkpoint.pt", "training_report.json", "training_curves.png",
-                        "model.torchscript.pt", "emkit_train_options.toml"})
+                        "model.torchscript.pt", "emkit_train_options.toml", "emkit_train.done"})
     EXPECT_TRUE(FileExists(d + "/out/" + f)) << f;
   EXPECT_NE(r.out.find("best validation AP"), std::string::npos) << r.out;
+  const std::string files = ReadTextFile(d + "/out/emkit_train.files");
+  for (const char* f : {"model.pt\n", "checkpoint.pt\n", "cache/"}) EXPECT_NE(files.find(f), std::string::npos) << f;
+  // A picker given the model of an unfinished training job (no .done) says so.
+  std::filesystem::remove(d + "/out/emkit_train.done");
+  r = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/m0.mrc' -o " + d +
+                     "/pick --threads 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("did not finish"), std::string::npos) << r.err;
 }
 
 TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
@@ -83,7 +91,7 @@ TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {
   // --border 0 lets picks reach the edge.
   auto edge = [&](const std::string& flags) {
     auto rr = RunEmkitBinary("pick --method cnn --model " + d + "/out/model.pt -i '" + d + "/mics/*.mrc' -o " + d +
-                             "/pick_edge --threshold=-30 --threads 1" + flags);
+                             "/pick_edge --threshold=-30 --threads 1 --overwrite" + flags);
     EXPECT_EQ(rr.status, 0) << rr.err;
     double m = 1e9;
     for (const auto& p : ReadCoordinates(d + "/pick_edge/m0_autopick.star"))
