@@ -42,10 +42,13 @@ int RunReconstructCommand(int argc, char** argv) {
   o.threads = ApplyCommonOptions(&common);
   o.Check();
   std::unique_ptr<Communicator> comm = MakeCommunicator();
-  const ReconstructResult r = RunReconstruct(o, *comm);
-  if (comm->is_root() && !common.quiet)
-    std::printf("reconstruct: %ld particles, box %d, %.3f Å/px, Fourier radius %d px -> %s (%.1f s)\n", r.particles,
-                r.box, r.pixel_size, r.r_max, o.output.c_str(), r.seconds);
+  // Any rank's error ends every rank (with its message) instead of leaving the others waiting.
+  RunOnAllRanks(*comm, "emkit reconstruct", [&] {
+    const ReconstructResult r = RunReconstruct(o, *comm);
+    if (comm->is_root() && !common.quiet)
+      std::printf("reconstruct: %ld particles, box %d, %.3f Å/px, Fourier radius %d px -> %s (%.1f s)\n", r.particles,
+                  r.box, r.pixel_size, r.r_max, o.output.c_str(), r.seconds);
+  });
   return 0;
 }
 

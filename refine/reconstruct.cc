@@ -90,15 +90,17 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
     std::lock_guard<std::mutex> g(lock);
     bp.AddToFixed(&total);
   });
-  if (comm.AnyTrue(false)) throw InternalError("reconstruct: another rank failed");
   comm.SumInt128(&total);
-  total_bp.SetFromFixed(total);
-  total_bp.Symmetrise(sym, o.threads);
-  BackProjector::ReconstructOptions ro;
-  ro.iterations = o.iterations;
-  ro.threads = o.threads;
-  const Volume map = total_bp.Reconstruct(ro);
-  if (comm.is_root()) {
+  scratch.clear();
+  if (comm.is_root()) {  // the other ranks' part is done
+    total_bp.SetFromFixed(total);
+    total.clear();
+    total.shrink_to_fit();
+    total_bp.Symmetrise(sym, o.threads);
+    BackProjector::ReconstructOptions ro;
+    ro.iterations = o.iterations;
+    ro.threads = o.threads;
+    const Volume map = total_bp.Reconstruct(ro);
     MrcWriteOptions wo;
     wo.pixel_size = apix;
     wo.kind = MrcKind::kVolume;

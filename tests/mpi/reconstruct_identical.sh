@@ -21,5 +21,16 @@ for sym in C1 D2; do
     fi
   done
 done
-[ $status = 0 ] && echo "reconstruct: identical for 1/2 threads and 1/2/3 ranks"
+# A rank that fails (here rank 0, which cannot write the map) ends the job with its message, no hang.
+touch "$work/a_file"
+set +e
+out=$(timeout -s KILL 60 "${mpirun_[@]}" -np 2 "$emkit" reconstruct -i "$work/sim/particles.star" \
+  -o "$work/a_file/map.mrc" --threads 1 2>&1)
+rc=$?
+set -e
+if [ $rc = 0 ] || [ $rc = 137 ] || ! grep -q "a_file" <<< "$out"; then
+  echo "unwritable output under mpirun: exit $rc, output: $out"
+  status=1
+fi
+[ $status = 0 ] && echo "reconstruct: identical for 1/2 threads and 1/2/3 ranks; failures end every rank"
 exit $status
