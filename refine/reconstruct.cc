@@ -48,8 +48,9 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   }
   if (chosen.empty()) throw InvalidInputError(o.input + ": no particle matches --subset/--class");
   const int r_max = o.maxres > 0 ? static_cast<int>(std::ceil(n * apix / o.maxres)) : 0;
-  BackProjector total_bp(n, o.pad, r_max);
-  std::vector<__int128> total(total_bp.fixed_size(), 0);
+  // The exact total; the back-projector that reconstructs is made from it after the reduction, so
+  // the per-thread sums and it are never in memory at once.
+  std::vector<__int128> total(BackProjector(n, o.pad, r_max).fixed_size(), 0);
 
   // Fixed blocks of particles (never depending on threads or ranks); block b goes to rank b mod size.
   constexpr int kBlock = 256;
@@ -92,6 +93,7 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   });
   comm.SumInt128(&total);
   scratch.clear();
+  BackProjector total_bp(n, o.pad, r_max);
   if (comm.is_root()) {  // the other ranks' part is done
     total_bp.SetFromFixed(total);
     total.clear();
