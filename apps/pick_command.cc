@@ -46,7 +46,7 @@ struct PickCli {
   int tile = 1024;
   int tta = 0;                  // CNN test-time augmentation; 0 = the model's
   double score_smoothing = -1;  // CNN score-map blur (diameters); < 0 = the model's
-  double border = -1;           // Å; < 0: the particle radius for the CNN, else 0
+  double border = -1;           // Å; < 0: the particle radius
   std::shared_ptr<CnnPicker> cnn;
 };
 
@@ -150,8 +150,8 @@ int RunPick(int argc, char** argv) {
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
   app.add_option("--border", c.border,
-                 "No picks closer than this to the edge (Å); default: the particle radius with --method cnn (its "
-                 "threshold is calibrated so), else 0");
+                 "No picks closer than this to the edge (Å); default: the particle radius (such particles cannot be "
+                 "extracted whole)");
   app.add_option("--max-picks", c.pick.max_picks, "Most picks per micrograph (0 = no limit)")->capture_default_str();
   app.add_option("--max-stddev-noise", c.pick.max_stddev_noise,
                  "Reject picks whose local std (sigma units, particle disk) exceeds this; <= 0 = off")
@@ -224,7 +224,7 @@ int RunPick(int argc, char** argv) {
   if (c.method == "cnn") PrepareCnn(c, threads);
   // Particles centred within a radius of the edge cannot be extracted whole, are not labelled in
   // the training sets we know, and the CNN's stored threshold was chosen without them.
-  c.pick.border = c.border >= 0 ? c.border : c.method == "cnn" ? 0.5 * c.pick.diameter : 0.0;
+  c.pick.border = c.border >= 0 ? c.border : 0.5 * c.pick.diameter;
   c.pick.Check();
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
