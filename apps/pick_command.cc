@@ -30,7 +30,8 @@ struct PickCli {
   std::string out;
   std::string method = "template";
   std::string contrast = "dark";
-  double threshold = NAN;
+  double threshold = NAN;        // fixed; NaN = the method's default (adaptive for log)
+  double threshold_floor = NAN;  // of the adaptive threshold; NaN = the method's
   bool overlays = false;
   PickOptions pick;
   // template
@@ -122,13 +123,14 @@ std::unique_ptr<ScoreMapper> MakeCnn(PickCli& c, int) { return std::move(c.cnn->
 
 struct PickMethod {
   const char* name;
-  double default_threshold;  // in the method's score units
+  bool adaptive;             // default threshold adaptive per micrograph (picker/peaks.h)
+  double default_threshold;  // in the method's score units: the floor when adaptive
   std::function<std::unique_ptr<ScoreMapper>(PickCli&, int threads)> make;
 };
 const std::vector<PickMethod> kMethods = {
-    {"template", 0.28, MakeTemplate},  // normalised cross-correlation
-    {"log", 2.8, MakeLog},             // robust standard deviations of the LoG response
-    {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
+    {"template", false, 0.28, MakeTemplate},  // normalised cross-correlation
+    {"log", true, 2.2, MakeLog},              // robust standard deviations of the LoG response
+    {"cnn", false, 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
 
 }  // namespace
@@ -146,7 +148,13 @@ int RunPick(int argc, char** argv) {
   app.add_option("--out,-o", c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
   app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
-  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.28 NCC, log 2.8 sigma)");
+  app.add_option("--threshold", c.threshold,
+                 "Fixed score threshold; default: adaptive per micrograph for log (--threshold-floor), 0.28 NCC for "
+                 "template, the model's for cnn");
+  app.add_option("--threshold-floor", c.threshold_floor,
+                 "Log without --threshold: per micrograph, the threshold is Otsu's split of the scores of all its "
+                 "peaks (local maxima at --min-distance; scores above median + 5 MAD clipped there), never below "
+                 "this floor (default 2.2 sigma)");
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
   app.add_option("--border", c.border,
@@ -218,7 +226,12 @@ int RunPick(int argc, char** argv) {
   for (const auto& m : kMethods)
     if (c.method == m.name) method = &m;
   if (!method) throw InvalidInputError("--method '" + c.method + "': unknown (" + names + ")");
-  c.pick.threshold = std::isnan(c.threshold) ? method->default_threshold : c.threshold;
+  c.pick.adaptive_threshold = method->adaptive && std::isnan(c.threshold);
+  if (!std::isnan(c.threshold_floor) && !c.pick.adaptive_threshold)
+    throw InvalidInputError("--threshold-floor: only for the adaptive threshold of log picking (not with --threshold)");
+  c.pick.threshold = !std::isnan(c.threshold)         ? c.threshold
+                     : !std::isnan(c.threshold_floor) ? c.threshold_floor
+                                                      : method->default_threshold;
   c.pick.threads = threads;
   c.pick.preprocess.invert = c.contrast == "dark";
   if (c.method == "cnn") PrepareCnn(c, threads);
@@ -245,6 +258,7 @@ int RunPick(int argc, char** argv) {
     per.push_back({{"micrograph", r.input.name},
                    {"picks", r.picks.size()},
                    {"rejected_bad_region", r.rejected_bad_region},
+                   {"threshold", r.threshold},
                    {"read_seconds", r.read_seconds},
                    {"preprocess_seconds", r.preprocess_seconds},
                    {"pick_seconds", r.pick_seconds},
@@ -257,9 +271,13 @@ int RunPick(int argc, char** argv) {
   WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
   std::size_t n = 0;
   for (const auto& p : all) n += p.size();
-  nlohmann::json summary = {{"method", method->name},       {"threshold", c.pick.threshold},
-                            {"micrographs", inputs.size()}, {"picks", n},
-                            {"threads", threads},           {"seconds_per_micrograph", total_seconds / inputs.size()},
+  nlohmann::json summary = {{"method", method->name},
+                            {"threshold", c.pick.threshold},
+                            {"adaptive_threshold", c.pick.adaptive_threshold},
+                            {"micrographs", inputs.size()},
+                            {"picks", n},
+                            {"threads", threads},
+                            {"seconds_per_micrograph", total_seconds / inputs.size()},
                             {"per_micrograph", per}};
   WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "
