@@ -36,6 +36,7 @@ struct PickCli {
   PickOptions pick;
   // template
   std::string references, reference_map;
+  std::vector<int> classes;  // 1-based sections of --references to use; empty = all
   double reference_pixel_size = 0;
   int views = 10;
   bool write_references = false;
@@ -76,8 +77,17 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
     Image stack = ReadMrc(c.references, &h);
     if (px <= 0) px = h.PixelSize();
     if (px <= 0) throw InvalidInputError(c.references + ": no pixel size in the header; give --reference-pixel-size");
-    for (int z = 0; z < stack.nz(); ++z) refs.push_back(stack.Section(z));
+    if (c.classes.empty())
+      for (int z = 0; z < stack.nz(); ++z) refs.push_back(stack.Section(z));
+    for (int k : c.classes) {
+      if (k < 1 || k > stack.nz())
+        throw InvalidInputError(c.references + ": --classes " + std::to_string(k) + " is not a section (1.." +
+                                std::to_string(stack.nz()) + ")");
+      refs.push_back(stack.Section(k - 1));
+    }
+    c.tmpl.reference_numbers = c.classes;
   } else {
+    if (!c.classes.empty()) throw InvalidInputError("--classes selects sections of --references (a 2D stack)");
     MrcHeader h;
     Volume map = ReadMrc(c.reference_map, &h);
     if (px <= 0) px = h.PixelSize();
@@ -185,6 +195,10 @@ int RunPick(int argc, char** argv) {
   app.add_flag("--overlays", c.overlays, "Write <out>/overlays/<micrograph>.png with the picks");
   auto* t = app.add_option_group("template", "Template matching (--method template)");
   t->add_option("--references", c.references, "2D references (.mrcs, white particles)");
+  t->add_option("--classes", c.classes,
+                "Use only these sections of --references (1-based, e.g. the good classes of a class2d run's "
+                "run_itNNN_classes.mrcs: --classes 1,3,5); picks carry them as rlnClassNumber")
+      ->delimiter(',');
   t->add_option("--reference-map", c.reference_map, "3D map to project references from");
   t->add_option("--views", c.views, "Projections of --reference-map (even on the sphere)")->capture_default_str();
   t->add_option("--reference-pixel-size", c.reference_pixel_size, "References' pixel size (Å); 0 = header")

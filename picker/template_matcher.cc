@@ -176,6 +176,8 @@ TemplateScoreMapper::TemplateScoreMapper(ImageStack references, double reference
   for (const auto& r : references)
     if (r.nx() != r.ny() || r.nz() != 1 || r.nx() < 8)
       throw InvalidInputError("template matching: references must be square 2D images of at least 8 px");
+  if (!opt.reference_numbers.empty() && opt.reference_numbers.size() != references.size())
+    throw InvalidInputError("template matching: reference_numbers must give one number per reference");
   impl_->references = std::move(references);
   impl_->reference_pixel = reference_pixel_size;
   impl_->opt = opt;
@@ -338,7 +340,8 @@ void TemplateScoreMapper::Annotate(std::vector<Coordinate>* peaks) const {
     const int cy = std::clamp(static_cast<int>(std::lround(p.y * s.coarse_ny / s.work_ny)), 0, s.coarse_ny - 1);
     const int idx = s.best_index[static_cast<std::size_t>(cy) * s.coarse_nx + cx];
     if (idx < 0) continue;
-    p.class_number = static_cast<int>(idx / n_psi) + 1;
+    const std::size_t ref = idx / n_psi;
+    p.class_number = s.opt.reference_numbers.empty() ? static_cast<int>(ref) + 1 : s.opt.reference_numbers[ref];
     p.psi = s.psis[idx % n_psi];
   }
 }

@@ -134,6 +134,32 @@ TEST(PickCli, LogThresholdAdaptsToEachMicrograph) {
   EXPECT_NE(r.err.find("--threshold-floor"), std::string::npos) << r.err;
 }
 
+// Class averages as references: --classes picks sections of the stack (a flat class would be
+// refused if used), and the picks carry the chosen class's number.
+TEST(PickCli, TemplateFromChosenClassAverages) {
+  const std::string dir = testing::FreshDir("pickclasses");
+  MakeData(dir);
+  MrcWriteOptions o;
+  o.pixel_size = 3;
+  o.kind = MrcKind::kStack;
+  WriteMrcStack(dir + "/run_it010_classes.mrcs", {Image(32, 32), Image(32, 32), Blob(32)}, o);
+  auto r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls --references " + dir +
+                          "/run_it010_classes.mrcs --classes 3 --diameter 80 --lowpass 9 --threshold 0.3 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto picks = ReadCoordinates(dir + "/cls/mic_1_autopick.star");
+  const auto truth = ReadCoordinates(dir + "/truth/mic_1.star");
+  EXPECT_GE(picks.size(), truth.size() - 2);
+  for (const auto& p : picks) EXPECT_EQ(p.class_number, 3);
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls4 --references " + dir +
+                     "/run_it010_classes.mrcs --classes 3,4 --diameter 80 --threads 2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("run_it010_classes.mrcs: --classes 4"), std::string::npos) << r.err;
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls1 --references " + dir +
+                     "/run_it010_classes.mrcs --classes 1,3 --diameter 80 --threads 2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("flat"), std::string::npos) << r.err;
+}
+
 TEST(PickCli, BadInputsFailCleanly) {
   const std::string dir = testing::FreshDir("pickbad");
   MakeData(dir);
