@@ -41,7 +41,9 @@ relion_star() {  # relion_star OUT.star PIXEL MRC...: micrographs STAR with one 
 
 # 1. Real micrographs.
 R=$W/real
-rm -rf "$R" && mkdir -p "$R/mrc" "$R/truth"
+rm -rf "$R"/{mrc,truth,log,log_ranking,template,template_ranking,relion_log,extract,class2d,template_classes} \
+    "$R/template_classes_ranking"
+mkdir -p "$R/mrc" "$R/truth"
 cp "$DATA"/micrographs/empiar10028/*/coords/*.csv "$R/truth/"
 "$PY" - "$DATA/micrographs/empiar10028" "$R/mrc" <<'EOF'
 import glob, os, sys
@@ -64,6 +66,21 @@ timed real_template "$E" pick -i "$PNGS" --pixel-size 5.4 --diameter 308 --metho
 mkdir -p "$R/relion_log"
 (cd "$R" && timed real_relion_log relion_autopick --i micrographs.star --odir relion_log/ --pickname autopick --LoG \
     --LoG_diam_min 246 --LoG_diam_max 370 --angpix 5.4 >relion_log/log.txt 2>&1)
+
+# Template matching from 2D class averages, RELION's tutorial route: the LoG picks above -> extract ->
+# class2d -> the sharp classes (estimated resolution <= 30 Å) as references.
+(cd "$R" && relion_star png_micrographs.star 5.4 "$DATA"/micrographs/empiar10028/*/images/*.png)
+"$E" extract -i "$R/png_micrographs.star" -c "$R/log" --box 80 --invert-contrast --threads "$THREADS" -q \
+    -o "$R/extract"
+(cd "$R" && timed real_class2d "$E" class2d --i extract/particles.star --o class2d --K 10 --iter 15 \
+    --particle-diameter 340 --threads "$THREADS" -q)
+CLASSES=$(awk '/classes.mrcs/ { split($1, a, "@"); if ($5 + 0 <= 30) printf "%s%d", (n++ ? "," : ""), a[1] + 0 }' \
+    "$R/class2d/run_it015_model.star")
+echo "$CLASSES" >"$R/classes.txt"
+timed real_template_classes "$E" pick -i "$PNGS" --pixel-size 5.4 --diameter 308 --method template \
+    --references "$R/class2d/run_it015_classes.mrcs" --classes "$CLASSES" --threads "$THREADS" -q -o "$R/template_classes"
+"$E" pick -i "$PNGS" --pixel-size 5.4 --diameter 308 --method template --references "$R/class2d/run_it015_classes.mrcs" \
+    --classes "$CLASSES" --threshold -1 --threads "$THREADS" -q -o "$R/template_classes_ranking"
 
 # 2. Simulated micrographs (the same generator and seed as run.sh for the three SNRs).
 sim() {  # sim NAME options...

@@ -108,6 +108,10 @@ def wall(name, n):
 
 
 results = {"load": open(os.path.join(W, "load.txt")).read().strip(), "real_empiar10028": {}, "simulated": {}}
+classes = os.path.join(W, "real", "classes.txt")
+if os.path.exists(classes):
+    results["classes_chosen"] = open(classes).read().strip()
+    results["class2d_seconds"] = wall("real_class2d", 1)
 R = os.path.join(W, "real")
 truth = sorted(glob.glob(os.path.join(R, "truth", "*.csv")))
 # The previous default of LoG, a fixed 2.8 sigma: the ranking run cut there.
@@ -115,7 +119,11 @@ for name, folder, ranking, timing, cut in [
         ("emkit LoG", "log", "log_ranking", "real_log", -np.inf),
         ("emkit LoG at a fixed 2.8 (the former default)", "log_ranking", "log_ranking", None, 2.8),
         ("emkit template", "template", "template_ranking", "real_template", -np.inf),
+        ("emkit template from class averages", "template_classes", "template_classes_ranking",
+         "real_template_classes", -np.inf),
         ("relion_autopick LoG", "relion_log", "relion_log", "real_relion_log", -np.inf)]:
+    if not os.path.isdir(os.path.join(R, folder)):
+        continue
     e = evaluate(truth, os.path.join(R, folder), os.path.join(R, ranking), 28.5, 1024, cut)
     e["seconds_per_micrograph"] = wall(timing, len(truth))
     results["real_empiar10028"][name] = e
@@ -146,6 +154,10 @@ def row(label, e):
 md = "## Real micrographs: EMPIAR-10028 (all 10)\n\n" + HEAD
 for k, e in results["real_empiar10028"].items():
     md += row(k, e)
+if "classes_chosen" in results:
+    md += ("\nClass averages: `emkit class2d` (K = 10, 15 iterations, %s s) of the particles extracted at the LoG "
+           "picks; classes %s (estimated resolution <= 30 Å) as references.\n" % (results["class2d_seconds"],
+                                                                                 results["classes_chosen"]))
 md += "\n## Simulated micrographs (3 per row)\n\n" + HEAD.replace("| method |", "| set | method |").replace(
     "|---|", "|---|---|", 1)
 for s, d in results["simulated"].items():
