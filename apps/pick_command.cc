@@ -30,11 +30,13 @@ struct PickCli {
   std::string out;
   std::string method = "template";
   std::string contrast = "dark";
-  double threshold = NAN;
+  double threshold = NAN;        // fixed; NaN = the method's default (adaptive for log)
+  double threshold_floor = NAN;  // of the adaptive threshold; NaN = the method's
   bool overlays = false;
   PickOptions pick;
   // template
   std::string references, reference_map;
+  std::vector<int> classes;  // 1-based sections of --references to use; empty = all
   double reference_pixel_size = 0;
   int views = 10;
   bool write_references = false;
@@ -46,7 +48,7 @@ struct PickCli {
   int tile = 1024;
   int tta = 0;                  // CNN test-time augmentation; 0 = the model's
   double score_smoothing = -1;  // CNN score-map blur (diameters); < 0 = the model's
-  double border = -1;           // Å; < 0: the particle radius for the CNN, else 0
+  double border = -1;           // Å; < 0: the particle radius
   std::shared_ptr<CnnPicker> cnn;
 };
 
@@ -75,8 +77,17 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
     Image stack = ReadMrc(c.references, &h);
     if (px <= 0) px = h.PixelSize();
     if (px <= 0) throw InvalidInputError(c.references + ": no pixel size in the header; give --reference-pixel-size");
-    for (int z = 0; z < stack.nz(); ++z) refs.push_back(stack.Section(z));
+    if (c.classes.empty())
+      for (int z = 0; z < stack.nz(); ++z) refs.push_back(stack.Section(z));
+    for (int k : c.classes) {
+      if (k < 1 || k > stack.nz())
+        throw InvalidInputError(c.references + ": --classes " + std::to_string(k) + " is not a section (1.." +
+                                std::to_string(stack.nz()) + ")");
+      refs.push_back(stack.Section(k - 1));
+    }
+    c.tmpl.reference_numbers = c.classes;
   } else {
+    if (!c.classes.empty()) throw InvalidInputError("--classes selects sections of --references (a 2D stack)");
     MrcHeader h;
     Volume map = ReadMrc(c.reference_map, &h);
     if (px <= 0) px = h.PixelSize();
@@ -127,13 +138,14 @@ std::unique_ptr<ScoreMapper> MakeCnn(PickCli& c, int) { return std::move(c.cnn->
 
 struct PickMethod {
   const char* name;
-  double default_threshold;  // in the method's score units
+  bool adaptive;             // default threshold adaptive per micrograph (picker/peaks.h)
+  double default_threshold;  // in the method's score units: the floor when adaptive
   std::function<std::unique_ptr<ScoreMapper>(PickCli&, int threads)> make;
 };
 const std::vector<PickMethod> kMethods = {
-    {"template", 0.28, MakeTemplate},  // normalised cross-correlation
-    {"log", 2.8, MakeLog},             // robust standard deviations of the LoG response
-    {"cnn", 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
+    {"template", false, 0.28, MakeTemplate},  // normalised cross-correlation
+    {"log", true, 2.2, MakeLog},              // robust standard deviations of the LoG response
+    {"cnn", false, 0.0, MakeCnn},             // log-odds; the model's stored threshold replaces 0
 };
 
 }  // namespace
@@ -151,12 +163,18 @@ int RunPick(int argc, char** argv) {
   app.add_option("--out,-o", c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
   app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
-  app.add_option("--threshold", c.threshold, "Score threshold (default: template 0.28 NCC, log 2.8 sigma)");
+  app.add_option("--threshold", c.threshold,
+                 "Fixed score threshold; default: adaptive per micrograph for log (--threshold-floor), 0.28 NCC for "
+                 "template, the model's for cnn");
+  app.add_option("--threshold-floor", c.threshold_floor,
+                 "Log without --threshold: per micrograph, the threshold is Otsu's split of the scores of all its "
+                 "peaks (local maxima at --min-distance; scores above median + 5 MAD clipped there), never below "
+                 "this floor (default 2.2 sigma)");
   app.add_option("--min-distance", c.pick.min_distance, "Minimum distance between picks (Å); 0 = diameter / 2")
       ->capture_default_str();
   app.add_option("--border", c.border,
-                 "No picks closer than this to the edge (Å); default: the particle radius with --method cnn (its "
-                 "threshold is calibrated so), else 0");
+                 "No picks closer than this to the edge (Å); default: the particle radius (such particles cannot be "
+                 "extracted whole)");
   app.add_option("--max-picks", c.pick.max_picks, "Most picks per micrograph (0 = no limit)")->capture_default_str();
   app.add_option("--max-stddev-noise", c.pick.max_stddev_noise,
                  "Reject picks whose local std (sigma units, particle disk) exceeds this; <= 0 = off")
@@ -182,6 +200,10 @@ int RunPick(int argc, char** argv) {
   app.add_flag("--overlays", c.overlays, "Write <out>/overlays/<micrograph>.png with the picks");
   auto* t = app.add_option_group("template", "Template matching (--method template)");
   t->add_option("--references", c.references, "2D references (.mrcs, white particles)");
+  t->add_option("--classes", c.classes,
+                "Use only these sections of --references (1-based, e.g. the good classes of a class2d run's "
+                "run_itNNN_classes.mrcs: --classes 1,3,5); picks carry them as rlnClassNumber")
+      ->delimiter(',');
   t->add_option("--reference-map", c.reference_map, "3D map to project references from");
   t->add_option("--views", c.views, "Projections of --reference-map (even on the sphere)")->capture_default_str();
   t->add_option("--reference-pixel-size", c.reference_pixel_size, "References' pixel size (Å); 0 = header")
@@ -225,13 +247,18 @@ int RunPick(int argc, char** argv) {
   for (const auto& m : kMethods)
     if (c.method == m.name) method = &m;
   if (!method) throw InvalidInputError("--method '" + c.method + "': unknown (" + names + ")");
-  c.pick.threshold = std::isnan(c.threshold) ? method->default_threshold : c.threshold;
+  c.pick.adaptive_threshold = method->adaptive && std::isnan(c.threshold);
+  if (!std::isnan(c.threshold_floor) && !c.pick.adaptive_threshold)
+    throw InvalidInputError("--threshold-floor: only for the adaptive threshold of log picking (not with --threshold)");
+  c.pick.threshold = !std::isnan(c.threshold)         ? c.threshold
+                     : !std::isnan(c.threshold_floor) ? c.threshold_floor
+                                                      : method->default_threshold;
   c.pick.threads = threads;
   c.pick.preprocess.invert = c.contrast == "dark";
   if (c.method == "cnn") PrepareCnn(c, threads);
   // Particles centred within a radius of the edge cannot be extracted whole, are not labelled in
   // the training sets we know, and the CNN's stored threshold was chosen without them.
-  c.pick.border = c.border >= 0 ? c.border : c.method == "cnn" ? 0.5 * c.pick.diameter : 0.0;
+  c.pick.border = c.border >= 0 ? c.border : 0.5 * c.pick.diameter;
   c.pick.Check();
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
   JobFolderOptions f;
@@ -257,6 +284,7 @@ int RunPick(int argc, char** argv) {
     per.push_back({{"micrograph", r.input.name},
                    {"picks", r.picks.size()},
                    {"rejected_bad_region", r.rejected_bad_region},
+                   {"threshold", r.threshold},
                    {"read_seconds", r.read_seconds},
                    {"preprocess_seconds", r.preprocess_seconds},
                    {"pick_seconds", r.pick_seconds},
@@ -269,9 +297,13 @@ int RunPick(int argc, char** argv) {
   WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
   std::size_t n = 0;
   for (const auto& p : all) n += p.size();
-  nlohmann::json summary = {{"method", method->name},       {"threshold", c.pick.threshold},
-                            {"micrographs", inputs.size()}, {"picks", n},
-                            {"threads", threads},           {"seconds_per_micrograph", total_seconds / inputs.size()},
+  nlohmann::json summary = {{"method", method->name},
+                            {"threshold", c.pick.threshold},
+                            {"adaptive_threshold", c.pick.adaptive_threshold},
+                            {"micrographs", inputs.size()},
+                            {"picks", n},
+                            {"threads", threads},
+                            {"seconds_per_micrograph", total_seconds / inputs.size()},
                             {"per_micrograph", per}};
   WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "

@@ -1,6 +1,8 @@
 #include "picker/local_stats.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -50,6 +52,39 @@ void LocalMeanStd(const Image& img, double radius, Image* mean, Image* stddev, i
     const double var = double(m2[i]) - double((*mean)[i]) * (*mean)[i];
     (*stddev)[i] = static_cast<float>(std::sqrt(std::max(0.0, var)));
   }
+}
+
+namespace {
+// Index into [0, n) of position i of the mirrored extension (period 2n).
+int MirrorIndex(int i, int n) {
+  int m = i % (2 * n);
+  if (m < 0) m += 2 * n;
+  return m < n ? m : 2 * n - 1 - m;
+}
+}  // namespace
+
+Image MirrorPad(const Image& img, int left, int top, int nx_out, int ny_out) {
+  if (img.empty() || img.nz() != 1) throw InvalidInputError("mirror padding: image must be a non-empty 2D image");
+  if (left < 0 || top < 0 || nx_out < left + img.nx() || ny_out < top + img.ny())
+    throw InvalidInputError("mirror padding: the padded size must hold the image at its offset");
+  const int nx = img.nx(), ny = img.ny();
+  std::vector<int> xs(nx_out);
+  for (int x = 0; x < nx_out; ++x) xs[x] = MirrorIndex(x - left, nx);
+  Image out(nx_out, ny_out);
+  for (int y = 0; y < ny_out; ++y) {
+    const float* src = &img(0, MirrorIndex(y - top, ny));
+    float* dst = &out(0, y);
+    for (int x = 0; x < nx_out; ++x) dst[x] = src[xs[x]];
+  }
+  return out;
+}
+
+Image Crop(const Image& img, int x0, int y0, int nx, int ny) {
+  if (x0 < 0 || y0 < 0 || nx < 0 || ny < 0 || x0 + nx > img.nx() || y0 + ny > img.ny())
+    throw InvalidInputError("crop: window outside the image");
+  Image out(nx, ny);
+  for (int y = 0; y < ny; ++y) std::copy_n(&img(x0, y0 + y), nx, &out(0, y));
+  return out;
 }
 
 int NiceFftSize(int n) {

@@ -16,6 +16,15 @@ FourierGrid DiskMeanKernel(int nx, int ny, double radius, int threads = 1);
 // Mean and standard deviation of img over the disk around every pixel.
 void LocalMeanStd(const Image& img, double radius, Image* mean, Image* stddev, int threads = 1);
 
+// `img` extended by mirroring (half-sample symmetric: column -1 repeats column 0, column nx
+// repeats nx - 1, and so on with period 2 nx) to nx_out x ny_out, img's pixel (0, 0) landing at
+// (left, top). FFT filtering of the result does not wrap one edge of the micrograph onto the
+// other, so a filter near an edge responds to the micrograph's own content (crop it back).
+Image MirrorPad(const Image& img, int left, int top, int nx_out, int ny_out);
+
+// The nx x ny window of img starting at (x0, y0).
+Image Crop(const Image& img, int x0, int y0, int nx, int ny);
+
 // Smallest even size >= n of the form 2^a x {1, 3, 5, 9}: fast FFTW_ESTIMATE transforms.
 int NiceFftSize(int n);
 

@@ -8,6 +8,7 @@
 #include "core/fft.h"
 #include "core/filters.h"
 #include "core/parallel.h"
+#include "picker/local_stats.h"
 
 namespace emkit {
 
@@ -70,25 +71,38 @@ Image LogScoreMapper::BestResponse(const FourierGrid& f, double pixel_size, int 
         best[i] = responses[s][i];
         if (best_scale) (*best_scale)[i] = s;
       }
-  RobustStandardise(&best);
   return best;
 }
 
 Image LogScoreMapper::Score(const PreprocessedMicrograph& m) {
   const int nx = m.image.nx(), ny = m.image.ny();
-  const FourierGrid f = Fft(m.image, opt_.threads);
-  Image best = BestResponse(f, m.pixel_size, nx, ny, &best_scale_);
+  // The filters run on the micrograph mirrored outwards by three sigmas of the widest filter
+  // (plus the texture high-pass), so no filter sees the opposite edge through the FFT's wrap-around:
+  // a periodic grid turns any difference between opposite edges into a step that the LoG
+  // answers more strongly than any particle.
+  const double mean_diameter = std::sqrt(diameters_.front() * diameters_.back());
+  const double texture_sigma = mean_diameter / 16 / m.pixel_size;
+  const double widest = diameters_.back() / 2 / std::sqrt(2.0) / m.pixel_size;
+  const int pad = static_cast<int>(std::ceil(3 * widest + (opt_.texture_weight > 0 ? 3 * texture_sigma : 0))) + 1;
+  const int pnx = NiceFftSize(nx + 2 * pad), pny = NiceFftSize(ny + 2 * pad);
+  const FourierGrid f = Fft(MirrorPad(m.image, pad, pad, pnx, pny), opt_.threads);
+  std::vector<int> scale_padded;
+  Image best = Crop(BestResponse(f, m.pixel_size, pnx, pny, &scale_padded), pad, pad, nx, ny);
+  best_scale_.assign(static_cast<std::size_t>(nx) * ny, 0);
+  for (int y = 0; y < ny; ++y)
+    std::copy_n(&scale_padded[static_cast<std::size_t>(y + pad) * pnx + pad], nx, &best_scale_[std::size_t(y) * nx]);
+  RobustStandardise(&best);
   if (opt_.texture_weight > 0) {
     // Texture energy: the micrograph high-passed (1 - Gaussian of sigma = diameter / 16),
     // squared, then the same LoG blob detection. Particles carry most of their CTF-modulated
     // contrast at these frequencies, while ice gradients and thick blobs are smooth.
-    const double mean_diameter = std::sqrt(diameters_.front() * diameters_.back());
-    const double sigma = mean_diameter / 16 / m.pixel_size;
     FourierGrid g = f;
-    ApplyRadial(&g, 1.0, [&](double k) { return 1 - std::exp(-2 * M_PI * M_PI * sigma * sigma * k * k); });
+    ApplyRadial(&g, 1.0,
+                [&](double k) { return 1 - std::exp(-2 * M_PI * M_PI * texture_sigma * texture_sigma * k * k); });
     Image energy = InverseFft(g, opt_.threads);
     for (auto& x : energy) x *= x;
-    const Image texture = BestResponse(Fft(energy, opt_.threads), m.pixel_size, nx, ny, nullptr);
+    Image texture = Crop(BestResponse(Fft(energy, opt_.threads), m.pixel_size, pnx, pny, nullptr), pad, pad, nx, ny);
+    RobustStandardise(&texture);
     for (std::size_t i = 0; i < best.size(); ++i)
       best[i] = static_cast<float>(best[i] + opt_.texture_weight * texture[i]);
     RobustStandardise(&best);

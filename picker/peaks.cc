@@ -95,4 +95,34 @@ std::vector<Coordinate> FindPeaks(const Image& score, const PeakOptions& opt) {
   return peaks;
 }
 
+double AdaptivePeakThreshold(std::vector<float> scores, double floor) {
+  scores.erase(std::remove_if(scores.begin(), scores.end(), [](float v) { return !std::isfinite(v); }), scores.end());
+  const std::size_t n = scores.size();
+  if (n < 2) return floor;
+  std::sort(scores.begin(), scores.end());
+  const double median = scores[n / 2];
+  std::vector<double> deviation(n);
+  for (std::size_t i = 0; i < n; ++i) deviation[i] = std::fabs(scores[i] - median);
+  std::nth_element(deviation.begin(), deviation.begin() + n / 2, deviation.end());
+  const double clip = median + 5 * 1.4826 * deviation[n / 2];
+  std::vector<double> v(scores.begin(), scores.end());
+  for (auto& x : v) x = std::min(x, clip);  // stays sorted
+  double total = 0;
+  for (double x : v) total += x;
+  // Cut between v[i - 1] and v[i]: classes of i and n - i scores.
+  double best = -1, cut = floor, below = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    below += v[i - 1];
+    if (v[i] == v[i - 1]) continue;  // no cut between equal scores
+    const double n0 = static_cast<double>(i), n1 = static_cast<double>(n - i);
+    const double d = below / n0 - (total - below) / n1;
+    const double between = n0 * n1 * d * d;
+    if (between > best) {
+      best = between;
+      cut = 0.5 * (v[i - 1] + v[i]);
+    }
+  }
+  return std::max(cut, floor);
+}
+
 }  // namespace emkit

@@ -22,4 +22,14 @@ struct PeakOptions {
 // Deterministic (ties broken by position).
 std::vector<Coordinate> FindPeaks(const Image& score, const PeakOptions& opt);
 
+// A threshold that adapts to one micrograph's score distribution: Otsu's split (the cut that
+// maximises the between-class variance) of the scores of all its peaks, after clipping the
+// scores above median + 5 x 1.4826 MAD to that value (a few ice blobs or carbon edges must not
+// become a class of their own), and never below `floor`. Particle and background maxima form two
+// modes, and the cut sits between them on the micrograph's own scale: on a densely packed
+// micrograph the particles inflate the robust sigma a LoG map is expressed in, every score
+// shrinks, and the cut moves down with them. The floor keeps a micrograph without particles from
+// being split inside its noise. Fewer than two scores: `floor`.
+double AdaptivePeakThreshold(std::vector<float> scores, double floor);
+
 }  // namespace emkit

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "core/random.h"
 
 namespace emkit {
 namespace {
@@ -78,6 +82,43 @@ TEST(FindPeaks, BorderMaskAndPlateaus) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].x, 8);
   EXPECT_EQ(p[0].y, 8);
+}
+
+// Peak scores of a micrograph: `background` maxima of noise around 1.2 (sd 0.5) and `particles`
+// around 4 (sd 0.8), as LoG scores look on simulated micrographs.
+std::vector<float> PeakScores(int background, int particles, std::uint64_t seed) {
+  Rng rng(seed, 0);
+  std::vector<float> v;
+  for (int i = 0; i < background; ++i) v.push_back(static_cast<float>(rng.Normal(1.2, 0.5)));
+  for (int i = 0; i < particles; ++i) v.push_back(static_cast<float>(rng.Normal(4.0, 0.8)));
+  return v;
+}
+
+TEST(AdaptivePeakThreshold, SplitsParticlesFromBackgroundOnTheMicrographsOwnScale) {
+  const double sparse = AdaptivePeakThreshold(PeakScores(300, 60, 1), 0);
+  const double dense = AdaptivePeakThreshold(PeakScores(150, 200, 2), 0);
+  // Between the two modes (measured: 2.30 and 2.69), wherever the particles are few or many.
+  for (double t : {sparse, dense}) {
+    EXPECT_GT(t, 2.0);
+    EXPECT_LT(t, 3.2);
+  }
+  // Scores compressed as on a densely packed micrograph (particles inflate the robust sigma the
+  // LoG map is expressed in): the cut follows, where a fixed threshold would lose particles.
+  std::vector<float> compressed = PeakScores(300, 60, 1);
+  for (auto& v : compressed) v *= 0.6f;
+  EXPECT_NEAR(AdaptivePeakThreshold(compressed, 0), 0.6 * sparse, 1e-5);
+  // A few huge scores (ice, carbon) do not move the cut.
+  std::vector<float> with_outliers = PeakScores(300, 60, 1);
+  for (int i = 0; i < 5; ++i) with_outliers.push_back(60.0f + i);
+  EXPECT_NEAR(AdaptivePeakThreshold(with_outliers, 0), sparse, 0.15);
+  // Noise only: the cut falls inside the noise, so the floor holds.
+  EXPECT_EQ(AdaptivePeakThreshold(PeakScores(300, 0, 3), 2.2), 2.2);
+  EXPECT_EQ(AdaptivePeakThreshold({}, 2.2), 2.2);
+  EXPECT_EQ(AdaptivePeakThreshold({5.0f}, 2.2), 2.2);
+  // Deterministic and independent of the order of the scores.
+  std::vector<float> reversed = PeakScores(300, 60, 1);
+  std::reverse(reversed.begin(), reversed.end());
+  EXPECT_EQ(AdaptivePeakThreshold(reversed, 0), sparse);
 }
 
 }  // namespace

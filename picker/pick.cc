@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -110,10 +111,21 @@ void ScoreAndFindPeaks(PickResult* result, const MicrographInput& input, ScoreMa
     throw InternalError("scorer '" + mapper->name() + "' returned a map of another size than the micrograph");
   const double px = pre.pixel_size;
   PeakOptions peaks;
-  peaks.threshold = opt.threshold;
+  peaks.threshold = opt.adaptive_threshold ? -std::numeric_limits<double>::infinity() : opt.threshold;
   peaks.min_distance = (opt.min_distance > 0 ? opt.min_distance : opt.diameter / 2) / px;
   peaks.border = static_cast<int>(std::ceil(opt.border / px));
   std::vector<Coordinate> found = FindPeaks(r.score, peaks);
+  r.threshold = opt.threshold;
+  if (opt.adaptive_threshold) {
+    // Greedy suppression runs best first, so the peaks above a threshold are the same whether
+    // the threshold is applied before or after it.
+    std::vector<float> scores;
+    scores.reserve(found.size());
+    for (const auto& p : found) scores.push_back(static_cast<float>(p.fom));
+    r.threshold = AdaptivePeakThreshold(std::move(scores), opt.threshold);
+    found.erase(std::remove_if(found.begin(), found.end(), [&](const Coordinate& p) { return p.fom < r.threshold; }),
+                found.end());
+  }
   mapper->Annotate(&found);
 
   const bool check_std = opt.max_stddev_noise > 0, check_mean = opt.min_avg_noise > -900;
@@ -194,6 +206,7 @@ PickRunRecord WritePickJob(PickJob* job, const PickOptions& opt, const PickRunOp
   PickRunRecord rec = std::move(job->record);
   rec.picks = std::move(job->result.picks);
   rec.rejected_bad_region = job->result.rejected_bad_region;
+  rec.threshold = job->result.threshold;
   rec.working_pixel_size = job->result.preprocessed.pixel_size;
   rec.write_seconds = NowSeconds() - t0;
   return rec;

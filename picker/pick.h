@@ -15,8 +15,11 @@
 namespace emkit {
 
 struct PickOptions {
-  double diameter = 0;      // Å: particle diameter (mask, local statistics, defaults below)
-  double threshold = 0;     // keep peaks with score >= threshold (units of the method's score)
+  double diameter = 0;   // Å: particle diameter (mask, local statistics, defaults below)
+  double threshold = 0;  // keep peaks with score >= threshold (units of the method's score)
+  // Per micrograph, keep peaks with score >= AdaptivePeakThreshold(the scores of all its peaks,
+  // threshold) (picker/peaks.h): `threshold` is then the floor of the adaptive threshold.
+  bool adaptive_threshold = false;
   double min_distance = 0;  // Å between picks; 0 = half the diameter
   double border = 0;        // Å: no picks closer to the micrograph edge; 0 = none
   int max_picks = 0;        // per micrograph, 0 = no limit
@@ -47,6 +50,7 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
 struct PickResult {
   std::vector<Coordinate> picks;  // original micrograph pixels, best first
   int rejected_bad_region = 0;
+  double threshold = 0;  // the score threshold applied (this micrograph's when adaptive)
   PreprocessedMicrograph preprocessed;
   Image score;
   double seconds = 0;  // score + peaks (preprocessing excluded: see preprocess_seconds)
@@ -72,6 +76,7 @@ struct PickRunRecord {
   MicrographInput input;  // pixel size filled from the file when it was 0
   std::vector<Coordinate> picks;
   int rejected_bad_region = 0;
+  double threshold = 0;
   double working_pixel_size = 0;
   double read_seconds = 0, preprocess_seconds = 0, pick_seconds = 0, write_seconds = 0;
 };

@@ -176,6 +176,8 @@ TemplateScoreMapper::TemplateScoreMapper(ImageStack references, double reference
   for (const auto& r : references)
     if (r.nx() != r.ny() || r.nz() != 1 || r.nx() < 8)
       throw InvalidInputError("template matching: references must be square 2D images of at least 8 px");
+  if (!opt.reference_numbers.empty() && opt.reference_numbers.size() != references.size())
+    throw InvalidInputError("template matching: reference_numbers must give one number per reference");
   impl_->references = std::move(references);
   impl_->reference_pixel = reference_pixel_size;
   impl_->opt = opt;
@@ -199,12 +201,12 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   const Image coarse = (cnx == nx && cny == ny) ? m.image : FourierResize(m.image, cnx, cny, 1, s.opt.threads);
   const double t0 = NowSeconds();
 
-  // No margin: the correlation is periodic over the padded grid, so only pixels within a
-  // template radius of the edge see the opposite edge (particles there cannot be boxed anyway).
-  const int px = NiceFftSize(cnx), py = NiceFftSize(cny);
-  Image padded(px, py);
-  for (int y = 0; y < cny; ++y)
-    for (int x = 0; x < cnx; ++x) padded(x, y) = coarse(x, y);
+  // The micrograph mirrored outwards by a template radius: the correlation and the local
+  // statistics are periodic over the padded grid, and without the margin a template near one
+  // edge would see the opposite edge (or zeros), whose step it can match better than a particle.
+  const int margin = static_cast<int>(std::ceil(s.opt.diameter / 2 / pixel)) + 1;
+  const int px = NiceFftSize(cnx + 2 * margin), py = NiceFftSize(cny + 2 * margin);
+  Image padded = MirrorPad(coarse, margin, margin, px, py);
   FourierGrid fm = Fft(padded, s.opt.threads);
   std::vector<double> whitening;
   const double scale = std::max(px, py);
@@ -272,7 +274,7 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
   }
   auto keep_best = [&](Work& w, int idx) {
     for (int y = 0; y < cny; ++y) {
-      const float* cr = &w.correlation(0, y);
+      const float* cr = &w.correlation(margin, y + margin);
       float* best = &w.best(0, y);
       int* index = &w.index[static_cast<std::size_t>(y) * cnx];
       for (int x = 0; x < cnx; ++x)
@@ -313,7 +315,7 @@ Image TemplateScoreMapper::Score(const PreprocessedMicrograph& m) {
       for (const auto& w : work)
         if (w.index[i] >= 0 && (w.best[i] > best || (w.best[i] == best && w.index[i] < index)))
           best = w.best[i], index = w.index[i];
-      const double denom = sqrt_count * local_std(x, y);
+      const double denom = sqrt_count * local_std(x + margin, y + margin);
       fom[i] = denom > 1e-6 ? static_cast<float>(best / denom) : 0.0f;
       s.best_index[i] = index;
     }
@@ -338,7 +340,8 @@ void TemplateScoreMapper::Annotate(std::vector<Coordinate>* peaks) const {
     const int cy = std::clamp(static_cast<int>(std::lround(p.y * s.coarse_ny / s.work_ny)), 0, s.coarse_ny - 1);
     const int idx = s.best_index[static_cast<std::size_t>(cy) * s.coarse_nx + cx];
     if (idx < 0) continue;
-    p.class_number = static_cast<int>(idx / n_psi) + 1;
+    const std::size_t ref = idx / n_psi;
+    p.class_number = s.opt.reference_numbers.empty() ? static_cast<int>(ref) + 1 : s.opt.reference_numbers[ref];
     p.psi = s.psis[idx % n_psi];
   }
 }

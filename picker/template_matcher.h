@@ -30,6 +30,9 @@ struct TemplateOptions {
   bool use_ctf = false;          // multiply references by the micrograph's CTF when it has one
   double correlation_pixel = 0;  // Å; 0 = lowpass / 2.5; < 0 = the micrograph's working pixel
   bool whiten = false;           // divide micrograph and references by the micrograph's power spectrum
+  // The class number reported for each reference (e.g. the 2D classes chosen from a class2d
+  // run); empty = 1, 2, ... in the order given.
+  std::vector<int> reference_numbers;
   int threads = 1;
   void Check() const;
 };
@@ -42,7 +45,8 @@ class TemplateScoreMapper : public ScoreMapper {
 
   Image Score(const PreprocessedMicrograph& micrograph) override;
   std::string name() const override { return "template"; }
-  // class_number = 1-based reference, psi = best in-plane angle (degrees).
+  // class_number = the reference's number (reference_numbers, else 1-based index), psi = best
+  // in-plane angle (degrees).
   void Annotate(std::vector<Coordinate>* peaks) const override;
 
   int num_rotations() const;

@@ -100,6 +100,66 @@ TEST(PickCli, TemplateAndLogPickAndEvaluate) {
   EXPECT_GE(jl["overall"]["recall"].get<double>(), 0.9) << jl.dump(1);
 }
 
+// Without --threshold, LoG picking sets each micrograph's threshold from its own peak scores
+// (Otsu's split, floored), reports it, and keeps exactly the picks at or above it.
+TEST(PickCli, LogThresholdAdaptsToEachMicrograph) {
+  const std::string dir = testing::FreshDir("pickadaptive");
+  MakeData(dir);
+  auto r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc " + dir + "/mics/mic_2.mrc -o " + dir +
+                          "/log --method log --diameter 80 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto summary = nlohmann::json::parse(ReadTextFile(dir + "/log/pick_summary.json"));
+  EXPECT_TRUE(summary["adaptive_threshold"].get<bool>());
+  EXPECT_EQ(summary["threshold"].get<double>(), 2.2);  // the floor
+  for (const auto& m : summary["per_micrograph"]) {
+    const double t = m["threshold"].get<double>();
+    EXPECT_GE(t, 2.2);
+    const auto picks = ReadCoordinates(dir + "/log/" + StripExtension(Basename(m["micrograph"])) + "_autopick.star");
+    EXPECT_EQ(picks.size(), m["picks"].get<std::size_t>());
+    for (const auto& p : picks) EXPECT_GE(p.fom, t);
+  }
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + dir + "/truth --radius 13 -o " + dir + "/ev");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto e = nlohmann::json::parse(ReadTextFile(dir + "/ev/eval.json"))["overall"];
+  EXPECT_GE(e["recall"].get<double>(), 0.9) << e.dump(1);
+  EXPECT_GE(e["precision"].get<double>(), 0.9) << e.dump(1);
+  // A floor above every score leaves nothing; a floor with a fixed threshold is an error.
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir +
+                     "/high --method log --diameter 80 --threshold-floor 1000 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(ReadCoordinates(dir + "/high/mic_1_autopick.star").empty());
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir +
+                     "/bad --method log --diameter 80 --threshold 2 --threshold-floor 3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--threshold-floor"), std::string::npos) << r.err;
+}
+
+// Class averages as references: --classes picks sections of the stack (a flat class would be
+// refused if used), and the picks carry the chosen class's number.
+TEST(PickCli, TemplateFromChosenClassAverages) {
+  const std::string dir = testing::FreshDir("pickclasses");
+  MakeData(dir);
+  MrcWriteOptions o;
+  o.pixel_size = 3;
+  o.kind = MrcKind::kStack;
+  WriteMrcStack(dir + "/run_it010_classes.mrcs", {Image(32, 32), Image(32, 32), Blob(32)}, o);
+  auto r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls --references " + dir +
+                          "/run_it010_classes.mrcs --classes 3 --diameter 80 --lowpass 9 --threshold 0.3 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto picks = ReadCoordinates(dir + "/cls/mic_1_autopick.star");
+  const auto truth = ReadCoordinates(dir + "/truth/mic_1.star");
+  EXPECT_GE(picks.size(), truth.size() - 2);
+  for (const auto& p : picks) EXPECT_EQ(p.class_number, 3);
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls4 --references " + dir +
+                     "/run_it010_classes.mrcs --classes 3,4 --diameter 80 --threads 2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("run_it010_classes.mrcs: --classes 4"), std::string::npos) << r.err;
+  r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc -o " + dir + "/cls1 --references " + dir +
+                     "/run_it010_classes.mrcs --classes 1,3 --diameter 80 --threads 2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("flat"), std::string::npos) << r.err;
+}
+
 TEST(PickCli, BadInputsFailCleanly) {
   const std::string dir = testing::FreshDir("pickbad");
   MakeData(dir);
