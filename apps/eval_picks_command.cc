@@ -57,6 +57,7 @@ int RunEvalPicks(int argc, char** argv) {
       "With these micrographs (STAR, files or globs) write overlays/<micrograph>.png: truth red, picks green");
   app.add_option("--pixel-size", pixel_size, "Micrograph pixel size for --micrographs (Å); only sets the binning")
       ->capture_default_str();
+  AddRangeChecks(app, {{"--radius", NonNegative()}, {"--diameter", NonNegative()}, {"--pixel-size", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyCommonOptions(&common);
