@@ -181,6 +181,15 @@ TEST(HostileInput, Class2dWithTheCtfOnNeedsDefocus) {
   EXPECT_TRUE(Has(r.err, "--no-ctf")) << r.err;
   r = RunEmkitBinary("class2d --i " + dir + "/nodefocus.star --no-ctf --o " + dir + "/out" + kClass2dFast);
   EXPECT_EQ(r.status, 0) << r.err;
+  // A placeholder defocus of 0 (what extract writes without a CTF) is no CTF either.
+  ParticleSet set = ReadParticles(dir + "/particles.star");
+  set.particles[3].ctf.defocus_u = set.particles[3].ctf.defocus_v = 0;
+  WriteParticles(dir + "/zero.star", set);
+  r = RunEmkitBinary("class2d --i " + dir + "/zero.star --o " + dir + "/out2" + kClass2dFast);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(Has(r.err, "zero.star:")) << r.err;
+  EXPECT_TRUE(Has(r.err, "000004@")) << r.err;
+  EXPECT_TRUE(Has(r.err, "defocus 0")) << r.err;
 }
 
 // RELION 3.0 STAR without any pixel size: the stack's MRC header gives it, not a default 1 Å.
