@@ -386,7 +386,11 @@ int CoordinateCollection::FindIndex(const std::string& micrograph) const {
   int best = -1, tie = -1;
   std::size_t best_len = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::size_t len = TrailingMatch(want, KeyParts(keys[i]));
+    // The file names first (no allocation): thousands of micrographs x thousands of keys.
+    const std::string& k = keys[i];
+    const std::size_t slash = k.rfind('/'), from = slash == std::string::npos ? 0 : slash + 1;
+    if (k.compare(from, std::string::npos, want.back()) != 0) continue;
+    const std::size_t len = TrailingMatch(want, KeyParts(k));
     if (len == 0) continue;
     if (len > best_len) {
       best = static_cast<int>(i), best_len = len, tie = -1;
