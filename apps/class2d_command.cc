@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "refine/class2d.h"
+#include "refine/class2d_inputs.h"
 #include "refine/class2d_model.h"
 #include "refine/communicator.h"
 
@@ -81,6 +82,16 @@ int RunClass2dCommand(int argc, char** argv) {
                "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
   app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
   AddOverwriteOption(app, &overwrite);
+  AddRangeChecks(app, {{"--K", InRange(1, 10000)},
+                       {"--iter", Positive()},
+                       {"--particle-diameter", NonNegative()},
+                       {"--tau2-fudge", Positive()},
+                       {"--psi-step", InRange(1e-3, 360.0)},
+                       {"--offset-range", NonNegative()},
+                       {"--offset-step", Positive()},
+                       {"--incr-size", NonNegative()},
+                       {"--initial-lowpass", NonNegative()},
+                       {"--chunk", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   o.threads = ApplyCommonOptions(&common);
@@ -107,6 +118,7 @@ int RunClass2dCommand(int argc, char** argv) {
     o.scale_correction = o.scale_correction || prev.scale_correction;
   }
   o.Check();
+  CheckClass2dInputs(o);
   std::unique_ptr<Communicator> comm = MakeCommunicator();
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -19,7 +20,7 @@ namespace emkit {
 void AddCommonOptions(CLI::App& app, CommonOptions* opt) {
   app.add_option("--threads,-j", opt->threads, "Threads for every pool (emkit, OpenMP, OpenCV, torch); 0 = all cores")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   app.add_option("--seed", opt->seed, "Seed of every random choice")->capture_default_str();
   app.add_flag("--verbose,-v", opt->verbose, "Debug messages");
   app.add_flag("--quiet,-q", opt->quiet, "Only warnings and errors");
@@ -62,6 +63,59 @@ std::unique_ptr<JobFolder> OpenJobFolder(const CLI::App& app, int argc, char** a
   o.options_text = EffectiveOptionsText(app, argc, argv);
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   return std::make_unique<JobFolder>(o);
+}
+
+namespace {
+CLI::Validator NumberCheck(const std::string& name, const std::function<bool(double)>& ok, const std::string& rule) {
+  return CLI::Validator(
+      [ok, rule](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "not a number: " + text;
+        return ok(v) ? std::string() : rule + " (got " + text + ")";
+      },
+      name);
+}
+std::string Number(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+}  // namespace
+
+CLI::Validator Positive() {
+  return NumberCheck(
+      "POSITIVE", [](double v) { return v > 0; }, "must be > 0");
+}
+CLI::Validator NonNegative() {
+  return NumberCheck(
+      "NONNEGATIVE", [](double v) { return v >= 0; }, "must be >= 0");
+}
+CLI::Validator InRange(double lo, double hi) {
+  return NumberCheck(
+      "[" + Number(lo) + ", " + Number(hi) + "]", [lo, hi](double v) { return v >= lo && v <= hi; },
+      "must be in [" + Number(lo) + ", " + Number(hi) + "]");
+}
+
+namespace {
+int AddRangeCheck(CLI::App* app, const RangeCheck& c) {
+  int found = 0;
+  if (CLI::Option* o = app->get_option_no_throw(c.option)) {
+    bool already = false;  // nameless groups are searched by get_option_no_throw too
+    for (const auto& opt : app->get_options()) already |= opt == o;
+    if (already) {
+      o->check(c.check);
+      ++found;
+    }
+  }
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) found += AddRangeCheck(sub, c);
+  return found;
+}
+}  // namespace
+
+void AddRangeChecks(CLI::App& app, const std::vector<RangeCheck>& checks) {
+  for (const auto& c : checks)
+    if (AddRangeCheck(&app, c) == 0)
+      throw InternalError(app.get_name() + ": range check for unknown option " + c.option);
 }
 
 int ParseCommandLine(CLI::App& app, int argc, char** argv) {
@@ -159,7 +213,11 @@ int RunEmkit(int argc, char** argv) {
     try {
       return command->run(static_cast<int>(args.size()), args.data());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "emkit %s: error: %s\n", command->name, e.what());
+      // One line: a library's exception (torch's c10::Error) may carry a backtrace after it.
+      std::string message = e.what();
+      const auto backtrace = message.find("\nException raised from");
+      if (backtrace != std::string::npos) message.resize(backtrace);
+      std::fprintf(stderr, "emkit %s: error: %s\n", command->name, message.c_str());
       return 1;
     }
   }

@@ -38,6 +38,21 @@ void AddOverwriteOption(CLI::App& app, bool* overwrite);
 // Opens the output folder of this command under the job folder rule (core/job_folder.h), with
 // the effective options of `app`; o.command and o.options_text are filled in here.
 std::unique_ptr<JobFolder> OpenJobFolder(const CLI::App& app, int argc, char** argv, JobFolderOptions o);
+// The allowed range of a numeric option, by name ("--box"). AddRangeChecks applies each to the
+// option of that name in `app`, its subcommands and option groups (every one that has it), and
+// throws InternalError for a name no option has. One table per command, after its options.
+struct RangeCheck {
+  std::string option;
+  CLI::Validator check;
+};
+void AddRangeChecks(CLI::App& app, const std::vector<RangeCheck>& checks);
+// Validators with plain messages ("--snr: must be > 0 (got -1)"); CLI11 2.1's own print their
+// bounds as 309-digit numbers.
+CLI::Validator Positive();
+CLI::Validator NonNegative();
+CLI::Validator InRange(double lo, double hi);
+// Sizes that allocate: at most this many pixels along an image axis.
+constexpr int kMaxImageSide = 65536;
 
 // Parses argv; returns -1 to go on, or an exit status (help printed: 0, bad options: 2).
 int ParseCommandLine(CLI::App& app, int argc, char** argv);

@@ -59,6 +59,7 @@ int RunEvalPicks(int argc, char** argv) {
       ->capture_default_str();
   bool overwrite = false;
   AddOverwriteOption(app, &overwrite);
+  AddRangeChecks(app, {{"--radius", NonNegative()}, {"--diameter", NonNegative()}, {"--pixel-size", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyCommonOptions(&common);

@@ -31,6 +31,10 @@ int RunExtract(int argc, char** argv) {
                  "Background outside this radius (px of the output box); 0 = 75% of half the box")
       ->capture_default_str();
   AddOverwriteOption(app, &overwrite);
+  AddRangeChecks(app, {{"--image-height", InRange(0, kMaxImageSide)},
+                       {"--box", InRange(8, kMaxImageSide)},
+                       {"--rescale", InRange(0, kMaxImageSide)},
+                       {"--bg-radius", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   opt.threads = ApplyCommonOptions(&common);

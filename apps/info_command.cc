@@ -54,6 +54,7 @@ nlohmann::json InfoMrc(const std::string& path) {
 
 nlohmann::json InfoStar(const std::string& path) {
   StarFile f = ReadStar(path);
+  if (f.blocks.empty()) throw InvalidInputError(path + ": empty STAR file (no data_ block)");
   nlohmann::json blocks = nlohmann::json::array();
   for (const auto& b : f.blocks)
     blocks.push_back(
@@ -65,7 +66,8 @@ nlohmann::json InfoImage(const std::string& path) {
   MicrographInfo mi;
   Image img = ReadMicrograph(path, &mi);
   Stats s = ComputeStats(img);
-  return {{"file", path},
+  return {{"non_finite", s.nan_count},
+          {"file", path},
           {"format", Extension(path).substr(1)},
           {"nx", img.nx()},
           {"ny", img.ny()},
@@ -84,6 +86,10 @@ void PrintText(const nlohmann::json& j) {
                 j["file"].get<std::string>().c_str(), j["kind"].get<std::string>().c_str(), j["nx"].get<int>(),
                 j["ny"].get<int>(), j["nz"].get<int>(), j["mode"].get<int>(), j["pixel_size"].get<double>(),
                 j["min"].get<double>(), j["max"].get<double>(), j["mean"].get<double>(), j["rms"].get<double>());
+    if (const auto bad = j["non_finite"].get<std::size_t>())
+      std::printf("%s: %zu of %lld values are NaN/Inf (statistics above are over the finite ones)\n",
+                  j["file"].get<std::string>().c_str(), bad,
+                  static_cast<long long>(j["nx"].get<int>()) * j["ny"].get<int>() * j["nz"].get<int>());
   } else if (fmt == "star") {
     std::printf("%s: STAR (version %d), %zu block(s)\n", j["file"].get<std::string>().c_str(), j["version"].get<int>(),
                 j["blocks"].size());
@@ -130,6 +136,12 @@ int RunInfo(int argc, char** argv) {
         all.push_back(j);
       else
         PrintText(j);
+      // Described, but not usable data: a script checking the exit status should know.
+      if (j.contains("non_finite") && j["non_finite"].get<std::size_t>() > 0) {
+        std::fprintf(stderr, "emkit info: error: %s: %zu NaN/Inf value(s)\n", f.c_str(),
+                     j["non_finite"].get<std::size_t>());
+        ++failures;
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "emkit info: error: %s\n", e.what());
       if (json) all.push_back({{"file", f}, {"error", e.what()}});

@@ -74,7 +74,7 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
         "--method template needs exactly one of --references (2D .mrcs) or --reference-map (3D .mrc)");
   if (!c.references.empty()) {
     MrcHeader h;
-    Image stack = ReadMrc(c.references, &h);
+    Image stack = ReadMrcFinite(c.references, "--references", &h);
     if (px <= 0) px = h.PixelSize();
     if (px <= 0) throw InvalidInputError(c.references + ": no pixel size in the header; give --reference-pixel-size");
     if (c.classes.empty())
@@ -89,7 +89,7 @@ std::unique_ptr<ScoreMapper> MakeTemplate(PickCli& c, int threads) {
   } else {
     if (!c.classes.empty()) throw InvalidInputError("--classes selects sections of --references (a 2D stack)");
     MrcHeader h;
-    Volume map = ReadMrc(c.reference_map, &h);
+    Volume map = ReadMrcFinite(c.reference_map, "--reference-map", &h);
     if (px <= 0) px = h.PixelSize();
     if (px <= 0)
       throw InvalidInputError(c.reference_map + ": no pixel size in the header; give --reference-pixel-size");
@@ -196,7 +196,7 @@ int RunPick(int argc, char** argv) {
                  "Template/LoG: normalise by the mean/std in a window of this size (Å) around each pixel; "
                  "0 = one robust mean/std per micrograph (a CNN uses its model's setting)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   app.add_flag("--overlays", c.overlays, "Write <out>/overlays/<micrograph>.png with the picks");
   auto* t = app.add_option_group("template", "Template matching (--method template)");
   t->add_option("--references", c.references, "2D references (.mrcs, white particles)");
@@ -239,6 +239,24 @@ int RunPick(int argc, char** argv) {
                         "model's (its threshold was chosen with the model's)");
   bool overwrite = false;
   AddOverwriteOption(app, &overwrite);
+  AddRangeChecks(app, {{"--pixel-size", NonNegative()},
+                       {"--diameter", Positive()},
+                       {"--min-distance", NonNegative()},
+                       {"--border", NonNegative()},
+                       {"--max-picks", NonNegative()},
+                       {"--working-pixel-size", NonNegative()},
+                       {"--diameter-px", InRange(1.0, double(kMaxImageSide))},
+                       {"--highpass", NonNegative()},
+                       {"--views", InRange(1, 100000)},
+                       {"--reference-pixel-size", NonNegative()},
+                       {"--lowpass", NonNegative()},
+                       {"--psi-step", InRange(1e-3, 360.0)},
+                       {"--diameter-min", NonNegative()},
+                       {"--diameter-max", NonNegative()},
+                       {"--log-scales", InRange(1, 1000)},
+                       {"--log-texture-weight", NonNegative()},
+                       {"--tile", InRange(16, kMaxImageSide)},
+                       {"--tta", CLI::IsMember({0, 1, 4, 8})}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
@@ -261,6 +279,16 @@ int RunPick(int argc, char** argv) {
   c.pick.border = c.border >= 0 ? c.border : 0.5 * c.pick.diameter;
   c.pick.Check();
   const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
+  for (const auto& in : inputs)  // before the first micrograph is picked
+    if (!FileExists(in.path))
+      throw IoError((in.where.empty() ? in.path : in.where + ": micrograph " + in.name) + ": no such file");
+  if (c.method == "template" && c.tmpl.use_ctf)
+    for (const auto& in : inputs)
+      if (!in.has_ctf)
+        throw InvalidInputError((in.where.empty() ? in.path + ": no CTF for this micrograph (give a micrographs STAR)"
+                                                  : in.where + ": micrograph " + in.name +
+                                                        " has no CTF (no _rlnDefocusU/_rlnDefocusV column)") +
+                                ", but --ctf is on: add the CTF parameters or leave out --ctf");
   JobFolderOptions f;
   f.dir = c.out;
   f.inputs = c.micrographs;

@@ -107,6 +107,34 @@ int RunSimulate(int argc, char** argv) {
   ma->add_flag("--pictures", m.pictures, "Also write pictures/mic_NNNN.png (first 3) with the truth circled");
   AddOpticsOptions(ma, &m);
 
+  AddRangeChecks(app, {{"--defocus-min", NonNegative()},
+                       {"--defocus-max", NonNegative()},
+                       {"--astigmatism", NonNegative()},
+                       {"--voltage", Positive()},
+                       {"--cs", NonNegative()},
+                       {"--q", InRange(0.0, 1.0)},
+                       {"--diameter", Positive()},
+                       {"--pixel-size", NonNegative()},
+                       {"--snr", Positive()},
+                       {"--n", InRange(1, 100000000)},
+                       {"--box", InRange(0, 8192)},
+                       {"--bfactor", NonNegative()},
+                       {"--size", InRange(16, kMaxImageSide)},
+                       {"--nx", InRange(0, kMaxImageSide)},
+                       {"--ny", InRange(0, kMaxImageSide)},
+                       {"--particles", NonNegative()},
+                       {"--density", InRange(0.0, 1.0)},
+                       {"--particle-diameter", NonNegative()},
+                       {"--touching", InRange(0.0, 1.0)},
+                       {"--ice-blobs", NonNegative()},
+                       {"--aggregates", NonNegative()},
+                       {"--carbon-edge", InRange(0.0, 1.0)},
+                       {"--hard-negative-fraction", NonNegative()},
+                       {"--bfactor-min", NonNegative()},
+                       {"--bfactor-max", NonNegative()},
+                       {"--noise-colour", InRange(0.0, 1.0)},
+                       {"--mtf", NonNegative()},
+                       {"--ice-gradient", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
   JobFolderOptions f;

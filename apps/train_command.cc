@@ -31,7 +31,7 @@ int RunTrain(int argc, char** argv) {
                  "Normalise by the mean/std in a window of this many particle diameters around each pixel "
                  "(carbon edges, ice gradients); 0 = one robust mean/std per micrograph")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   app.add_option("--highpass", opt.train.preprocess.highpass_angstrom, "High-pass, Å (0 = off)")->capture_default_str();
   app.add_flag("--invert", opt.train.preprocess.invert, "Invert contrast after normalising");
   app.add_option("--out,-o", opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();
@@ -86,6 +86,29 @@ int RunTrain(int argc, char** argv) {
                "channels-last)");
   bool overwrite = false;
   AddOverwriteOption(app, &overwrite);
+  AddRangeChecks(app, {{"--valid-fraction", InRange(0.0, 1.0)},
+                       {"--pixel-size", NonNegative()},
+                       {"--diameter", NonNegative()},
+                       {"--diameter-px", NonNegative()},
+                       {"--binned-diameter", InRange(4.0, 128.0)},
+                       {"--highpass", NonNegative()},
+                       {"--width", InRange(1, 1024)},
+                       {"--expected-particles", NonNegative()},
+                       {"--slack", Positive()},
+                       {"--focal", NonNegative()},
+                       {"--label-radius", Positive()},
+                       {"--patch", InRange(0, 8192)},
+                       {"--batch-size", InRange(1, 4096)},
+                       {"--positive-fraction", InRange(0.0, 1.0)},
+                       {"--hard-negative-fraction", InRange(-1.0, 1.0)},
+                       {"--epochs", InRange(1, 1000000)},
+                       {"--steps-per-epoch", InRange(1, 100000000)},
+                       {"--lr", Positive()},
+                       {"--weight-decay", NonNegative()},
+                       {"--weight-average", InRange(0.0, 1.0)},
+                       {"--stop-after-epoch", NonNegative()},
+                       {"--tta", CLI::IsMember({0, 1, 4, 8})},
+                       {"--score-smoothing", InRange(0.0, 1.0)}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   opt.threads = ApplyCommonOptions(&common);

@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace fs = std::filesystem;
 
@@ -173,5 +176,35 @@ std::string Extension(const std::string& path) {
 }
 
 std::string ParentDir(const std::string& path) { return fs::path(path).parent_path().string(); }
+
+namespace {
+bool SameContents(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(a, b, ec)) return true;
+  if (std::filesystem::file_size(a, ec) != std::filesystem::file_size(b, ec)) return false;
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  std::vector<char> ba(1 << 16), bb(1 << 16);  // the first 64 KiB: headers and first pixels
+  fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+  fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+  return fa.gcount() == fb.gcount() && std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin());
+}
+}  // namespace
+
+std::string ResolveBesideStar(const std::string& name, const std::string& star_dir) {
+  if (name.empty() || name[0] == '/' || star_dir.empty()) return name;
+  const std::string beside = JoinPath(star_dir, name);
+  const bool here = FileExists(name);
+  if (!here) return FileExists(beside) ? beside : name;
+  if (FileExists(beside) && !SameContents(name, beside)) {
+    static std::mutex mutex;
+    static std::set<std::string> warned;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (warned.insert(name).second)
+      LOG_WARN(name << " exists both in the working folder and beside the STAR file (" << beside
+                    << ") and they differ: using " << name << " (relative names are read from the working folder, "
+                    << "as RELION does)");
+  }
+  return name;
+}
 
 }  // namespace emkit

@@ -23,6 +23,10 @@ std::string Basename(const std::string& path);        // "dir/x.mrc" -> "x.mrc"
 std::string StripExtension(const std::string& name);  // "x.mrc" -> "x"
 std::string Extension(const std::string& path);       // ".mrc", lower case
 std::string ParentDir(const std::string& path);
+// A relative file name from a STAR file, resolved as RELION does: against the working folder
+// (RELION's project folder) first, else beside the STAR file (`star_dir`). Warns once per name
+// when both exist and are different files. Returns `name` unchanged when neither exists.
+std::string ResolveBesideStar(const std::string& name, const std::string& star_dir);
 
 // Temporary outputs being written (WriteAtomically registers its own): the handlers installed by
 // InstallTempFileCleanup remove every registered file on SIGINT, SIGTERM or SIGHUP, then

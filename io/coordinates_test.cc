@@ -119,4 +119,36 @@ TEST(Micrograph, SixteenBitTiffAndErrors) {
   EXPECT_THROW(ReadMicrograph(dir + "/none.tif"), IoError);
 }
 
+// OpenCV decodes a truncated JPEG or PNG with a warning only: the reader refuses it by name.
+TEST(Micrograph, RefusesTruncatedJpegAndPng) {
+  const std::string dir = testing::FreshDir("mic");
+  cv::Mat m(64, 64, CV_8U);
+  cv::randu(m, 0, 255);
+  for (const char* ext : {".jpg", ".png"}) {
+    const std::string whole = dir + "/whole" + ext, cut = dir + "/cut" + ext;
+    ASSERT_TRUE(cv::imwrite(whole, m));
+    EXPECT_EQ(ReadMicrograph(whole).nx(), 64) << ext;
+    std::ifstream in(whole, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
+    try {
+      ReadMicrograph(cut);
+      FAIL() << ext;
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(cut), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Micrograph, AFolderIsNotAMicrograph) {
+  const std::string dir = testing::FreshDir("mic");
+  try {
+    ReadMicrograph(dir);
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("folder"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace emkit

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -16,6 +18,26 @@ bool IsMrc(const std::string& path) {
   const std::string ext = Extension(path);  // lower case
   return ext == ".mrc" || ext == ".mrcs" || ext == ".map";
 }
+// OpenCV decodes a truncated JPEG or PNG with only a libjpeg/libpng warning on stderr (the
+// missing rows grey): refuse a file that does not end with its format's end marker (JPEG EOI
+// 0xFFD9, PNG IEND chunk), allowing a little trailing padding.
+void CheckImageComplete(const std::string& path, const std::string& ext) {
+  const bool jpeg = ext == ".jpg" || ext == ".jpeg", png = ext == ".png";
+  if (!jpeg && !png) return;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in.tellg();
+  const std::streamoff tail = std::min<std::streamoff>(size, 64);
+  std::string bytes(static_cast<std::size_t>(tail), '\0');
+  in.seekg(size - tail);
+  in.read(bytes.data(), tail);
+  if (!in) throw IoError(path + ": cannot read");
+  const bool complete = jpeg ? bytes.find("\xff\xd9") != std::string::npos : bytes.find("IEND") != std::string::npos;
+  if (!complete)
+    throw IoError(path + ": truncated or incomplete " +
+                  std::string(jpeg ? "JPEG (no end-of-image marker 0xFFD9)" : "PNG (no IEND chunk)") + " at its end (" +
+                  std::to_string(size) + " bytes)");
+}
+
 }  // namespace
 
 Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
@@ -28,6 +50,10 @@ Image ReadMicrograph(const std::string& path, MicrographInfo* info) {
     mi.pixel_size = h.PixelSize();
   } else {
     if (!FileExists(path)) throw IoError(path + ": no such file");
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a folder, not a micrograph");
+    if (ext.empty()) throw IoError(path + ": no file extension (expected .mrc, .tif, .png or .jpg)");
+    CheckImageComplete(path, ext);
     cv::Mat m;
     try {
       m = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);

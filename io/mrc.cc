@@ -161,6 +161,23 @@ MrcHeader ReadMrcHeader(const std::string& path) {
     Fail(path, "truncated: header says " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" +
                    std::to_string(h.nz) + " mode " + std::to_string(h.mode) + " (" + std::to_string(need) +
                    " bytes with header) but the file has " + std::to_string(file_size) + " bytes");
+  if (need < file_size) {
+    // MRC2014 has no trailer: extra bytes mean the header does not describe the data (a wrong
+    // mode or size), and reading on would give garbage pixels.
+    std::string hint;
+    const std::size_t pixels = static_cast<std::size_t>(h.nx) * h.ny * h.nz;
+    const std::size_t data = file_size - h.DataOffset();
+    if (h.mode != 101 && pixels > 0 && data % pixels == 0)
+      for (int m : {0, 1, 2, 12})
+        if (m != h.mode && static_cast<std::size_t>(BytesTimes2ForMode(m) / 2) == data / pixels) {
+          hint = "; the data would fit mode " + std::to_string(m) + " (" + std::to_string(data / pixels) +
+                 " bytes per pixel)";
+          break;
+        }
+    Fail(path, "file is longer than its header says: " + std::to_string(h.nx) + "x" + std::to_string(h.ny) + "x" +
+                   std::to_string(h.nz) + " mode " + std::to_string(h.mode) + " needs " + std::to_string(need) +
+                   " bytes with header but the file has " + std::to_string(file_size) + hint);
+  }
   return h;
 }
 
@@ -258,6 +275,28 @@ Image ReadMrc(const std::string& path, MrcHeader* header) {
   Image out;
   ReadSections(path, h, 0, h.nz, &out);
   if (header) *header = h;
+  return out;
+}
+
+std::size_t CountNonFinite(const Image& img, long* first) {
+  std::size_t bad = 0;
+  if (first) *first = -1;
+  for (std::size_t i = 0; i < img.size(); ++i)
+    if (!std::isfinite(img[i])) {
+      if (bad++ == 0 && first) *first = static_cast<long>(i);
+    }
+  return bad;
+}
+
+Image ReadMrcFinite(const std::string& path, const std::string& what, MrcHeader* header) {
+  Image out = ReadMrc(path, header);
+  long first = -1;
+  if (const std::size_t bad = CountNonFinite(out, &first)) {
+    const long plane = static_cast<long>(out.nx()) * out.ny();
+    throw InvalidInputError(path + " (" + what + "): " + std::to_string(bad) +
+                            " NaN/Inf value(s), the first at x=" + std::to_string(first % out.nx()) +
+                            " y=" + std::to_string(first % plane / out.nx()) + " z=" + std::to_string(first / plane));
+  }
   return out;
 }
 

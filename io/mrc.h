@@ -43,6 +43,12 @@ MrcHeader ReadMrcHeader(const std::string& path);
 
 // Whole file: an image (nz = 1), a stack (nz sections) or a volume.
 Image ReadMrc(const std::string& path, MrcHeader* header = nullptr);
+// ReadMrc that refuses NaN/Inf pixels (maps and references: one bad value would spread through
+// every FFT), naming the file, the count and the first one; `what` says what the file is for.
+Image ReadMrcFinite(const std::string& path, const std::string& what, MrcHeader* header = nullptr);
+// Number of NaN/Inf pixels of `img` and the index of the first (or -1).
+std::size_t CountNonFinite(const Image& img, long* first = nullptr);
+
 // One section (0-based) of a stack without reading the rest.
 Image ReadMrcSection(const std::string& path, int section, const MrcHeader* known_header = nullptr);
 

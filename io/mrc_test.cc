@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 #include "core/random.h"
@@ -154,6 +155,40 @@ TEST(Mrc, RejectsBrokenFilesClearly) {
   std::ofstream(dir + "/short.mrc") << "tiny";
   EXPECT_NE(ErrorOf(dir + "/short.mrc").find("shorter than"), std::string::npos);
   EXPECT_NE(ErrorOf(dir + "/missing.mrc").find("no such file"), std::string::npos);
+}
+
+TEST(Mrc, RefusesAModeThatDisagreesWithTheFileSize) {
+  const std::string dir = testing::FreshDir("mrc");
+  // Float data (4 bytes per pixel) under a header saying mode 1 (int16): twice the bytes.
+  WriteRaw(dir + "/mode1.mrc", 8, 8, 1, 1, 0, std::string(8 * 8 * 4, '\0'));
+  const std::string e = ErrorOf(dir + "/mode1.mrc");
+  EXPECT_NE(e.find("mode1.mrc"), std::string::npos) << e;
+  EXPECT_NE(e.find("longer than its header"), std::string::npos) << e;
+  EXPECT_NE(e.find("mode 2"), std::string::npos) << e;  // the mode that would fit
+  EXPECT_THROW(ReadMrcHeader(dir + "/mode1.mrc"), IoError);
+  // Exactly header + extended header + data is read.
+  WriteRaw(dir + "/ok.mrc", 8, 8, 1, 1, 0, std::string(8 * 8 * 2, '\0'));
+  EXPECT_EQ(ReadMrc(dir + "/ok.mrc").nx(), 8);
+  WriteRaw(dir + "/one_more.mrc", 8, 8, 1, 2, 0, std::string(8 * 8 * 4 + 1, '\0'));
+  EXPECT_NE(ErrorOf(dir + "/one_more.mrc").find("longer than its header"), std::string::npos);
+}
+
+TEST(Mrc, ReadMrcFiniteNamesTheFileAndTheVoxel) {
+  const std::string dir = testing::FreshDir("mrc");
+  Image v(4, 4, 4);
+  v(1, 2, 3) = std::numeric_limits<float>::infinity();
+  // WriteMrc refuses NaN/Inf: write the raw bytes.
+  WriteRaw(dir + "/inf.mrc", 4, 4, 4, 2, 0,
+           std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+  try {
+    ReadMrcFinite(dir + "/inf.mrc", "map");
+    FAIL();
+  } catch (const InvalidInputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("inf.mrc (map): 1 NaN/Inf"), std::string::npos) << m;
+    EXPECT_NE(m.find("x=1 y=2 z=3"), std::string::npos) << m;
+  }
+  EXPECT_EQ(CountNonFinite(ReadMrc(dir + "/inf.mrc")), 1u);
 }
 
 TEST(Mrc, RefusesToWriteNaN) {

@@ -1,10 +1,16 @@
 #include "io/particles.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/log.h"
+#include "io/mrc.h"
 
 namespace emkit {
 namespace {
@@ -50,7 +56,7 @@ std::vector<OpticsGroup> OpticsFrom30(const StarTable& t, std::vector<int>* grou
     else if (t.Has("rlnDetectorPixelSize") && t.Has("rlnMagnification"))
       g.pixel_size = t.GetDouble(r, "rlnDetectorPixelSize") * 1e4 / t.GetDouble(r, "rlnMagnification");
     else
-      g.pixel_size = 1.0;
+      g.pixel_size = 0;  // unknown: from the images' MRC headers (ResolvePixelSizes)
     int found = 0;
     for (const auto& e : groups)
       if (e.voltage_kv == g.voltage_kv && e.cs_mm == g.cs_mm && e.amplitude_contrast == g.amplitude_contrast &&
@@ -66,6 +72,38 @@ std::vector<OpticsGroup> OpticsFrom30(const StarTable& t, std::vector<int>* grou
   }
   if (groups.empty()) groups.push_back(OpticsGroup());
   return groups;
+}
+
+// Optics groups without a pixel size in the STAR (RELION 3.0 files without rlnImagePixelSize or
+// detector pixel size) take it from the MRC header of their first image: a default of 1 Å would
+// put every Å-valued option (diameters, resolutions, origins) at the wrong scale.
+// `image_of_row` gives the image file of a row (empty when the row has none).
+void ResolvePixelSizes(const std::string& star, const std::vector<int>& group_of_row,
+                       const std::function<std::string(std::size_t)>& image_of_row, std::vector<OpticsGroup>* optics,
+                       bool required) {
+  for (auto& g : *optics) {
+    if (g.pixel_size > 0) continue;
+    std::string image;
+    for (std::size_t r = 0; r < group_of_row.size() && image.empty(); ++r)
+      if (group_of_row[r] == g.number) image = image_of_row(r);
+    if (!image.empty() && (Extension(image) == ".mrc" || Extension(image) == ".mrcs" || Extension(image) == ".map") &&
+        FileExists(image))
+      g.pixel_size = ReadMrcHeader(image).PixelSize();
+    if (g.pixel_size > 0) {
+      static std::mutex mutex;
+      static std::set<std::string> said;  // once per file (a job may read its input twice)
+      std::lock_guard<std::mutex> lock(mutex);
+      if (said.insert(star + "\n" + image).second)
+        LOG_INFO(star << ": no pixel size in the STAR file; " << g.pixel_size << " Å from the MRC header of " << image);
+      continue;
+    }
+    if (required)
+      throw InvalidInputError(star +
+                              ": no pixel size: no data_optics block with one, no rlnImagePixelSize or "
+                              "rlnDetectorPixelSize/rlnMagnification column, and " +
+                              (image.empty() ? std::string("no image to read it from")
+                                             : "the header of " + image + " has none (cella / mx)"));
+  }
 }
 
 }  // namespace
@@ -98,10 +136,7 @@ void ParseImageName(const std::string& image_name, const std::string& star_dir, 
     *path = image_name.substr(at + 1);
   }
   if (path->empty()) throw IoError(where + ": rlnImageName '" + image_name + "' has no file name");
-  if ((*path)[0] != '/' && !FileExists(*path) && !star_dir.empty()) {
-    const std::string alt = JoinPath(star_dir, *path);
-    if (FileExists(alt)) *path = alt;
-  }
+  *path = ResolveBesideStar(*path, star_dir);
 }
 
 std::string MakeImageName(int index0, const std::string& path) {
@@ -135,6 +170,26 @@ ParticleSet ReadParticles(const std::string& path) {
         }
     if (!table) throw IoError(path + ": no particles table (data_particles, or a loop with _rlnImageName)");
     set.optics = OpticsFrom30(*table, &group_of_row);
+    if (table->Has("rlnImageName")) {
+      const std::string dir = ParentDir(path);
+      ResolvePixelSizes(
+          path, group_of_row,
+          [&](std::size_t r) {
+            int index = 0;
+            std::string image;
+            ParseImageName(table->Get(r, "rlnImageName"), dir, &index, &image, table->Where(r));
+            return image;
+          },
+          &set.optics, false);
+    } else {
+      for (auto& g : set.optics)  // coordinates only: no pixel size needed
+        if (!(g.pixel_size > 0)) g.pixel_size = 1.0;
+    }
+  }
+  if (!optics && table->name() != "particles" && !f.Find("particles")) {
+    // RELION 3.0's table (often plain "data_") is the particles block from here on, under the name
+    // ParticlesToStar writes, so that copied columns are found under one name.
+    set.source.blocks[static_cast<std::size_t>(table - f.blocks.data())].set_name("particles");
   }
   set.particles_block = table->name();
   const bool v30 = !group_of_row.empty();
@@ -285,13 +340,31 @@ MicrographSet ReadMicrographs(const std::string& path) {
   else
     set.optics = OpticsFrom30(*table, &group_of_row);
   table->RequireColumn("rlnMicrographName");
+  if (!group_of_row.empty()) {
+    // Without one in the STAR: the first micrograph's MRC header; else 0 (unknown), which the
+    // commands refuse unless a pixel size is given (images in TIFF/PNG/JPG have none).
+    const std::string dir = ParentDir(path);
+    ResolvePixelSizes(
+        path, group_of_row,
+        [&](std::size_t r) {
+          const std::string name = table->Get(r, "rlnMicrographName");
+          return ResolveBesideStar(name, dir);
+        },
+        &set.optics, false);
+  }
+  std::map<std::string, std::size_t> row_of;
   for (std::size_t r = 0; r < table->num_rows(); ++r) {
     MicrographEntry m;
     m.name = table->Get(r, "rlnMicrographName");
+    m.where = table->Where(r);
+    const auto [first, fresh] = row_of.emplace(std::filesystem::path(m.name).lexically_normal().string(), r);
+    if (!fresh)
+      throw InvalidInputError(m.where + ": micrograph " + m.name + " is listed twice (also at " +
+                              table->Where(first->second) + "); give each micrograph once");
     m.optics_group =
         group_of_row.empty() ? static_cast<int>(table->GetDouble(r, "rlnOpticsGroup", 1)) : group_of_row[r];
     const OpticsGroup& g = set.Optics(m.optics_group);
-    m.has_ctf = table->Has("rlnDefocusU");
+    m.has_ctf = table->Has("rlnDefocusU") && table->Has("rlnDefocusV");
     m.ctf.voltage_kv = g.voltage_kv;
     m.ctf.cs_mm = g.cs_mm;
     m.ctf.amplitude_contrast = g.amplitude_contrast;

@@ -58,6 +58,7 @@ void WriteParticles(const std::string& path, const ParticleSet& set, bool keep_e
 // A micrographs STAR (rlnMicrographName + CTF + optics), as CTFFIND jobs write it.
 struct MicrographEntry {
   std::string name;
+  std::string where;  // "file.star:line" of its row
   int optics_group = 1;
   bool has_ctf = false;
   CtfParams ctf;
@@ -67,6 +68,7 @@ struct MicrographSet {
   std::vector<MicrographEntry> micrographs;
   const OpticsGroup& Optics(int group) const;
 };
+// A micrograph listed twice is an error naming both lines.
 MicrographSet ReadMicrographs(const std::string& path);
 void WriteMicrographs(const std::string& path, const MicrographSet& set);
 

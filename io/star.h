@@ -16,6 +16,7 @@ class StarTable {
   explicit StarTable(std::string name, bool is_loop = true) : name_(std::move(name)), is_loop_(is_loop) {}
 
   const std::string& name() const { return name_; }
+  void set_name(const std::string& name) { name_ = name; }
   bool is_loop() const { return is_loop_; }
   void set_loop(bool loop) { is_loop_ = loop; }
   const std::vector<std::string>& labels() const { return labels_; }

@@ -303,6 +303,13 @@ torch::Tensor SmoothMap(const torch::Tensor& y, const torch::Tensor& row) {
     throw;
   } catch (const Error&) {
     RethrowWithContext(context);
+  } catch (const c10::Error& e) {
+    // what() carries a C++ backtrace after the message: one line for the user.
+    std::string message = e.what_without_backtrace();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    for (char& ch : message)
+      if (ch == '\n') ch = ' ';
+    throw IoError(context + ": " + message);
   } catch (const std::exception& e) {
     throw IoError(context + ": " + e.what());
   }

@@ -1,6 +1,7 @@
 #include "picker/extract.h"
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -94,6 +95,32 @@ ExtractSummary ExtractParticles(const std::string& micrographs_star, const std::
     o.image_dimensionality = 2;
     set.optics.push_back(o);
   }
+  // Up front, before any extraction: every micrograph's file and pixel size, which coordinates
+  // belong to it (one entry never serves two micrographs), and stack names that do not clash.
+  std::vector<std::string> paths, names;
+  std::vector<int> entry;
+  std::map<int, std::size_t> micrograph_of_entry;
+  for (std::size_t i = 0; i < mics.micrographs.size(); ++i) {
+    const MicrographEntry& m = mics.micrographs[i];
+    const std::string path = ResolveBesideStar(m.name, ParentDir(micrographs_star));
+    if (!FileExists(path))
+      throw IoError(m.where + ": micrograph " + m.name + " not found (nor beside " + micrographs_star + ")");
+    if (!(mics.Optics(m.optics_group).pixel_size > 0))
+      throw InvalidInputError(micrographs_star + ": no pixel size for " + m.name +
+                              " (no data_optics block with rlnMicrographPixelSize, and no MRC header with one)");
+    paths.push_back(path);
+    names.push_back(m.name);
+    entry.push_back(coords.FindIndex(m.name));
+    if (entry.back() < 0) continue;
+    const auto [it, fresh] = micrograph_of_entry.emplace(entry.back(), i);
+    if (!fresh)
+      throw InvalidInputError(coordinates + ": coordinates '" + coords.keys[entry.back()] + "' match both " +
+                              mics.micrographs[it->second].name + " (" + mics.micrographs[it->second].where + ") and " +
+                              m.name + " (" + m.where +
+                              "); keep the micrographs' folders in the "
+                              "coordinate names (emkit pick does so when base names clash)");
+  }
+  const std::vector<std::string> stems = MicrographOutputKeys(names);
   for (const auto& m : mics.micrographs)
     if (!m.has_ctf) {
       LOG_WARN(micrographs_star << ": no defocus columns; particles get a placeholder CTF (run CTF estimation first)");
@@ -101,24 +128,23 @@ ExtractSummary ExtractParticles(const std::string& micrographs_star, const std::
     }
   CreateDirectories(JoinPath(out, "Particles"));
   Progress progress("extract", mics.micrographs.size());
-  for (const auto& m : mics.micrographs) {
+  for (std::size_t mi = 0; mi < mics.micrographs.size(); ++mi) {
+    const MicrographEntry& m = mics.micrographs[mi];
     ++summary.micrographs;
-    const std::vector<Coordinate>* c = coords.Find(m.name);
+    const std::vector<Coordinate>* c = entry[mi] < 0 ? nullptr : &coords.coords[entry[mi]];
     if (!c || c->empty()) {
       ++summary.micrographs_without_coordinates;
       progress.Advance();
       continue;
     }
-    std::string path = m.name;
-    if (!FileExists(path) && FileExists(JoinPath(ParentDir(micrographs_star), m.name)))
-      path = JoinPath(ParentDir(micrographs_star), m.name);
-    const Image mic = ReadMicrograph(path);
+    const Image mic = ReadMicrograph(paths[mi]);
     std::vector<Image> boxes(c->size());
     std::vector<char> ok(c->size(), 0);
     ParallelFor(opt.threads, c->size(),
                 [&](std::size_t i, int) { ok[i] = ExtractParticle(mic, (*c)[i].x, (*c)[i].y, opt, &boxes[i]); });
     const OpticsGroup& g = set.Optics(m.optics_group);
-    const std::string stack = JoinPath(JoinPath(out, "Particles"), MicrographKey(m.name) + ".mrcs");
+    const std::string stack = JoinPath(JoinPath(out, "Particles"), stems[mi] + ".mrcs");
+    CreateDirectories(ParentDir(stack));
     MrcWriteOptions wo;
     wo.pixel_size = g.pixel_size;
     wo.kind = MrcKind::kStack;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -52,6 +53,27 @@ std::vector<std::string> ExpandGlob(const std::string& pattern) {
   return out;
 }
 
+// A folder given as input: the micrographs in it (MRC, TIFF, PNG, JPEG), sorted.
+std::vector<std::string> MicrographsInFolder(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string ext = Extension(e.path().string());
+    if (e.is_regular_file() && (ext == ".mrc" || ext == ".mrcs" || ext == ".tif" || ext == ".tiff" || ext == ".png" ||
+                                ext == ".jpg" || ext == ".jpeg"))
+      out.push_back(e.path().string());
+  }
+  if (out.empty()) throw InvalidInputError(dir + ": folder holds no micrographs (.mrc, .tif, .png, .jpg)");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void SetOutputKeys(std::vector<MicrographInput>* inputs) {
+  std::vector<std::string> names;
+  for (const auto& in : *inputs) names.push_back(in.name);
+  const std::vector<std::string> keys = MicrographOutputKeys(names);
+  for (std::size_t i = 0; i < keys.size(); ++i) (*inputs)[i].key = keys[i];
+}
+
 }  // namespace
 
 std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inputs, double pixel_size) {
@@ -63,19 +85,21 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
     for (const auto& m : set.micrographs) {
       MicrographInput in;
       in.name = m.name;
-      in.path = m.name;
-      if (!FileExists(in.path) && FileExists(JoinPath(ParentDir(star), m.name)))
-        in.path = JoinPath(ParentDir(star), m.name);
+      in.where = m.where;
+      in.path = ResolveBesideStar(m.name, ParentDir(star));
       in.pixel_size = pixel_size > 0 ? pixel_size : set.Optics(m.optics_group).pixel_size;
       in.has_ctf = m.has_ctf;
       in.ctf = m.ctf;
       out.push_back(in);
     }
     if (out.empty()) throw InvalidInputError(star + ": no micrographs listed");
+    SetOutputKeys(&out);
     return out;
   }
   for (const auto& arg : inputs) {
-    const std::vector<std::string> paths = HasGlobChars(arg) ? ExpandGlob(arg) : std::vector<std::string>{arg};
+    std::vector<std::string> paths = HasGlobChars(arg) ? ExpandGlob(arg) : std::vector<std::string>{arg};
+    std::error_code ec;
+    if (!HasGlobChars(arg) && std::filesystem::is_directory(arg, ec)) paths = MicrographsInFolder(arg);
     for (const auto& p : paths) {
       MicrographInput in;
       in.path = in.name = p;
@@ -83,7 +107,44 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
       out.push_back(in);
     }
   }
+  SetOutputKeys(&out);
   return out;
+}
+
+std::string MicrographPathKey(const std::string& name) {
+  std::vector<std::string> parts;
+  for (const auto& p : std::filesystem::path(name).lexically_normal()) {
+    const std::string s = p.string();
+    if (s.empty() || s == "/" || s == "." || s == "..") continue;
+    parts.push_back(s);
+  }
+  std::string key;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) key += parts[i] + "/";
+  return key + MicrographKey(name);
+}
+
+std::vector<std::string> MicrographOutputKeys(const std::vector<std::string>& names) {
+  std::vector<std::string> keys;
+  std::map<std::string, std::size_t> seen;
+  bool clash = false;
+  for (const auto& n : names) {
+    keys.push_back(MicrographKey(n));
+    clash |= !seen.emplace(keys.back(), keys.size() - 1).second;
+  }
+  if (!clash) return keys;
+  seen.clear();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    keys[i] = MicrographPathKey(names[i]);
+    const auto [it, fresh] = seen.emplace(keys[i], i);
+    if (!fresh)
+      throw InvalidInputError("micrographs '" + names[it->second] + "' and '" + names[i] +
+                              "' would write the same outputs (" + keys[i] + "): give each micrograph once");
+  }
+  return keys;
+}
+
+std::string AutopickPath(const std::string& dir, const MicrographInput& input) {
+  return JoinPath(dir, (input.key.empty() ? MicrographKey(input.name) : input.key) + "_autopick.star");
 }
 
 PickResult PreprocessForPick(const Image& micrograph, const MicrographInput& input, const PickOptions& opt) {
@@ -199,10 +260,15 @@ void ScorePickJob(PickJob* job, ScoreMapper* mapper, const PickOptions& opt) {
 PickRunRecord WritePickJob(PickJob* job, const PickOptions& opt, const PickRunOptions& run) {
   const double t0 = NowSeconds();
   const MicrographInput& in = job->record.input;
-  WriteCoordinates(AutopickPath(run.out, in.name), job->result.picks);
-  if (run.overlays)
-    WritePickOverlay(JoinPath(JoinPath(run.out, "overlays"), MicrographKey(in.name) + ".png"), job->result.preprocessed,
-                     job->result.picks, opt.diameter / 2 / in.pixel_size);
+  const std::string autopick = AutopickPath(run.out, in);
+  CreateDirectories(ParentDir(autopick));
+  WriteCoordinates(autopick, job->result.picks);
+  if (run.overlays) {
+    const std::string png =
+        JoinPath(JoinPath(run.out, "overlays"), (in.key.empty() ? MicrographKey(in.name) : in.key) + ".png");
+    CreateDirectories(ParentDir(png));
+    WritePickOverlay(png, job->result.preprocessed, job->result.picks, opt.diameter / 2 / in.pixel_size);
+  }
   PickRunRecord rec = std::move(job->record);
   rec.picks = std::move(job->result.picks);
   rec.rejected_bad_region = job->result.rejected_bad_region;
@@ -310,11 +376,52 @@ void WriteCombinedCoordinates(const std::string& path, const std::vector<std::st
   WriteStar(path, f);
 }
 
+namespace {
+std::vector<std::string> KeyParts(const std::string& key) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t slash; (slash = key.find('/', start)) != std::string::npos; start = slash + 1)
+    parts.push_back(key.substr(start, slash - start));
+  parts.push_back(key.substr(start));
+  return parts;
+}
+// Components that match from the end when one key is a trailing part of the other, else 0.
+std::size_t TrailingMatch(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 1; i <= n; ++i)
+    if (a[a.size() - i] != b[b.size() - i]) return 0;
+  return n;
+}
+}  // namespace
+
+int CoordinateCollection::FindIndex(const std::string& micrograph) const {
+  const std::vector<std::string> want = KeyParts(MicrographPathKey(micrograph));
+  int best = -1, tie = -1;
+  std::size_t best_len = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    // The file names first (no allocation): thousands of micrographs x thousands of keys.
+    const std::string& k = keys[i];
+    const std::size_t slash = k.rfind('/'), from = slash == std::string::npos ? 0 : slash + 1;
+    if (k.compare(from, std::string::npos, want.back()) != 0) continue;
+    const std::size_t len = TrailingMatch(want, KeyParts(k));
+    if (len == 0) continue;
+    if (len > best_len) {
+      best = static_cast<int>(i), best_len = len, tie = -1;
+    } else if (len == best_len) {
+      tie = static_cast<int>(i);
+    }
+  }
+  if (tie >= 0) {
+    auto from = [&](int i) { return i < static_cast<int>(sources.size()) ? " (" + sources[i] + ")" : std::string(); };
+    throw InvalidInputError("micrograph " + micrograph + ": coordinates '" + keys[best] + "'" + from(best) + " and '" +
+                            keys[tie] + "'" + from(tie) + " match it equally; name the coordinates by folder");
+  }
+  return best;
+}
+
 const std::vector<Coordinate>* CoordinateCollection::Find(const std::string& micrograph) const {
-  const std::string key = MicrographKey(micrograph);
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    if (keys[i] == key) return &coords[i];
-  return nullptr;
+  const int i = FindIndex(micrograph);
+  return i < 0 ? nullptr : &coords[i];
 }
 
 CoordinateCollection ReadCoordinateCollection(const std::string& path, const CoordinateIoOptions& io) {
@@ -323,7 +430,8 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     std::vector<std::string> files;
-    for (const auto& e : fs::directory_iterator(path)) {
+    // Sub-folders too: a pick job keeps the micrographs' folders when their names clash.
+    for (const auto& e : fs::recursive_directory_iterator(path)) {
       const std::string ext = Extension(e.path().string());
       const std::string base = StripExtension(e.path().filename().string());
       const bool decoys = base.size() > 7 && base.compare(base.size() - 7, 7, "_decoys") == 0;
@@ -338,7 +446,9 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
     if (!autopick.empty()) files.swap(autopick);
     if (files.empty()) throw InvalidInputError(path + ": folder holds no coordinate files (.star/.box/.csv/.txt)");
     for (const auto& f : files) {
-      out.keys.push_back(MicrographKey(f));
+      const std::string rel = fs::path(f).lexically_relative(path).parent_path().string();
+      out.keys.push_back(rel.empty() ? MicrographKey(f) : rel + "/" + MicrographKey(f));
+      out.sources.push_back(f);
       out.coords.push_back(ReadCoordinates(f, io));
     }
     return out;
@@ -372,18 +482,21 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
   }
   if (!has_names) {
     out.keys.push_back(MicrographKey(path));
+    out.sources.push_back(path);
     out.coords.push_back(std::move(all));
     return out;
   }
+  // Keyed by the whole name (folders kept): a/mic_0001.mrc and b/mic_0001.mrc stay apart.
+  std::map<std::string, std::size_t> index;
   for (auto& c : all) {
-    const std::string key = MicrographKey(c.micrograph);
-    auto it = std::find(out.keys.begin(), out.keys.end(), key);
-    if (it == out.keys.end()) {
+    const std::string key = MicrographPathKey(c.micrograph);
+    auto [it, fresh] = index.emplace(key, out.keys.size());
+    if (fresh) {
       out.keys.push_back(key);
+      out.sources.push_back(path);
       out.coords.emplace_back();
-      it = out.keys.end() - 1;
     }
-    out.coords[it - out.keys.begin()].push_back(c);
+    out.coords[it->second].push_back(c);
   }
   return out;
 }

@@ -41,7 +41,16 @@ struct MicrographInput {
   double pixel_size = 0;
   bool has_ctf = false;
   CtfParams ctf;
+  std::string key;    // output stem (<key>_autopick.star); empty = MicrographKey(name)
+  std::string where;  // "micrographs.star:12" when listed in a STAR
 };
+
+// Output stems for micrographs: the base name without extension when the base names are
+// unique, else (two folders holding mic_0001.mrc) the relative folder structure for every one, as
+// RELION does ("a/mic_0001", "b/mic_0001"). Throws when two names still give one stem.
+std::vector<std::string> MicrographOutputKeys(const std::vector<std::string>& names);
+// The name as a relative path without extension (and "_autopick"): root, "." and ".." removed.
+std::string MicrographPathKey(const std::string& name);
 
 // A micrographs STAR (one argument ending in .star), or image files / glob patterns.
 // `pixel_size` (> 0) overrides; otherwise MRC headers or the STAR's optics give it.
@@ -92,6 +101,8 @@ std::vector<PickRunRecord> PickMicrographs(const std::vector<MicrographInput>& i
 
 // <dir>/<basename without extension>_autopick.star
 std::string AutopickPath(const std::string& dir, const std::string& micrograph_name);
+// <dir>/<input.key>_autopick.star (key from MicrographOutputKeys; MicrographKey(name) when empty).
+std::string AutopickPath(const std::string& dir, const MicrographInput& input);
 // Combined STAR: rlnMicrographName, rlnCoordinateX/Y, rlnAutopickFigureOfMerit, rlnClassNumber, rlnAnglePsi.
 void WriteCombinedCoordinates(const std::string& path, const std::vector<std::string>& micrographs,
                               const std::vector<std::vector<Coordinate>>& picks);
@@ -100,10 +111,16 @@ void WriteCombinedCoordinates(const std::string& path, const std::vector<std::st
 // files are keyed by their base name without "_autopick" and extension; files named
 // *_decoys.* (the simulator's non-particles) are skipped, and when some files are named
 // *_autopick.* only those are read (a pick job's folder also holds its combined STAR).
+// Sub-folders are read too (keys "a/mic_0001"); a combined STAR keys by the whole name.
 struct CoordinateCollection {
   std::vector<std::string> keys;  // in file order
   std::vector<std::vector<Coordinate>> coords;
+  std::vector<std::string> sources;  // file (and line) each key came from
+  // The entry whose key matches the micrograph: equal paths without extension, or one a
+  // trailing part of the other ("mic_0001" ~ "Movies/a/mic_0001.mrc"), the longest match
+  // winning. Throws InvalidInputError when two entries match equally (naming both).
   const std::vector<Coordinate>* Find(const std::string& micrograph) const;
+  int FindIndex(const std::string& micrograph) const;  // -1 when none
 };
 CoordinateCollection ReadCoordinateCollection(const std::string& path, const CoordinateIoOptions& io = {});
 // The key that matches a micrograph path in a CoordinateCollection: base name without

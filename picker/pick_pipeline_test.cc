@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/files.h"
 #include "core/random.h"
 #include "io/mrc.h"
@@ -89,6 +90,26 @@ TEST(PickPipeline, CoordinateCollectionsKeyByMicrographName) {
   EXPECT_EQ(MicrographKey("a/b/mic_001.mrc"), "mic_001");
   EXPECT_EQ(MicrographKey("out/mic_001_autopick.star"), "mic_001");
   EXPECT_EQ(AutopickPath("out", "Micrographs/mic_001.mrc"), "out/mic_001_autopick.star");
+}
+
+TEST(PickPipeline, ClashingBaseNamesKeepTheirFolders) {
+  EXPECT_EQ(MicrographPathKey("/data/./a/../b/mic_1.mrc"), "data/b/mic_1");
+  EXPECT_EQ(MicrographPathKey("../x/mic_1_autopick.star"), "x/mic_1");
+  EXPECT_EQ(MicrographOutputKeys({"a/m1.mrc", "b/m2.mrc"}), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(MicrographOutputKeys({"a/m1.mrc", "b/m1.mrc", "c/m2.mrc"}),
+            (std::vector<std::string>{"a/m1", "b/m1", "c/m2"}));
+  EXPECT_THROW(MicrographOutputKeys({"a/m1.mrc", "a/m1.tif"}), InvalidInputError);
+  CoordinateCollection c;
+  c.keys = {"a/m1", "b/m1", "m2"};
+  c.coords.resize(3);
+  EXPECT_EQ(c.FindIndex("proj/a/m1.mrc"), 0);
+  EXPECT_EQ(c.FindIndex("b/m1.mrc"), 1);
+  EXPECT_EQ(c.FindIndex("x/y/m2.mrc"), 2);  // a flat key matches any folder
+  EXPECT_EQ(c.FindIndex("m3.mrc"), -1);
+  EXPECT_THROW(c.FindIndex("m1.mrc"), InvalidInputError);  // a/m1 or b/m1?
+  c.keys.push_back("proj/a/m1");
+  c.coords.emplace_back();
+  EXPECT_EQ(c.FindIndex("/top/proj/a/m1.mrc"), 3);  // the longest match
 }
 
 TEST(PickPipeline, CollectionsFromFoldersAndCombinedStarsAndMicrographLists) {

@@ -16,6 +16,8 @@ void Class2dOptions::Check() const {
   if (offset_range < 0) fail("--offset-range must not be negative");
   if (!(offset_step > 0)) fail("--offset-step must be positive");
   if (!(adaptive_fraction > 0 && adaptive_fraction <= 1)) fail("adaptive fraction must be in (0, 1]");
+  if (incr_size < 0) fail("--incr-size must not be negative, got " + std::to_string(incr_size));
+  if (initial_lowpass < 0) fail("--initial-lowpass must not be negative");
   if (chunk_size < 0) fail("--chunk must not be negative");
   if (threads < 1) fail("--threads must be at least 1");
   if (only_flip_phases && !ctf) fail("--only-flip-phases needs --ctf");

@@ -7,6 +7,7 @@
 #include "core/files.h"
 #include "core/filters.h"
 #include "core/geometry.h"
+#include "core/parallel.h"
 
 namespace emkit {
 
@@ -68,8 +69,44 @@ ParticleReader::ParticleReader(const ParticleSet& set, const std::string& star_p
     ctf_[i].cs_mm = og.cs_mm;
     ctf_[i].amplitude_contrast = og.amplitude_contrast;
     if (i == 0) pixel_size_ = og.pixel_size;
+    if (og.image_size > 0 && og.image_size != headers_[it->second].nx)
+      throw InvalidInputError(star_path + ": optics group " + std::to_string(og.number) + " has rlnImageSize " +
+                              std::to_string(og.image_size) + " but " + path + " holds " +
+                              std::to_string(headers_[it->second].nx) + " px images");
   }
+  if (!(pixel_size_ > 0))
+    throw InvalidInputError(star_path +
+                            ": no pixel size: no data_optics block with rlnImagePixelSize, no "
+                            "rlnDetectorPixelSize/rlnMagnification column, and the header of " +
+                            paths_.front() + " has none (cella / mx)");
   if (box_ % 2) throw InvalidInputError(star_path + ": the particle box must be even, got " + std::to_string(box_));
+  CheckFinite(set, star_path);
+}
+
+// One NaN/Inf pixel turns a particle's transform, and through the sums every class, into NaN:
+// refuse before the first iteration, naming the particle (every rank reads the same images, so
+// every rank stops with the same message).
+void ParticleReader::CheckFinite(const ParticleSet& set, const std::string& star_path) const {
+  const int n = count();
+  std::vector<unsigned char> bad(n, 0);
+  ParallelFor(GlobalThreads(), static_cast<std::size_t>(n),
+              [&](std::size_t i, int) { bad[i] = CountNonFinite(Read(static_cast<int>(i))) > 0; });
+  int first = -1, total = 0;
+  for (int i = 0; i < n; ++i)
+    if (bad[i]) total++, first = first < 0 ? i : first;
+  if (first < 0) return;
+  const StarTable* t = set.source.Find(set.particles_block);
+  const std::string where = t && static_cast<std::size_t>(first) < t->num_rows()
+                                ? t->Where(first)
+                                : star_path + " particle " + std::to_string(first + 1);
+  const Image img = Read(first);
+  long pixel = -1;
+  const std::size_t count = CountNonFinite(img, &pixel);
+  throw InvalidInputError(where + ": particle " + set.particles[first].image_name + " has " + std::to_string(count) +
+                          " NaN/Inf pixel(s) (first at x=" + std::to_string(pixel % img.nx()) +
+                          " y=" + std::to_string(pixel / img.nx()) + ")" +
+                          (total > 1 ? "; " + std::to_string(total - 1) + " more particle(s) have some" : "") +
+                          "; remove them from the STAR file or re-extract");
 }
 
 Image ParticleReader::Read(int i) const {

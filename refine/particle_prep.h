@@ -36,6 +36,7 @@ class ParticleReader {
   CtfParams CtfOf(int i) const { return ctf_[i]; }
 
  private:
+  void CheckFinite(const ParticleSet& set, const std::string& star_path) const;
   std::vector<int> stacks_, sections_;
   std::vector<std::string> paths_;
   std::vector<MrcHeader> headers_;

@@ -161,7 +161,7 @@ SimMap LoadSimMap(const std::string& path, double pixel_size, bool allow_rescale
                               " Å does not match the map header's " + std::to_string(header_pixel) +
                               " Å (add --rescale to resample the map)");
   }
-  m.volume = ReadMrc(path, &h);
+  m.volume = ReadMrcFinite(path, "map", &h);
   m.diameter = EstimateDiameter(m.volume, m.pixel_size);
   return m;
 }

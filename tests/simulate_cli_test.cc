@@ -175,8 +175,8 @@ TEST(SimulateCli, BadInputIsRefusedBeforeAnythingIsWritten) {
   };
   const std::vector<Case> cases = {
       {"particles --map " + dir + "/noncubic.mrc", "not cubic"},
-      {"particles --phantom asym --snr 0", "--snr must be > 0"},
-      {"particles --phantom asym --snr -1", "--snr must be > 0"},
+      {"particles --phantom asym --snr 0", "--snr: must be > 0"},
+      {"particles --phantom asym --snr -1", "--snr: must be > 0"},
       {"micrographs --phantom asym --size 256 --pixel-size 5 --particles 500", "more particles than fit"},
       {"particles --phantom nosuch", "unknown"},
   };

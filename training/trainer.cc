@@ -348,6 +348,15 @@ TrainResult Train(const TrainOptions& opt_in) {
   // that leaves 64 x 64 pixels (resnet8: 96 px patches, resnet10: 128 px).
   if (po.patch <= 0) po.patch = 2 * po.margin + 64;
   if (po.patch < 2 * po.margin + 16) po.patch = 2 * po.margin + 16;
+  // Patches are cut from the binned micrographs: a larger one cannot be, and would allocate
+  // batch x patch² floats per layer (--patch 4000: tens of GB) before failing.
+  // (The automatic size may exceed a small micrograph: the sampler mirrors it.)
+  for (const auto& m : train)
+    if (opt.patches.patch > 0 && (po.patch > m.image.nx() || po.patch > m.image.ny()))
+      throw InvalidInputError(m.path + ": --patch " + std::to_string(po.patch) +
+                              " px is larger than this micrograph after binning (" + std::to_string(m.image.nx()) +
+                              " x " + std::to_string(m.image.ny()) + " px at " +
+                              std::to_string(meta.working_pixel_size) + " Å/px); give a smaller --patch");
   LOG_INFO(
       "training " << opt.architecture << " (" << model.NumParameters() << " parameters, receptive field " << rf
                   << " px) on " << train.size() << " micrographs (" << n_labels << " labels), validating on "

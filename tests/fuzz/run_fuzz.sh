@@ -7,7 +7,7 @@ target=$1 seconds=$2 src=$3 work=$4
 mkdir -p "$work/corpus_$target"
 CXX=${CLANGXX:-clang++}
 command -v "$CXX" >/dev/null || { echo "clang++ not found"; exit 1; }
-sources=("$src/tests/fuzz/${target}_fuzz.cc" "$src/core/error.cc" "$src/core/files.cc" "$src/core/image.cc")
+sources=("$src/tests/fuzz/${target}_fuzz.cc" "$src/core/error.cc" "$src/core/files.cc" "$src/core/image.cc" "$src/core/log.cc")
 [ "$target" = mrc ] && sources+=("$src/io/mrc.cc")
 [ "$target" = star ] && sources+=("$src/io/star.cc")
 bin="$work/${target}_fuzz"
