@@ -34,7 +34,9 @@ int RunFscCommand(int argc, char** argv) {
   for (const auto* m : {&a, &b})
     for (float v : *m)
       if (!std::isfinite(v)) throw InvalidInputError((m == &a ? maps[0] : maps[1]) + ": non-finite values");
-  const double apix = pixel_size > 0 ? pixel_size : (ha.PixelSize() > 0 ? ha.PixelSize() : 1.0);
+  if (!(pixel_size > 0) && !(ha.PixelSize() > 0))
+    throw InvalidInputError(maps[0] + ": no pixel size in the header: give --pixel-size");
+  const double apix = pixel_size > 0 ? pixel_size : ha.PixelSize();
   const std::vector<double> fsc = Fsc(a, b, threads);
   const int n = a.nx();
   const double r143 = FscResolution(fsc, 0.143, n, apix), r05 = FscResolution(fsc, 0.5, n, apix);

@@ -561,7 +561,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     const Class2dSums random = Pass(job, setup, &forced, prep0, comm, &results);
     InitialModel(average, random, MakeMStepOptions(job, job.box, true), &job.model);
     if (!job.opt.references.empty()) {
-      Image refs = ReadMrc(job.opt.references);
+      Image refs = ReadMrcFinite(job.opt.references, "--references");
       if (refs.nx() != job.box || refs.ny() != job.box || refs.nz() != job.opt.classes)
         throw InvalidInputError(job.opt.references + ": expected " + std::to_string(job.opt.classes) + " images of " +
                                 std::to_string(job.box) + " px (--K), got " + std::to_string(refs.nz()) + " of " +

@@ -45,6 +45,7 @@ void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s) {
   EMKIT_CHECK(static_cast<int>(maps.size()) == s->classes, "one projector per class");
   const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
+  EMKIT_CHECK(nor > 0, "no orientations to project");
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
   std::vector<Complex> section(P);
   for (int k = 0; k < s->classes; ++k)
@@ -110,6 +111,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws) {
   const int nc = static_cast<int>(parts.size());
   const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = s.num_orient();
+  EMKIT_CHECK(npsi > 0 && static_cast<int>(s.orient.log_prior.size()) == npsi, "E-step without orientations");
   const int T = static_cast<int>(s.trans.size());
   const int rows = nc * T;
   const int nshell = s.px.n / 2 + 1;
@@ -170,6 +172,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   sums->count.assign(K, 0.0);
   sums->offset2 = sums->loglik = sums->pmax = sums->weight_total = 0;
   const double s2off = s.sigma_offset_px * s.sigma_offset_px;
+  // Orientation priors normalised over the set (a flat prior gives -log(npsi) each).
+  double lp_max = -std::numeric_limits<double>::infinity(), lp_sum = 0;
+  for (double v : s.orient.log_prior) lp_max = std::max(lp_max, v);
+  for (double v : s.orient.log_prior) lp_sum += std::exp(v - lp_max);
+  const double lp_norm = lp_max + std::log(lp_sum);
   std::vector<float> w(static_cast<std::size_t>(M) * T);
   std::vector<double> log_pt(T);
   for (int i = 0; i < nc; ++i) {
@@ -199,11 +206,6 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     double zt = 0;
     for (int t = 0; t < T; ++t) zt += std::exp(log_pt[t] - lmax_t);
     for (int t = 0; t < T; ++t) log_pt[t] -= lmax_t + std::log(zt);
-    // Orientation priors normalised over the set (a flat prior gives -log(npsi) each).
-    double lp_max = -std::numeric_limits<double>::infinity(), lp_sum = 0;
-    for (double v : s.orient.log_prior) lp_max = std::max(lp_max, v);
-    for (double v : s.orient.log_prior) lp_sum += std::exp(v - lp_max);
-    const double lp_norm = lp_max + std::log(lp_sum);
     ws->lp.resize(static_cast<std::size_t>(M) * T);
     double lmax = -std::numeric_limits<double>::infinity();
     int best = 0;

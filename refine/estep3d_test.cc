@@ -112,6 +112,9 @@ TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
   const double corr = (sab / cnt - sa / cnt * sb / cnt) /
                       std::sqrt((saa / cnt - sa * sa / cnt / cnt) * (sbb / cnt - sb * sb / cnt / cnt));
   EXPECT_GT(corr, 0.98);
+  // And the same scale (a wrong factor between the sums d and w would not change the correlation).
+  const double slope = (sab / cnt - sa / cnt * sb / cnt) / (sbb / cnt - sb * sb / cnt / cnt);
+  EXPECT_NEAR(slope, 1.0, 0.05);
 }
 
 }  // namespace

@@ -105,6 +105,8 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
   }
   OrientationSet s;
   const double cut_dir = 3 * sigma_dir_deg, cut_psi = 3 * sigma_psi_deg;
+  int nearest_dir = 0, nearest_mate = 0;
+  double nearest = 1e9;
   for (int d = 0; d < grid.directions(); ++d) {
     const std::array<double, 3> v = Direction(grid.rot[d], grid.tilt[d]);
     double best = 1e9;
@@ -113,6 +115,7 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
       const double ang = Deg(std::acos(std::max(-1.0, std::min(1.0, Dot(v, mates[j])))));
       if (ang < best) best = ang, best_mate = static_cast<int>(j);
     }
+    if (best < nearest) nearest = best, nearest_dir = d, nearest_mate = best_mate;
     if (best > cut_dir) continue;
     const double lp_dir = -best * best / (2 * sigma_dir_deg * sigma_dir_deg);
     for (double psi : grid.psi) {
@@ -120,6 +123,15 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
       if (std::fabs(dpsi) > cut_psi) continue;
       s.Add({grid.rot[d], grid.tilt[d], psi}, lp_dir - dpsi * dpsi / (2 * sigma_psi_deg * sigma_psi_deg));
     }
+  }
+  if (s.size() == 0 && grid.directions() > 0 && !grid.psi.empty()) {
+    // Sigmas below the grid step: the nearest grid orientation alone (as RELION falls back to).
+    double best_psi = 0, best_d = 1e9;
+    for (double psi : grid.psi) {
+      const double dpsi = std::fabs(WrapDeg(psi - mate_psi[nearest_mate]));
+      if (dpsi < best_d) best_d = dpsi, best_psi = psi;
+    }
+    s.Add({grid.rot[nearest_dir], grid.tilt[nearest_dir], best_psi}, 0);
   }
   return s;
 }

@@ -114,6 +114,21 @@ TEST(Orientations, LocalSearchKeepsOrientationsNearThePriorWithGaussianPriors) {
   EXPECT_GT(l4.size(), 20);
 }
 
+TEST(Orientations, LocalSearchNarrowerThanTheGridKeepsTheNearestOrientation) {
+  const SymmetryGroup c1("C1");
+  const HealpixGrid g = MakeHealpixGrid(2, c1);  // 15 degrees
+  const Euler prior{40, 70, -20};
+  const OrientationSet local = LocalOrientations(g, c1, prior, 1.0, 1.0);
+  ASSERT_EQ(local.size(), 1);
+  // The nearest direction of the grid, and the nearest psi.
+  const OrientationSet all = GlobalOrientations(g);
+  double best = 1e9;
+  for (int i = 0; i < all.size(); ++i)
+    best = std::min(best, OrientationDistance(all.matrices[i], EulerToMatrix(prior), c1));
+  EXPECT_LT(OrientationDistance(local.matrices[0], EulerToMatrix(prior), c1), best + 7.5);
+  EXPECT_NEAR(local.log_prior[0], 0, 1e-12);
+}
+
 TEST(Orientations, DistanceIsTheRotationAngleUpToSymmetry) {
   const SymmetryGroup c1("C1"), c2("C2");
   const Mat3 a = EulerToMatrix({10, 20, 30});

@@ -1,5 +1,6 @@
 #include "refine/reconstruct.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "core/parallel.h"
 #include "io/mrc.h"
 #include "io/particles.h"
+#include "io/star.h"
 #include "refine/backprojector.h"
 #include "refine/particle_prep.h"
 
@@ -30,6 +32,35 @@ void ReconstructOptions::Check() const {
   SymmetryGroup check(symmetry);  // throws on an unknown group
 }
 
+namespace {
+
+// The columns the job needs, and data it would silently get wrong.
+void CheckReconstructInput(const ReconstructOptions& o, const ParticleSet& set) {
+  const StarTable* t = set.source.Find(set.particles_block);
+  for (const char* label : {"rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"})
+    if (!t || !t->Has(label))
+      throw InvalidInputError(o.input + ": no " + label + " column: reconstruct needs each particle's orientation");
+  if (o.ctf && (!t->Has("rlnDefocusU") || !t->Has("rlnDefocusV")))
+    throw InvalidInputError(o.input +
+                            ": --ctf needs rlnDefocusU and rlnDefocusV (leave out --ctf to reconstruct "
+                            "without CTF correction)");
+  if (const StarTable* optics = set.source.Find("optics")) {
+    if (o.ctf && optics->Has("rlnCtfDataArePremultiplied"))
+      for (std::size_t r = 0; r < optics->num_rows(); ++r)
+        if (optics->GetInt(r, "rlnCtfDataArePremultiplied") != 0)
+          throw InvalidInputError(optics->Where(r) +
+                                  ": rlnCtfDataArePremultiplied = 1 (images already multiplied by the CTF) is not "
+                                  "supported by --ctf");
+  }
+  for (const OpticsGroup& g : set.optics)
+    if (std::fabs(g.pixel_size - set.optics.front().pixel_size) > 1e-6 * set.optics.front().pixel_size)
+      throw InvalidInputError(o.input + ": optics groups with different pixel sizes (" +
+                              std::to_string(set.optics.front().pixel_size) + " and " + std::to_string(g.pixel_size) +
+                              " Å) are not supported");
+}
+
+}  // namespace
+
 ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm) {
   o.Check();
   const auto start = std::chrono::steady_clock::now();
@@ -39,6 +70,9 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   const int n = reader.box();
   const double apix = o.pixel_size > 0 ? o.pixel_size : reader.pixel_size();
   if (!(apix > 0)) throw InvalidInputError(o.input + ": no pixel size (give --pixel-size)");
+  // Origins are in Å of the particles' own pixel size; --pixel-size changes the map's scale only.
+  const double origin_apix = reader.pixel_size() > 0 ? reader.pixel_size() : apix;
+  CheckReconstructInput(o, set);
   std::vector<int> chosen;
   for (int i = 0; i < reader.count(); ++i) {
     const Particle& p = set.particles[i];
@@ -47,13 +81,16 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
     chosen.push_back(i);
   }
   if (chosen.empty()) throw InvalidInputError(o.input + ": no particle matches --subset/--class");
-  const int r_max = o.maxres > 0 ? static_cast<int>(std::ceil(n * apix / o.maxres)) : 0;
+  // Fourier radius of --maxres (0: Nyquist), at most n/2.
+  const int r_max = o.maxres > 0 && n * apix / o.maxres < n / 2 ? static_cast<int>(std::ceil(n * apix / o.maxres)) : 0;
   // The exact total; the back-projector that reconstructs is made from it after the reduction, so
   // the per-thread sums and it are never in memory at once.
   std::vector<__int128> total(BackProjector(n, o.pad, r_max).fixed_size(), 0);
 
   // Fixed blocks of particles (never depending on threads or ranks); block b goes to rank b mod size.
-  constexpr int kBlock = 256;
+  // Adding a block's sums to the exact total costs one pass over the Fourier volume (~4 n^3 cells)
+  // and inserting one image ~8 x pi n^2 / 4 updates: blocks of 8 n images keep the pass cheap.
+  const int kBlock = std::clamp(8 * n, 64, 4096);
   const int blocks = static_cast<int>((chosen.size() + kBlock - 1) / kBlock);
   std::vector<int> mine;
   for (int b = comm.rank(); b < blocks; b += comm.size()) mine.push_back(b);
@@ -74,7 +111,7 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
           throw InvalidInputError(o.input + ": particle " + std::to_string(i + 1) + " (" + p.image_name +
                                   ") has non-finite pixels");
       FourierGrid f = CentredFft(img);
-      const double ox = p.origin_x_angst / apix, oy = p.origin_y_angst / apix;
+      const double ox = p.origin_x_angst / origin_apix, oy = p.origin_y_angst / origin_apix;
       Grid<float> w;
       if (o.ctf) {
         w = Ctf(reader.CtfOf(i)).HalfImage(n, apix);
@@ -93,8 +130,10 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   });
   comm.SumInt128(&total);
   scratch.clear();
-  BackProjector total_bp(n, o.pad, r_max);
+  ReconstructResult r;
   if (comm.is_root()) {  // the other ranks' part is done
+    BackProjector total_bp(n, o.pad, r_max);
+    r.r_max = total_bp.r_max();
     total_bp.SetFromFixed(total);
     total.clear();
     total.shrink_to_fit();
@@ -108,10 +147,8 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
     wo.kind = MrcKind::kVolume;
     WriteMrc(o.output, map, wo);
   }
-  ReconstructResult r;
   r.particles = static_cast<long>(chosen.size());
   r.box = n;
-  r.r_max = total_bp.r_max();
   r.pixel_size = apix;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

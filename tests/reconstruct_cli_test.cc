@@ -36,17 +36,17 @@ double Correlation(const Image& a, const Image& b, double r) {
   return cov / std::sqrt((saa / cnt - sa * sa / cnt / cnt) * (sbb / cnt - sb * sb / cnt / cnt));
 }
 
-TEST(ReconstructCli, SameMapForAnyThreadCountAndSubsetsSplitTheData) {
+TEST(ReconstructCli, SameMapForAnyThreadCount) {
   const std::string dir = testing::FreshDir("rec");
   auto sim = testing::RunEmkitBinary(
-      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 40 --n 300 "
+      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 40 --n 700 "
       "--snr 5 --seed 3 --quiet -o " +
       dir + "/sim");
   ASSERT_EQ(sim.status, 0) << sim.err;
   const std::string star = dir + "/sim/particles.star";
   auto a = testing::RunEmkitBinary("reconstruct -i " + star + " -o " + dir + "/t1.mrc --ctf --threads 1");
   ASSERT_EQ(a.status, 0) << a.err;
-  EXPECT_NE(a.out.find("300 particles"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("700 particles"), std::string::npos) << a.out;  // 3 blocks of 320 (8 x box)
   auto b = testing::RunEmkitBinary("reconstruct --i " + star + " --o " + dir + "/t2.mrc --ctf --threads 2");
   ASSERT_EQ(b.status, 0) << b.err;
   EXPECT_EQ(Slurp(dir + "/t1.mrc"), Slurp(dir + "/t2.mrc"));
@@ -82,6 +82,13 @@ TEST(ReconstructCli, BadInputIsNamed) {
   r = testing::RunEmkitBinary("reconstruct -i " + dir + "/sim/particles.star -o " + dir + "/m.mrc --subset 1");
   EXPECT_NE(r.status, 0);  // no rlnRandomSubset in the file
   EXPECT_NE(r.err.find("--subset"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m.mrc"));
+  // No orientations: refused, naming the column (not reconstructed with all angles 0).
+  std::ofstream(dir + "/noangles.star") << "data_particles\nloop_\n_rlnImageName #1\n000001@" << dir
+                                        << "/sim/particles.mrcs\n";
+  r = testing::RunEmkitBinary("reconstruct -i " + dir + "/noangles.star -o " + dir + "/m.mrc --pixel-size 5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("rlnAngleRot"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/m.mrc"));
 }
 

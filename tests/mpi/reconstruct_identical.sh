@@ -1,10 +1,11 @@
 #!/bin/bash
 # emkit reconstruct: the same map, bit for bit, for 1 rank x 1 thread, 1 rank x 2 threads and 2 or 3
-# MPI ranks (with and without symmetry). Usage: reconstruct_identical.sh EMKIT WORKDIR
+# MPI ranks (with and without symmetry); 1100 particles make 4 blocks of 320 (8 x box), so every rank
+# has work. Usage: reconstruct_identical.sh EMKIT WORKDIR
 set -euo pipefail
 emkit=$1 work=$2
 rm -rf "$work" && mkdir -p "$work"
-"$emkit" simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 40 --n 150 --snr 2 --seed 3 -q \
+"$emkit" simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 40 --n 1100 --snr 2 --seed 3 -q \
   -o "$work/sim"
 mpirun_=(mpirun --allow-run-as-root --oversubscribe)
 status=0
