@@ -23,6 +23,9 @@ void InverseFft(const FourierGrid& in, Image* out, int threads = 1);
 FourierGrid CentredFft(const Image& in, int threads = 1);
 Image InverseCentredFft(const FourierGrid& in, int threads = 1);
 
+// Smallest even size >= n of the form 2^a x {1, 3, 5, 9}: fast FFTW_ESTIMATE transforms.
+int NiceFftSize(int n);
+
 // Number of cached plans (for tests).
 int FftCachedPlanCount();
 

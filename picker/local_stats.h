@@ -2,6 +2,7 @@
 // local normalisation of template matching and RELION-like bad-region rejection both use it.
 #pragma once
 
+#include "core/fft.h"  // NiceFftSize
 #include "core/image.h"
 
 namespace emkit {
@@ -24,8 +25,5 @@ Image MirrorPad(const Image& img, int left, int top, int nx_out, int ny_out);
 
 // The nx x ny window of img starting at (x0, y0).
 Image Crop(const Image& img, int x0, int y0, int nx, int ny);
-
-// Smallest even size >= n of the form 2^a x {1, 3, 5, 9}: fast FFTW_ESTIMATE transforms.
-int NiceFftSize(int n);
 
 }  // namespace emkit

@@ -251,28 +251,34 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
     fweight[i] = w;
     if (r2 < max_r2) fnew[i] = 1;
   }
-  // The window (x <= R, |y|, |z| <= R) is the whole Hermitian half of a P^3 grid (P = 2R + 1).
-  FourierGrid conv(P, P, P);
+  // The convolution of the weights with the blob runs on a Q^3 grid holding the window
+  // (x <= R, |y|, |z| <= R). RELION uses Q = P = 2R + 1, often a prime (131 for a 64 px box) that
+  // FFTW transforms ~5x slower than a size of small factors; the blob vanishes beyond 0.5 / pad of
+  // the padded box in real space, so a larger grid changes the weights only by rounding-level
+  // amounts (FSC with relion_reconstruct's map: benchmarks/results/reconstruct).
+  const int Q = NiceFftSize(2 * R + 2);
+  FourierGrid conv(Q, Q, Q);
   auto slot = [&](std::size_t i) -> Complex& {
     const int x = static_cast<int>(i % (R + 1));
     const int y = static_cast<int>((i / (R + 1)) % P) - R;
     const int z = static_cast<int>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
     return conv.At(x, y, z);
   };
-  // The blob's transform on the P^3 real grid (RELION's indices: k < P/2 positive).
-  std::vector<float> blob(static_cast<std::size_t>(P) * P * P);
+  // The blob's transform on the Q^3 real grid (RELION's indices: k < Q/2 positive).
+  std::vector<float> blob(static_cast<std::size_t>(Q) * Q * Q);
   {
     const double norm = BlobFourierValue(0);
-    const int half = P / 2;
-    for (int k = 0; k < P; ++k)
-      for (int j = 0; j < P; ++j)
-        for (int l = 0; l < P; ++l) {
-          const int kp = k < half ? k : k - P, jp = j < half ? j : j - P, lp = l < half ? l : l - P;
+    const int half = Q / 2;
+    for (int k = 0; k < Q; ++k)
+      for (int j = 0; j < Q; ++j)
+        for (int l = 0; l < Q; ++l) {
+          const int kp = k < half ? k : k - Q, jp = j < half ? j : j - Q, lp = l < half ? l : l - Q;
           const double r = std::sqrt(double(kp) * kp + double(jp) * jp + double(lp) * lp) / (double(n) * pad_);
-          blob[(static_cast<std::size_t>(k) * P + j) * P + l] = static_cast<float>(BlobFourierValue(r) / norm);
+          blob[(static_cast<std::size_t>(k) * Q + j) * Q + l] = static_cast<float>(BlobFourierValue(r) / norm);
         }
   }
   for (int iter = 0; iter < opt.iterations; ++iter) {
+    conv.grid().Fill(Complex(0, 0));  // the last round's convolution spread beyond the window
     for (std::size_t i = 0; i < cells; ++i) slot(i) = Complex(static_cast<float>(fnew[i] * fweight[i]), 0);
     Image real = InverseFft(conv, opt.threads);
     for (std::size_t i = 0; i < real.size(); ++i) real[i] *= blob[i];
