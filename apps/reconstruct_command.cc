@@ -37,9 +37,17 @@ int RunReconstructCommand(int argc, char** argv) {
   app.add_option("--pixel-size,--angpix", o.pixel_size, "Pixel size in Å (0: from the STAR file)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  bool png = false;
+  app.add_flag("--png", png, "Also write OUT.png: the map's central sections over its projections along z, y, x");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   o.threads = ApplyCommonOptions(&common);
+  if (png) {
+    const std::size_t dot = o.output.find_last_of('.'), slash = o.output.find_last_of('/');
+    o.picture =
+        (dot != std::string::npos && (slash == std::string::npos || dot > slash) ? o.output.substr(0, dot) : o.output) +
+        ".png";
+  }
   o.Check();
   std::unique_ptr<Communicator> comm = MakeCommunicator();
   // Any rank's error ends every rank (with its message) instead of leaving the others waiting.

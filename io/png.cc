@@ -42,4 +42,36 @@ void WritePng(const std::string& path, const Image& img, double lo_p, double hi_
   });
 }
 
+void WriteMapPicture(const std::string& path, const Image& v) {
+  const int nx = v.nx(), ny = v.ny(), nz = v.nz();
+  if (nx < 1 || ny < 1 || nz < 2) throw InvalidInputError(path + ": a map picture needs a volume");
+  const int side = std::max({nx, ny, nz}), zoom = std::max(1, (160 + side - 1) / side), gap = 4;
+  const int cell = side * zoom;
+  Image out(3 * cell + 4 * gap, 2 * cell + 3 * gap, 1, 0.f);
+  // Tile t of row r: sections (r = 0) or projections (r = 1) along z, y, x.
+  for (int r = 0; r < 2; ++r)
+    for (int t = 0; t < 3; ++t) {
+      const int w = t == 2 ? ny : nx, h = t == 0 ? ny : nz;  // tile axes: (x,y), (x,z), (y,z)
+      Image tile(w, h, 1, 0.f);
+      for (int b = 0; b < h; ++b)
+        for (int a = 0; a < w; ++a) {
+          double val = 0;
+          const int depth = t == 0 ? nz : (t == 1 ? ny : nx);
+          for (int d = 0; d < depth; ++d) {
+            if (r == 0 && d != depth / 2) continue;
+            const int x = t == 2 ? d : a, y = t == 0 ? b : (t == 1 ? d : a), z = t == 0 ? d : b;
+            val += v(x, y, z);
+          }
+          tile(a, b) = static_cast<float>(val);
+        }
+      const Stats s = ComputeStats(tile);
+      const double sd = s.stddev > 0 ? s.stddev : 1;
+      const int ox = gap + t * (cell + gap), oy = gap + r * (cell + gap);
+      for (int b = 0; b < h * zoom; ++b)
+        for (int a = 0; a < w * zoom; ++a)
+          out(ox + a, oy + b) = static_cast<float>((tile(a / zoom, b / zoom) - s.mean) / sd);
+    }
+  WritePng(path, out, 0.5, 99.5);
+}
+
 }  // namespace emkit

@@ -11,6 +11,9 @@ namespace emkit {
 
 // Writes an image as 8-bit PNG scaled between the given percentiles, atomically.
 void WritePng(const std::string& path, const Image& img, double low_percentile = 0.5, double high_percentile = 99.5);
+// A map at a glance: its central sections (xy, xz, yz) over its projections along z, y and x,
+// each tile normalised on its own and enlarged to at least 160 px, written atomically.
+void WriteMapPicture(const std::string& path, const Image& map);
 // Converts to 8-bit grey with the same scaling (row-major, img.nx() x img.ny()).
 std::vector<unsigned char> ToGrey8(const Image& img, double low_percentile, double high_percentile);
 

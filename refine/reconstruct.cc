@@ -13,6 +13,7 @@
 #include "core/parallel.h"
 #include "io/mrc.h"
 #include "io/particles.h"
+#include "io/png.h"
 #include "io/star.h"
 #include "refine/backprojector.h"
 #include "refine/particle_prep.h"
@@ -146,6 +147,7 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
     wo.pixel_size = apix;
     wo.kind = MrcKind::kVolume;
     WriteMrc(o.output, map, wo);
+    if (!o.picture.empty()) WriteMapPicture(o.picture, map);
   }
   r.particles = static_cast<long>(chosen.size());
   r.box = n;

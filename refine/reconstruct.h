@@ -11,8 +11,9 @@
 namespace emkit {
 
 struct ReconstructOptions {
-  std::string input;   // particles STAR with rlnAngleRot/Tilt/Psi and origins
-  std::string output;  // map (.mrc)
+  std::string input;    // particles STAR with rlnAngleRot/Tilt/Psi and origins
+  std::string output;   // map (.mrc)
+  std::string picture;  // optional PNG of the map's central sections and projections
   std::string symmetry = "C1";
   bool ctf = false;               // multiply by the CTF and weight by CTF^2 (relion_reconstruct --ctf)
   bool only_flip_phases = false;  // with ctf: use the sign of the CTF only

@@ -47,9 +47,20 @@ TEST(ReconstructCli, SameMapForAnyThreadCount) {
   auto a = testing::RunEmkitBinary("reconstruct -i " + star + " -o " + dir + "/t1.mrc --ctf --threads 1");
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_NE(a.out.find("700 particles"), std::string::npos) << a.out;  // 3 blocks of 320 (8 x box)
-  auto b = testing::RunEmkitBinary("reconstruct --i " + star + " --o " + dir + "/t2.mrc --ctf --threads 2");
+  auto b = testing::RunEmkitBinary("reconstruct --i " + star + " --o " + dir + "/t2.mrc --ctf --threads 2 --png");
   ASSERT_EQ(b.status, 0) << b.err;
   EXPECT_EQ(Slurp(dir + "/t1.mrc"), Slurp(dir + "/t2.mrc"));
+  // The picture: 3 x 2 tiles of at least 160 px (40 px map, zoom 4).
+  const std::string png = Slurp(dir + "/t2.png");
+  ASSERT_GT(png.size(), 24u);
+  auto be32 = [&](std::size_t o) {
+    return (unsigned(static_cast<unsigned char>(png[o])) << 24) |
+           (unsigned(static_cast<unsigned char>(png[o + 1])) << 16) |
+           (unsigned(static_cast<unsigned char>(png[o + 2])) << 8) | unsigned(static_cast<unsigned char>(png[o + 3]));
+  };
+  EXPECT_EQ(be32(16), 3u * 160 + 16);  // IHDR width
+  EXPECT_EQ(be32(20), 2u * 160 + 12);  // IHDR height
+  EXPECT_FALSE(std::filesystem::exists(dir + "/t1.png"));
   const Image map = ReadMrc(dir + "/t1.mrc");
   EXPECT_EQ(map.nx(), 40);
   EXPECT_EQ(map.nz(), 40);
