@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "apps/command_line.h"
 #include "core/files.h"
 #include "tests/testing.h"
 
@@ -41,9 +42,40 @@ std::vector<std::string> ListedCommands() {
   return names;
 }
 
-CommandResult ParseOnly(const std::string& args) {
-  return testing::RunCommand("EMKIT_PARSE_ONLY=1 " + std::string(EMKIT_BINARY) + " " + args);
+// `emkit args` (with parse_only: EMKIT_PARSE_ONLY=1) in this process where the command is linked
+// into it or its plugin (which then loads once, not per call), else by the binary.
+CommandResult Emkit(const std::string& args, bool parse_only = false) {
+  static const bool plugin = [] {
+    const std::string binary = EMKIT_BINARY;
+    setenv("EMKIT_PLUGIN", (binary.substr(0, binary.rfind('/') + 1) + "libemkit_plugin.so").c_str(), 0);
+    std::string help = "--help";
+    char* argv[] = {help.data(), help.data()};
+    ::testing::internal::CaptureStdout();
+    const int status = RunEmkit(2, argv);  // loads the plugin
+    ::testing::internal::GetCapturedStdout();
+    return status == 0;
+  }();
+  EXPECT_TRUE(plugin);
+  std::vector<std::string> words = {"emkit"};
+  std::istringstream in(args);
+  for (std::string w; in >> w;) words.push_back(w);
+  bool here = false;
+  for (const auto& c : Commands()) here |= words[1] == c.name;
+  if (!here)
+    return testing::RunCommand((parse_only ? "EMKIT_PARSE_ONLY=1 " : "") + std::string(EMKIT_BINARY) + " " + args);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  if (parse_only) setenv("EMKIT_PARSE_ONLY", "1", 1);
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  CommandResult r;
+  r.status = RunEmkit(static_cast<int>(argv.size()), argv.data());
+  r.err = ::testing::internal::GetCapturedStderr();
+  r.out = ::testing::internal::GetCapturedStdout();
+  unsetenv("EMKIT_PARSE_ONLY");
+  return r;
 }
+CommandResult ParseOnly(const std::string& args) { return Emkit(args, true); }
 
 // Per command: the help to read (simulate's options are on its subcommands), whether it writes an
 // output, and a minimal command line that names its input with -i and its output with -o.
@@ -81,7 +113,7 @@ TEST(CliStyle, EveryCommandHasTheSharedOptions) {
     ASSERT_NE(it, styles.end()) << name << ": a command this test does not know (add it to Styles)";
     std::string help;
     for (const auto& h : it->second.helps) {
-      const CommandResult r = RunEmkitBinary(h + " --help");
+      const CommandResult r = Emkit(h + " --help");
       EXPECT_EQ(r.status, 0) << h << " --help: " << r.err;
       help += r.out;
     }
@@ -162,7 +194,7 @@ TEST(CliStyle, OldSpellingsStillParseAndWarn) {
     EXPECT_TRUE(r.err.empty()) << r.err;
     EXPECT_TRUE(Has(r.out, c.effective)) << r.out;
     const std::string name = c.command.substr(0, c.command.find(' '));
-    const CommandResult help = RunEmkitBinary(name + " --help");
+    const CommandResult help = Emkit(name + " --help");
     EXPECT_TRUE(HasName(help.out, c.new_option)) << help.out;
     EXPECT_FALSE(HasName(help.out, c.old_option.substr(0, c.old_option.find(' ')))) << help.out;
   }
