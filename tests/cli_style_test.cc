@@ -3,11 +3,13 @@
 // still parse and warn. EMKIT_PARSE_ONLY=1 makes a command stop after parsing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "apps/command_line.h"
 #include "core/files.h"
@@ -198,6 +200,21 @@ TEST(CliStyle, OldSpellingsStillParseAndWarn) {
     EXPECT_TRUE(HasName(help.out, c.new_option)) << help.out;
     EXPECT_FALSE(HasName(help.out, c.old_option.substr(0, c.old_option.find(' ')))) << help.out;
   }
+}
+
+TEST(CliStyle, ThreadsZeroSharesTheHostsCoresBetweenItsRanks) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  unsetenv("MPI_LOCALNRANKS");
+  EXPECT_EQ(DefaultThreads(), cores);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+  EXPECT_EQ(DefaultThreads(), std::max(1, cores / 2));
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "100000", 1);
+  EXPECT_EQ(DefaultThreads(), 1);
+  unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  setenv("MPI_LOCALNRANKS", "3", 1);
+  EXPECT_EQ(DefaultThreads(), std::max(1, cores / 3));
+  unsetenv("MPI_LOCALNRANKS");
 }
 
 }  // namespace
