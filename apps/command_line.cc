@@ -137,14 +137,21 @@ void AddRangeChecks(CLI::App& app, const std::vector<RangeCheck>& checks) {
 namespace {
 // Warns for each deprecated spelling (AddDeprecatedOption) given on the command line, in `app`,
 // its option groups and the subcommands that ran.
-// The value is also recorded under the new name, for the effective options.
+// The value is also recorded under the new name, for the effective options. Under mpirun only
+// rank 0 warns.
+bool OtherMpiRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK"})
+    if (const char* v = std::getenv(name)) return std::atoi(v) != 0;
+  return false;
+}
 void WarnDeprecated(CLI::App& app) {
   const std::string prefix = kDeprecatedPrefix;
   for (CLI::Option* o : app.get_options()) {
     if (o->count() == 0 || o->get_description().rfind(prefix, 0) != 0) continue;
     const std::string new_name = o->get_description().substr(prefix.size());
-    std::fprintf(stderr, "emkit: warning: %s is deprecated; use %s\n", ("--" + o->get_lnames().front()).c_str(),
-                 new_name.c_str());
+    if (!OtherMpiRank())
+      std::fprintf(stderr, "emkit: warning: %s is deprecated; use %s\n", ("--" + o->get_lnames().front()).c_str(),
+                   new_name.c_str());
     if (CLI::Option* now = app.get_option_no_throw(new_name); now != nullptr && now->count() == 0)
       now->add_result(o->results());
   }
