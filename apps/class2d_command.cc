@@ -43,23 +43,28 @@ int RunClass2dCommand(int argc, char** argv) {
   CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too", argv[0]);
   Class2dOptions o;
   CommonOptions common;
-  common.threads = 1;
   bool no_ctf = false, no_center = false, no_png = false, overwrite = false;
-  app.add_option("--i", o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
-  app.add_option("--o", o.out_dir, "Output folder (run_itNNN_* files)")->required();
-  app.add_option("--K", o.classes, "Number of classes")->capture_default_str();
+  AddInput(app, o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
+  AddOutput(app, o.out_dir, "Output folder (run_itNNN_* files)")->required();
+  app.add_option("--K,-K", o.classes, "Number of classes")->capture_default_str();
   app.add_option("--iter", o.iterations, "Last iteration to run")->capture_default_str();
-  app.add_option("--particle-diameter", o.particle_diameter, "Mask diameter in Å (0: 90% of the box)")
+  app.add_option("--particle-diameter,--particle_diameter", o.particle_diameter,
+                 "Mask diameter in Å (0: 90% of the box)")
       ->capture_default_str();
-  app.add_option("--tau2-fudge", o.tau2_fudge, "Regularisation parameter T")->capture_default_str();
-  app.add_option("--psi-step", o.psi_step, "In-plane angular step (degrees)")->capture_default_str();
-  app.add_option("--offset-range", o.offset_range, "Translation search range (pixels)")->capture_default_str();
-  app.add_option("--offset-step", o.offset_step, "Translation search step (pixels)")->capture_default_str();
+  app.add_option("--tau2-fudge,--tau2_fudge", o.tau2_fudge, "Regularisation parameter T")->capture_default_str();
+  app.add_option("--psi-step,--psi_step", o.psi_step, "In-plane angular step (degrees)")->capture_default_str();
+  app.add_option("--offset-range,--offset_range", o.offset_range,
+                 "Translation search range (pixels of the particle images)")
+      ->capture_default_str();
+  app.add_option("--offset-step,--offset_step", o.offset_step,
+                 "Translation search step (pixels of the particle images)")
+      ->capture_default_str();
   app.add_flag("--no-ctf", no_ctf, "Ignore the CTF (default: CTF in the likelihood, like RELION --ctf)");
   app.add_flag("--ctf", o.ctf, "Use the CTF (default)");
-  app.add_flag("--only-flip-phases", o.only_flip_phases, "Use only the sign of the CTF");
-  app.add_flag("--ctf-intact-first-peak", o.ctf_intact_first_peak, "CTF = 1 until its first peak");
-  app.add_flag("--zero-mask", o.zero_mask, "Zeros outside the particle mask (default: noise)");
+  app.add_flag("--only-flip-phases,--only_flip_phases", o.only_flip_phases, "Use only the sign of the CTF");
+  app.add_flag("--ctf-intact-first-peak,--ctf_intact_first_peak", o.ctf_intact_first_peak,
+               "CTF = 1 until its first peak");
+  app.add_flag("--zero-mask,--zero_mask", o.zero_mask, "Zeros outside the particle mask (default: noise)");
   app.add_flag("--no-center-classes", no_center, "Do not re-centre class averages on their centre of mass");
   app.add_option("--references", o.references, "Starting class images (.mrcs with K sections) instead of random");
   app.add_option("--continue", o.continue_from,

@@ -18,7 +18,9 @@
 namespace emkit {
 
 void AddCommonOptions(CLI::App& app, CommonOptions* opt) {
-  app.add_option("--threads,-j", opt->threads, "Threads for every pool (emkit, OpenMP, OpenCV, torch); 0 = all cores")
+  app.add_option("--threads,-j,--j", opt->threads,
+                 "Threads for every pool (emkit, OpenMP, OpenCV, torch); 0 = all cores (under mpirun: the host's "
+                 "cores / its ranks)")
       ->capture_default_str()
       ->check(NonNegative());
   app.add_option("--seed", opt->seed, "Seed of every random choice")->capture_default_str();
@@ -26,8 +28,22 @@ void AddCommonOptions(CLI::App& app, CommonOptions* opt) {
   app.add_flag("--quiet,-q", opt->quiet, "Only warnings and errors");
 }
 
+CLI::Option* AddDeprecatedFlag(CLI::App& app, const std::string& old_name, const std::string& new_name, bool& value) {
+  return app.add_flag(old_name, value, kDeprecatedPrefix + new_name)->group("")->configurable(false);
+}
+
+int DefaultThreads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(name)) {
+      const int ranks = std::atoi(v);
+      if (ranks > 1) return std::max(1, cores / ranks);
+    }
+  return cores;
+}
+
 int ApplyCommonOptions(CommonOptions* opt) {
-  if (opt->threads <= 0) opt->threads = std::max(1u, std::thread::hardware_concurrency());
+  if (opt->threads <= 0) opt->threads = DefaultThreads();
   SetGlobalThreads(opt->threads);  // OpenCV and torch follow through their listeners (apps/plugin.cc)
   SetLogLevel(opt->verbose ? LogLevel::kDebug : opt->quiet ? LogLevel::kWarning : LogLevel::kInfo);
   return opt->threads;
@@ -118,6 +134,32 @@ void AddRangeChecks(CLI::App& app, const std::vector<RangeCheck>& checks) {
       throw InternalError(app.get_name() + ": range check for unknown option " + c.option);
 }
 
+namespace {
+// Warns for each deprecated spelling (AddDeprecatedOption) given on the command line, in `app`,
+// its option groups and the subcommands that ran.
+// The value is also recorded under the new name, for the effective options. Under mpirun only
+// rank 0 warns.
+bool OtherMpiRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK"})
+    if (const char* v = std::getenv(name)) return std::atoi(v) != 0;
+  return false;
+}
+void WarnDeprecated(CLI::App& app) {
+  const std::string prefix = kDeprecatedPrefix;
+  for (CLI::Option* o : app.get_options()) {
+    if (o->count() == 0 || o->get_description().rfind(prefix, 0) != 0) continue;
+    const std::string new_name = o->get_description().substr(prefix.size());
+    if (!OtherMpiRank())
+      std::fprintf(stderr, "emkit: warning: %s is deprecated; use %s\n", ("--" + o->get_lnames().front()).c_str(),
+                   new_name.c_str());
+    if (CLI::Option* now = app.get_option_no_throw(new_name); now != nullptr && now->count() == 0)
+      now->add_result(o->results());
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name().empty() || sub->parsed()) WarnDeprecated(*sub);
+}
+}  // namespace
+
 int ParseCommandLine(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -127,6 +169,11 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "emkit: error: %s (see '%s --help')\n", e.what(), app.get_name().c_str());
     return 2;
+  }
+  WarnDeprecated(app);
+  if (const char* only = std::getenv("EMKIT_PARSE_ONLY"); only && std::string(only) == "1") {
+    std::printf("%s", EffectiveOptionsText(app, argc, argv).c_str());
+    return 0;
   }
   return -1;
 }

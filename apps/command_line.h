@@ -19,11 +19,39 @@ struct CommonOptions {
   bool quiet = false;
 };
 
-// Adds --threads, --seed, --verbose, --quiet.
+// Adds --threads (-j, RELION's --j), --seed, --verbose, --quiet.
 void AddCommonOptions(CLI::App& app, CommonOptions* opt);
-// Resolves threads (0 -> cores) and applies them to every pool (emkit, OpenMP, OpenCV, torch)
-// and sets the log level. Returns the thread count.
+// Resolves threads (0 -> all cores; under mpirun, the host's cores / the ranks on that host) and
+// applies them to every pool (emkit, OpenMP, OpenCV, torch) and sets the log level. Returns the
+// thread count.
 int ApplyCommonOptions(CommonOptions* opt);
+// The threads that --threads 0 means: the cores of this host divided by the MPI ranks on it
+// (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS), at least 1.
+int DefaultThreads();
+
+// The input and output of every command: -i/--in (RELION: --i) and -o/--out (RELION: --o).
+// `more` adds names, comma-separated: another long name ("--micrographs") or a positional one.
+constexpr const char* kInputNames = "-i,--in,--i";
+constexpr const char* kOutputNames = "-o,--out,--o";
+template <typename T>
+CLI::Option* AddInput(CLI::App& app, T& value, const std::string& description, const std::string& more = "") {
+  return app.add_option(more.empty() ? std::string(kInputNames) : more + "," + kInputNames, value, description);
+}
+template <typename T>
+CLI::Option* AddOutput(CLI::App& app, T& value, const std::string& description) {
+  return app.add_option(kOutputNames, value, description);
+}
+
+// An old spelling of an option, kept so that scripts keep working: hidden from --help, it sets
+// the same value (in the old unit, where that differs), is left out of the effective options,
+// and ParseCommandLine prints one warning naming `new_name`.
+constexpr const char* kDeprecatedPrefix = "deprecated: use ";
+template <typename T>
+CLI::Option* AddDeprecatedOption(CLI::App& app, const std::string& old_name, const std::string& new_name, T& value) {
+  // old_name: one long name ("--radius")
+  return app.add_option(old_name, value, kDeprecatedPrefix + new_name)->group("")->configurable(false);
+}
+CLI::Option* AddDeprecatedFlag(CLI::App& app, const std::string& old_name, const std::string& new_name, bool& value);
 
 // Writes the parsed options of `app` (TOML, every option with its value or default) and the
 // command line to <dir>/emkit_<name>_options.toml, atomically.
@@ -54,7 +82,10 @@ CLI::Validator InRange(double lo, double hi);
 // Sizes that allocate: at most this many pixels along an image axis.
 constexpr int kMaxImageSide = 65536;
 
-// Parses argv; returns -1 to go on, or an exit status (help printed: 0, bad options: 2).
+// Parses argv; returns -1 to go on, or an exit status (help printed: 0, bad options: 2). Warns
+// once for each deprecated spelling used. With EMKIT_PARSE_ONLY=1 in the environment it returns
+// 0 after a successful parse, having printed the effective options (checks a command line
+// without running it).
 int ParseCommandLine(CLI::App& app, int argc, char** argv);
 
 struct Command {

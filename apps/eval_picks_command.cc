@@ -41,15 +41,19 @@ int RunEvalPicks(int argc, char** argv) {
   double threshold = -std::numeric_limits<double>::infinity();
   std::string picks_format = "auto", truth_format = "auto";
   CommonOptions common;
-  app.add_option("--picks", picks_path, "Picks: folder of per-micrograph files or a combined STAR")->required();
+  AddInput(app, picks_path, "Picks: folder of per-micrograph files or a combined STAR", "--picks")->required();
   app.add_option("--truth", truth_path, "Truth: folder of per-micrograph files or a combined STAR")->required();
-  app.add_option("--radius", radius, "Match radius (px of the micrographs); 0 = --diameter / 2")->capture_default_str();
-  app.add_option("--diameter", diameter, "Particle diameter (px), for the default radius")->capture_default_str();
+  app.add_option("--radius-px", radius, "Match radius (px of the micrographs); 0 = --diameter-px / 2")
+      ->capture_default_str();
+  AddDeprecatedOption(app, "--radius", "--radius-px", radius);
+  app.add_option("--diameter-px", diameter, "Particle diameter (px of the micrographs), for the default radius")
+      ->capture_default_str();
+  AddDeprecatedOption(app, "--diameter", "--diameter-px", diameter);
   app.add_option("--threshold", threshold, "Picks with FOM >= threshold count (default: all)");
   app.add_option("--picks-format", picks_format, "auto, star, box, csv, topaz")->capture_default_str();
   app.add_option("--truth-format", truth_format, "auto, star, box, csv, topaz")->capture_default_str();
   app.add_option("--label", label, "Name of the picks in the plot legend")->capture_default_str();
-  app.add_option("--out,-o", out, "Output folder (eval.json, pr_curve.csv, pr_curve.png)")->required();
+  AddOutput(app, out, "Output folder (eval.json, pr_curve.csv, pr_curve.png)")->required();
   std::vector<std::string> micrographs;
   double pixel_size = 0;
   app.add_option(
@@ -59,12 +63,16 @@ int RunEvalPicks(int argc, char** argv) {
       ->capture_default_str();
   bool overwrite = false;
   AddOverwriteOption(app, &overwrite);
-  AddRangeChecks(app, {{"--radius", NonNegative()}, {"--diameter", NonNegative()}, {"--pixel-size", NonNegative()}});
+  AddRangeChecks(app, {{"--radius-px", NonNegative()},
+                       {"--radius", NonNegative()},
+                       {"--diameter-px", NonNegative()},
+                       {"--diameter", NonNegative()},
+                       {"--pixel-size", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyCommonOptions(&common);
   if (radius <= 0) radius = diameter / 2;
-  if (!(radius > 0)) throw InvalidInputError("give --radius or --diameter (pixels)");
+  if (!(radius > 0)) throw InvalidInputError("give --radius-px or --diameter-px (pixels of the micrographs)");
 
   CoordinateIoOptions pio, tio;
   pio.format = ParseCoordinateFormat(picks_format);

@@ -15,17 +15,19 @@ int RunExtract(int argc, char** argv) {
   bool no_normalise = false, flip_y = false, overwrite = false;
   int height = 0;
   CommonOptions common;
-  app.add_option("--micrographs,-i", micrographs, "Micrographs STAR (names, CTF, optics)")->required();
-  app.add_option("--coordinates,-c", coordinates,
-                 "Folder of per-micrograph coordinate files (star/box/csv/topaz) or a combined STAR")
-      ->required();
-  app.add_option("--coordinates-format", format, "auto, star, box, csv, topaz")->capture_default_str();
+  AddInput(app, micrographs, "Micrographs STAR (names, CTF, optics)", "--micrographs")->required();
+  app.add_option("-c,--coords", coordinates,
+                 "Folder of per-micrograph coordinate files (star/box/csv/topaz) or a combined STAR (required)");
+  AddDeprecatedOption(app, "--coordinates", "--coords", coordinates);
+  app.add_option("--coords-format", format, "auto, star, box, csv, topaz")->capture_default_str();
+  AddDeprecatedOption(app, "--coordinates-format", "--coords-format", format);
   app.add_flag("--flip-y", flip_y, "Coordinates count y from the other edge (needs --image-height)");
-  app.add_option("--image-height", height, "Micrograph height (px) for --flip-y")->capture_default_str();
-  app.add_option("--out,-o", out, "Output folder (Particles/*.mrcs, particles.star)")->required();
+  app.add_option("--image-height", height, "Micrograph height (px of the micrographs) for --flip-y")
+      ->capture_default_str();
+  AddOutput(app, out, "Output folder (Particles/*.mrcs, particles.star)")->required();
   app.add_option("--box", opt.box, "Box size in micrograph pixels (even)")->required();
   app.add_option("--rescale", opt.rescale, "Rescale boxes to this size (Fourier); 0 = keep")->capture_default_str();
-  app.add_flag("--invert-contrast", opt.invert_contrast, "Multiply by -1 (dark particles -> white)");
+  app.add_flag("--invert-contrast,--invert_contrast", opt.invert_contrast, "Multiply by -1 (dark particles -> white)");
   app.add_flag("--no-normalise", no_normalise, "Skip background normalisation");
   app.add_option("--bg-radius", opt.bg_radius,
                  "Background outside this radius (px of the output box); 0 = 75% of half the box")
@@ -37,6 +39,10 @@ int RunExtract(int argc, char** argv) {
                        {"--bg-radius", NonNegative()}});
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  if (coordinates.empty()) {  // required, under either spelling
+    std::fprintf(stderr, "emkit: error: --coords is required (see '%s --help')\n", app.get_name().c_str());
+    return 2;
+  }
   opt.threads = ApplyCommonOptions(&common);
   opt.normalise = !no_normalise;
   CoordinateIoOptions io;

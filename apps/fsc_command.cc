@@ -17,8 +17,8 @@ int RunFscCommand(int argc, char** argv) {
   std::string out;
   double pixel_size = 0;
   CommonOptions common;
-  app.add_option("maps", maps, "Two MRC maps")->required()->expected(2);
-  app.add_option("-o,--out,--o", out, "Write OUT.star (the FSC table) and OUT.png (the plot)");
+  AddInput(app, maps, "Two MRC maps", "maps")->required()->expected(2);
+  AddOutput(app, out, "Write OUT.star (the FSC table) and OUT.png (the plot)");
   app.add_option("--pixel-size,--angpix", pixel_size, "Pixel size in Å (0: from the first map's header)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

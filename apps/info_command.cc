@@ -113,7 +113,7 @@ int RunInfo(int argc, char** argv) {
   std::vector<std::string> files;
   bool json = false;
   CommonOptions common;
-  app.add_option("files", files, "Files to describe")->required();
+  AddInput(app, files, "Files to describe", "files")->required();
   app.add_flag("--json", json, "Print one JSON document instead of text");
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

@@ -151,16 +151,20 @@ const std::vector<PickMethod> kMethods = {
 }  // namespace
 
 int RunPick(int argc, char** argv) {
-  CLI::App app("Pick particles: template matching or Laplacian of Gaussian", argv[0]);
+  CLI::App app(
+      "Pick particles with one of three methods: template matching (--method template: 2D references or "
+      "projections of a 3D map), Laplacian of Gaussian blobs (--method log: only a diameter) or a trained CNN "
+      "(--method cnn: a model from emkit train)",
+      argv[0]);
   PickCli c;
   CommonOptions common;
   std::string names;
   for (const auto& m : kMethods) names += std::string(names.empty() ? "" : "|") + m.name;
-  app.add_option("--micrographs,-i", c.micrographs, "Micrographs STAR (with CTF), or .mrc/.png/.tif files or globs")
+  AddInput(app, c.micrographs, "Micrographs STAR (with CTF), or .mrc/.png/.tif files or globs", "--micrographs")
       ->required();
   app.add_option("--pixel-size", c.pixel_size, "Micrograph pixel size (Å); 0 = from the STAR or MRC header")
       ->capture_default_str();
-  app.add_option("--out,-o", c.out, "Output folder")->required();
+  AddOutput(app, c.out, "Output folder")->required();
   app.add_option("--method", c.method, "Picking method: " + names)->capture_default_str();
   app.add_option("--diameter", c.pick.diameter, "Particle diameter (Å); required except with --method cnn (model's)");
   app.add_option("--threshold", c.threshold,
@@ -186,10 +190,12 @@ int RunPick(int argc, char** argv) {
       ->check(CLI::IsMember({"dark", "bright"}))
       ->capture_default_str();
   app.add_option("--working-pixel-size", c.pick.preprocess.working_pixel_size,
-                 "Bin to this pixel size (Å); 0 = particle diameter / --diameter-px")
+                 "Bin to this pixel size (Å); 0 = particle diameter / --binned-diameter-px")
       ->capture_default_str();
-  app.add_option("--diameter-px", c.pick.preprocess.diameter_px_target, "Particle diameter after binning (px)")
+  app.add_option("--binned-diameter-px", c.pick.preprocess.diameter_px_target,
+                 "Particle diameter after binning (px of the binned micrograph)")
       ->capture_default_str();
+  AddDeprecatedOption(app, "--diameter-px", "--binned-diameter-px", c.pick.preprocess.diameter_px_target);
   app.add_option("--highpass", c.pick.preprocess.highpass_angstrom, "High-pass the micrograph (Å); 0 = off")
       ->capture_default_str();
   app.add_option("--local-norm", c.pick.preprocess.local_normalise_angstrom,
@@ -245,6 +251,7 @@ int RunPick(int argc, char** argv) {
                        {"--border", NonNegative()},
                        {"--max-picks", NonNegative()},
                        {"--working-pixel-size", NonNegative()},
+                       {"--binned-diameter-px", InRange(1.0, double(kMaxImageSide))},
                        {"--diameter-px", InRange(1.0, double(kMaxImageSide))},
                        {"--highpass", NonNegative()},
                        {"--views", InRange(1, 100000)},
@@ -340,6 +347,7 @@ int RunPick(int argc, char** argv) {
   return 0;
 }
 
-EMKIT_REGISTER_COMMAND(RunPick, "pick", "Pick particles (template matching, LoG) into RELION autopick STARs");
+EMKIT_REGISTER_COMMAND(RunPick, "pick",
+                       "Pick particles (template matching, LoG or a trained CNN) into RELION autopick STARs");
 
 }  // namespace emkit

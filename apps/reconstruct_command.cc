@@ -15,9 +15,8 @@ int RunReconstructCommand(int argc, char** argv) {
                argv[0]);
   ReconstructOptions o;
   CommonOptions common;
-  app.add_option("-i,--in,--i", o.input, "Particles STAR file with rlnAngleRot/Tilt/Psi and rlnOriginX/YAngst")
-      ->required();
-  app.add_option("-o,--out,--o", o.output, "Output map (.mrc)")->required();
+  AddInput(app, o.input, "Particles STAR file with rlnAngleRot/Tilt/Psi and rlnOriginX/YAngst")->required();
+  AddOutput(app, o.output, "Output map (.mrc)")->required();
   app.add_option("--sym", o.symmetry, "Point group: C<n>, D<n>, T, O, I")->capture_default_str();
   app.add_flag("--ctf", o.ctf, "Correct for the CTF (images x CTF, weights CTF^2)");
   app.add_flag("--only-flip-phases,--only_flip_phases", o.only_flip_phases, "With --ctf: use only the CTF's sign");

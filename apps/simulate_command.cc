@@ -21,7 +21,7 @@ void AddOpticsOptions(CLI::App* app, O* o) {
 
 template <class O>
 void AddMapOptions(CLI::App* app, O* o) {
-  app->add_option("--map", o->maps, "MRC map(s) to project (repeatable; rlnClassNumber = which)")
+  AddInput(*app, o->maps, "MRC map(s) to project (repeatable; rlnClassNumber = which)", "--map")
       ->check(CLI::ExistingFile);
   app->add_option("--phantom", o->phantom, "Built-in phantom instead of a map: asym, asym-broken, rod, gaussian");
   app->add_option("--diameter", o->phantom_diameter, "Phantom diameter (Å)")->capture_default_str();
@@ -31,7 +31,7 @@ void AddMapOptions(CLI::App* app, O* o) {
   app->add_flag("--rescale", o->rescale, "Allow --pixel-size to differ from the map header (resample the map)");
   app->add_option("--snr", o->snr, "Signal-to-noise ratio (variance of the CTF-modulated signal / noise variance)")
       ->capture_default_str();
-  app->add_option("--out,-o", o->out, "Output folder")->required();
+  AddOutput(*app, o->out, "Output folder")->required();
 }
 
 }  // namespace

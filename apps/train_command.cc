@@ -12,29 +12,36 @@ int RunTrain(int argc, char** argv) {
   TrainOptions opt;
   CommonOptions common;
   std::string coord_format = "auto";
-  app.add_option("--micrographs,-i", opt.train.micrographs, "Training micrographs (files or folders; mrc/tif/png/jpg)")
+  AddInput(app, opt.train.micrographs, "Training micrographs (files or folders; mrc/tif/png/jpg)", "--micrographs")
       ->required();
-  app.add_option("--coords,-c", opt.train.coordinates,
+  app.add_option("-c,--coords", opt.train.coordinates,
                  "Coordinates: a folder with one file per micrograph (same stem; star/box/csv/txt) or one file")
       ->required();
   app.add_option("--valid-micrographs", opt.valid_micrographs, "Validation micrographs (files or folders)");
   app.add_option("--valid-coords", opt.valid_coordinates, "Coordinates of the validation micrographs");
   app.add_option("--valid-fraction", opt.valid_fraction, "Fraction held out for validation when no set is given")
       ->capture_default_str();
-  app.add_option("--coord-format", coord_format, "auto|star|box|csv|topaz")->capture_default_str();
+  app.add_option("--coords-format", coord_format, "auto|star|box|csv|topaz")->capture_default_str();
+  AddDeprecatedOption(app, "--coord-format", "--coords-format", coord_format);
   app.add_flag("--flip-y", opt.train.coordinate_io.flip_y, "Coordinates have y pointing up");
   app.add_option("--pixel-size", opt.train.pixel_size, "Micrograph pixel size, Å (default: MRC header)");
   app.add_option("--diameter,-d", opt.diameter_angstrom, "Particle diameter, Å");
-  app.add_option("--diameter-px", opt.diameter_px, "Particle diameter, micrograph pixels");
-  app.add_option("--binned-diameter", opt.diameter_px_target, "Particle size after binning, px")->capture_default_str();
-  app.add_option("--local-norm", opt.local_normalise_diameters,
+  app.add_option("--diameter-px", opt.diameter_px, "Particle diameter, px of the micrographs as given");
+  app.add_option("--binned-diameter-px", opt.diameter_px_target,
+                 "Particle diameter after binning (px of the binned micrograph the network sees)")
+      ->capture_default_str();
+  AddDeprecatedOption(app, "--binned-diameter", "--binned-diameter-px", opt.diameter_px_target);
+  app.add_option("--local-norm-diameters", opt.local_normalise_diameters,
                  "Normalise by the mean/std in a window of this many particle diameters around each pixel "
                  "(carbon edges, ice gradients); 0 = one robust mean/std per micrograph")
       ->capture_default_str()
       ->check(NonNegative());
+  AddDeprecatedOption(app, "--local-norm", "--local-norm-diameters", opt.local_normalise_diameters)
+      ->check(NonNegative());
   app.add_option("--highpass", opt.train.preprocess.highpass_angstrom, "High-pass, Å (0 = off)")->capture_default_str();
-  app.add_flag("--invert", opt.train.preprocess.invert, "Invert contrast after normalising");
-  app.add_option("--out,-o", opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();
+  app.add_flag("--invert-contrast", opt.train.preprocess.invert, "Invert contrast after normalising");
+  AddDeprecatedFlag(app, "--invert", "--invert-contrast", opt.train.preprocess.invert);
+  AddOutput(app, opt.out_dir, "Output folder (model.pt, checkpoint.pt, report)")->required();
   app.add_option("--cache-dir", opt.train.cache_dir, "HDF5 cache of the preprocessed set (default OUT/cache)");
   app.add_option("--arch", opt.architecture, "Network: resnet8 (receptive field 33 px) | resnet10 (65 px) | unet")
       ->capture_default_str();
@@ -90,6 +97,7 @@ int RunTrain(int argc, char** argv) {
                        {"--pixel-size", NonNegative()},
                        {"--diameter", NonNegative()},
                        {"--diameter-px", NonNegative()},
+                       {"--binned-diameter-px", InRange(4.0, 128.0)},
                        {"--binned-diameter", InRange(4.0, 128.0)},
                        {"--highpass", NonNegative()},
                        {"--width", InRange(1, 1024)},

@@ -22,8 +22,8 @@ TEST(CnnRealSlowTest, PuTrainingFindsLabelledRibosomesOnTheTestSplit) {
   r = testing::RunEmkitBinary("pick --method cnn --model " + out + "/train/model.pt -i '" + d +
                               "/test/images/*.png' --pixel-size 5.4 --threads 2 -q -o " + out + "/pick");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = testing::RunEmkitBinary("eval-picks --picks " + out + "/pick --truth " + d + "/test/coords --radius 28.5 -q -o " +
-                              out + "/eval");
+  r = testing::RunEmkitBinary("eval-picks --picks " + out + "/pick --truth " + d +
+                              "/test/coords --radius-px 28.5 -q -o " + out + "/eval");
   ASSERT_EQ(r.status, 0) << r.err;
   auto e = nlohmann::json::parse(ReadTextFile(out + "/eval/eval.json"))["overall"];
   // Labels are incomplete, so precision is only a lower bound; recall is what must hold.

@@ -76,7 +76,8 @@ TEST(PickCli, TemplateAndLogPickAndEvaluate) {
   for (const char* l : {"rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit",
                         "rlnClassNumber", "rlnAnglePsi"})
     EXPECT_TRUE(t.Has(l)) << l;
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/tmpl --truth " + dir + "/truth --diameter 26 -o " + dir + "/ev");
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/tmpl --truth " + dir + "/truth --diameter-px 26 -o " + dir +
+                     "/ev");
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(ReadTextFile(dir + "/ev/eval.json"));
   EXPECT_EQ(j["overall"]["truth"].get<int>(), 40);
@@ -86,7 +87,7 @@ TEST(PickCli, TemplateAndLogPickAndEvaluate) {
   EXPECT_NE(ReadTextFile(dir + "/ev/pr_curve.csv").find("threshold,precision,recall,f1"), std::string::npos);
   // The combined STAR evaluates the same as the folder.
   r = RunEmkitBinary("eval-picks --picks " + dir + "/tmpl/coordinates.star --truth " + dir +
-                     "/truth --diameter 26 -o " + dir + "/ev2");
+                     "/truth --diameter-px 26 -o " + dir + "/ev2");
   ASSERT_EQ(r.status, 0) << r.err;
   auto j2 = nlohmann::json::parse(ReadTextFile(dir + "/ev2/eval.json"));
   EXPECT_EQ(j2["overall"]["f1"], j["overall"]["f1"]);
@@ -94,7 +95,7 @@ TEST(PickCli, TemplateAndLogPickAndEvaluate) {
   r = RunEmkitBinary("pick -i " + dir + "/mics/mic_1.mrc " + dir + "/mics/mic_2.mrc -o " + dir +
                      "/log --method log --diameter 80 --threshold 2 --threads 2");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + dir + "/truth --radius 13 -o " + dir + "/evl");
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + dir + "/truth --radius-px 13 -o " + dir + "/evl");
   ASSERT_EQ(r.status, 0) << r.err;
   auto jl = nlohmann::json::parse(ReadTextFile(dir + "/evl/eval.json"));
   EXPECT_GE(jl["overall"]["recall"].get<double>(), 0.9) << jl.dump(1);
@@ -118,7 +119,7 @@ TEST(PickCli, LogThresholdAdaptsToEachMicrograph) {
     EXPECT_EQ(picks.size(), m["picks"].get<std::size_t>());
     for (const auto& p : picks) EXPECT_GE(p.fom, t);
   }
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + dir + "/truth --radius 13 -o " + dir + "/ev");
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + dir + "/truth --radius-px 13 -o " + dir + "/ev");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto e = nlohmann::json::parse(ReadTextFile(dir + "/ev/eval.json"))["overall"];
   EXPECT_GE(e["recall"].get<double>(), 0.9) << e.dump(1);

@@ -37,7 +37,7 @@ TEST(PickQuality, TemplateBeatsLogOnSimulatedMicrographsWithDecoys) {
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* m : {"template", "log"}) {
     r = RunEmkitBinary(std::string("eval-picks --picks ") + dir + "/" + m + " --truth " + dir +
-                       "/sim/truth --diameter 50 -q -o " + dir + "/eval_" + m);
+                       "/sim/truth --diameter-px 50 -q -o " + dir + "/eval_" + m);
     ASSERT_EQ(r.status, 0) << r.err;
   }
   const auto t = Overall(dir + "/eval_template"), l = Overall(dir + "/eval_log");
@@ -57,7 +57,7 @@ TEST(PickQuality, LogOnRealEmpiar10028) {
                           "--threshold 0 --threads 2 -q -o " +
                           dir + "/log");
   ASSERT_EQ(r.status, 0) << r.err;
-  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + test + "/coords --radius 28.5 -q -o " + dir +
+  r = RunEmkitBinary("eval-picks --picks " + dir + "/log --truth " + test + "/coords --radius-px 28.5 -q -o " + dir +
                      "/eval");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto e = Overall(dir + "/eval");

@@ -43,7 +43,7 @@ timed real_train "$E" train -i "$D/train/images" -c "$D/train/coords" --valid-mi
 T=$(threshold "$R/train/training_report.json")
 timed real_pick "$E" pick --method cnn --model "$R/train/model.pt" -i "$D/test/images/*.png" --pixel-size 5.4 \
   --threshold -6 --overlays --threads "$THREADS" -q -o "$R/pick"
-"$E" eval-picks --picks "$R/pick" --truth "$D/test/coords" --radius 28.5 --threshold "$T" --label "emkit cnn" \
+"$E" eval-picks --picks "$R/pick" --truth "$D/test/coords" --radius-px 28.5 --threshold "$T" --label "emkit cnn" \
   -q -o "$R/eval" > "$R/eval.txt"
 
 # 2. Simulated micrographs at two SNRs.
@@ -68,11 +68,11 @@ for snr in $SNRS; do
   timed "log_$snr" "$E" pick -i "$S/micrographs.star" -o "$S/log" --method log --diameter 250 --threshold 0 \
     --threads "$THREADS" --quiet
   # Only micrographs 11-30 have truth here: the training micrographs are ignored by eval-picks.
-  "$E" eval-picks --picks "$S/cnn/pick" --truth "$S/truth_test" --diameter 50 --threshold "$T" --label "emkit cnn" \
+  "$E" eval-picks --picks "$S/cnn/pick" --truth "$S/truth_test" --diameter-px 50 --threshold "$T" --label "emkit cnn" \
     -q -o "$S/eval_cnn" > /dev/null
-  "$E" eval-picks --picks "$S/template" --truth "$S/truth_test" --diameter 50 --threshold 0.25 \
+  "$E" eval-picks --picks "$S/template" --truth "$S/truth_test" --diameter-px 50 --threshold 0.25 \
     --label "emkit template" -q -o "$S/eval_template" > /dev/null
-  "$E" eval-picks --picks "$S/log" --truth "$S/truth_test" --diameter 50 --threshold 1 --label "emkit LoG" \
+  "$E" eval-picks --picks "$S/log" --truth "$S/truth_test" --diameter-px 50 --threshold 1 --label "emkit LoG" \
     -q -o "$S/eval_log" > /dev/null
 done
 

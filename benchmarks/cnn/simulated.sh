@@ -57,7 +57,7 @@ for snr in $SNRS; do
     --threads "$THREADS" -q
   for m in cnn template log; do
     picks=$S/$m; [ $m = cnn ] && picks=$S/cnn/pick
-    "$E" eval-picks --picks "$picks" --truth "$S/truth_test" --diameter "$DIAM_PX" --threshold=-1e9 --label "emkit $m" \
+    "$E" eval-picks --picks "$picks" --truth "$S/truth_test" --diameter-px "$DIAM_PX" --threshold=-1e9 --label "emkit $m" \
       -q -o "$S/eval_$m" > /dev/null
   done
   $PY benchmarks/cnn/errors.py "$S" "$S/cnn/pick" "$T" 11 30 "$($PY -c "print(5 / $PIXEL)")" > "$S/cnn_errors.txt"

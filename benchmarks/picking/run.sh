@@ -52,14 +52,14 @@ for snr in $SNRS; do
       >"$S/relion_log/log.txt" 2>&1
   fi
   # Evaluation: radius = half the diameter (25 px); operating thresholds = each program's default.
-  "$E" eval-picks --picks "$S/emkit_template" --truth "$S/truth.star" --diameter 50 --threshold 0.28 \
+  "$E" eval-picks --picks "$S/emkit_template" --truth "$S/truth.star" --diameter-px 50 --threshold 0.28 \
       --label "emkit template" -o "$S/eval_emkit_template" --quiet
-  "$E" eval-picks --picks "$S/emkit_log" --truth "$S/truth.star" --diameter 50 --threshold 2.8 \
+  "$E" eval-picks --picks "$S/emkit_log" --truth "$S/truth.star" --diameter-px 50 --threshold 2.8 \
       --label "emkit LoG" -o "$S/eval_emkit_log" --quiet
   "$E" eval-picks --picks "$(dirname "$(find "$S/relion_template" -name '*_autopick.star' | head -1)")" \
-      --truth "$S/truth.star" --diameter 50 --threshold 0.25 --label "relion template" -o "$S/eval_relion_template" --quiet
+      --truth "$S/truth.star" --diameter-px 50 --threshold 0.25 --label "relion template" -o "$S/eval_relion_template" --quiet
   "$E" eval-picks --picks "$(dirname "$(find "$S/relion_log" -name '*_autopick.star' | head -1)")" \
-      --truth "$S/truth.star" --diameter 50 --label "relion LoG" -o "$S/eval_relion_log" --quiet
+      --truth "$S/truth.star" --diameter-px 50 --label "relion LoG" -o "$S/eval_relion_log" --quiet
 done
 
 # Real micrographs: EMPIAR-10028 test split (8-bit PNG, ~5.4 A/px, ribosome ~57 px = ~308 A).
@@ -73,9 +73,9 @@ timed real_log "$E" pick -i "$T/images/*.png" --pixel-size 5.4 -o "$R/emkit_log"
 timed real_template "$E" pick -i "$T/images/*.png" --pixel-size 5.4 -o "$R/emkit_template" --method template \
     --reference-map "$MAP" --reference-pixel-size 6 --views 10 --diameter 308 --threshold 0.05 --threads "$THREADS" \
     --overlays --quiet
-"$E" eval-picks --picks "$R/emkit_log" --truth "$T/coords" --radius 28.5 --threshold 2.8 --label "emkit LoG" \
+"$E" eval-picks --picks "$R/emkit_log" --truth "$T/coords" --radius-px 28.5 --threshold 2.8 --label "emkit LoG" \
     -o "$R/eval_emkit_log" --quiet
-"$E" eval-picks --picks "$R/emkit_template" --truth "$T/coords" --radius 28.5 --threshold 0.28 \
+"$E" eval-picks --picks "$R/emkit_template" --truth "$T/coords" --radius-px 28.5 --threshold 0.28 \
     --label "emkit template" -o "$R/eval_emkit_template" --quiet
 
 # 4096^2 timing target: 1.25 A/px, binned to 5 A/px (1024^2), 10 references x 36 rotations.

@@ -17,7 +17,7 @@ t1=$(date +%s.%N)
 t2=$(date +%s.%N)
 for m in template log; do
   thr=$(/usr/bin/python3 -c "import json; print(json.load(open('$out/$m/pick_summary.json'))['threshold'])")
-  "$EMKIT" eval-picks --picks "$out/$m" --truth "$sim/truth" --diameter 50 --threshold "$thr" --label "$m" \
+  "$EMKIT" eval-picks --picks "$out/$m" --truth "$sim/truth" --diameter-px 50 --threshold "$thr" --label "$m" \
     --micrographs "$sim/micrographs/mic_0001.mrc" -q -o "$out/eval_$m" > "$out/eval_$m.txt"
 done
 tmpl_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')

@@ -29,7 +29,7 @@ threshold=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[
   "$out/train/training_report.json")
 mkdir -p "$out/truth_test"
 cp "$sim/truth/mic_0005.star" "$sim/truth/mic_0006.star" "$out/truth_test/"
-"$EMKIT" eval-picks --picks "$out/pick_ranking" --truth "$out/truth_test" --diameter 50 --threshold "$threshold" \
+"$EMKIT" eval-picks --picks "$out/pick_ranking" --truth "$out/truth_test" --diameter-px 50 --threshold "$threshold" \
   --label cnn -q -o "$out/eval" > "$out/eval.txt"
 train_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 pick_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.1f", b-a}')

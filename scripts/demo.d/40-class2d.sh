@@ -16,7 +16,7 @@ fi
 K=6
 ITER=8
 t0=$(date +%s.%N)
-"$EMKIT" class2d --i "$input" --o "$out" --K $K --iter $ITER --particle-diameter 220 --psi-step 12 \
+"$EMKIT" class2d -i "$input" -o "$out" --K $K --iter $ITER --particle-diameter 220 --psi-step 12 \
   --offset-range 4 --offset-step 2 --zero-mask --threads "$THREADS" --seed "$SEED" "${extra[@]}" -q > "$out.log" 2>&1 \
   || { cat "$out.log"; exit 1; }
 t1=$(date +%s.%N)
