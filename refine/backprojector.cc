@@ -51,6 +51,25 @@ inline __int128 ToFixed(double v) {
   return std::fabs(x) < 9.2e18 ? static_cast<__int128>(static_cast<int64_t>(x)) : static_cast<__int128>(x);
 }
 
+// Slice pixel (x, y) -> padded volume coordinates pad * A^T (x, y, 0), kept when within the
+// inserted sphere. Pixels exactly on the r_max circle (x^2 + y^2 = r_max^2) are kept whatever the
+// rounding of their rotated coordinates (RELION's r2 > max_r2 test keeps or drops them by rounding).
+struct SliceMap {
+  double a00, a01, a10, a11, a20, a21, max_r2;
+  SliceMap(const Mat3& a, int pad, int r_max) {
+    const double p = pad;
+    a00 = a(0, 0) * p, a01 = a(1, 0) * p, a10 = a(0, 1) * p, a11 = a(1, 1) * p, a20 = a(0, 2) * p, a21 = a(1, 2) * p;
+    const int rp = RoundInt(r_max * pad);
+    max_r2 = double(rp) * rp * (1 + 1e-12);
+  }
+  bool Map(int x, int y, double* xp, double* yp, double* zp) const {
+    *xp = a00 * x + a01 * y;
+    *yp = a10 * x + a11 * y;
+    *zp = a20 * x + a21 * y;
+    return *xp * *xp + *yp * *yp + *zp * *zp <= max_r2;
+  }
+};
+
 }  // namespace
 
 double BlobFourierValue(double r) {
@@ -103,14 +122,7 @@ void BackProjector::Insert(const FourierGrid& f, const float* w, const Mat3& a, 
   const int n = box_, hx = n / 2 + 1;
   EMKIT_CHECK(!f.is_3d() && f.logical_nx() == n && f.logical_ny() == n,
               "back-projector: image transform of the wrong size");
-  const int rp = RoundInt(r_max_ * pad_);
-  // Pixels exactly on the r_max circle (x^2 + y^2 = r_max^2) are inserted whatever the rounding of
-  // their rotated coordinates (RELION's r2 > max_r2 test keeps or drops them by rounding noise).
-  const double max_r2 = double(rp) * rp * (1 + 1e-12);
-  // Slice coordinates (x, y) -> padded volume coordinates pad * A^T (x, y, 0).
-  const double p = pad_;
-  const double a00 = a(0, 0) * p, a01 = a(1, 0) * p, a10 = a(0, 1) * p, a11 = a(1, 1) * p, a20 = a(0, 2) * p,
-               a21 = a(1, 2) * p;
+  const SliceMap map(a, pad_, r_max_);
   const Complex* fd = f.data();
   // exp(-2 pi i (x sx + y sy) / n) = ex[x] ey[row]: two short tables instead of a sincos per pixel.
   const bool shifted = shift_x != 0 || shift_y != 0;
@@ -129,8 +141,8 @@ void BackProjector::Insert(const FourierGrid& f, const float* w, const Mat3& a, 
     for (int x = first_x; x < hx; ++x) {
       const float wt = w ? w[static_cast<std::size_t>(i) * hx + x] : 1.0f;
       if (wt <= 0) continue;
-      const double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
-      if (xp * xp + yp * yp + zp * zp > max_r2) continue;
+      double xp, yp, zp;
+      if (!map.Map(x, y, &xp, &yp, &zp)) continue;
       std::complex<double> v(fd[static_cast<std::size_t>(i) * hx + x]);
       if (shifted) v *= ex[x] * ey[i];
       Accumulate(xp, yp, zp, v, wt);
@@ -140,18 +152,14 @@ void BackProjector::Insert(const FourierGrid& f, const float* w, const Mat3& a, 
 
 void BackProjector::InsertPixels(const int* kx, const int* ky, int count, const float* re, const float* im,
                                  const float* w, const Mat3& a) {
-  const int rp = RoundInt(r_max_ * pad_);
-  const double max_r2 = double(rp) * rp * (1 + 1e-12);
-  const double p = pad_;
-  const double a00 = a(0, 0) * p, a01 = a(1, 0) * p, a10 = a(0, 1) * p, a11 = a(1, 1) * p, a20 = a(0, 2) * p,
-               a21 = a(1, 2) * p;
+  const SliceMap map(a, pad_, r_max_);
   for (int i = 0; i < count; ++i) {
     const int x = kx[i], y = ky[i];
     if (x == 0 && y < 0) continue;
     const float wt = w[i];
     if (wt <= 0) continue;
-    const double xp = a00 * x + a01 * y, yp = a10 * x + a11 * y, zp = a20 * x + a21 * y;
-    if (xp * xp + yp * yp + zp * zp > max_r2) continue;
+    double xp, yp, zp;
+    if (!map.Map(x, y, &xp, &yp, &zp)) continue;
     Accumulate(xp, yp, zp, std::complex<double>(re[i], im[i]), wt);
   }
 }

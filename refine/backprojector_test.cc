@@ -10,55 +10,10 @@
 #include "core/fft.h"
 #include "core/projector.h"
 #include "core/random.h"
+#include "refine/test_maps.h"
 
 namespace emkit {
 namespace {
-
-struct Blob {
-  double x, y, z, sigma, amplitude;
-};
-
-// Sum of Gaussians centred at n/2 + (x, y, z).
-Volume Blobs(int n, const std::vector<Blob>& blobs) {
-  Volume v(n, n, n);
-  const int c = n / 2;
-  for (int z = 0; z < n; ++z)
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
-        double s = 0;
-        for (const Blob& b : blobs) {
-          const double dx = x - c - b.x, dy = y - c - b.y, dz = z - c - b.z;
-          s += b.amplitude * std::exp(-(dx * dx + dy * dy + dz * dz) / (2 * b.sigma * b.sigma));
-        }
-        v(x, y, z) = static_cast<float>(s);
-      }
-  return v;
-}
-
-// An asymmetric, chiral arrangement of blobs.
-std::vector<Blob> Chiral() {
-  return {{0, 0, 0, 1.5, 1}, {6, 0, 0, 1.2, 1}, {6, 5, 1, 1.2, 1}, {6, 5, 7, 1.2, 1}, {-4, -3, -2, 1.5, 0.7}};
-}
-
-// Pearson correlation of two maps inside a sphere of radius r around the centre.
-double Correlation(const Volume& a, const Volume& b, double r) {
-  const int n = a.nx(), c = n / 2;
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, cnt = 0;
-  for (int z = 0; z < n; ++z)
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
-        if ((x - c) * (x - c) + (y - c) * (y - c) + (z - c) * (z - c) > r * r) continue;
-        const double va = a(x, y, z), vb = b(x, y, z);
-        sa += va;
-        sb += vb;
-        saa += va * va;
-        sbb += vb * vb;
-        sab += va * vb;
-        cnt += 1;
-      }
-  const double cov = sab / cnt - sa / cnt * sb / cnt;
-  return cov / std::sqrt((saa / cnt - sa * sa / cnt / cnt) * (sbb / cnt - sb * sb / cnt / cnt));
-}
 
 // Uniform random orientations (rot, psi uniform; cos(tilt) uniform).
 std::vector<Euler> RandomOrientations(int count, uint64_t seed) {
@@ -88,15 +43,15 @@ Volume ReconstructFromSections(const Volume& map, const std::vector<Euler>& view
 
 TEST(BackProjector, SectionsOfAMapReconstructTheMapWithItsHandAndScale) {
   const int n = 32;
-  const Volume truth = Blobs(n, Chiral());
+  const Volume truth = testing::Blobs(n, testing::ChiralBlobs());
   const Volume rec = ReconstructFromSections(truth, RandomOrientations(600, 7), "C1");
-  EXPECT_GT(Correlation(rec, truth, n / 2 - 2), 0.99);
+  EXPECT_GT(testing::CorrelationInSphere(rec, truth, n / 2 - 2), 0.99);
   // The mirror image (z -> -z) is a different map: a hand flip would correlate with it instead.
   Volume mirror(n, n, n);
   for (int z = 0; z < n; ++z)
     for (int y = 0; y < n; ++y)
       for (int x = 0; x < n; ++x) mirror(x, y, z) = truth(x, y, (n - z) % n);
-  EXPECT_LT(Correlation(rec, mirror, n / 2 - 2), 0.8);
+  EXPECT_LT(testing::CorrelationInSphere(rec, mirror, n / 2 - 2), 0.8);
   // Greyscale: the projector's sections are line integrals, so the map comes back at its scale.
   double st = 0, sr = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
@@ -109,25 +64,25 @@ TEST(BackProjector, SectionsOfAMapReconstructTheMapWithItsHandAndScale) {
 TEST(BackProjector, SymmetryRecoversASymmetricMapFromViewsOfTheAsymmetricUnit) {
   const int n = 32;
   const SymmetryGroup d2("D2");
-  std::vector<Blob> blobs;
+  std::vector<testing::Blob> blobs;
   for (const Mat3& m : d2.matrices())
-    for (const Blob& b : Chiral()) {
+    for (const testing::Blob& b : testing::ChiralBlobs()) {
       const auto p = m * std::array<double, 3>{b.x, b.y, b.z};
       blobs.push_back({p[0], p[1], p[2], b.sigma, b.amplitude});
     }
-  const Volume truth = Blobs(n, blobs);
+  const Volume truth = testing::Blobs(n, blobs);
   // 10 views: too few for C1 at this size, more nearly enough with the four-fold redundancy of D2.
   const std::vector<Euler> views = RandomOrientations(10, 11);
-  const double c1 = Correlation(ReconstructFromSections(truth, views, "C1"), truth, n / 2 - 2);
+  const double c1 = testing::CorrelationInSphere(ReconstructFromSections(truth, views, "C1"), truth, n / 2 - 2);
   const Volume sym = ReconstructFromSections(truth, views, "D2", 2);
-  const double cd2 = Correlation(sym, truth, n / 2 - 2);
+  const double cd2 = testing::CorrelationInSphere(sym, truth, n / 2 - 2);
   EXPECT_GT(cd2, c1 + 0.02);
   EXPECT_GT(cd2, 0.97);
 }
 
 TEST(BackProjector, ThreadsDoNotChangeTheSymmetrisedMap) {
   const int n = 24;
-  const Volume truth = Blobs(n, Chiral());
+  const Volume truth = testing::Blobs(n, testing::ChiralBlobs());
   const auto views = RandomOrientations(50, 3);
   const Volume a = ReconstructFromSections(truth, views, "O", 1);
   const Volume b = ReconstructFromSections(truth, views, "O", 2);
@@ -136,7 +91,7 @@ TEST(BackProjector, ThreadsDoNotChangeTheSymmetrisedMap) {
 
 TEST(BackProjector, FixedPointSumsDoNotDependOnTheSplit) {
   const int n = 24;
-  const Volume truth = Blobs(n, Chiral());
+  const Volume truth = testing::Blobs(n, testing::ChiralBlobs());
   const Projector proj(truth, 1.0);
   const auto views = RandomOrientations(30, 5);
   BackProjector one(n, 2), part(n, 2);

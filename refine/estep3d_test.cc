@@ -13,34 +13,14 @@
 #include "refine/estep2d.h"
 #include "refine/orientations.h"
 #include "refine/particle_prep.h"
+#include "refine/test_maps.h"
 
 namespace emkit {
 namespace {
 
-Volume ChiralBlobs(int n) {
-  struct B {
-    double x, y, z, s, a;
-  };
-  const B blobs[] = {
-      {0, 0, 0, 1.5, 1}, {6, 0, 0, 1.2, 1}, {6, 5, 1, 1.2, 1}, {6, 5, 7, 1.2, 1}, {-4, -3, -2, 1.5, 0.7}};
-  Volume v(n, n, n);
-  const int c = n / 2;
-  for (int z = 0; z < n; ++z)
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
-        double s = 0;
-        for (const B& b : blobs) {
-          const double dx = x - c - b.x, dy = y - c - b.y, dz = z - c - b.z;
-          s += b.a * std::exp(-(dx * dx + dy * dy + dz * dz) / (2 * b.s * b.s));
-        }
-        v(x, y, z) = static_cast<float>(s);
-      }
-  return v;
-}
-
 TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
   const int n = 32, count = 60;
-  const Volume map = ChiralBlobs(n);
+  const Volume map = testing::Blobs(n, testing::ChiralBlobs());
   const Projector proj(map, 1.0);
   const SymmetryGroup c1("C1");
   const HealpixGrid grid = MakeHealpixGrid(2, c1);  // 15 degrees, 4608 orientations

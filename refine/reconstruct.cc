@@ -106,12 +106,8 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
     for (int c = b * kBlock; c < end; ++c) {
       const int i = chosen[c];
       const Particle& p = set.particles[i];
-      const Image img = reader.Read(i);
-      for (float v : img)
-        if (!std::isfinite(v))
-          throw InvalidInputError(o.input + ": particle " + std::to_string(i + 1) + " (" + p.image_name +
-                                  ") has non-finite pixels");
-      FourierGrid f = CentredFft(img);
+      // (The reader refused NaN/Inf particles when it was made.)
+      FourierGrid f = CentredFft(reader.Read(i));
       const double ox = p.origin_x_angst / origin_apix, oy = p.origin_y_angst / origin_apix;
       Grid<float> w;
       if (o.ctf) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/mrc.h"
+#include "refine/test_maps.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -19,21 +20,6 @@ std::string Slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Pearson correlation inside a sphere of radius r around the centre.
-double Correlation(const Image& a, const Image& b, double r) {
-  const int n = a.nx(), c = n / 2;
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, cnt = 0;
-  for (int z = 0; z < n; ++z)
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
-        if ((x - c) * (x - c) + (y - c) * (y - c) + (z - c) * (z - c) > r * r) continue;
-        const double va = a(x, y, z), vb = b(x, y, z);
-        sa += va, sb += vb, saa += va * va, sbb += vb * vb, sab += va * vb, cnt += 1;
-      }
-  const double cov = sab / cnt - sa / cnt * sb / cnt;
-  return cov / std::sqrt((saa / cnt - sa * sa / cnt / cnt) * (sbb / cnt - sb * sb / cnt / cnt));
 }
 
 TEST(ReconstructCli, SameMapForAnyThreadCount) {
@@ -74,7 +60,7 @@ TEST(ReconstructCli, SameMapForAnyThreadCount) {
   auto d = testing::RunEmkitBinary("reconstruct -i " + star + " -o " + dir + "/lp.mrc --ctf --maxres 20");
   ASSERT_EQ(d.status, 0) << d.err;
   EXPECT_NE(d.out.find("Fourier radius 10 px"), std::string::npos) << d.out;
-  EXPECT_GT(Correlation(ReadMrc(dir + "/lp.mrc"), map, 18), 0.8);
+  EXPECT_GT(testing::CorrelationInSphere(ReadMrc(dir + "/lp.mrc"), map, 18), 0.8);
 }
 
 TEST(ReconstructCli, BadInputIsNamed) {
@@ -122,7 +108,8 @@ TEST(ReconstructCli, KeepsTheHandOfAnAsymmetricMap) {
       for (int x = 0; x < n; ++x) mirror(x, y, z) = truth(x, y, (n - z) % n);
   // The map's power beyond Nyquist (the corners of its transform) is not in any reconstruction, so
   // the real-space correlation stays below 1 (0.84, as relion_reconstruct's).
-  const double same = Correlation(rec, truth, n / 2 - 2), flipped = Correlation(rec, mirror, n / 2 - 2);
+  const double same = testing::CorrelationInSphere(rec, truth, n / 2 - 2),
+               flipped = testing::CorrelationInSphere(rec, mirror, n / 2 - 2);
   EXPECT_GT(same, 0.8);
   EXPECT_LT(flipped, same - 0.2) << "same " << same << " mirror " << flipped;
 }
