@@ -99,6 +99,10 @@ int RunSimulate(int argc, char** argv) {
   ma->add_option("--bfactor-max", m.bfactor_max, "Largest per-micrograph B-factor (Å^2)")->capture_default_str();
   ma->add_option("--noise-colour", m.noise_colour, "Fraction of noise power at low frequency (0 = white)")
       ->capture_default_str();
+  ma->add_option("--ice-ctf", m.ice_ctf,
+                 "Fraction of the noise power that passes the CTF (ice phase contrast: Thon rings as in real "
+                 "micrographs; 0 = white/coloured noise only)")
+      ->capture_default_str();
   ma->add_option("--mtf", m.mtf, "Detector MTF: sinc(pi f/2)^mtf per axis on signal and noise (0 = none)")
       ->capture_default_str();
   ma->add_option("--ice-gradient", m.ice_gradient, "Slow ice-thickness background (noise sigmas)")

@@ -374,6 +374,9 @@ MicrographSet ReadMicrographs(const std::string& path) {
       m.ctf.defocus_angle = table->GetDouble(r, "rlnDefocusAngle", 0);
       m.ctf.phase_shift = table->GetDouble(r, "rlnPhaseShift", 0);
       m.ctf.bfactor = table->GetDouble(r, "rlnCtfBfactor", 0);
+      m.ctf_max_resolution = table->GetDouble(r, "rlnCtfMaxResolution", 0);
+      m.ctf_figure_of_merit = table->GetDouble(r, "rlnCtfFigureOfMerit", 0);
+      if (table->Has("rlnCtfImage")) m.ctf_image = table->Get(r, "rlnCtfImage");
     }
     set.micrographs.push_back(m);
   }
@@ -396,10 +399,28 @@ void WriteMicrographs(const std::string& path, const MicrographSet& set) {
   for (const char* l : {"rlnMicrographName", "rlnOpticsGroup", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle",
                         "rlnPhaseShift", "rlnCtfBfactor"})
     t.AddColumn(l);
-  for (const auto& m : set.micrographs)
-    t.AddRow({m.name, std::to_string(m.optics_group), FormatStarNumber(m.ctf.defocus_u),
-              FormatStarNumber(m.ctf.defocus_v), FormatStarNumber(m.ctf.defocus_angle),
-              FormatStarNumber(m.ctf.phase_shift), FormatStarNumber(m.ctf.bfactor)});
+  bool fitted = false, images = false;  // CTF estimation's columns, as RELION's CtfFind job writes them
+  for (const auto& m : set.micrographs) {
+    fitted |= m.ctf_max_resolution > 0;
+    images |= !m.ctf_image.empty();
+  }
+  if (images) t.AddColumn("rlnCtfImage");
+  if (fitted)
+    for (const char* l : {"rlnCtfAstigmatism", "rlnCtfFigureOfMerit", "rlnCtfMaxResolution"}) t.AddColumn(l);
+  for (const auto& m : set.micrographs) {
+    std::vector<std::string> row = {m.name,
+                                    std::to_string(m.optics_group),
+                                    FormatStarNumber(m.ctf.defocus_u),
+                                    FormatStarNumber(m.ctf.defocus_v),
+                                    FormatStarNumber(m.ctf.defocus_angle),
+                                    FormatStarNumber(m.ctf.phase_shift),
+                                    FormatStarNumber(m.ctf.bfactor)};
+    if (images) row.push_back(m.ctf_image.empty() ? "None" : m.ctf_image);
+    if (fitted)
+      for (double v : {m.ctf.defocus_u - m.ctf.defocus_v, m.ctf_figure_of_merit, m.ctf_max_resolution})
+        row.push_back(FormatStarNumber(v));
+    t.AddRow(std::move(row));
+  }
   out.Add(std::move(t));
   WriteStar(path, out);
 }

@@ -62,6 +62,10 @@ struct MicrographEntry {
   int optics_group = 1;
   bool has_ctf = false;
   CtfParams ctf;
+  // From CTF estimation (emkit ctf, CTFFIND): written when > 0 / not empty.
+  double ctf_max_resolution = 0;   // rlnCtfMaxResolution (Å)
+  double ctf_figure_of_merit = 0;  // rlnCtfFigureOfMerit
+  std::string ctf_image;           // rlnCtfImage ("Spectra/mic.ctf:mrc")
 };
 struct MicrographSet {
   std::vector<OpticsGroup> optics;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/image.h"
+
 namespace emkit {
 
 struct PlotCurve {
@@ -26,5 +28,9 @@ struct LinePlot {
 
 // Writes the plot atomically; throws IoError naming the file.
 void WriteLinePlotPng(const std::string& path, const LinePlot& plot);
+// A grey picture (scaled from its minimum to its maximum, fitted to the plot's height) with a
+// caption in its top-left corner, beside the plot, in one PNG written atomically.
+void WritePictureAndPlotPng(const std::string& path, const Image& picture, const std::string& caption,
+                            const LinePlot& plot);
 
 }  // namespace emkit

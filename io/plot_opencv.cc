@@ -17,9 +17,7 @@ std::string DefaultTick(double v) {
   return buf;
 }
 
-}  // namespace
-
-void WriteLinePlotPng(const std::string& path, const LinePlot& p) {
+cv::Mat DrawLinePlot(const LinePlot& p) {
   const int w = 640, h = 560, left = 70, right = 20, top = 40, bottom = 60;
   cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
   const double xr = p.x_max > p.x_min ? p.x_max - p.x_min : 1, yr = p.y_max > p.y_min ? p.y_max - p.y_min : 1;
@@ -64,9 +62,49 @@ void WriteLinePlotPng(const std::string& path, const LinePlot& p) {
     cv::line(img, {X(p.x_min) + 10, ly - 5}, {X(p.x_min) + 40, ly - 5}, col, 3);
     cv::putText(img, cu.label, {X(p.x_min) + 48, ly}, cv::FONT_HERSHEY_SIMPLEX, 0.5, black, 1, cv::LINE_AA);
   }
+  return img;
+}
+
+void WritePng(const std::string& path, const cv::Mat& img) {
   std::vector<unsigned char> png;
   if (!cv::imencode(".png", img, png)) throw IoError(path + ": cannot encode PNG");
   WriteBinaryFile(path, png);
+}
+
+}  // namespace
+
+void WriteLinePlotPng(const std::string& path, const LinePlot& p) { WritePng(path, DrawLinePlot(p)); }
+
+void WritePictureAndPlotPng(const std::string& path, const Image& picture, const std::string& caption,
+                            const LinePlot& plot) {
+  const cv::Mat right = DrawLinePlot(plot);
+  const int side = right.rows;
+  cv::Mat img(side, side + right.cols, CV_8UC3, cv::Scalar(255, 255, 255));
+  if (!picture.empty()) {
+    float lo = picture[0], hi = picture[0];
+    for (float v : picture) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    cv::Mat grey(picture.ny(), picture.nx(), CV_8UC1);
+    for (int y = 0; y < picture.ny(); ++y)
+      for (int x = 0; x < picture.nx(); ++x)
+        grey.at<unsigned char>(y, x) =
+            static_cast<unsigned char>(hi > lo ? std::lround(255.0 * (picture(x, y) - lo) / (hi - lo)) : 0);
+    cv::Mat scaled, colour;
+    const double f = std::min(double(side) / picture.nx(), double(side) / picture.ny());
+    cv::resize(grey, scaled, cv::Size(), f, f, f >= 1 ? cv::INTER_NEAREST : cv::INTER_AREA);
+    cv::cvtColor(scaled, colour, cv::COLOR_GRAY2BGR);
+    colour.copyTo(img(cv::Rect(0, 0, colour.cols, colour.rows)));
+  }
+  if (!caption.empty()) {
+    const cv::Size t = cv::getTextSize(caption, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, nullptr);
+    cv::rectangle(img, {4, 4}, {12 + t.width, 14 + t.height}, cv::Scalar(0, 0, 0), cv::FILLED);
+    cv::putText(img, caption, {8, 9 + t.height}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(255, 255, 255), 1,
+                cv::LINE_AA);
+  }
+  right.copyTo(img(cv::Rect(side, 0, right.cols, right.rows)));
+  WritePng(path, img);
 }
 
 }  // namespace emkit

@@ -281,12 +281,13 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
 
   // Coloured noise: white Gaussian shaped by S(k) = (1 - c) + c L(k) / mean(L), L a Lorentzian
   // of half-width 1/100 Å^-1 (ice thickness and structural noise), times the MTF, then scaled
-  // to exactly sigma.
+  // to exactly sigma. A fraction opt.ice_ctf of its power passes the CTF: S(k) (1 - f + 2 f CTF^2)
+  // (CTF^2 averages 1/2 over rings).
   Image noise(nx, ny, 1);
   {
     Rng nrng(opt.seed, StreamId("sim-mic-noise", index));
     for (auto& v : noise) v = static_cast<float>(nrng.Normal());
-    if (opt.noise_colour > 0 || opt.mtf > 0) {
+    if (opt.noise_colour > 0 || opt.mtf > 0 || opt.ice_ctf > 0) {
       FourierGrid nf = Fft(noise, fft_threads);
       const double k0 = 1.0 / 100;
       double lsum = 0;
@@ -299,12 +300,15 @@ ComposedMicrograph ComposeMicrograph(const ComposeSetup& setup, const Micrograph
           lsum += 1 / (1 + k2);
         }
       }
-      const double lmean = lsum / lor.size(), c = opt.noise_colour;
-      for (int y = 0; y < ny; ++y)
+      const double lmean = lsum / lor.size(), c = opt.noise_colour, f = opt.ice_ctf;
+      for (int y = 0; y < ny; ++y) {
+        const double ky = FourierGrid::Freq(y, ny) / (ny * pixel);
         for (int x = 0; x < nf.half_nx(); ++x) {
           const std::size_t i = static_cast<std::size_t>(y) * nf.half_nx() + x;
-          nf.data()[i] *= static_cast<float>(std::sqrt((1 - c) + c * lor[i] / lmean)) * mtf_x[x] * mtf_y[y];
+          const double ice = f > 0 ? (1 - f) + 2 * f * std::pow(ctf.Value(x / (nx * pixel), ky), 2) : 1.0;
+          nf.data()[i] *= static_cast<float>(std::sqrt(((1 - c) + c * lor[i] / lmean) * ice)) * mtf_x[x] * mtf_y[y];
         }
+      }
       InverseFft(nf, &noise, fft_threads);
     }
     const Stats ns = ComputeStats(noise);

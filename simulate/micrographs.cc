@@ -51,6 +51,7 @@ void MicrographSimOptions::Check() const {
   if (bfactor_min < 0 || bfactor_max < bfactor_min) bad("--bfactor-min/--bfactor-max: need 0 <= min <= max");
   if (noise_colour < 0 || noise_colour > 1) bad("--noise-colour must be in [0, 1]");
   if (ice_gradient < 0) bad("--ice-gradient must be >= 0");
+  if (ice_ctf < 0 || ice_ctf > 1) bad("--ice-ctf must be in [0, 1]");
   if (mtf < 0 || mtf > 8) bad("--mtf must be in [0, 8]");
   if (out.empty()) bad("--out is required");
   if (threads < 1) bad("threads must be >= 1");

@@ -45,10 +45,13 @@ struct MicrographSimOptions {
   double voltage = 300, cs = 2.7, amplitude_contrast = 0.1;
   double bfactor_min = 30, bfactor_max = 120;  // Å^2, per micrograph envelope
   double noise_colour = 0.25;                  // fraction of the noise power in the low-frequency part
-  double mtf = 1;                              // detector MTF sinc(pi f / 2)^mtf per axis on signal and noise; 0 = none
-  double ice_gradient = 0.3;                   // slow background amplitude, in noise sigmas
-  bool pictures = false;                       // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
-  bool write_noiseless = false;                // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
+  // Fraction of the noise power that is phase contrast of the ice and support (it passes the
+  // micrograph's CTF, envelope included, as the particles do): the Thon rings of real micrographs.
+  double ice_ctf = 0;
+  double mtf = 1;                // detector MTF sinc(pi f / 2)^mtf per axis on signal and noise; 0 = none
+  double ice_gradient = 0.3;     // slow background amplitude, in noise sigmas
+  bool pictures = false;         // DIR/pictures/mic_NNNN.png (first 3) with the truth drawn in
+  bool write_noiseless = false;  // also DIR/noiseless/mic_NNNN.mrc: the CTF-modulated particles only
   std::string out;
   int threads = 1;
   uint64_t seed = 42;
