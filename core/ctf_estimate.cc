@@ -482,8 +482,9 @@ CtfEstimate EstimateCtfFromSpectrum(const Image& amplitude, const CtfEstimateOpt
   // Local correlation over two ring periods, from prefix sums over the bins that hold pixels.
   std::vector<double> pn(bins.n + 1, 0), px1(bins.n + 1, 0), py1(bins.n + 1, 0), pxx(bins.n + 1, 0), pyy(bins.n + 1, 0),
       pxy(bins.n + 1, 0);
+  const int fit_start = bins.Of(s_min);  // below: the spectrum's centre, not rings
   for (int bb = 0; bb < bins.n; ++bb) {
-    const bool ok = !std::isnan(epa[bb]);
+    const bool ok = !std::isnan(epa[bb]) && bb >= fit_start;
     const double e = ok ? epa[bb] : 0, m = ok ? model[bb] : 0;
     pn[bb + 1] = pn[bb] + ok;
     px1[bb + 1] = px1[bb] + m;
@@ -499,18 +500,21 @@ CtfEstimate EstimateCtfFromSpectrum(const Image& amplitude, const CtfEstimateOpt
     cc[bb] = Pearson(pn[hi + 1] - pn[lo], px1[hi + 1] - px1[lo], py1[hi + 1] - py1[lo], pxx[hi + 1] - pxx[lo],
                      pyy[hi + 1] - pyy[lo], pxy[hi + 1] - pxy[lo]);
   }
-  // Fit resolution: from the first ring maximum beyond the low-resolution limit, outwards to
-  // the first bin whose local correlation is below 0.5.
-  int first = bins.Of(s_min);
-  const double t_min = optics.Phase(s_min, best.mean, best.phase) / M_PI;
-  const double next_peak = (std::floor(t_min - 0.5) + 1.5) * M_PI;  // phase of the next sin^2 maximum
-  for (int bb = first; bb < bins.n; ++bb)
-    if (optics.Phase(bins.Centre(bb), best.mean, best.phase) >= next_peak) {
+  // Fit resolution: from half a period beyond the low-resolution limit (windows are cut there),
+  // outwards to the first bin whose local correlation is below 0.5; the limit itself when the
+  // correlation does not reach 0.5 within two periods.
+  int first = bins.n - 1;
+  for (int bb = fit_start; bb < bins.n; ++bb)
+    if (bins.Centre(bb) - 0.5 * optics.Period(bins.Centre(bb), best.mean) >= s_min) {
       first = bb;
       break;
     }
-  int last = first;
-  for (int bb = first; bb < bins.n && (std::isnan(epa[bb]) || cc[bb] >= 0.5); ++bb) last = bb;
+  // The correlation may rise within the first two periods (cut windows, the steep centre).
+  const double s_first = bins.Centre(first), rise = s_first + 2 * optics.Period(s_first, best.mean);
+  while (first < bins.n - 1 && bins.Centre(first) < rise && !(cc[first] >= 0.5)) ++first;
+  int last = fit_start;
+  if (cc[first] >= 0.5)
+    for (int bb = first; bb < bins.n && (std::isnan(epa[bb]) || cc[bb] >= 0.5); ++bb) last = bb;
   out.fit_resolution = 1 / std::sqrt(bins.Centre(last));
 
   for (int bb = bins.Of(s_min / 4); bb < bins.n; ++bb) {
