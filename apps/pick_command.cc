@@ -295,7 +295,8 @@ int RunPick(int argc, char** argv) {
         throw InvalidInputError((in.where.empty() ? in.path + ": no CTF for this micrograph (give a micrographs STAR)"
                                                   : in.where + ": micrograph " + in.name +
                                                         " has no CTF (no _rlnDefocusU/_rlnDefocusV column)") +
-                                ", but --ctf is on: add the CTF parameters or leave out --ctf");
+                                ", but --ctf is on: estimate it with `emkit ctf` and pick from its micrographs.star, "
+                                "or leave out --ctf");
   JobFolderOptions f;
   f.dir = c.out;
   f.inputs = c.micrographs;

@@ -193,6 +193,7 @@ ParticleSet ReadParticles(const std::string& path) {
   }
   set.particles_block = table->name();
   const bool v30 = !group_of_row.empty();
+  set.has_ctf = table->Has("rlnDefocusU");
   set.particles.reserve(table->num_rows());
   for (std::size_t r = 0; r < table->num_rows(); ++r) {
     Particle p;
@@ -229,7 +230,34 @@ ParticleSet ReadParticles(const std::string& path) {
   return set;
 }
 
+void RequireParticleCtf(const ParticleSet& set, const std::string& path, const std::string& off) {
+  const std::string fix =
+      ": estimate the CTF of the micrographs with `emkit ctf` and extract from its micrographs.star, "
+      "or " +
+      off;
+  const StarTable* t = set.source.Find(set.particles_block);
+  for (const char* column : {"rlnDefocusU", "rlnDefocusV"})
+    if (!set.has_ctf || (t && !t->Has(column)))
+      throw InvalidInputError(path + ": no CTF (no _" + std::string(column) + " column)" + fix);
+  bool placeholder = !set.particles.empty();
+  for (std::size_t i = 0; i < set.particles.size(); ++i) {
+    const CtfParams& c = set.particles[i].ctf;
+    if (c.defocus_u <= 0 || c.defocus_v <= 0)
+      throw InvalidInputError((t ? t->Where(i) : path) + ": particle " + set.particles[i].image_name +
+                              " has no CTF (defocus " + FormatStarNumber(c.defocus_u) + " / " +
+                              FormatStarNumber(c.defocus_v) + " Å)" + fix);
+    placeholder &= c.defocus_u == 15000 && c.defocus_v == 15000 && c.defocus_angle == 0;
+  }
+  if (placeholder)
+    throw InvalidInputError(path +
+                            ": every particle has defocus 15000 Å without astigmatism, the placeholder an earlier "
+                            "emkit extract wrote for micrographs without CTF" +
+                            fix);
+}
+
 StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
+  static const std::set<std::string> kCtfColumns = {"rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift",
+                                                    "rlnCtfBfactor"};
   StarFile out;
   out.version = 30001;
   StarTable optics("optics");
@@ -274,7 +302,7 @@ StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
   for (const char* l : {"rlnImageName", "rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup",
                         "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnCtfBfactor",
                         "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst"})
-    t.AddColumn(l);
+    if (set.has_ctf || !kCtfColumns.count(l)) t.AddColumn(l);
   bool any_class = false, any_fom = false, any_subset = false;
   for (const auto& p : set.particles) {
     any_class |= p.class_number != 0;
@@ -310,6 +338,7 @@ StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra) {
     if (any_class) row.push_back(std::to_string(p.class_number));
     if (any_fom) row.push_back(FormatStarNumber(p.fom));
     if (any_subset) row.push_back(std::to_string(p.random_subset));
+    if (!set.has_ctf) row.erase(row.begin() + 5, row.begin() + 10);  // the five CTF columns
     row.resize(t.labels().size());
     for (auto [s, d] : extra) row[d] = src->row(i)[s];
     t.AddRow(std::move(row));
@@ -396,13 +425,20 @@ void WriteMicrographs(const std::string& path, const MicrographSet& set) {
                    FormatStarNumber(g.original_pixel_size > 0 ? g.original_pixel_size : g.pixel_size)});
   out.Add(std::move(optics));
   StarTable t("micrographs");
+  // CTF columns only for micrographs with a CTF: no placeholder a later step could take for one.
+  bool ctf = !set.micrographs.empty();
+  for (const auto& m : set.micrographs) ctf &= m.has_ctf;
+  for (const auto& m : set.micrographs)
+    if (m.has_ctf != ctf)
+      throw InvalidInputError(path + ": micrograph " + m.name +
+                              " has a CTF and others have none: write them with CTF columns for all or none");
   for (const char* l : {"rlnMicrographName", "rlnOpticsGroup", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle",
                         "rlnPhaseShift", "rlnCtfBfactor"})
-    t.AddColumn(l);
+    if (ctf || std::string(l) == "rlnMicrographName" || std::string(l) == "rlnOpticsGroup") t.AddColumn(l);
   bool fitted = false, images = false;  // CTF estimation's columns, as RELION's CtfFind job writes them
   for (const auto& m : set.micrographs) {
-    fitted |= m.ctf_max_resolution > 0;
-    images |= !m.ctf_image.empty();
+    fitted |= ctf && m.ctf_max_resolution > 0;
+    images |= ctf && !m.ctf_image.empty();
   }
   if (images) t.AddColumn("rlnCtfImage");
   if (fitted)
@@ -415,6 +451,7 @@ void WriteMicrographs(const std::string& path, const MicrographSet& set) {
                                     FormatStarNumber(m.ctf.defocus_angle),
                                     FormatStarNumber(m.ctf.phase_shift),
                                     FormatStarNumber(m.ctf.bfactor)};
+    if (!ctf) row.resize(2);
     if (images) row.push_back(m.ctf_image.empty() ? "None" : m.ctf_image);
     if (fitted)
       for (double v : {m.ctf.defocus_u - m.ctf.defocus_v, m.ctf_figure_of_merit, m.ctf_max_resolution})

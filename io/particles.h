@@ -39,6 +39,10 @@ struct ParticleSet {
   std::vector<Particle> particles;
   StarFile source;  // the file as read (other columns are kept from here)
   std::string particles_block = "particles";
+  // False: the particles have no CTF (their micrographs had none): the CTF columns are left out
+  // when written, so that CTF-correcting steps refuse them instead of using a placeholder.
+  // ReadParticles sets it from the rlnDefocusU column.
+  bool has_ctf = true;
 
   const OpticsGroup& Optics(int group) const;
 };
@@ -50,6 +54,12 @@ void ParseImageName(const std::string& image_name, const std::string& star_dir, 
 std::string MakeImageName(int index0, const std::string& path);  // 0-based index -> "000001@path"
 
 ParticleSet ReadParticles(const std::string& path);
+// For steps that correct the CTF: throws InvalidInputError, naming `path` (and the particle),
+// `emkit ctf` and `off` (how to turn the correction off, e.g. "run with --no-ctf"), when the
+// particles have no CTF: no rlnDefocusU/V columns, a defocus <= 0, or the placeholder that
+// emkit extract wrote for micrographs without CTF before it left the columns out (every
+// particle at 15000 Å, no astigmatism).
+void RequireParticleCtf(const ParticleSet& set, const std::string& path, const std::string& off);
 // Writes RELION 3.1: data_optics + data_particles. Extra columns of set.source are kept
 // when `keep_extra_columns` is set and the row counts match.
 StarFile ParticlesToStar(const ParticleSet& set, bool keep_extra_columns = true);

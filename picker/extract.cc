@@ -123,7 +123,10 @@ ExtractSummary ExtractParticles(const std::string& micrographs_star, const std::
   const std::vector<std::string> stems = MicrographOutputKeys(names);
   for (const auto& m : mics.micrographs)
     if (!m.has_ctf) {
-      LOG_WARN(micrographs_star << ": no defocus columns; particles get a placeholder CTF (run CTF estimation first)");
+      set.has_ctf = false;  // no placeholder: CTF-correcting steps refuse particles without CTF
+      LOG_WARN(micrographs_star << ": no CTF (no rlnDefocusU/V), so particles.star gets none: for class2d with "
+                                   "CTF correction, run `emkit ctf` on the micrographs and extract from its "
+                                   "micrographs.star (or run class2d with --no-ctf)");
       break;
     }
   CreateDirectories(JoinPath(out, "Particles"));

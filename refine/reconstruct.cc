@@ -41,10 +41,7 @@ void CheckReconstructInput(const ReconstructOptions& o, const ParticleSet& set) 
   for (const char* label : {"rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"})
     if (!t || !t->Has(label))
       throw InvalidInputError(o.input + ": no " + label + " column: reconstruct needs each particle's orientation");
-  if (o.ctf && (!t->Has("rlnDefocusU") || !t->Has("rlnDefocusV")))
-    throw InvalidInputError(o.input +
-                            ": --ctf needs rlnDefocusU and rlnDefocusV (leave out --ctf to reconstruct "
-                            "without CTF correction)");
+  if (o.ctf) RequireParticleCtf(set, o.input, "leave out --ctf to reconstruct without CTF correction");
   if (const StarTable* optics = set.source.Find("optics")) {
     if (o.ctf && optics->Has("rlnCtfDataArePremultiplied"))
       for (std::size_t r = 0; r < optics->num_rows(); ++r)

@@ -102,3 +102,97 @@ TEST(CtfCli, ImagesWithoutPixelSizeNeedOne) {
 
 }  // namespace
 }  // namespace emkit
+
+namespace emkit {
+namespace {
+using testing::RunEmkitBinary;
+
+bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// One 768^2 micrograph with Thon rings and a 3 x 3 grid of coordinates.
+void MakeMicrograph(const std::string& dir) {
+  CreateDirectories(dir + "/mics");
+  MrcWriteOptions o;
+  o.pixel_size = 1.5;
+  WriteMrc(dir + "/mics/m1.mrc", RingsMicrograph(Ctf2(18000, 17000, 30), 768, 1.5, 21), o);
+  std::string text = "X-Coordinate,Y-Coordinate\n";
+  for (int gy = 0; gy < 3; ++gy)
+    for (int gx = 0; gx < 3; ++gx) text += std::to_string(150 + 230 * gx) + "," + std::to_string(150 + 230 * gy) + "\n";
+  CreateDirectories(dir + "/coords");
+  WriteTextFile(dir + "/coords/m1.csv", text);
+}
+
+const char* kClass2d = " --K 2 --iter 1 --psi-step 30 --offset-range 2 --offset-step 1 --threads 2 -q --no-png";
+
+TEST(CtfFlow, DefocusFlowsFromCtfToParticles) {
+  const std::string dir = testing::FreshDir("flow");
+  MakeMicrograph(dir);
+  auto r = RunEmkitBinary("ctf -i " + dir + "/mics -o " + dir + "/ctf --box 256 --no-pictures -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const MicrographSet mics = ReadMicrographs(dir + "/ctf/micrographs.star");
+  r = RunEmkitBinary("extract -i " + dir + "/ctf/micrographs.star -c " + dir + "/coords --box 64 -o " + dir + "/ex -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const ParticleSet set = ReadParticles(dir + "/ex/particles.star");
+  ASSERT_EQ(set.particles.size(), 9u);
+  EXPECT_TRUE(set.has_ctf);
+  for (const auto& p : set.particles) {
+    EXPECT_NEAR(p.ctf.defocus_u, mics.micrographs[0].ctf.defocus_u, 0.01);
+    EXPECT_NEAR(p.ctf.defocus_v, mics.micrographs[0].ctf.defocus_v, 0.01);
+    EXPECT_NEAR(p.ctf.defocus_angle, mics.micrographs[0].ctf.defocus_angle, 0.01);
+  }
+  EXPECT_NEAR(0.5 * (set.particles[0].ctf.defocus_u + set.particles[0].ctf.defocus_v), 17500, 175);
+  // class2d with the CTF on takes them (checked before the first iteration).
+  r = RunEmkitBinary("class2d -i " + dir + "/ex/particles.star -o " + dir + "/c2d --particle-diameter 80" + kClass2d);
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+TEST(CtfFlow, CtfCorrectingStepsRefuseParticlesWithoutCtf) {
+  const std::string dir = testing::FreshDir("noctf");
+  MakeMicrograph(dir);
+  MicrographSet plain;
+  plain.optics.push_back(OpticsGroup{});
+  plain.optics[0].pixel_size = 1.5;
+  MicrographEntry e;
+  e.name = dir + "/mics/m1.mrc";
+  plain.micrographs.push_back(e);
+  WriteMicrographs(dir + "/mics.star", plain);
+  EXPECT_FALSE(ReadMicrographs(dir + "/mics.star").micrographs[0].has_ctf);  // no placeholder columns
+  auto r = RunEmkitBinary("extract -i " + dir + "/mics.star -c " + dir + "/coords --box 64 -o " + dir + "/ex");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(Has(r.err, "emkit ctf")) << r.err;  // the warning says what to do
+  const ParticleSet set = ReadParticles(dir + "/ex/particles.star");
+  ASSERT_EQ(set.particles.size(), 9u);
+  EXPECT_FALSE(set.has_ctf);
+  EXPECT_FALSE(set.source.Find("particles")->Has("rlnDefocusU"));
+  // class2d (CTF on by default) refuses them, naming emkit ctf and --no-ctf ...
+  r = RunEmkitBinary("class2d -i " + dir + "/ex/particles.star -o " + dir + "/c2d --particle-diameter 80" + kClass2d);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(Has(r.err, "particles.star: no CTF")) << r.err;
+  EXPECT_TRUE(Has(r.err, "emkit ctf")) << r.err;
+  EXPECT_TRUE(Has(r.err, "--no-ctf")) << r.err;
+  r = RunEmkitBinary("class2d -i " + dir + "/ex/particles.star -o " + dir + "/c2d --no-ctf --particle-diameter 80" +
+                     kClass2d);
+  EXPECT_EQ(r.status, 0) << r.err;
+  // ... as does reconstruct --ctf.
+  r = RunEmkitBinary("reconstruct -i " + dir + "/ex/particles.star -o " + dir + "/map.mrc --ctf");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(Has(r.err, "emkit ctf")) << r.err;
+  EXPECT_TRUE(Has(r.err, "leave out --ctf")) << r.err;
+  // The placeholder an earlier extract wrote (15000 Å everywhere) is no CTF either.
+  ParticleSet old = set;
+  old.has_ctf = true;
+  for (auto& p : old.particles) p.ctf = CtfParams();
+  WriteParticles(dir + "/old.star", old);
+  r = RunEmkitBinary("class2d -i " + dir + "/old.star -o " + dir + "/c2d_old --particle-diameter 80" + kClass2d);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(Has(r.err, "placeholder")) << r.err;
+  EXPECT_TRUE(Has(r.err, "emkit ctf")) << r.err;
+  // pick --ctf on micrographs without CTF names emkit ctf too.
+  r = RunEmkitBinary("pick --method template -i " + dir + "/mics.star --reference-map " + dir +
+                     "/mics/m1.mrc --diameter 60 --ctf -o " + dir + "/picks");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(Has(r.err, "emkit ctf")) << r.err;
+}
+
+}  // namespace
+}  // namespace emkit
