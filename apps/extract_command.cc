@@ -2,20 +2,31 @@
 #include <cstdio>
 
 #include "apps/command_line.h"
+#include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "io/particles.h"
 #include "picker/extract.h"
+#include "picker/pick.h"
 
 namespace emkit {
 
 int RunExtract(int argc, char** argv) {
   CLI::App app("Extract particles: boxes around coordinates -> .mrcs stacks + particles.star (RELION 3.1)", argv[0]);
-  std::string micrographs, coordinates, out, format = "auto";
+  std::vector<std::string> micrographs;
+  std::string coordinates, out, format = "auto";
+  double pixel_size = 0;
   ExtractOptions opt;
   bool no_normalise = false, flip_y = false, overwrite = false;
   int height = 0;
   CommonOptions common;
-  AddInput(app, micrographs, "Micrographs STAR (names, CTF, optics)", "--micrographs")->required();
+  AddInput(app, micrographs,
+           "Micrographs: a micrographs STAR (with CTF: emkit ctf's, or pick's), or .mrc/.tif/.png/.jpg files, globs "
+           "or folders (no CTF)",
+           "--micrographs")
+      ->required();
+  app.add_option("--pixel-size", pixel_size, "Micrograph pixel size (Å); 0 = from the STAR or MRC header")
+      ->capture_default_str();
   app.add_option("-c,--coords", coordinates,
                  "Folder of per-micrograph coordinate files (star/box/csv/topaz) or a combined STAR (required)");
   AddDeprecatedOption(app, "--coordinates", "--coords", coordinates);
@@ -33,7 +44,8 @@ int RunExtract(int argc, char** argv) {
                  "Background outside this radius (px of the output box); 0 = 75% of half the box")
       ->capture_default_str();
   AddOverwriteOption(app, &overwrite);
-  AddRangeChecks(app, {{"--image-height", InRange(0, kMaxImageSide)},
+  AddRangeChecks(app, {{"--pixel-size", NonNegative()},
+                       {"--image-height", InRange(0, kMaxImageSide)},
                        {"--box", InRange(8, kMaxImageSide)},
                        {"--rescale", InRange(0, kMaxImageSide)},
                        {"--bg-radius", NonNegative()}});
@@ -50,13 +62,29 @@ int RunExtract(int argc, char** argv) {
   io.flip_y = flip_y;
   io.image_height = height;
   io.box_size = opt.box;
+  // A micrographs STAR as it is (its optics, CTF and names), or the micrographs pick would take.
+  const bool star = micrographs.size() == 1 && Extension(micrographs[0]) == ".star";
+  MicrographSet set;
+  if (star) {
+    set = ReadMicrographs(micrographs[0]);
+    if (pixel_size > 0)
+      for (auto& g : set.optics) g.pixel_size = pixel_size;
+  } else {
+    std::vector<MicrographInput> inputs = ListMicrographs(micrographs, pixel_size);
+    for (const auto& in : inputs)
+      if (!FileExists(in.path)) throw IoError(in.path + ": no such file");
+    FillPixelSizes(&inputs);
+    set = MicrographSetOf(inputs);
+  }
+  const std::string source = star ? micrographs[0] : "micrographs " + micrographs[0];
   JobFolderOptions f;
   f.dir = out;
-  f.inputs = {micrographs, coordinates};
+  f.inputs = micrographs;
+  f.inputs.push_back(coordinates);
   f.output_patterns = {"particles.star", "Particles/*"};
   f.overwrite = overwrite;
   const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
-  const ExtractSummary s = ExtractParticles(micrographs, coordinates, io, out, opt);
+  const ExtractSummary s = ExtractParticles(set, source, coordinates, io, out, opt);
   folder->Complete();
   LOG_INFO("extracted " << s.particles << " particles (" << opt.OutputBox() << " px, " << s.output_pixel_size
                         << " Å/px) from " << s.micrographs - s.micrographs_without_coordinates << " of "

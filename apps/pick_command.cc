@@ -301,7 +301,8 @@ int RunPick(int argc, char** argv) {
   f.dir = c.out;
   f.inputs = c.micrographs;
   f.inputs.insert(f.inputs.end(), {c.model, c.references, c.reference_map});
-  f.output_patterns = {"*_autopick.star", "coordinates.star", "pick_summary.json", "references.mrcs", "overlays/*"};
+  f.output_patterns = {"*_autopick.star",   "coordinates.star", "micrographs.star", "pick_summary.json",
+                       "references.mrcs", "overlays/*"};
   f.overwrite = overwrite;
   const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
@@ -331,6 +332,10 @@ int RunPick(int argc, char** argv) {
     all.push_back(std::move(r.picks));
   }
   WriteCombinedCoordinates(JoinPath(c.out, "coordinates.star"), names_out, all);
+  // The micrographs picked (with their CTF when they had one), for extract -i.
+  std::vector<MicrographInput> picked;
+  for (const auto& r : records) picked.push_back(r.input);
+  WriteMicrographs(JoinPath(c.out, "micrographs.star"), MicrographSetOf(picked));
   std::size_t n = 0;
   for (const auto& p : all) n += p.size();
   nlohmann::json summary = {{"method", method->name},
@@ -343,7 +348,8 @@ int RunPick(int argc, char** argv) {
                             {"per_micrograph", per}};
   WriteTextFile(JoinPath(c.out, "pick_summary.json"), summary.dump(2) + "\n");
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "
-                     << total_seconds / inputs.size() << " s per micrograph; " << JoinPath(c.out, "coordinates.star"));
+                     << total_seconds / inputs.size() << " s per micrograph; " << JoinPath(c.out, "coordinates.star")
+                     << " (micrographs: " << JoinPath(c.out, "micrographs.star") << ")");
   folder->Complete();
   return 0;
 }

@@ -364,6 +364,14 @@ MicrographSet ReadMicrographs(const std::string& path) {
         break;
       }
   if (!table) throw IoError(path + ": no micrographs table (data_micrographs or a loop with _rlnMicrographName)");
+  // Another kind of STAR with micrograph names: say which, rather than read each row as a micrograph.
+  if (table->Has("rlnImageName"))
+    throw InvalidInputError(path + ": expected a micrographs STAR, got particles (_rlnImageName)");
+  if (table->Has("rlnCoordinateX"))
+    throw InvalidInputError(
+        path +
+        ": expected a micrographs STAR, got coordinates (_rlnCoordinateX/Y): give the "
+        "micrographs (files, a folder or their STAR) as input and these coordinates as -c/--coords");
   if (optics)
     set.optics = ReadOptics(*optics, "rlnMicrographPixelSize");
   else

@@ -82,7 +82,8 @@ struct MicrographSet {
   std::vector<MicrographEntry> micrographs;
   const OpticsGroup& Optics(int group) const;
 };
-// A micrograph listed twice is an error naming both lines.
+// A micrograph listed twice is an error naming both lines; a STAR of particles or coordinates
+// is refused as such.
 MicrographSet ReadMicrographs(const std::string& path);
 void WriteMicrographs(const std::string& path, const MicrographSet& set);
 

@@ -83,7 +83,13 @@ ExtractSummary ExtractParticles(const std::string& micrographs_star, const std::
                                 const CoordinateIoOptions& coordinate_io, const std::string& out,
                                 const ExtractOptions& opt) {
   opt.Check();
-  const MicrographSet mics = ReadMicrographs(micrographs_star);
+  return ExtractParticles(ReadMicrographs(micrographs_star), micrographs_star, coordinates, coordinate_io, out, opt);
+}
+
+ExtractSummary ExtractParticles(const MicrographSet& mics, const std::string& micrographs_star,
+                                const std::string& coordinates, const CoordinateIoOptions& coordinate_io,
+                                const std::string& out, const ExtractOptions& opt) {
+  opt.Check();
   const CoordinateCollection coords = ReadCoordinateCollection(coordinates, coordinate_io);
   ExtractSummary summary;
   ParticleSet set;

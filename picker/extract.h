@@ -45,5 +45,11 @@ struct ExtractSummary {
 ExtractSummary ExtractParticles(const std::string& micrographs_star, const std::string& coordinates,
                                 const CoordinateIoOptions& coordinate_io, const std::string& out,
                                 const ExtractOptions& opt);
+// The same for micrographs already listed (a micrographs STAR read, or files listed by
+// picker/pick.h MicrographSetOf); `source` names them in messages, and relative names not found
+// from the working folder are looked up beside it (the STAR's folder).
+ExtractSummary ExtractParticles(const MicrographSet& micrographs, const std::string& source,
+                                const std::string& coordinates, const CoordinateIoOptions& coordinate_io,
+                                const std::string& out, const ExtractOptions& opt);
 
 }  // namespace emkit

@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "io/micrograph.h"
+#include "io/mrc.h"
 #include "io/particles.h"
 #include "io/star.h"
 #include "picker/local_stats.h"
@@ -109,6 +110,48 @@ std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inp
   }
   SetOutputKeys(&out);
   return out;
+}
+
+void FillPixelSizes(std::vector<MicrographInput>* inputs) {
+  for (auto& in : *inputs) {
+    if (in.pixel_size > 0) continue;
+    const std::string ext = Extension(in.path);
+    const bool mrc = ext == ".mrc" || ext == ".mrcs" || ext == ".map";
+    if (mrc) in.pixel_size = ReadMrcHeader(in.path).PixelSize();
+    if (!(in.pixel_size > 0))
+      throw InvalidInputError(in.path + ": no pixel size (" +
+                              (mrc ? std::string("none in the MRC header") : "an image file has none") +
+                              "); give --pixel-size");
+  }
+}
+
+MicrographSet MicrographSetOf(const std::vector<MicrographInput>& inputs) {
+  MicrographSet set;
+  for (const auto& in : inputs) {
+    int group = 0;
+    for (const auto& g : set.optics)
+      if (g.pixel_size == in.pixel_size && g.voltage_kv == in.ctf.voltage_kv && g.cs_mm == in.ctf.cs_mm &&
+          g.amplitude_contrast == in.ctf.amplitude_contrast)
+        group = g.number;
+    if (group == 0) {
+      OpticsGroup g;
+      g.number = group = static_cast<int>(set.optics.size()) + 1;
+      g.name = "opticsGroup" + std::to_string(g.number);
+      g.pixel_size = in.pixel_size;
+      g.voltage_kv = in.ctf.voltage_kv;
+      g.cs_mm = in.ctf.cs_mm;
+      g.amplitude_contrast = in.ctf.amplitude_contrast;
+      set.optics.push_back(g);
+    }
+    MicrographEntry m;
+    m.name = in.path;
+    m.where = in.where;
+    m.optics_group = group;
+    m.has_ctf = in.has_ctf;
+    m.ctf = in.ctf;
+    set.micrographs.push_back(m);
+  }
+  return set;
 }
 
 std::string MicrographPathKey(const std::string& name) {

@@ -9,6 +9,7 @@
 #include "core/ctf.h"
 #include "core/image.h"
 #include "io/coordinates.h"
+#include "io/particles.h"
 #include "picker/preprocess.h"
 #include "picker/score_map.h"
 
@@ -52,9 +53,15 @@ std::vector<std::string> MicrographOutputKeys(const std::vector<std::string>& na
 // The name as a relative path without extension (and "_autopick"): root, "." and ".." removed.
 std::string MicrographPathKey(const std::string& name);
 
-// A micrographs STAR (one argument ending in .star), or image files / glob patterns.
+// A micrographs STAR (one argument ending in .star), or image files / glob patterns / folders.
 // `pixel_size` (> 0) overrides; otherwise MRC headers or the STAR's optics give it.
 std::vector<MicrographInput> ListMicrographs(const std::vector<std::string>& inputs, double pixel_size);
+// Fills pixel sizes still 0 from the MRC headers; throws InvalidInputError naming the file and
+// --pixel-size for an image without one (TIFF/PNG/JPG).
+void FillPixelSizes(std::vector<MicrographInput>* inputs);
+// The micrographs as a micrographs STAR would list them: names (the files' paths), CTF where
+// they have one, an optics group per pixel size / voltage / Cs / amplitude contrast.
+MicrographSet MicrographSetOf(const std::vector<MicrographInput>& inputs);
 
 struct PickResult {
   std::vector<Coordinate> picks;  // original micrograph pixels, best first
