@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -475,18 +476,16 @@ void WriteClassMontage(const std::string& path, const Class2dModel& m) {
   std::vector<int> order(m.classes);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return m.pk[a] > m.pk[b]; });
-  const int n = m.box, gap = 2;
-  const int cols = std::min(m.classes, 10), rows = (m.classes + cols - 1) / cols;
-  Image out(cols * (n + gap) + gap, rows * (n + gap) + gap, 1, 0.f);
-  for (int j = 0; j < m.classes; ++j) {
-    const Image& r = m.refs[order[j]];
-    const Stats s = ComputeStats(r);
-    const double sd = s.stddev > 0 ? s.stddev : 1;
-    const int ox = gap + (j % cols) * (n + gap), oy = gap + (j / cols) * (n + gap);
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) out(ox + x, oy + y) = static_cast<float>((r(x, y) - s.mean) / sd);
+  // Each tile says which class it is, its share of the particles and its resolution.
+  std::vector<Image> tiles;
+  std::vector<std::string> captions;
+  for (int k : order) {
+    tiles.push_back(m.refs[k]);
+    char text[64];
+    std::snprintf(text, sizeof text, "#%d %.1f%%\n%.1f A", k + 1, 100 * m.pk[k], m.est_resolution[k]);
+    captions.push_back(text);
   }
-  WritePng(path, out, 0.5, 99.5);
+  WriteLabelledMontage(path, tiles, captions, std::min(m.classes, 10));
 }
 
 }  // namespace emkit

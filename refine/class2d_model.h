@@ -86,7 +86,8 @@ void WriteSamplingStar(const std::string& path, const OptimiserState& o, double 
 // the optimiser's folder when they do not exist as written.
 OptimiserState ReadOptimiserStar(const std::string& path);
 
-// Montage of class averages sorted by size (largest first), labelled order in `order_out`.
+// Montage of class averages sorted by size (largest first), each tile enlarged to >= 160 px and
+// captioned with its class number, share of the particles and estimated resolution.
 void WriteClassMontage(const std::string& path, const Class2dModel& m);
 
 }  // namespace emkit
