@@ -547,18 +547,37 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
 void WritePickOverlay(const std::string& path, const PreprocessedMicrograph& pre, const std::vector<Coordinate>& picks,
                       double radius_original_px, const std::vector<Coordinate>* truth) {
   std::vector<unsigned char> grey = ToGrey8(pre.image, 0.5, 99.5);
-  cv::Mat g(pre.image.ny(), pre.image.nx(), CV_8U, grey.data());
-  cv::Mat rgb;
-  cv::cvtColor(g, rgb, cv::COLOR_GRAY2BGR);
-  const int r = std::max(2, static_cast<int>(std::lround(pre.ToBinned(radius_original_px))));
-  const int thick = std::max(1, pre.image.nx() / 512);
+  cv::Mat g(pre.image.ny(), pre.image.nx(), CV_8U, grey.data()), full, rgb;
+  // At the micrograph's own size, so that picture pixels are micrograph pixels.
+  const int nx = pre.original_nx > 0 ? pre.original_nx : pre.image.nx();
+  const int ny = pre.original_ny > 0 ? pre.original_ny : pre.image.ny();
+  cv::resize(g, full, cv::Size(nx, ny), 0, 0, cv::INTER_LINEAR);
+  cv::cvtColor(full, rgb, cv::COLOR_GRAY2BGR);
+  const int r = std::max(2, static_cast<int>(std::lround(radius_original_px)));
+  const int thick = std::max(1, nx / 512);
+  const cv::Scalar green(0, 220, 0), red(0, 0, 255);
   if (truth)
     for (const auto& c : *truth)
-      cv::circle(rgb, cv::Point(int(std::lround(pre.ToBinned(c.x))), int(std::lround(pre.ToBinned(c.y)))), r + thick,
-                 cv::Scalar(0, 0, 255), thick, cv::LINE_AA);
+      cv::circle(rgb, cv::Point(int(std::lround(c.x)), int(std::lround(c.y))), r + thick, red, thick, cv::LINE_AA);
   for (const auto& c : picks)
-    cv::circle(rgb, cv::Point(int(std::lround(pre.ToBinned(c.x))), int(std::lround(pre.ToBinned(c.y)))), r,
-               cv::Scalar(0, 220, 0), thick, cv::LINE_AA);
+    cv::circle(rgb, cv::Point(int(std::lround(c.x)), int(std::lround(c.y))), r, green, thick, cv::LINE_AA);
+  // Legend, top left: what the circles are.
+  const double font = std::max(0.5, nx / 1400.0);
+  const int line = static_cast<int>(std::lround(28 * font)), pad = line / 3;
+  std::vector<std::pair<std::string, cv::Scalar>> entries = {
+      {std::to_string(picks.size()) + " picks (circle: particle diameter)", green}};
+  if (truth) entries.push_back({std::to_string(truth->size()) + " truth (outer circles)", red});
+  int width = 0;
+  for (const auto& e : entries)
+    width = std::max(width, cv::getTextSize(e.first, cv::FONT_HERSHEY_SIMPLEX, font, thick, nullptr).width);
+  cv::rectangle(rgb, {0, 0}, {3 * pad + line + width, pad + line * static_cast<int>(entries.size()) + pad},
+                cv::Scalar(0, 0, 0), cv::FILLED);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const int y = pad + line * static_cast<int>(i) + line / 2;
+    cv::circle(rgb, {pad + line / 2, y}, line / 3, entries[i].second, thick + 1, cv::LINE_AA);
+    cv::putText(rgb, entries[i].first, {2 * pad + line, y + line / 4}, cv::FONT_HERSHEY_SIMPLEX, font,
+                cv::Scalar(255, 255, 255), thick, cv::LINE_AA);
+  }
   std::vector<unsigned char> png;
   if (!cv::imencode(".png", rgb, png)) throw IoError(path + ": cannot encode PNG");
   WriteBinaryFile(path, png);

@@ -134,8 +134,8 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
 // extension and without a trailing "_autopick".
 std::string MicrographKey(const std::string& name);
 
-// PNG of the preprocessed micrograph with circles at the picks (green) and, optionally,
-// truth (red, drawn first); coordinates in original pixels.
+// PNG of the preprocessed micrograph at the micrograph's size with circles at the picks (green)
+// and, optionally, truth (red, drawn first), and a legend; coordinates in original pixels.
 void WritePickOverlay(const std::string& path, const PreprocessedMicrograph& pre, const std::vector<Coordinate>& picks,
                       double radius_original_px, const std::vector<Coordinate>* truth = nullptr);
 

@@ -7,6 +7,7 @@
 #include "core/files.h"
 #include "core/random.h"
 #include "io/coordinates.h"
+#include "io/micrograph.h"
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "io/png.h"
@@ -84,8 +85,15 @@ TEST(ExtractInputs, FilesGlobsFoldersAndPixelSize) {
 TEST(ExtractInputs, PickWritesItsMicrographsStarAndWrongKindsAreNamed) {
   const std::string dir = testing::FreshDir("expk");
   MakeData(dir);
-  auto r = RunEmkitBinary("pick --method log -i " + dir + "/mics --diameter 40 -o " + dir + "/picks -q");
+  auto r = RunEmkitBinary("pick --method log -i " + dir + "/mics --diameter 40 --binned-diameter-px 10 --overlays -o " +
+                          dir + "/picks -q");
   ASSERT_EQ(r.status, 0) << r.err;
+  // Overlays at the micrograph's size (not the binned 160 px), with a legend (black box, top left).
+  MicrographInfo info;
+  const Image overlay = ReadMicrograph(dir + "/picks/overlays/mic_1.png", &info);
+  EXPECT_EQ(overlay.nx(), 320);
+  EXPECT_EQ(overlay.ny(), 320);
+  EXPECT_EQ(overlay(1, 1), 0);
   const MicrographSet mics = ReadMicrographs(dir + "/picks/micrographs.star");
   ASSERT_EQ(mics.micrographs.size(), 2u);
   EXPECT_EQ(mics.micrographs[0].name, dir + "/mics/mic_1.mrc");
