@@ -117,5 +117,37 @@ TEST(ExtractInputs, PickWritesItsMicrographsStarAndWrongKindsAreNamed) {
   EXPECT_TRUE(Has(r.err, "got coordinates")) << r.err;
 }
 
+TEST(EvalPicks, SeveralPickSetsShareOnePlotAndOneTable) {
+  const std::string dir = testing::FreshDir("evalsets");
+  MakeData(dir);
+  auto r = RunEmkitBinary("pick --method log -i " + dir + "/mics --diameter 40 -o " + dir + "/log -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunEmkitBinary("pick --method log -i " + dir + "/mics --diameter 40 --max-picks 3 -o " + dir + "/few -q");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunEmkitBinary("eval-picks -i " + dir + "/log " + dir + "/few --truth " + dir +
+                     "/coords --diameter-px 20 --label LoG,three -o " + dir + "/eval");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(Has(r.out, "LoG: 2 micrograph(s)")) << r.out;
+  EXPECT_TRUE(Has(r.out, "three: 2 micrograph(s), 6 picks")) << r.out;
+  const std::string md = ReadTextFile(dir + "/eval/eval.md");
+  EXPECT_TRUE(Has(md, "| LoG | 2 |")) << md;
+  EXPECT_TRUE(Has(md, "| three | 2 | 6 | 18 |")) << md;
+  const std::string csv = ReadTextFile(dir + "/eval/pr_curve.csv");
+  EXPECT_EQ(csv.rfind("set,threshold,precision,recall,f1\n", 0), 0u) << csv;
+  EXPECT_TRUE(Has(csv, "\nthree,")) << csv;
+  EXPECT_TRUE(Has(ReadTextFile(dir + "/eval/eval.json"), "\"sets\""));
+  EXPECT_TRUE(FileExists(dir + "/eval/pr_curve.png"));
+  // One label per set.
+  r = RunEmkitBinary("eval-picks -i " + dir + "/log " + dir + "/few --truth " + dir +
+                     "/coords --diameter-px 20 --label LoG -o " + dir + "/eval2");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(Has(r.err, "--label: 1 name(s) for 2 pick set(s)")) << r.err;
+  // One set: the table has its folder's name, the CSV its old columns.
+  r = RunEmkitBinary("eval-picks -i " + dir + "/log --truth " + dir + "/coords --diameter-px 20 -o " + dir + "/eval3");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(Has(ReadTextFile(dir + "/eval3/eval.md"), "| log | 2 |"));
+  EXPECT_EQ(ReadTextFile(dir + "/eval3/pr_curve.csv").rfind("threshold,precision", 0), 0u);
+}
+
 }  // namespace
 }  // namespace emkit
