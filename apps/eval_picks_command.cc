@@ -182,7 +182,7 @@ int RunEvalPicks(int argc, char** argv) {
   }
   std::vector<PrCurve> curves;
   std::ostringstream md;
-  md << "| picks | micrographs | picks | truth | precision | recall | F1 | AP | best F1 (threshold) |\n"
+  md << "| set | micrographs | picks | truth | precision | recall | F1 | AP | best F1 (threshold) |\n"
      << "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& s : sets) {
     const PickMetrics& sm = s.metrics;
