@@ -159,7 +159,9 @@ int RunCtf(int argc, char** argv) {
       throw InvalidInputError(m.path + ": no pixel size in the file or its STAR; give --pixel-size");
     CtfEstimateOptions o = opt;
     o.pixel_size = m.pixel_size;
-    if (from_star) {  // optics of the micrograph's group unless given on the command line
+    if (from_star) {              // optics of the micrograph's group unless given on the command line
+      for (auto& g : set.optics)  // the pixel size used: --pixel-size, or the MRC header's where the STAR has none
+        if (g.number == group_of[i] && (pixel_size > 0 || !(g.pixel_size > 0))) g.pixel_size = m.pixel_size;
       const OpticsGroup& g = set.Optics(group_of[i]);
       if (voltage->count() == 0) o.voltage_kv = g.voltage_kv;
       if (cs->count() == 0) o.cs_mm = g.cs_mm;

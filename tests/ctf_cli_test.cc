@@ -82,6 +82,11 @@ TEST(CtfCli, EstimatesEveryMicrographIntoAMicrographsStar) {
   ASSERT_EQ(set2.micrographs.size(), 2u);
   EXPECT_NEAR(set2.micrographs[1].ctf.defocus_u, set.micrographs[1].ctf.defocus_u, 1e-3);
   EXPECT_FALSE(std::filesystem::exists(dir + "/ctf2/pictures"));
+  // --pixel-size overrides the STAR's, in the estimate and in the optics written.
+  const auto px = RunEmkitBinary("ctf -i " + dir + "/ctf/micrographs.star -o " + dir +
+                                 "/ctf3 --box 256 --no-pictures --pixel-size 1.6 -q");
+  ASSERT_EQ(px.status, 0) << px.err;
+  EXPECT_DOUBLE_EQ(ReadMicrographs(dir + "/ctf3/micrographs.star").Optics(1).pixel_size, 1.6);
 }
 
 TEST(CtfCli, ImagesWithoutPixelSizeNeedOne) {
