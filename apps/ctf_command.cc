@@ -148,6 +148,7 @@ int RunCtf(int argc, char** argv) {
 
   nlohmann::json per = nlohmann::json::array();
   const double t_start = NowSeconds();
+  Progress progress("ctf", mics.size());
   for (std::size_t i = 0; i < mics.size(); ++i) {
     MicrographInput& m = mics[i];
     const double t0 = NowSeconds();
@@ -209,9 +210,10 @@ int RunCtf(int argc, char** argv) {
     entry.ctf_max_resolution = e.fit_resolution;
     entry.ctf_figure_of_merit = e.figure_of_merit;
     set.micrographs.push_back(entry);
-    LOG_INFO(m.name << ": defocus U " << Fixed(e.ctf.defocus_u, 0) << " V " << Fixed(e.ctf.defocus_v, 0) << " Å, angle "
-                    << Fixed(e.ctf.defocus_angle, 1) << ", fit to " << Fixed(e.fit_resolution, 1) << " Å, FOM "
-                    << Fixed(e.figure_of_merit, 3) << " (" << Fixed(t_read + t_fit, 2) << " s)");
+    progress.Advance();
+    LOG_DEBUG(m.name << ": defocus U " << Fixed(e.ctf.defocus_u, 0) << " V " << Fixed(e.ctf.defocus_v, 0)
+                     << " Å, angle " << Fixed(e.ctf.defocus_angle, 1) << ", fit to " << Fixed(e.fit_resolution, 1)
+                     << " Å, FOM " << Fixed(e.figure_of_merit, 3) << " (" << Fixed(t_read + t_fit, 2) << " s)");
     per.push_back({{"micrograph", m.name},
                    {"defocus_u", e.ctf.defocus_u},
                    {"defocus_v", e.ctf.defocus_v},
@@ -224,6 +226,7 @@ int RunCtf(int argc, char** argv) {
                    {"read_seconds", t_read},
                    {"fit_seconds", t_fit}});
   }
+  progress.Finish();
   const double total = NowSeconds() - t_start;
   WriteMicrographs(JoinPath(out, "micrographs.star"), set);
   const nlohmann::json summary = {{"micrographs", mics.size()},
@@ -231,8 +234,17 @@ int RunCtf(int argc, char** argv) {
                                   {"seconds_per_micrograph", total / mics.size()},
                                   {"per_micrograph", per}};
   WriteTextFile(JoinPath(out, "ctf_summary.json"), summary.dump(2) + "\n");
-  LOG_INFO("CTF of " << mics.size() << " micrograph(s), " << Fixed(total / mics.size(), 2) << " s each -> "
-                     << JoinPath(out, "micrographs.star"));
+  double dmin = 1e30, dmax = 0, rmin = 1e30, rmax = 0;
+  for (const auto& e : set.micrographs) {
+    const double d = 0.5 * (e.ctf.defocus_u + e.ctf.defocus_v);
+    dmin = std::min(dmin, d);
+    dmax = std::max(dmax, d);
+    rmin = std::min(rmin, e.ctf_max_resolution);
+    rmax = std::max(rmax, e.ctf_max_resolution);
+  }
+  LOG_INFO("CTF of " << mics.size() << " micrograph(s): defocus " << Fixed(dmin / 1e4, 2) << "-" << Fixed(dmax / 1e4, 2)
+                     << " µm, fit resolution " << Fixed(rmin, 1) << "-" << Fixed(rmax, 1) << " Å, "
+                     << Fixed(total / mics.size(), 2) << " s each -> " << JoinPath(out, "micrographs.star"));
   folder->Complete();
   return 0;
 }
