@@ -1,7 +1,6 @@
 #include "refine/class2d.h"
 
 #include <malloc.h>
-#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -26,6 +25,7 @@
 #include "io/star.h"
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
+#include "refine/expectation_pass.h"
 #include "refine/mstep2d.h"
 #include "refine/padding2d.h"
 #include "refine/particle_prep.h"
@@ -78,74 +78,20 @@ PrepOptions MakePrepOptions(const Job& job) {
   return p;
 }
 
-// One pass over this rank's particles: E-step (or forced assignment) and the summed
-// statistics, reduced over threads and ranks.
-Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
-                 Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0) {
-  const int threads = job.opt.threads;
-  const int n_particles = job.reader->count();
-  // One total per process: integer (fixed-point) additions give the same bits in any order.
-  Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
-  std::mutex lock;
-  std::vector<EStepWorkspace> workspaces(threads);
-  // One rank writes its results in place; several gather theirs (bytes) afterwards.
-  const bool single = comm.size() == 1;
-  std::vector<ParticleResult> mine;
-  if (single)
-    results_all->resize(n_particles);
-  else
-    mine.resize(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
-                                         std::min(n_particles, job.first_chunk * job.chunk)));
-  ParticleResult* out = single ? results_all->data() : mine.data();
-  const int my_first = single ? 0 : job.first_chunk * job.chunk;
-  bool failed = false;
-  std::exception_ptr error;
-  try {
-    ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
-      omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
-      const int c = job.first_chunk + static_cast<int>(ci);
-      const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
-      std::vector<PreparedParticle> parts(end - begin);
-      std::vector<Translation> offsets(end - begin);
-      std::vector<int> forced;
-      for (int i = begin; i < end; ++i) {
-        const ParticleState& st = job.state[i];
-        offsets[i - begin] = {st.offset_x, st.offset_y};
-        Rng rng(job.opt.seed, StreamId("class2d-mask-noise", (uint64_t(job.iteration + 1) << 32) | uint64_t(i)));
-        // RELION: the image times avg_norm / norm, the reference times the group's scale (as its CTF).
-        const double intensity = job.opt.norm_correction ? job.model.avg_norm / st.norm : 1.0;
-        PrepareParticle(job.reader->Read(i), st.offset_x, st.offset_y, job.reader->CtfOf(i), job.pixel_size, prep,
-                        setup.px, job.model.sigma2_noise, &rng, &parts[i - begin], intensity);
-        if (job.opt.scale_correction && job.model.groups[st.group].scale != 1) {
-          const float scale = static_cast<float>(job.model.groups[st.group].scale);
-          for (float& c : parts[i - begin].ctf) c *= scale;
-        }
-        if (forced_all) forced.push_back((*forced_all)[i]);
-      }
-      std::vector<ParticleResult> res;
-      ChunkSums cs;
-      EStepWorkspace& ws = workspaces[thread];
-      EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
-      std::vector<float> d, w;
-      std::vector<double> scratch;
-      for (int k = 0; k < setup.classes; ++k)
-        if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total.AddClass(setup, k, d, w, &scratch, &lock);
-      FinishResidualSums(setup, parts, ws, &res);
-      total.AddScalars(cs, &lock);
-      for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
-    });
-  } catch (...) {
-    failed = true;
-    error = std::current_exception();
+// Class2dSums as a pass's receiver: one total per process, shared by its threads.
+class Class2dPassSums : public PassSums {
+ public:
+  Class2dPassSums(Class2dSums* total, int threads) : total_(total), scratch_(threads) {}
+  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                int thread) override {
+    total_->AddClass(s, k, d, w, &scratch_[thread], &lock_);
   }
-  if (comm.AnyTrue(failed)) {
-    if (failed) std::rethrow_exception(error);
-    throw OtherRankFailedError("class2d: another MPI rank failed (its message says why)");
-  }
-  comm.SumInt128(&total.raw());
-  if (total.grid64() && !single) {
+  void AddScalars(const ChunkSums& c) override { total_->AddScalars(c, &lock_); }
+  void Reduce(Communicator& comm) override {
+    comm.SumInt128(&total_->raw());
+    if (!total_->grid64() || comm.size() == 1) return;
     // Wrapping 64-bit sums, reduced exactly in blocks (modulo 2^64), and the largest value added.
-    std::vector<uint64_t>& g = total.raw_grid64();
+    std::vector<uint64_t>& g = total_->raw_grid64();
     std::vector<__int128> block;
     for (std::size_t b0 = 0; b0 < g.size(); b0 += 65536) {
       const std::size_t b1 = std::min(g.size(), b0 + 65536);
@@ -154,7 +100,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
       comm.SumInt128(&block);
       for (std::size_t i = b0; i < b1; ++i) g[i] = static_cast<uint64_t>(block[i - b0]);
     }
-    const double mine_max = total.max_added();
+    const double mine_max = total_->max_added();
     std::vector<char> mb(sizeof(double));
     std::memcpy(mb.data(), &mine_max, sizeof(double));
     const std::vector<char> all_max = comm.AllGatherBytes(mb);
@@ -164,15 +110,41 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
       std::memcpy(&v, all_max.data() + r, sizeof(double));
       most = std::max(most, v);
     }
-    total.set_max_added(most);
+    total_->set_max_added(most);
   }
-  if (single) return total;
-  std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
-  if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
-  const std::vector<char> all = comm.AllGatherBytes(bytes);
-  EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_particles) * sizeof(ParticleResult), "gathered results size");
-  results_all->resize(n_particles);
-  std::memcpy(results_all->data(), all.data(), all.size());
+
+ private:
+  Class2dSums* total_;
+  std::mutex lock_;
+  std::vector<std::vector<double>> scratch_;
+};
+
+PassContext MakePassContext(const Job& job) {
+  PassContext c;
+  c.reader = job.reader.get();
+  c.state = &job.state;
+  c.model = &job.model;
+  c.norm_correction = job.opt.norm_correction;
+  c.scale_correction = job.opt.scale_correction;
+  c.seed = job.opt.seed;
+  c.iteration = job.iteration;
+  c.noise_stream = "class2d-mask-noise";
+  c.program = "class2d";
+  c.threads = job.opt.threads;
+  c.chunk = job.chunk;
+  c.first_chunk = job.first_chunk;
+  c.last_chunk = job.last_chunk;
+  return c;
+}
+
+// One pass over this rank's particles: E-step (or forced assignment) and the summed
+// statistics, reduced over threads and ranks.
+Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
+                 Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0) {
+  // One total per process: integer (fixed-point) additions give the same bits in any order.
+  Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
+  Class2dPassSums sums(&total, job.opt.threads);
+  ExpectationPass(MakePassContext(job), setup, forced_all, prep, comm, &sums, results_all);
   return total;
 }
 
@@ -385,6 +357,7 @@ void LoadParticles(Job& job, const std::string& star) {
   job.box = job.reader->box();
   job.pixel_size = job.reader->pixel_size();
   job.state = StateFromParticles(job.set, job.pixel_size);
+  for (ParticleState& st : job.state) st.rot = st.tilt = 0;  // 2D: in-plane angles only
   ReadGroupsAndNorms(job);
   // Keep only the source columns the data.star copies through (those emkit does not write
   // itself): the text of every cell of every particle would otherwise stay in memory.

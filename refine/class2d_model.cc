@@ -49,15 +49,23 @@ std::string ResolveNear(const std::string& path, const std::string& near) {
 }  // namespace
 
 void WriteModelStar(const std::string& path, const Class2dModel& m, const std::string& classes_name) {
+  std::vector<std::string> names;
+  for (int k = 0; k < m.classes; ++k) names.push_back(MakeImageName(k, classes_name));
+  WriteModelStar(path, m, names, 2, 1);
+}
+
+void WriteModelStar(const std::string& path, const Class2dModel& m, const std::vector<std::string>& reference_names,
+                    int reference_dim, int padding) {
+  EMKIT_CHECK(static_cast<int>(reference_names.size()) == m.classes, "one reference name per class");
   StarFile f;
   f.version = 30001;
   StarTable& g = f.Add(StarTable("model_general", false));
-  g.SetPair("rlnReferenceDimensionality", "2");
+  g.SetPair("rlnReferenceDimensionality", std::to_string(reference_dim));
   g.SetPair("rlnDataDimensionality", "2");
   g.SetPair("rlnOriginalImageSize", std::to_string(m.box));
   g.SetPair("rlnCurrentResolution", Num(m.current_resolution));
   g.SetPair("rlnCurrentImageSize", std::to_string(m.current_size));
-  g.SetPair("rlnPaddingFactor", Num(1));
+  g.SetPair("rlnPaddingFactor", Num(padding));
   g.SetPair("rlnPixelSize", Num(m.pixel_size));
   g.SetPair("rlnNrClasses", std::to_string(m.classes));
   g.SetPair("rlnNrBodies", "1");
@@ -75,7 +83,7 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
         "rlnEstimatedResolution", "rlnOverallFourierCompleteness", "rlnClassPriorOffsetX", "rlnClassPriorOffsetY"})
     c.AddColumn(l);
   for (int k = 0; k < m.classes; ++k)
-    c.AddRow({MakeImageName(k, classes_name), Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
+    c.AddRow({reference_names[k], Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
               Num(m.est_resolution[k]), Num(1), Num(0), Num(0)});
   for (int k = 0; k < m.classes; ++k) {
     StarTable& t = f.Add(StarTable("model_class_" + std::to_string(k + 1)));
@@ -182,6 +190,8 @@ std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pix
   for (std::size_t i = 0; i < st.size(); ++i) {
     const Particle& p = set.particles[i];
     st[i].class_number = p.class_number;
+    st[i].rot = p.rot;
+    st[i].tilt = p.tilt;
     st[i].psi = p.psi;
     st[i].offset_x = p.origin_x_angst / pixel_size;
     st[i].offset_y = p.origin_y_angst / pixel_size;
@@ -236,7 +246,8 @@ void WriteDataStar(const std::string& path, const ParticleSet& set, const std::v
         ParseImageName(p.image_name, dir, &index, &stack, set.source.path);
         p.image_name = MakeImageName(index, std::filesystem::absolute(stack).lexically_normal().string());
         p.class_number = state[i].class_number;
-        p.rot = p.tilt = 0;
+        p.rot = state[i].rot;
+        p.tilt = state[i].tilt;
         p.psi = state[i].psi;
         p.origin_x_angst = state[i].offset_x * pixel_size;
         p.origin_y_angst = state[i].offset_y * pixel_size;

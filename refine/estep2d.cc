@@ -209,8 +209,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     ws->lp.resize(static_cast<std::size_t>(M) * T);
     double lmax = -std::numeric_limits<double>::infinity();
     int best = 0;
+    const int only = parts[i].only_class;
     for (int m = 0; m < M; ++m) {
-      const double prior_m = s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
+      const double prior_m = only >= 0 && m / npsi != only
+                                 ? -std::numeric_limits<double>::infinity()
+                                 : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
       for (int t = 0; t < T; ++t) {
         const double v = base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];

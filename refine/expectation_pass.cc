@@ -1,0 +1,87 @@
+#include "refine/expectation_pass.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <exception>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/random.h"
+
+namespace emkit {
+
+void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std::vector<int>* forced_all,
+                     const PrepOptions& prep, Communicator& comm, PassSums* total,
+                     std::vector<ParticleResult>* results_all) {
+  const int threads = ctx.threads;
+  const int n_particles = ctx.reader->count();
+  const std::vector<ParticleState>& state = *ctx.state;
+  const Class2dModel& model = *ctx.model;
+  std::vector<EStepWorkspace> workspaces(threads);
+  // One rank writes its results in place; several gather theirs (bytes) afterwards.
+  const bool single = comm.size() == 1;
+  std::vector<ParticleResult> mine;
+  if (single)
+    results_all->resize(n_particles);
+  else
+    mine.resize(static_cast<std::size_t>(std::min(n_particles, ctx.last_chunk * ctx.chunk) -
+                                         std::min(n_particles, ctx.first_chunk * ctx.chunk)));
+  ParticleResult* out = single ? results_all->data() : mine.data();
+  const int my_first = single ? 0 : ctx.first_chunk * ctx.chunk;
+  bool failed = false;
+  std::exception_ptr error;
+  try {
+    ParallelFor(threads, static_cast<std::size_t>(ctx.last_chunk - ctx.first_chunk), [&](std::size_t ci, int thread) {
+      omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
+      const int c = ctx.first_chunk + static_cast<int>(ci);
+      const int begin = c * ctx.chunk, end = std::min(n_particles, begin + ctx.chunk);
+      std::vector<PreparedParticle> parts(end - begin);
+      std::vector<Translation> offsets(end - begin);
+      std::vector<int> forced;
+      for (int i = begin; i < end; ++i) {
+        const ParticleState& st = state[i];
+        offsets[i - begin] = {st.offset_x, st.offset_y};
+        Rng rng(ctx.seed, StreamId(ctx.noise_stream.c_str(), (uint64_t(ctx.iteration + 1) << 32) | uint64_t(i)));
+        // RELION: the image times avg_norm / norm, the reference times the group's scale (as its CTF).
+        const double intensity = ctx.norm_correction ? model.avg_norm / st.norm : 1.0;
+        PreparedParticle& pp = parts[i - begin];
+        PrepareParticle(ctx.reader->Read(i), st.offset_x, st.offset_y, ctx.reader->CtfOf(i), ctx.reader->pixel_size(),
+                        prep, setup.px, model.sigma2_noise, &rng, &pp, intensity);
+        if (ctx.scale_correction && model.groups[st.group].scale != 1) {
+          const float scale = static_cast<float>(model.groups[st.group].scale);
+          for (float& v : pp.ctf) v *= scale;
+        }
+        if (ctx.only_class) pp.only_class = (*ctx.only_class)[i];
+        if (forced_all) forced.push_back((*forced_all)[i]);
+      }
+      std::vector<ParticleResult> res;
+      ChunkSums cs;
+      EStepWorkspace& ws = workspaces[thread];
+      EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
+      std::vector<float> d, w;
+      for (int k = 0; k < setup.classes; ++k)
+        if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total->AddClass(setup, k, d, w, thread);
+      FinishResidualSums(setup, parts, ws, &res);
+      total->AddScalars(cs);
+      for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
+    });
+  } catch (...) {
+    failed = true;
+    error = std::current_exception();
+  }
+  if (comm.AnyTrue(failed)) {
+    if (failed) std::rethrow_exception(error);
+    throw OtherRankFailedError(ctx.program + ": another MPI rank failed (its message says why)");
+  }
+  total->Reduce(comm);
+  if (single) return;
+  std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
+  if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
+  const std::vector<char> all = comm.AllGatherBytes(bytes);
+  EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_particles) * sizeof(ParticleResult), "gathered results size");
+  results_all->resize(n_particles);
+  std::memcpy(results_all->data(), all.data(), all.size());
+}
+
+}  // namespace emkit
