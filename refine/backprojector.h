@@ -45,6 +45,11 @@ class BackProjector {
   // The pixels (0, ky < 0) are skipped: their conjugates (0, -ky) carry the same sums.
   void InsertPixels(const int* kx, const int* ky, int count, const float* re, const float* im, const float* w,
                     const Mat3& a);
+  // The same insertion added straight to exact sums in AddToFixed's layout (fixed_size() values):
+  // every trilinear share is rounded to fixed point on its own, so the totals do not depend on
+  // the order of insertions. Only the geometry of this back-projector is used.
+  void InsertPixelsFixed(const int* kx, const int* ky, int count, const float* re, const float* im, const float* w,
+                         const Mat3& a, std::vector<__int128>* total) const;
 
   // RELION's symmetrise: the x = 0 plane made Hermitian, then the sums of every symmetry
   // operator added (trilinear), not averaged.
@@ -56,7 +61,18 @@ class BackProjector {
     double tau2_fudge = 1;     // T
     int minres_map = 0;        // regularise only from this shell on (RELION: 5 in refinement)
     int threads = 1;
+    // Where tau2 is 0 RELION adds 1 / (0.001 weight) to the weight, in its units (images
+    // transformed with a 1/N^2 normalisation): weight_unit converts ours to RELION's (N^4 for an
+    // N px box when the images are plain sums, as emkit's transforms are).
+    double weight_unit = 1;
   };
+  // RELION's updateSSNRarrays (tau2 given, not from an FSC) on the current sums: per shell
+  // 0..box/2, sigma2 (the inverse of the mean weight, pad^3 corrected) and data_vs_prior (the
+  // mean of weight / (1 / (pad^3 T tau2)); 0 beyond r_max, 999 for empty shells).
+  struct SsnrArrays {
+    std::vector<double> sigma2, data_vs_prior;
+  };
+  SsnrArrays Ssnr(const std::vector<double>& tau2, double tau2_fudge, double weight_unit = 1) const;
   // The map (box^3, centred at box / 2), as RELION's reconstruct + windowToOridimRealSpace +
   // griddingCorrect.
   Volume Reconstruct(const ReconstructOptions& opt) const;
@@ -81,6 +97,16 @@ class BackProjector {
   std::vector<std::complex<double>> data_;
   std::vector<double> weight_;
 };
+
+// RELION's softMaskOutsideMap: beyond `radius` (voxels from the centre n/2) the map goes to the
+// mean of that region over a raised-cosine edge of `edge` voxels.
+void SoftMaskOutsideMap(Volume* vol, double radius, double edge);
+// Multiplies the map by a soft sphere (1 inside `radius`, raised-cosine edge of `edge` voxels, 0
+// beyond): RELION's solvent flattening without a mask.
+void SoftSphereMask(Volume* vol, double radius, double edge);
+// Power spectrum of a map as RELION's projector computes it (tau2): per shell 0..n/2 of the
+// map's plain 3D transform, mean |F|^2 / 2 within radius max_shell (shells beyond: 0).
+std::vector<double> MapPowerSpectrum(const Volume& map, int max_shell, int threads = 1);
 
 // RELION's tabulated transform of the Kaiser-Bessel blob (radius 1.9 x 2, alpha 15, order 0) used
 // to convolve the weights in the gridding correction, at r in cycles per padded sample (0 beyond 0.5).

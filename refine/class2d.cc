@@ -65,47 +65,6 @@ PrepOptions MakePrepOptions(const Job& job) {
   return p;
 }
 
-// Class2dSums as a pass's receiver: one total per process, shared by its threads.
-class Class2dPassSums : public PassSums {
- public:
-  Class2dPassSums(Class2dSums* total, int threads) : total_(total), scratch_(threads) {}
-  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                int thread) override {
-    total_->AddClass(s, k, d, w, &scratch_[thread], &lock_);
-  }
-  void AddScalars(const ChunkSums& c) override { total_->AddScalars(c, &lock_); }
-  void Reduce(Communicator& comm) override {
-    comm.SumInt128(&total_->raw());
-    if (!total_->grid64() || comm.size() == 1) return;
-    // Wrapping 64-bit sums, reduced exactly in blocks (modulo 2^64), and the largest value added.
-    std::vector<uint64_t>& g = total_->raw_grid64();
-    std::vector<__int128> block;
-    for (std::size_t b0 = 0; b0 < g.size(); b0 += 65536) {
-      const std::size_t b1 = std::min(g.size(), b0 + 65536);
-      block.assign(b1 - b0, 0);
-      for (std::size_t i = b0; i < b1; ++i) block[i - b0] = static_cast<int64_t>(g[i]);
-      comm.SumInt128(&block);
-      for (std::size_t i = b0; i < b1; ++i) g[i] = static_cast<uint64_t>(block[i - b0]);
-    }
-    const double mine_max = total_->max_added();
-    std::vector<char> mb(sizeof(double));
-    std::memcpy(mb.data(), &mine_max, sizeof(double));
-    const std::vector<char> all_max = comm.AllGatherBytes(mb);
-    double most = 0;
-    for (std::size_t r = 0; r + sizeof(double) <= all_max.size(); r += sizeof(double)) {
-      double v;
-      std::memcpy(&v, all_max.data() + r, sizeof(double));
-      most = std::max(most, v);
-    }
-    total_->set_max_added(most);
-  }
-
- private:
-  Class2dSums* total_;
-  std::mutex lock_;
-  std::vector<std::vector<double>> scratch_;
-};
-
 PassContext MakePassContext(const Job& job) {
   PassContext c;
   c.reader = job.reader.get();
@@ -135,17 +94,6 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   return total;
 }
 
-std::vector<double> PositiveSpectrum(const std::vector<double>& s) {
-  std::vector<double> out = s;
-  double floor_value = 0;
-  for (double v : s)
-    if (v > 0 && (floor_value == 0 || v < floor_value)) floor_value = v;
-  if (floor_value == 0) floor_value = 1;
-  for (double& v : out)
-    if (!(v > 0)) v = floor_value;
-  return out;
-}
-
 EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   EStepSetup s;
   s.px = SelectPixels(job.box, current_size);
@@ -159,12 +107,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   } else {
     s.orient = InPlaneOrientations(job.opt.psi_step);
     s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
-    const std::vector<double> sigma2 = PositiveSpectrum(job.model.sigma2_noise);
-    s.inv_sigma2.resize(P);
-    for (int p = 0; p < P; ++p) {
-      s.inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s.px.shell[p]]);
-      s.log_norm_const -= std::log(2 * M_PI * sigma2[s.px.shell[p]]);
-    }
+    SetNoise(job.model.sigma2_noise, &s);
     for (int k = 0; k < s.classes; ++k)
       s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
     s.pad = 2;
@@ -183,14 +126,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
   s.adaptive_fraction = job.opt.adaptive_fraction;
-  const int T = static_cast<int>(s.trans.size());
-  s.phase.resize(static_cast<std::size_t>(T) * P);
-  for (int t = 0; t < T; ++t)
-    for (int p = 0; p < P; ++p) {
-      const double ph = -2 * M_PI * (s.px.kx[p] * s.trans[t].x + s.px.ky[p] * s.trans[t].y) / job.box;
-      s.phase[static_cast<std::size_t>(t) * P + p] =
-          Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
-    }
+  SetTranslationPhases(&s);
   return s;
 }
 

@@ -27,6 +27,33 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
          fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
 }
 
+void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s) {
+  std::vector<double> sigma2 = sigma2_noise;
+  double floor_value = 0;
+  for (double v : sigma2_noise)
+    if (v > 0 && (floor_value == 0 || v < floor_value)) floor_value = v;
+  if (floor_value == 0) floor_value = 1;
+  for (double& v : sigma2)
+    if (!(v > 0)) v = floor_value;
+  const int P = s->px.size();
+  s->inv_sigma2.resize(P);
+  for (int p = 0; p < P; ++p) {
+    s->inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s->px.shell[p]]);
+    s->log_norm_const -= std::log(2 * M_PI * sigma2[s->px.shell[p]]);
+  }
+}
+
+void SetTranslationPhases(EStepSetup* s) {
+  const int T = static_cast<int>(s->trans.size()), P = s->px.size();
+  s->phase.resize(static_cast<std::size_t>(T) * P);
+  for (int t = 0; t < T; ++t)
+    for (int p = 0; p < P; ++p) {
+      const double ph = -2 * M_PI * (s->px.kx[p] * s->trans[t].x + s->px.ky[p] * s->trans[t].y) / s->px.n;
+      s->phase[static_cast<std::size_t>(t) * P + p] =
+          Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
+    }
+}
+
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
   const int P = s->px.size(), npsi = s->num_orient(), M = s->num_refs();
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);

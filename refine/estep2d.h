@@ -93,6 +93,12 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);
 
+// The noise of the likelihood: inv_sigma2 per selected pixel and log_norm_const from a spectrum
+// per shell (non-positive values replaced by the smallest positive one, or 1).
+void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s);
+// phase (T x P) = exp(-2 pi i k.t / n) for s->trans at the selected pixels.
+void SetTranslationPhases(EStepSetup* s);
+
 // Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
 // map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s);

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 
@@ -10,6 +11,39 @@
 #include "core/random.h"
 
 namespace emkit {
+
+void Class2dPassSums::AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                               int thread) {
+  total_->AddClass(s, k, d, w, &scratch_[thread], &lock_);
+}
+
+void Class2dPassSums::AddScalars(const ChunkSums& c) { total_->AddScalars(c, &lock_); }
+
+void Class2dPassSums::Reduce(Communicator& comm) {
+  comm.SumInt128(&total_->raw());
+  if (!total_->grid64() || comm.size() == 1) return;
+  // Wrapping 64-bit sums, reduced exactly in blocks (modulo 2^64), and the largest value added.
+  std::vector<uint64_t>& g = total_->raw_grid64();
+  std::vector<__int128> block;
+  for (std::size_t b0 = 0; b0 < g.size(); b0 += 65536) {
+    const std::size_t b1 = std::min(g.size(), b0 + 65536);
+    block.assign(b1 - b0, 0);
+    for (std::size_t i = b0; i < b1; ++i) block[i - b0] = static_cast<int64_t>(g[i]);
+    comm.SumInt128(&block);
+    for (std::size_t i = b0; i < b1; ++i) g[i] = static_cast<uint64_t>(block[i - b0]);
+  }
+  const double mine_max = total_->max_added();
+  std::vector<char> mb(sizeof(double));
+  std::memcpy(mb.data(), &mine_max, sizeof(double));
+  const std::vector<char> all_max = comm.AllGatherBytes(mb);
+  double most = 0;
+  for (std::size_t r = 0; r + sizeof(double) <= all_max.size(); r += sizeof(double)) {
+    double v;
+    std::memcpy(&v, all_max.data() + r, sizeof(double));
+    most = std::max(most, v);
+  }
+  total_->set_max_added(most);
+}
 
 void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std::vector<int>* forced_all,
                      const PrepOptions& prep, Communicator& comm, PassSums* total,

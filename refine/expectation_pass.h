@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "refine/class2d_model.h"
 #include "refine/communicator.h"
 #include "refine/estep2d.h"
+#include "refine/mstep2d.h"
 #include "refine/particle_prep.h"
 
 namespace emkit {
@@ -40,6 +42,22 @@ class PassSums {
   virtual void AddScalars(const ChunkSums& c) = 0;
   // After every chunk of every rank: the totals over ranks (every rank gets them).
   virtual void Reduce(Communicator& comm) = 0;
+};
+
+// Class2dSums as a pass's receiver: one total per process, shared by its threads (2D class
+// grids, or only the scalars for Class2dSums::ScalarsOnly).
+class Class2dPassSums : public PassSums {
+ public:
+  Class2dPassSums(Class2dSums* total, int threads) : total_(total), scratch_(threads) {}
+  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                int thread) override;
+  void AddScalars(const ChunkSums& c) override;
+  void Reduce(Communicator& comm) override;
+
+ private:
+  Class2dSums* total_;
+  std::mutex lock_;
+  std::vector<std::vector<double>> scratch_;
 };
 
 // E-step over this rank's chunks (or the forced assignment forced_all[i] = reference index with

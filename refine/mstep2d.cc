@@ -159,22 +159,42 @@ void CentreImage(Image* img, double radius) {
 
 }  // namespace
 
-void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
-  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+void MStepOtherParameters(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, ns = model->shells();
   const int r = opt.current_size / 2;
   const double wtot = std::max(sums.weight_total(), 1e-30);
-  std::vector<int> shell_of(static_cast<std::size_t>(hx) * n);
   std::vector<double> shell_count(ns, 0.0);
   for (int y = 0; y < n; ++y) {
     const int ky = FourierGrid::Freq(y, n);
     for (int x = 0; x < hx; ++x) {
       const int sh = static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky))));
-      shell_of[static_cast<std::size_t>(y) * hx + x] = sh;
       if (sh < ns && x * x + ky * ky < r * r) shell_count[sh] += 1;
     }
   }
   for (int sh = 0; sh < ns && sh < r; ++sh)
     if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
+  for (int k = 0; k < model->classes; ++k) {
+    model->pk[k] = sums.class_weight(k) / wtot;
+    const double cnt_k = sums.count(k);
+    model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
+    model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
+  }
+  model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
+  model->loglik = sums.loglik();
+  model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
+}
+
+void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+  const int r = opt.current_size / 2;
+  std::vector<int> shell_of(static_cast<std::size_t>(hx) * n);
+  for (int y = 0; y < n; ++y) {
+    const int ky = FourierGrid::Freq(y, n);
+    for (int x = 0; x < hx; ++x)
+      shell_of[static_cast<std::size_t>(y) * hx + x] =
+          static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky))));
+  }
+  MStepOtherParameters(sums, opt, model);
   int best_shell = 1;
   model->tau2_fudge = opt.tau2_fudge;
   const int pad = opt.pad;
@@ -263,14 +283,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       ApplySoftMask(&img, mask);
     }
     model->refs[k] = img;
-    model->pk[k] = sums.class_weight(k) / wtot;
-    const double cnt_k = sums.count(k);
-    model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
-    model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
   }
-  model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
-  model->loglik = sums.loglik();
-  model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
   model->current_resolution = n * model->pixel_size / best_shell;
   model->current_size = std::min(n, 2 * (best_shell + opt.incr_size));
 }

@@ -79,7 +79,11 @@ struct MStepOptions {
   double num_particles = 0;
 };
 
-// Updates refs, tau2, sigma2, pk, sigma_offset, resolution and the next current size.
+// The M-step's updates that do not depend on the reference dimensionality: the noise spectrum
+// (shells below current_size / 2), class priors, accuracies, offset prior, likelihood and <Pmax>.
+void MStepOtherParameters(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model);
+
+// MStepOtherParameters, then refs, tau2, sigma2_ref, ssnr, the resolution and the next current size.
 void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model);
 
 // The noise spectrum of RELION's start: `average` holds every particle in class 0 with CTF = 1 and
