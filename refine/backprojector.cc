@@ -443,25 +443,6 @@ void SoftSphereMask(Volume* v, double radius, double edge) {
       }
 }
 
-std::vector<double> MapPowerSpectrum(const Volume& map, int max_shell, int threads) {
-  const int n = map.nx(), ns = n / 2 + 1;
-  const FourierGrid f = CentredFft(map, threads);
-  std::vector<double> power(ns, 0.0), count(ns, 0.0);
-  const long max_r2 = long(max_shell) * max_shell;
-  for (int z = -n / 2; z < n - n / 2; ++z)
-    for (int y = -n / 2; y < n - n / 2; ++y)
-      for (int x = 0; x <= n / 2; ++x) {
-        const long r2 = long(x) * x + long(y) * y + long(z) * z;
-        if (r2 > max_r2) continue;
-        const int ires = RoundInt(std::sqrt(double(r2)));
-        if (ires >= ns) continue;
-        power[ires] += std::norm(std::complex<double>(f.At(x, y, z))) / 2;
-        count[ires] += 1;
-      }
-  for (int i = 0; i < ns; ++i) power[i] = count[i] >= 1 ? power[i] / count[i] : 0.0;
-  return power;
-}
-
 void BackProjector::AddToFixed(std::vector<__int128>* total) const {
   EMKIT_CHECK(total->size() == fixed_size(), "back-projector: fixed-point sums of another size");
   const std::size_t c = cells();

@@ -62,8 +62,7 @@ class BackProjector {
     int minres_map = 0;        // regularise only from this shell on (RELION: 5 in refinement)
     int threads = 1;
     // Where tau2 is 0 RELION adds 1 / (0.001 weight) to the weight, in its units (images
-    // transformed with a 1/N^2 normalisation): weight_unit converts ours to RELION's (N^4 for an
-    // N px box when the images are plain sums, as emkit's transforms are).
+    // transformed with a 1/N^2 normalisation, as emkit's are): weight_unit converts other units.
     double weight_unit = 1;
   };
   // RELION's updateSSNRarrays (tau2 given, not from an FSC) on the current sums: per shell
@@ -104,9 +103,6 @@ void SoftMaskOutsideMap(Volume* vol, double radius, double edge);
 // Multiplies the map by a soft sphere (1 inside `radius`, raised-cosine edge of `edge` voxels, 0
 // beyond): RELION's solvent flattening without a mask.
 void SoftSphereMask(Volume* vol, double radius, double edge);
-// Power spectrum of a map as RELION's projector computes it (tau2): per shell 0..n/2 of the
-// map's plain 3D transform, mean |F|^2 / 2 within radius max_shell (shells beyond: 0).
-std::vector<double> MapPowerSpectrum(const Volume& map, int max_shell, int threads = 1);
 
 // RELION's tabulated transform of the Kaiser-Bessel blob (radius 1.9 x 2, alpha 15, order 0) used
 // to convolve the weights in the gridding correction, at r in cycles per padded sample (0 beyond 0.5).

@@ -223,6 +223,39 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       sums->offset2 += offsets[i].x * offsets[i].x + offsets[i].y * offsets[i].y;
       continue;
     }
+    if (s.cross_correlation) {
+      // RELION's --firstiter_cc: the sample of largest normalised cross-correlation gets all weight.
+      const int only = parts[i].only_class;
+      double best_cc = -std::numeric_limits<double>::infinity();
+      int best = 0;
+      for (int m = 0; m < M; ++m) {
+        if (only >= 0 && m / npsi != only) continue;
+        const double a2 = 2.0 * ws->norm[static_cast<std::size_t>(i) * M + m];
+        if (!(a2 > 0)) continue;
+        const double inv = 1.0 / std::sqrt(a2);
+        for (int t = 0; t < T; ++t) {
+          const double cc = ws->cross[static_cast<std::size_t>(i * T + t) * M + m] * inv;
+          if (cc > best_cc) best_cc = cc, best = m * T + t;
+        }
+      }
+      const int bm = best / T, bt = best % T;
+      ws->wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
+      ws->wsum[static_cast<std::size_t>(i) * M + bm] = 1.f;
+      r.class_index = bm / npsi;
+      SetAngles(s.orient, bm % npsi, &r);
+      r.offset_x = offsets[i].x + s.trans[bt].x;
+      r.offset_y = offsets[i].y + s.trans[bt].y;
+      r.pmax = 1;
+      r.nsig = 1;
+      r.loglik = std::isfinite(best_cc) && xnorm[i] > 0 ? best_cc / std::sqrt(2.0 * xnorm[i]) : 0.0;
+      sums->class_weight[r.class_index] += 1;
+      sums->weight_total += 1;
+      sums->offset2 += r.offset_x * r.offset_x + r.offset_y * r.offset_y;
+      sums->loglik += r.loglik;
+      sums->pmax += 1;
+      sums->count[r.class_index] += 1;
+      continue;
+    }
     // Offset prior, normalised over the grid.
     double lmax_t = -std::numeric_limits<double>::infinity();
     for (int t = 0; t < T; ++t) {

@@ -37,6 +37,10 @@ struct EStepSetup {
   // (norm) and sum_w X_t.CTF V_m, sum_w |CTF V_m|^2 over the shells where class k's data_vs_prior
   // > 3 (scale_shell[k * (n/2+1) + shell] != 0; empty: no scale sums).
   bool norm_sums = false;
+  // RELION's --firstiter_cc: instead of the likelihood, each particle's sample of largest
+  // normalised cross-correlation Re sum X_t conj(CTF V) / s2 / |CTF V / s| gets all weight (a
+  // reference not on the particles' greyscale still aligns them).
+  bool cross_correlation = false;
   std::vector<char> scale_shell;
 };
 
