@@ -452,6 +452,10 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   if (!ws.forced) {
     for (int j = 0; j < npsi; ++j) {
       const int m = m0 + j;
+      // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
+      bool any = false;
+      for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m] > 0;
+      if (!any) continue;
       const float* dm = &(*d)[static_cast<std::size_t>(j) * 2 * P];
       const float* wm = &(*w)[static_cast<std::size_t>(j) * P];
       for (int p = 0; p < P; ++p) {
