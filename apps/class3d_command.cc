@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "io/plot.h"
+#include "io/star.h"
 #include "refine/class3d.h"
 #include "refine/communicator.h"
 
@@ -33,6 +34,31 @@ void WriteClassSizesPlot(const std::string& path, const Class3dResult& r) {
     plot.curves.push_back(c);
   }
   WriteLinePlotPng(path, plot);
+}
+
+// A continued run keeps its sampling (the sampling.star beside the model or optimiser: emkit's or
+// RELION's) unless it is given again.
+void ContinueSampling(const CLI::App& app, Class3dOptions* o) {
+  const std::string& c = o->continue_from;
+  if (!FileExists(c)) throw IoError(c + ": no such file (--continue)");
+  std::string base = c;
+  for (const char* suffix : {"_model.star", "_optimiser.star"}) {
+    const std::string s(suffix);
+    if (base.size() > s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0)
+      base = base.substr(0, base.size() - s.size());
+  }
+  const std::string sampling = base + "_sampling.star", model = base + "_model.star";
+  if (!FileExists(sampling) || !FileExists(model)) return;
+  const StarFile f = ReadStar(sampling);
+  const StarTable& t = f.Require("sampling_general");
+  const double apix = ReadStar(model).Require("model_general").GetDouble(0, "rlnPixelSize");
+  if (!app.count("--healpix-order") && t.Has("rlnHealpixOrder"))
+    o->healpix_order = static_cast<int>(t.GetDouble(0, "rlnHealpixOrderOriginal", t.GetDouble(0, "rlnHealpixOrder")));
+  if (!app.count("--sym") && t.Has("rlnSymmetryGroup")) o->symmetry = t.Get(0, "rlnSymmetryGroup");
+  if (!app.count("--offset-range") && t.Has("rlnOffsetRange") && apix > 0)
+    o->offset_range = t.GetDouble(0, "rlnOffsetRangeOriginal", t.GetDouble(0, "rlnOffsetRange")) / apix;
+  if (!app.count("--offset-step") && t.Has("rlnOffsetStep") && apix > 0)
+    o->offset_step = t.GetDouble(0, "rlnOffsetStepOriginal", t.GetDouble(0, "rlnOffsetStep")) / apix;
 }
 
 }  // namespace
@@ -66,10 +92,12 @@ int RunClass3dCommand(int argc, char** argv) {
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyClassificationFlags(&flags, &o);
   o.flatten_solvent = !no_flatten;
-  if (!o.continue_from.empty()) throw InvalidInputError("class3d: --continue is not available for class3d yet");
+  if (!o.continue_from.empty()) ContinueSampling(app, &o);
   o.Check();
-  if (!FileExists(o.input)) throw IoError(o.input + ": no such particles STAR file");
-  if (!FileExists(o.reference)) throw IoError(o.reference + ": no such reference map (--ref)");
+  if (o.continue_from.empty()) {
+    if (!FileExists(o.input)) throw IoError(o.input + ": no such particles STAR file");
+    if (!FileExists(o.reference)) throw IoError(o.reference + ": no such reference map (--ref)");
+  }
   if (o.write_png)
     o.on_iteration = [&](const Class3dResult& r) {
       WriteClassSizesPlot(JoinPath(o.out_dir, "run_class_sizes.png"), r);
@@ -82,7 +110,9 @@ int RunClass3dCommand(int argc, char** argv) {
     if (comm->is_root()) {
       JobFolderOptions f;
       f.dir = o.out_dir;
-      f.inputs = {o.input, o.reference};
+      f.inputs = {o.input, o.reference, o.continue_from};
+      f.resume = !o.continue_from.empty();
+      f.resume_from = o.continue_from;
       f.output_patterns = {"run_it*", "run_class_sizes.*"};
       f.overwrite = flags.overwrite;
       folder = OpenJobFolder(app, argc, argv, f);

@@ -112,14 +112,16 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::v
   WriteStar(path, f);
 }
 
-Class2dModel ReadModelStar(const std::string& path) {
+Class2dModel ReadModelStar(const std::string& path, std::vector<Image>* maps) {
   const StarFile f = ReadStar(path);
   const StarTable& g = f.Require("model_general");
   Class2dModel m;
   const int n = static_cast<int>(g.GetInt(0, "rlnOriginalImageSize"));
   const int k = static_cast<int>(g.GetInt(0, "rlnNrClasses"));
-  if (g.GetInt(0, "rlnReferenceDimensionality") != 2) throw InvalidInputError(path + ": not a 2D model");
+  const int dim = static_cast<int>(g.GetInt(0, "rlnReferenceDimensionality"));
+  if (dim != (maps ? 3 : 2)) throw InvalidInputError(path + ": not a " + (maps ? "3D" : "2D") + " model");
   m.Resize(k, n);
+  if (maps) maps->assign(k, Image());
   m.pixel_size = g.GetDouble(0, "rlnPixelSize");
   m.tau2_fudge = g.GetDouble(0, "rlnTau2FudgeFactor", 2);
   m.current_size = static_cast<int>(g.GetInt(0, "rlnCurrentImageSize"));
@@ -135,13 +137,21 @@ Class2dModel ReadModelStar(const std::string& path) {
                             " rows but rlnNrClasses is " + std::to_string(k));
   for (int i = 0; i < k; ++i) {
     const std::string& name = c.Get(i, "rlnReferenceImage");
-    const auto at = name.find('@');
-    if (at == std::string::npos) throw InvalidInputError(c.Where(i) + ": rlnReferenceImage '" + name + "' has no '@'");
-    const int section = std::stoi(name.substr(0, at)) - 1;
-    const std::string stack = ResolveNear(name.substr(at + 1), path);
-    m.refs[i] = ReadMrcSection(stack, section);
-    if (m.refs[i].nx() != n || m.refs[i].ny() != n)
-      throw InvalidInputError(stack + ": class image size differs from rlnOriginalImageSize " + std::to_string(n));
+    if (maps) {
+      const std::string file = ResolveNear(name, path);
+      (*maps)[i] = ReadMrcFinite(file, c.Where(i) + " rlnReferenceImage");
+      if ((*maps)[i].nx() != n || (*maps)[i].ny() != n || (*maps)[i].nz() != n)
+        throw InvalidInputError(file + ": class map size differs from rlnOriginalImageSize " + std::to_string(n));
+    } else {
+      const auto at = name.find('@');
+      if (at == std::string::npos)
+        throw InvalidInputError(c.Where(i) + ": rlnReferenceImage '" + name + "' has no '@'");
+      const int section = std::stoi(name.substr(0, at)) - 1;
+      const std::string stack = ResolveNear(name.substr(at + 1), path);
+      m.refs[i] = ReadMrcSection(stack, section);
+      if (m.refs[i].nx() != n || m.refs[i].ny() != n)
+        throw InvalidInputError(stack + ": class image size differs from rlnOriginalImageSize " + std::to_string(n));
+    }
     m.pk[i] = c.GetDouble(i, "rlnClassDistribution");
     m.acc_rot[i] = c.GetDouble(i, "rlnAccuracyRotations", 999);
     m.acc_trans_px[i] = c.GetDouble(i, "rlnAccuracyTranslationsAngst", 999) / m.pixel_size;

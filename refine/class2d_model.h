@@ -57,7 +57,8 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::v
                     int reference_dim, int padding);
 // Reads a model written by emkit or RELION 3.1 (classes from its rlnReferenceImage stack).
 // RELION's tau2 is on its 2x padded grid; it is converted to emkit's unpadded scale.
-Class2dModel ReadModelStar(const std::string& path);
+// With `maps`, a 3D model (rlnReferenceDimensionality 3): one map file per class, read into *maps.
+Class2dModel ReadModelStar(const std::string& path, std::vector<Image>* maps = nullptr);
 
 // Adds rlnGroupNumber (from `groups`) when the particles' source has none.
 void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <regex>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -273,6 +274,45 @@ int ResolutionShell(const std::vector<double>& dvp, int box) {
   return ires - 1;
 }
 
+// --continue: a run_itNNN_model.star (emkit's or RELION's Class3D) next to its data.star, or an
+// optimiser.star naming them.
+void LoadContinue(Job& job) {
+  const std::string& path = job.opt.continue_from;
+  std::string model_star, data_star;
+  int it = 0;
+  auto ends = [&](const std::string& suffix) {
+    return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends("_optimiser.star")) {
+    const OptimiserState o = ReadOptimiserStar(path);
+    model_star = o.model_star;
+    data_star = o.data_star;
+    it = o.iteration;
+  } else if (ends("_model.star")) {
+    model_star = path;
+    data_star = path.substr(0, path.size() - 11) + "_data.star";
+    std::smatch m;
+    const std::string base = Basename(path);
+    if (std::regex_search(base, m, std::regex("_it([0-9]+)_"))) it = std::stoi(m[1]);
+  } else {
+    throw InvalidInputError("--continue " + path + ": expected a run_itNNN_model.star or run_itNNN_optimiser.star");
+  }
+  LoadParticleJob(data_star, job);
+  job.model = ReadModelStar(model_star, &job.maps);
+  const StarTable* src = job.set.source.Find(job.set.particles_block);
+  job.model.groups =
+      MergeGroups(job.groups, job.model.groups, src && !src->Has("rlnGroupName") && src->Has("rlnGroupNumber"));
+  if (job.model.box != job.box)
+    throw InvalidInputError(model_star + ": rlnOriginalImageSize " + std::to_string(job.model.box) +
+                            " differs from the particle box " + std::to_string(job.box));
+  job.opt.classes = job.model.classes;
+  job.iteration = it;
+  for (auto& v : job.model.sigma2_noise)
+    if (!(v > 0)) v = 0;
+  if (job.model.current_size <= 0 || job.model.current_size > job.box) job.model.current_size = job.box;
+  if (!(job.model.sigma_offset_px > 0)) job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);
+}
+
 }  // namespace
 
 Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, const std::string& command_line) {
@@ -282,9 +322,14 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
   Job job;
   job.opt = options;
   SetGlobalThreads(job.opt.threads);
-  LoadParticleJob(job.opt.input, job);
-  if (job.opt.ignore_input_offsets)
-    for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
+  const bool continuing = !job.opt.continue_from.empty();
+  if (continuing) {
+    LoadContinue(job);
+  } else {
+    LoadParticleJob(job.opt.input, job);
+    if (job.opt.ignore_input_offsets)
+      for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
+  }
   if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
   if (job.mask_radius_px() > job.box / 2.0)
     throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
@@ -296,61 +341,63 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
   job.SplitChunks(ChunkSize(job.opt.chunk_size, N, translations, double(K) * job.grid.orientations()), comm.rank(),
                   comm.size());
 
-  // The reference: a cube of the particles' box and pixel size, low-passed to --ini-high.
-  MrcHeader header;
-  Volume ref = ReadMrcFinite(job.opt.reference, "--ref", &header);
-  if (ref.nx() != N || ref.ny() != N || ref.nz() != N)
-    throw InvalidInputError(job.opt.reference + ": the reference is " + std::to_string(ref.nx()) + " x " +
-                            std::to_string(ref.ny()) + " x " + std::to_string(ref.nz()) +
-                            " voxels; the particles' box is " + std::to_string(N) + " (resample the map first)");
-  const double ref_apix = header.mx > 0 ? header.cella[0] / header.mx : 0;
-  if (ref_apix > 0 && std::fabs(ref_apix - job.pixel_size) > 0.01 * job.pixel_size)
-    throw InvalidInputError(job.opt.reference + ": pixel size " + std::to_string(ref_apix) +
-                            " Å differs from the particles' " + std::to_string(job.pixel_size) +
-                            " Å (resample the map first)");
-  LowPassMap(&ref, job.pixel_size, job.opt.ini_high);
-  job.maps.assign(K, ref);
-
   if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
   comm.Barrier();
   Class3dResult result;
   const PrepOptions prep = MakePrepOptions(job);
   std::vector<ParticleResult> results;
 
-  // Noise: the particles' mean power spectrum minus their plain average's (RELION).
-  job.model.Resize(K, N);
-  job.model.pixel_size = job.pixel_size;
-  job.model.groups = job.groups;
-  job.model.tau2_fudge = job.opt.tau2_fudge;
-  job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
-  {
-    EStepSetup avg;
-    avg.px = SelectPixels(N, N);
-    avg.classes = 1;
-    avg.orient = InPlaneOrientations(360);
-    avg.trans = {{0, 0}};
-    avg.inv_sigma2.assign(avg.px.size(), 1.f);
-    avg.log_pk = {0.0};
-    SetTranslationPhases(&avg);
-    PrepOptions plain = prep;
-    plain.zero_mask = true;
-    plain.ctf = false;
-    plain.highres_power = false;
-    const std::vector<int> all_zero(n, 0);
-    Class2dSums average(1, N, avg.pad, avg.px.current_size, 0);
-    Class2dPassSums sums(&average, job.opt.threads);
-    ExpectationPass(MakePassContext(job), avg, &all_zero, plain, comm, &sums, &results);
-    InitialNoise(average, &job.model);
+  if (!continuing) {
+    // The reference: a cube of the particles' box and pixel size, low-passed to --ini-high.
+    MrcHeader header;
+    Volume ref = ReadMrcFinite(job.opt.reference, "--ref", &header);
+    if (ref.nx() != N || ref.ny() != N || ref.nz() != N)
+      throw InvalidInputError(job.opt.reference + ": the reference is " + std::to_string(ref.nx()) + " x " +
+                              std::to_string(ref.ny()) + " x " + std::to_string(ref.nz()) +
+                              " voxels; the particles' box is " + std::to_string(N) + " (resample the map first)");
+    const double ref_apix = header.mx > 0 ? header.cella[0] / header.mx : 0;
+    if (ref_apix > 0 && std::fabs(ref_apix - job.pixel_size) > 0.01 * job.pixel_size)
+      throw InvalidInputError(job.opt.reference + ": pixel size " + std::to_string(ref_apix) +
+                              " Å differs from the particles' " + std::to_string(job.pixel_size) +
+                              " Å (resample the map first)");
+    LowPassMap(&ref, job.pixel_size, job.opt.ini_high);
+    job.maps.assign(K, ref);
+
+    // Noise: the particles' mean power spectrum minus their plain average's (RELION).
+    job.model.Resize(K, N);
+    job.model.pixel_size = job.pixel_size;
+    job.model.groups = job.groups;
+    job.model.tau2_fudge = job.opt.tau2_fudge;
+    job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
+    {
+      EStepSetup avg;
+      avg.px = SelectPixels(N, N);
+      avg.classes = 1;
+      avg.orient = InPlaneOrientations(360);
+      avg.trans = {{0, 0}};
+      avg.inv_sigma2.assign(avg.px.size(), 1.f);
+      avg.log_pk = {0.0};
+      SetTranslationPhases(&avg);
+      PrepOptions plain = prep;
+      plain.zero_mask = true;
+      plain.ctf = false;
+      plain.highres_power = false;
+      const std::vector<int> all_zero(n, 0);
+      Class2dSums average(1, N, avg.pad, avg.px.current_size, 0);
+      Class2dPassSums sums(&average, job.opt.threads);
+      ExpectationPass(MakePassContext(job), avg, &all_zero, plain, comm, &sums, &results);
+      InitialNoise(average, &job.model);
+    }
+    // First image size: the reference's resolution (--ini-high) plus incr_size shells.
+    {
+      const int maxres =
+          job.opt.ini_high > 0 ? static_cast<int>(std::lround(N * job.pixel_size / job.opt.ini_high)) : N / 2;
+      job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
+      job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
+    }
+    if (comm.is_root()) WriteIteration(job, 0, &result);
+    comm.Barrier();
   }
-  // First image size: the reference's resolution (--ini-high) plus incr_size shells.
-  {
-    const int maxres =
-        job.opt.ini_high > 0 ? static_cast<int>(std::lround(N * job.pixel_size / job.opt.ini_high)) : N / 2;
-    job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
-    job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
-  }
-  if (comm.is_root()) WriteIteration(job, 0, &result);
-  comm.Barrier();
 
   // RELION's seeds: in the first likelihood iteration every particle is scored against one random
   // class; a cross-correlation first iteration aligns everything to class 1 alone.

@@ -80,6 +80,18 @@ TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
   for (std::size_t i = 0; i < truth.size(); ++i) same += out.particles[i].class_number == truth[i];
   const double accuracy = std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
   EXPECT_GT(accuracy, 0.9);
+  // Continued from iteration 10's files (rounded to the STAR files' digits), iterations 11-12 assign the
+  // particles as the uninterrupted run does.
+  auto cont = testing::RunEmkitBinary("class3d --continue " + dir + "/t1/run_it010_model.star --iter 12 " +
+                                      "--particle-diameter 150 --seed 7 --quiet --threads 2 -o " + dir + "/t3");
+  ASSERT_EQ(cont.status, 0) << cont.err;
+  const ParticleSet continued = ReadParticles(dir + "/t3/run_it012_data.star");
+  ASSERT_EQ(continued.particles.size(), truth.size());
+  int agree = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    agree += continued.particles[i].class_number == out.particles[i].class_number;
+  EXPECT_GT(agree, 0.97 * truth.size());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/t3/run_it010_data.star"));
   // The RELION model: 3D references, one map file per class.
   const std::string model = Slurp(dir + "/t1/run_it012_model.star");
   EXPECT_TRUE(std::regex_search(model, std::regex("_rlnReferenceDimensionality +3\\b")));
