@@ -129,9 +129,11 @@ void PrepareCnn(PickCli& c, int threads) {
     LOG_WARN(c.model << ": its training job did not finish (no emkit_train.done beside it): the best model of the "
                         "epochs done so far");
   c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile, c.tta, c.score_smoothing));
-  if (!(c.pick.diameter > 0)) c.pick.diameter = c.cnn->diameter_angstrom;
-  c.pick.preprocess = c.cnn->preprocess;
-  if (std::isnan(c.threshold)) c.pick.threshold = c.cnn->default_threshold;
+  // The defaults training chose the model's threshold with (CnnPickOptions); options given here win.
+  const PickOptions defaults = CnnPickOptions(*c.cnn, threads);
+  if (!(c.pick.diameter > 0)) c.pick.diameter = defaults.diameter;
+  c.pick.preprocess = defaults.preprocess;
+  if (std::isnan(c.threshold)) c.pick.threshold = defaults.threshold;
 }
 
 std::unique_ptr<ScoreMapper> MakeCnn(PickCli& c, int) { return std::move(c.cnn->mapper); }
