@@ -164,40 +164,6 @@ void BackProjector::InsertPixels(const int* kx, const int* ky, int count, const 
   }
 }
 
-void BackProjector::InsertPixelsFixed(const int* kx, const int* ky, int count, const float* re, const float* im,
-                                      const float* w, const Mat3& a, std::vector<__int128>* total) const {
-  EMKIT_CHECK(total->size() == fixed_size(), "back-projector: fixed-point sums of another size");
-  const SliceMap map(a, pad_, r_max_);
-  const std::size_t c = cells();
-  __int128* t = total->data();
-  const std::size_t dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
-  for (int i = 0; i < count; ++i) {
-    const int x = kx[i], y = ky[i];
-    if (x == 0 && y < 0) continue;
-    const float wt = w[i];
-    if (wt <= 0) continue;
-    double xp, yp, zp;
-    if (!map.Map(x, y, &xp, &yp, &zp)) continue;
-    double vr = re[i], vi = im[i];
-    if (xp < 0) xp = -xp, yp = -yp, zp = -zp, vi = -vi;
-    const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
-              z0 = static_cast<int>(std::floor(zp));
-    if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) continue;
-    const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
-    const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
-    const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
-                          fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
-    const std::size_t i000 = Index(x0, y0, z0);
-    const std::size_t idx[8] = {i000,      i000 + 1,      i000 + dy,      i000 + dy + 1,
-                                i000 + dz, i000 + dz + 1, i000 + dz + dy, i000 + dz + dy + 1};
-    for (int q = 0; q < 8; ++q) {
-      t[idx[q]] += ToFixed(dd[q] * vr);
-      t[c + idx[q]] += ToFixed(dd[q] * vi);
-      t[2 * c + idx[q]] += ToFixed(dd[q] * wt);
-    }
-  }
-}
-
 BackProjector::SsnrArrays BackProjector::Ssnr(const std::vector<double>& tau2, double tau2_fudge,
                                               double weight_unit) const {
   const int ns = box_ / 2 + 1, R = reach_, P = side_;

@@ -45,11 +45,6 @@ class BackProjector {
   // The pixels (0, ky < 0) are skipped: their conjugates (0, -ky) carry the same sums.
   void InsertPixels(const int* kx, const int* ky, int count, const float* re, const float* im, const float* w,
                     const Mat3& a);
-  // The same insertion added straight to exact sums in AddToFixed's layout (fixed_size() values):
-  // every trilinear share is rounded to fixed point on its own, so the totals do not depend on
-  // the order of insertions. Only the geometry of this back-projector is used.
-  void InsertPixelsFixed(const int* kx, const int* ky, int count, const float* re, const float* im, const float* w,
-                         const Mat3& a, std::vector<__int128>* total) const;
 
   // RELION's symmetrise: the x = 0 plane made Hermitian, then the sums of every symmetry
   // operator added (trilinear), not averaged.
