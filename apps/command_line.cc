@@ -236,6 +236,13 @@ std::vector<Command> Commands() {
   return c;
 }
 
+std::vector<std::string> AllCommandNames() {
+  LoadPlugin();
+  std::vector<std::string> names;
+  for (const auto& c : Commands()) names.push_back(c.name);
+  return names;
+}
+
 int RunEmkit(int argc, char** argv) {
   InstallTempFileCleanup();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
