@@ -261,6 +261,9 @@ int RunEmkit(int argc, char** argv) {
     command = FindCommand(name);
   }
   if (command != nullptr) {
+    // A copy: a command that loads the plugin (pipeline) adds to the table this points into.
+    const Command c = *command;
+    command = &c;
     std::string full = std::string("emkit ") + command->name;
     std::vector<char*> args(argv + 1, argv + argc);
     args[0] = full.data();

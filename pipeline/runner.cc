@@ -251,8 +251,11 @@ std::string Figure(const ScheduleJob& job, const std::string& dir) {
         out << last.substr(0, 9) << ": resolution " << g.Get(0, "rlnCurrentResolution") << " A";
         if (const StarTable* c = f.Find("model_classes")) {
           out << ", classes";
-          for (std::size_t i = 0; i < c->num_rows() && i < 12; ++i)
-            out << (i ? " " : " ") << FormatStarNumber(c->GetDouble(i, "rlnClassDistribution"));
+          for (std::size_t i = 0; i < c->num_rows() && i < 12; ++i) {
+            char v[16];
+            std::snprintf(v, sizeof v, " %.3f", c->GetDouble(i, "rlnClassDistribution"));
+            out << v;
+          }
         }
         return out.str();
       }
