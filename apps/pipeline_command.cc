@@ -8,6 +8,7 @@
 #include "apps/command_line.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "pipeline/bundle.h"
 #include "pipeline/runner.h"
 #include "pipeline/schedule.h"
 
@@ -53,7 +54,20 @@ int RunPipelineCommand(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "Each job's state, runtime and main result");
   AddInput(*status, schedule_path, "Schedule (TOML)", "schedule")->required();
   AddOutput(*status, out, "Project folder (default: the schedule's `project`)");
+  std::string bundle_job, bundle_dir;
+  CLI::App* bundle =
+      app.add_subcommand("bundle",
+                         "Copy what a job needs to be re-run elsewhere (its STAR inputs with only the files they name, "
+                         "rewritten to relative paths; its job file; rerun.sh) into DIR");
+  bundle->add_option("job", bundle_job, "The job's folder in its project (e.g. project/Class2D/job014)")->required();
+  bundle->add_option("dir", bundle_dir, "New folder for the bundle")->required();
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+  if (bundle->parsed()) {
+    const BundleResult r = BundleJob(bundle_job, bundle_dir);
+    std::printf("bundle %s: %d files, %.1f MB (%d STAR inputs, %d file names rewritten); re-run with %s/rerun.sh\n",
+                r.dir.c_str(), r.files, r.bytes / 1e6, r.star_files, r.rewritten_names, r.dir.c_str());
+    return 0;
+  }
 
   // The light commands are known without loading the plugin (~170 MB of libraries).
   std::vector<std::string> light;
@@ -65,6 +79,13 @@ int RunPipelineCommand(int argc, char** argv) {
     schedule = ReadSchedule(schedule_path, AllCommandNames());
   }
   const std::string project = ProjectOf(schedule, out);
+  // --seed: the seed of every emkit job that does not set its own.
+  if (run->parsed() && run->count("--seed"))
+    for (auto& job : schedule.jobs) {
+      bool has = job.external();
+      for (const auto& o : job.options) has |= o.name == "seed" || o.name == "--seed";
+      if (!has) job.options.push_back({"seed", {std::to_string(common.seed)}, 0});
+    }
   if (status->parsed()) {
     std::printf("%s", FormatStatus(PipelineStatus(schedule, project)).c_str());
     return 0;

@@ -106,6 +106,11 @@ void WriteRecord(const std::string& dir, const ScheduleJob& job, const Schedule&
       << "\nhash = " << TomlString(r.hash) << "\nstate = " << TomlString(r.state)
       << "\nstarted = " << TomlString(r.started) << "\nfinished = " << TomlString(r.finished)
       << "\nseconds = " << r.seconds << "\npid = " << r.pid << "\nexit_status = " << r.exit_status << "\n";
+  // The command's words (after "emkit"; external: the shell command), paths relative to the project.
+  out << "args = [";
+  const std::vector<std::string> words = job.external() ? std::vector<std::string>{job.command} : JobArguments(job);
+  for (std::size_t i = 0; i < words.size(); ++i) out << (i ? ", " : "") << TomlString(words[i]);
+  out << "]\n";
   WriteTextFile(JoinPath(dir, kJobFile), out.str());
 }
 
@@ -271,8 +276,8 @@ std::string Figure(const ScheduleJob& job, const std::string& dir) {
 }
 
 // Runs words in `cwd` with stdout/stderr into files; returns the exit status (128 + signal).
-int Spawn(const std::vector<std::string>& words, const std::string& cwd, const std::string& out,
-          const std::string& err) {
+int Spawn(const std::vector<std::string>& words, const std::string& cwd, const std::string& out, const std::string& err,
+          int threads) {
   std::cout.flush();
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -283,6 +288,7 @@ int Spawn(const std::vector<std::string>& words, const std::string& cwd, const s
     if (fo < 0 || fe < 0 || ::chdir(cwd.c_str()) != 0) _exit(126);
     ::dup2(fo, 1);
     ::dup2(fe, 2);
+    ::setenv("EMKIT_THREADS", std::to_string(threads).c_str(), 1);  // for external jobs
     const int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
     std::vector<char*> argv;
@@ -430,7 +436,7 @@ int RunPipeline(const Schedule& s, const PipelineOptions& o) {
     const std::string out = JoinPath(dir, "run.out"), err = JoinPath(dir, "run.err");
     // As RELION's note.txt: what ran, when.
     std::ofstream(JoinPath(dir, "note.txt"), std::ios::app) << "++++ " << NowUtc() << "\n" << r.command << "\n";
-    const int rc = Spawn(words, o.project, out, err);
+    const int rc = Spawn(words, o.project, out, err, Threads(job, o));
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.seconds = std::round(r.seconds * 10) / 10;
     r.finished = NowUtc();

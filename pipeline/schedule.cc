@@ -90,7 +90,9 @@ class Parser {
   }
 
   // Replaces {name} by the folder of an earlier job ({out}, {emkit} stay for the runner).
-  std::string Resolve(const std::string& text, long line, const Schedule& s, ScheduleJob* job) const {
+  // In a shell command (external jobs) other braces stay as they are (awk, ${VAR}).
+  std::string Resolve(const std::string& text, long line, const Schedule& s, ScheduleJob* job,
+                      bool shell = false) const {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
       if (text[i] != '{') {
@@ -98,18 +100,23 @@ class Parser {
         continue;
       }
       const std::size_t end = text.find('}', i);
-      if (end == std::string::npos) Fail(line, "unclosed '{' in \"" + text + "\"");
-      const std::string ref = text.substr(i + 1, end - i - 1);
-      i = end;
+      const std::string ref = end == std::string::npos ? "" : text.substr(i + 1, end - i - 1);
+      const ScheduleJob* dep = ref.empty() ? nullptr : s.Find(ref);
       if (ref == "out" || ref == "emkit") {
         out += "{" + ref + "}";
+      } else if (dep) {
+        out += dep->folder;
+        if (std::find(job->depends.begin(), job->depends.end(), dep->name) == job->depends.end())
+          job->depends.push_back(dep->name);
+      } else if (shell) {
+        out += '{';
         continue;
+      } else if (end == std::string::npos) {
+        Fail(line, "unclosed '{' in \"" + text + "\"");
+      } else {
+        Fail(line, "{" + ref + "} is not the name of an earlier job (names so far: " + Names(s) + ")");
       }
-      const ScheduleJob* dep = s.Find(ref);
-      if (!dep) Fail(line, "{" + ref + "} is not the name of an earlier job (names so far: " + Names(s) + ")");
-      out += dep->folder;
-      if (std::find(job->depends.begin(), job->depends.end(), dep->name) == job->depends.end())
-        job->depends.push_back(dep->name);
+      i = end;
     }
     return out;
   }
@@ -187,7 +194,7 @@ class Parser {
       if (job.command.empty()) Fail(job.line, "external job " + job.name + " has no command");
       if (options) Fail(*options, "external job " + job.name + ": give its arguments in its command");
       if (job.ranks > 1) Fail(job.line, "external job " + job.name + ": ranks are for emkit commands");
-      job.command = Resolve(job.command, command_line, s, &job);
+      job.command = Resolve(job.command, command_line, s, &job, true);
     } else {
       if (!job.command.empty()) Fail(command_line, "'command' is for external jobs (this one is " + job.type + ")");
       if (!known_.empty() && std::find(known_.begin(), known_.end(), command) == known_.end()) {

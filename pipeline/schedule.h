@@ -18,7 +18,8 @@
 // Paths are relative to the project folder (as in a RELION project). An emkit job's output is its
 // folder (-o is added), unless its options give `out`, which is then a name inside the folder.
 // An "external" job runs `command` with bash in the project folder ({out}: its folder, {emkit}:
-// the emkit binary). `relion_job = "job.star"` takes type and options from a RELION job file.
+// the emkit binary, $EMKIT_THREADS: its threads; other braces are left to the shell). `relion_job = "job.star"` takes
+// type and options from a RELION job file.
 #pragma once
 
 #include <string>

@@ -110,6 +110,24 @@ TEST(PipelineCli, RunsSkipsAndReRunsWhatChanged) {
                           edges.Get(i, "rlnPipeLineEdgeProcess") == "Extract/job003/";
   EXPECT_TRUE(extract_reads_mics);
 
+  // A bundle of the extract job: its inputs (the micrographs STAR with only the micrographs it
+  // names, the picks), its job file and rerun.sh, which re-runs it there.
+  auto b = RunEmkitBinary("pipeline bundle " + p + "/Extract/job003 " + dir + "/bundle");
+  ASSERT_EQ(b.status, 0) << b.err;
+  EXPECT_NE(b.out.find("(1 STAR inputs, 0 file names rewritten)"), std::string::npos) << b.out;
+  EXPECT_TRUE(FileExists(dir + "/bundle/Simulate/job001/micrographs/mic_0002.mrc"));
+  EXPECT_FALSE(fs::exists(dir + "/bundle/Simulate/job001/truth"));  // not named by the STAR
+  EXPECT_TRUE(FileExists(dir + "/bundle/Pick/job002/mic_0001_autopick.star"));
+  EXPECT_TRUE(FileExists(dir + "/bundle/job/job.toml"));
+  EXPECT_TRUE(FileExists(dir + "/bundle/job/emkit_extract_options.toml"));
+  EXPECT_FALSE(FileExists(dir + "/bundle/Extract/job003/particles.star"));  // outputs stay behind
+  b = testing::RunCommand("EMKIT=" + std::string(EMKIT_BINARY) + " " + dir + "/bundle/rerun.sh --threads 1");
+  ASSERT_EQ(b.status, 0) << b.out << b.err;
+  EXPECT_EQ(ReadTextFile(dir + "/bundle/Extract/job003/particles.star").size(),
+            ReadTextFile(p + "/Extract/job003/particles.star").size());
+  b = RunEmkitBinary("pipeline bundle " + p + "/Extract/job003 " + dir + "/bundle");
+  EXPECT_NE(b.err.find("exists and is not empty"), std::string::npos) << b.err;
+
   // Nothing changed: nothing runs.
   out = RunPipeline(dir, "");
   EXPECT_EQ(Count(out, "skipped"), 4u) << out;
@@ -181,6 +199,47 @@ TEST(PipelineCli, FailedAndKilledJobsReRun) {
   EXPECT_NE(out.find("c (External/job003, external): re-run (inputs or options changed)"), std::string::npos) << out;
   EXPECT_FALSE(FileExists(p + "/External/job002/stale.txt"));
   EXPECT_EQ(State(p + "/External/job002"), "done");
+}
+
+// A killed class2d job continues from its last complete iteration (class2d --continue).
+TEST(PipelineCli, KilledClass2dContinues) {
+  const std::string dir = testing::FreshDir("pipeline_continue");
+  WriteTextFile(dir + "/schedule.toml", R"(project = "proj"
+[[job]]
+name = "parts"
+type = "simulate particles"
+[job.options]
+phantom = "asym"
+diameter = 120
+pixel-size = 5
+box = 32
+n = 60
+[[job]]
+name = "c2d"
+type = "class2d"
+[job.options]
+in = "{parts}/particles.star"
+K = 2
+iter = 2
+particle-diameter = 130
+psi-step = 30
+no-png = true
+)");
+  RunPipeline(dir, "");
+  const std::string c = dir + "/proj/Class2D/job002";
+  ASSERT_TRUE(FileExists(c + "/run_it002_model.star"));
+  std::string record = ReadTextFile(c + "/job.toml");
+  record.replace(record.find("state = \"done\""), 14, "state = \"running\"");
+  record.replace(record.find("pid = "), 6, "pid = 999999999 #");
+  WriteTextFile(c + "/job.toml", record);
+  for (const auto& e : fs::directory_iterator(c))
+    if (e.path().filename().string().rfind("run_it002", 0) == 0 || e.path().filename() == "emkit_class2d.done")
+      fs::remove(e.path());
+  const std::string out = RunPipeline(dir, "");
+  EXPECT_NE(out.find("c2d (Class2D/job002, class2d): re-run (killed): continuing: "), std::string::npos) << out;
+  EXPECT_NE(out.find("--continue Class2D/job002/run_it001_optimiser.star"), std::string::npos) << out;
+  EXPECT_TRUE(FileExists(c + "/run_it002_model.star"));
+  EXPECT_EQ(State(c), "done");
 }
 
 TEST(PipelineCli, DryRunAndErrors) {
