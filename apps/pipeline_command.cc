@@ -54,6 +54,7 @@ int RunPipelineCommand(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "Each job's state, runtime and main result");
   AddInput(*status, schedule_path, "Schedule (TOML)", "schedule")->required();
   AddOutput(*status, out, "Project folder (default: the schedule's `project`)");
+  status->add_option("--seed", common.seed, "The --seed the jobs were run with (pipeline run --seed)");
   std::string bundle_job, bundle_dir;
   CLI::App* bundle =
       app.add_subcommand("bundle",
@@ -80,7 +81,7 @@ int RunPipelineCommand(int argc, char** argv) {
   }
   const std::string project = ProjectOf(schedule, out);
   // --seed: the seed of every emkit job that does not set its own.
-  if (run->parsed() && run->count("--seed"))
+  if ((run->parsed() && run->count("--seed")) || (status->parsed() && status->count("--seed")))
     for (auto& job : schedule.jobs) {
       bool has = job.external();
       for (const auto& o : job.options) has |= o.name == "seed" || o.name == "--seed";

@@ -70,7 +70,7 @@ std::string TomlString(const std::string& s) {
 // What job.toml records.
 struct JobRecord {
   bool exists = false;
-  std::string state, hash, started, finished, command;
+  std::string state, hash, started, finished, command, host;
   double seconds = 0;
   long pid = 0;
   int exit_status = 0;
@@ -94,6 +94,7 @@ JobRecord ReadRecord(const std::string& dir) {
   r.command = t["command"].value_or(std::string());
   r.seconds = t["seconds"].value_or(0.0);
   r.pid = t["pid"].value_or(0L);
+  r.host = t["host"].value_or(std::string());
   r.exit_status = static_cast<int>(t["exit_status"].value_or(0L));
   return r;
 }
@@ -105,7 +106,8 @@ void WriteRecord(const std::string& dir, const ScheduleJob& job, const Schedule&
       << "\ncommand = " << TomlString(r.command) << "\nranks = " << job.ranks << "\nthreads = " << job.threads
       << "\nhash = " << TomlString(r.hash) << "\nstate = " << TomlString(r.state)
       << "\nstarted = " << TomlString(r.started) << "\nfinished = " << TomlString(r.finished)
-      << "\nseconds = " << r.seconds << "\npid = " << r.pid << "\nexit_status = " << r.exit_status << "\n";
+      << "\nseconds = " << r.seconds << "\npid = " << r.pid << "\nhost = " << TomlString(r.host)
+      << "\nexit_status = " << r.exit_status << "\n";
   // The command's words (after "emkit"; external: the shell command), paths relative to the project.
   out << "args = [";
   const std::vector<std::string> words = job.external() ? std::vector<std::string>{job.command} : JobArguments(job);
@@ -116,10 +118,16 @@ void WriteRecord(const std::string& dir, const ScheduleJob& job, const Schedule&
 
 bool Alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
-// The effective state of a recorded job: a "running" job whose process is gone was killed.
+std::string HostName() {
+  char name[256] = {0};
+  return ::gethostname(name, sizeof name - 1) == 0 ? name : "";
+}
+
+// The effective state of a recorded job: a "running" job whose process is gone was killed (a job
+// running on another host, under Slurm, cannot be checked from here: it stays "running").
 std::string EffectiveState(const JobRecord& r) {
   if (!r.exists) return "not run";
-  if (r.state == "running" && !Alive(r.pid)) return "killed";
+  if (r.state == "running" && (r.host.empty() || r.host == HostName()) && !Alive(r.pid)) return "killed";
   return r.state;
 }
 
@@ -233,6 +241,7 @@ std::string LastLine(const std::string& path) {
   while (std::getline(in, line)) {
     const auto b = line.find_first_not_of(" \t\r");
     if (b != std::string::npos) last = line.substr(b);
+    if (last.rfind("[info] ", 0) == 0) last.erase(0, 7);
   }
   if (last.size() > 100) last = last.substr(0, 97) + "...";
   return last;
@@ -354,17 +363,22 @@ std::vector<JobStatus> PipelineStatus(const Schedule& s, const std::string& proj
 }
 
 std::string FormatStatus(const std::vector<JobStatus>& status) {
-  std::ostringstream out;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-10s %-18s %-22s %-8s %9s  %s\n", "job", "folder", "type", "state", "runtime",
-                "result");
-  out << line;
+  std::vector<std::vector<std::string>> rows = {{"job", "folder", "type", "state", "runtime", "result"}};
   for (const auto& s : status) {
     char secs[32] = "-";
     if (s.state != "not run") std::snprintf(secs, sizeof secs, "%.1f s", s.seconds);
-    std::snprintf(line, sizeof line, "%-10s %-18s %-22s %-8s %9s  %s\n", s.name.c_str(), s.folder.c_str(),
-                  s.type.c_str(), s.state.c_str(), secs, s.figure.c_str());
-    out << line;
+    rows.push_back({s.name, s.folder, s.type, s.state, secs, s.figure});
+  }
+  std::vector<std::size_t> width(6, 0);
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < 5; ++c) width[c] = std::max(width[c], r[c].size());
+  std::ostringstream out;
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < 5; ++c) {
+      const std::string pad(width[c] - r[c].size(), ' ');
+      out << (c == 4 ? pad + r[c] : r[c] + pad) << "  ";  // runtime right-aligned
+    }
+    out << r[5] << "\n";
   }
   return out.str();
 }
@@ -386,7 +400,8 @@ int RunPipeline(const Schedule& s, const PipelineOptions& o) {
     const std::string label = job.name + " (" + job.folder + ", " + job.type + ")";
     if (state == "running")
       throw InvalidInputError(JoinPath(dir, kJobFile) + ": job " + job.name + " is running (process " +
-                              std::to_string(before.pid) + ")");
+                              std::to_string(before.pid) + " on " + (before.host.empty() ? "?" : before.host) +
+                              "); if it is not, remove its job.toml");
     // Its inputs must be done.
     for (const auto& d : job.depends) {
       const ScheduleJob* dep = s.Find(d);
@@ -429,6 +444,7 @@ int RunPipeline(const Schedule& s, const PipelineOptions& o) {
     r.command = Joined(words);
     r.started = NowUtc();
     r.pid = static_cast<long>(::getpid());
+    r.host = HostName();
     WriteRecord(dir, job, s, r);
     for (const char* m : {"RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"}) fs::remove(JoinPath(dir, m));
     WriteRelionPipeline(s, o.project);

@@ -10,6 +10,6 @@ set -euo pipefail
   echo "\`default_pipeline.star\` shows the project in RELION's GUI. \`emkit pipeline status\`:"
   echo
   echo '```'
-  "$EMKIT" pipeline status scripts/demo.toml -o "$DEMO_OUT"
+  "$EMKIT" pipeline status scripts/demo.toml -o "$DEMO_OUT" --seed "$SEED"
   echo '```'
 } > "$DEMO_OUT/report/05-workflow.md"
