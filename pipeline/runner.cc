@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <toml++/toml.h>
@@ -71,7 +72,7 @@ std::string TomlString(const std::string& s) {
 struct JobRecord {
   bool exists = false;
   std::string state, hash, started, finished, command, host;
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
   long pid = 0;
   int exit_status = 0;
 };
@@ -93,6 +94,7 @@ JobRecord ReadRecord(const std::string& dir) {
   r.finished = t["finished"].value_or(std::string());
   r.command = t["command"].value_or(std::string());
   r.seconds = t["seconds"].value_or(0.0);
+  r.cpu_seconds = t["cpu_seconds"].value_or(0.0);
   r.pid = t["pid"].value_or(0L);
   r.host = t["host"].value_or(std::string());
   r.exit_status = static_cast<int>(t["exit_status"].value_or(0L));
@@ -106,8 +108,8 @@ void WriteRecord(const std::string& dir, const ScheduleJob& job, const Schedule&
       << "\ncommand = " << TomlString(r.command) << "\nranks = " << job.ranks << "\nthreads = " << job.threads
       << "\nhash = " << TomlString(r.hash) << "\nstate = " << TomlString(r.state)
       << "\nstarted = " << TomlString(r.started) << "\nfinished = " << TomlString(r.finished)
-      << "\nseconds = " << r.seconds << "\npid = " << r.pid << "\nhost = " << TomlString(r.host)
-      << "\nexit_status = " << r.exit_status << "\n";
+      << "\nseconds = " << r.seconds << "\ncpu_seconds = " << r.cpu_seconds << "\npid = " << r.pid
+      << "\nhost = " << TomlString(r.host) << "\nexit_status = " << r.exit_status << "\n";
   // The command's words (after "emkit"; external: the shell command), paths relative to the project.
   out << "args = [";
   const std::vector<std::string> words = job.external() ? std::vector<std::string>{job.command} : JobArguments(job);
@@ -285,8 +287,8 @@ std::string Figure(const ScheduleJob& job, const std::string& dir) {
 }
 
 // Runs words in `cwd` with stdout/stderr into files; returns the exit status (128 + signal).
-int Spawn(const std::vector<std::string>& words, const std::string& cwd, const std::string& out, const std::string& err,
-          int threads) {
+int Spawn(double* cpu_seconds, const std::vector<std::string>& words, const std::string& cwd, const std::string& out,
+          const std::string& err, int threads) {
   std::cout.flush();
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -308,8 +310,12 @@ int Spawn(const std::vector<std::string>& words, const std::string& cwd, const s
     _exit(127);
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  struct rusage usage {};
+  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
+  // The job's CPU time (user + system; its processes, mpirun's ranks on this host included).
+  *cpu_seconds =
+      usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
@@ -352,6 +358,7 @@ std::vector<JobStatus> PipelineStatus(const Schedule& s, const std::string& proj
     st.type = job.type;
     st.state = EffectiveState(r);
     st.seconds = r.seconds;
+    st.cpu_seconds = r.cpu_seconds;
     st.finished = r.finished;
     st.recorded_hash = r.hash;
     st.hash = JobHash(s, job, project);
@@ -366,7 +373,7 @@ std::string FormatStatus(const std::vector<JobStatus>& status) {
   std::vector<std::vector<std::string>> rows = {{"job", "folder", "type", "state", "runtime", "result"}};
   for (const auto& s : status) {
     char secs[32] = "-";
-    if (s.state != "not run") std::snprintf(secs, sizeof secs, "%.1f s", s.seconds);
+    if (s.state != "not run") std::snprintf(secs, sizeof secs, "%.1f s (CPU %.0f s)", s.seconds, s.cpu_seconds);
     rows.push_back({s.name, s.folder, s.type, s.state, secs, s.figure});
   }
   std::vector<std::size_t> width(6, 0);
@@ -452,7 +459,8 @@ int RunPipeline(const Schedule& s, const PipelineOptions& o) {
     const std::string out = JoinPath(dir, "run.out"), err = JoinPath(dir, "run.err");
     // As RELION's note.txt: what ran, when.
     std::ofstream(JoinPath(dir, "note.txt"), std::ios::app) << "++++ " << NowUtc() << "\n" << r.command << "\n";
-    const int rc = Spawn(words, o.project, out, err, Threads(job, o));
+    const int rc = Spawn(&r.cpu_seconds, words, o.project, out, err, Threads(job, o));
+    r.cpu_seconds = std::round(r.cpu_seconds * 10) / 10;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.seconds = std::round(r.seconds * 10) / 10;
     r.finished = NowUtc();

@@ -31,10 +31,10 @@ struct PipelineOptions {
 // The state of a job in its folder.
 struct JobStatus {
   std::string name, folder, type;
-  std::string state;  // done, changed, failed, killed, running, not run
-  double seconds = 0;
-  std::string finished;  // UTC
-  std::string figure;    // the job's main result, one line
+  std::string state;                    // done, changed, failed, killed, running, not run
+  double seconds = 0, cpu_seconds = 0;  // wall; user + system of the job's processes
+  std::string finished;                 // UTC
+  std::string figure;                   // the job's main result, one line
   std::string hash, recorded_hash;
 };
 

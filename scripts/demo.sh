@@ -25,7 +25,7 @@ done
   echo "# emkit demo report"
   echo
   echo "Built-in data only, seed $SEED, $THREADS thread(s), $(date -u +%Y-%m-%dT%H:%MZ), $(( $(date +%s) - start )) s in all"
-  echo "(jobs: $(awk '/^seconds = /{s += $3} END{printf "%.0f", s}' "$DEMO_OUT"/*/job*/job.toml) s; a job done in an earlier run is not run again)."
+  echo "(jobs: $(awk '/^seconds = /{s += $3} END{printf "%.0f", s}' "$DEMO_OUT"/*/job*/job.toml) s wall, $(awk '/^cpu_seconds = /{s += $3} END{printf "%.0f", s}' "$DEMO_OUT"/*/job*/job.toml) CPU-s; a job done in an earlier run is not run again; load at the end: $(cut -d' ' -f1-3 /proc/loadavg))."
   echo
   for f in "$DEMO_OUT"/report/*.md; do cat "$f"; echo; done
 } > "$DEMO_OUT/report.md.tmp"
