@@ -42,8 +42,10 @@ class Reader {
   Reader(const StarTable& values, std::string path) : path_(std::move(path)) {
     for (std::size_t i = 0; i < values.num_rows(); ++i) {
       const std::string key = values.Get(i, "rlnJobOptionVariable");
-      const std::string& v = values.Get(i, "rlnJobOptionValue");
-      values_[key] = v == "\"\"" ? std::string() : v;  // RELION writes empty values as ""
+      // RELION quotes empty values and values with spaces ("7.5 degrees").
+      std::string v = values.Get(i, "rlnJobOptionValue");
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      values_[key] = v;
       where_[key] = values.Where(i);
     }
   }
@@ -206,7 +208,7 @@ void Extract(Reader& r) {
     r.Ignore(k);
   r.Map("extract_size", "box");
   if (r.Yes("do_invert")) r.Flag("invert-contrast");
-  if (!r.Yes("do_norm")) r.Flag("no-normalise");
+  if (r.Has("do_norm") && !r.Yes("do_norm")) r.Flag("no-normalise");  // absent: RELION's Yes
   const double bg = r.Number("bg_diameter", -1);
   if (bg > 0) r.Add("bg-radius", Num(bg / 2));
   r.Default("white_dust", "-1");
@@ -223,7 +225,7 @@ void Extract(Reader& r) {
 void Refine(Reader& r, int type) {
   r.Map("fn_img", "i");
   r.Map("fn_cont", "continue");
-  if (!r.Yes("do_ctf_correction")) r.Flag("no-ctf");
+  if (r.Has("do_ctf_correction") && !r.Yes("do_ctf_correction")) r.Flag("no-ctf");  // absent: RELION's Yes
   if (r.Yes("ctf_intact_first_peak")) r.Flag("ctf_intact_first_peak");
   if (type != 10) {
     r.Map("nr_classes", "K");
@@ -246,7 +248,7 @@ void Refine(Reader& r, int type) {
     return;
   }
   r.Map("fn_ref", "ref");
-  r.Map("fn_mask", "solvent_mask");
+  r.Default("fn_mask", "");  // no solvent mask in emkit's 3D jobs yet
   if (r.Yes("ref_correct_greyscale")) r.Flag("firstiter_cc");
   r.Map("ini_high", "ini_high");
   r.Map("sym_name", "sym");
@@ -254,7 +256,7 @@ void Refine(Reader& r, int type) {
   r.Add("healpix_order", std::to_string(HealpixOrder(r.Get("sampling"))));
   r.Default("relax_sym", "");
   if (type == 9) {
-    if (r.Yes("do_local_ang_searches")) r.Map("sigma_angles", "sigma_ang");
+    r.Default("do_local_ang_searches", "No");
     r.Ignore("sigma_angles");
   } else {
     r.Add("auto_local_healpix_order", std::to_string(HealpixOrder(r.Get("auto_local_sampling"))));

@@ -20,7 +20,8 @@ std::string JobStar(int type, const std::vector<std::pair<std::string, std::stri
   std::string s = "\n# version 30001\n\ndata_job\n\n_rlnJobType " + std::to_string(type) +
                   "\n_rlnJobIsContinue 0\n\n# version 30001\n\ndata_joboptions_values\n\nloop_\n"
                   "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\n";
-  for (const auto& [k, v] : values) s += k + " " + (v.empty() ? "\"\"" : v) + "\n";
+  for (const auto& [k, v] : values)
+    s += k + " " + (v.empty() || v.find(' ') != std::string::npos ? "\"" + v + "\"" : v) + "\n";
   return s;
 }
 
@@ -131,6 +132,38 @@ TEST(RelionJob, TemplateAndExtractAndClass2d) {
   EXPECT_EQ(Options(j),
             " --i Extract/job007/particles.star --K 50 --tau2_fudge 2 --iter 25 --particle_diameter 200 --zero_mask "
             "--offset_range 5 --offset_step 1 --psi_step 6");
+}
+
+TEST(RelionJob, Class3dUsesRelionSpellings) {
+  auto v = kCommon;
+  v.insert(v.end(), {{"fn_img", "p.star"},
+                     {"fn_ref", "ref.mrc"},
+                     {"fn_mask", ""},
+                     {"ref_correct_greyscale", "Yes"},
+                     {"ini_high", "40"},
+                     {"sym_name", "D2"},
+                     {"nr_classes", "3"},
+                     {"tau_fudge", "4"},
+                     {"nr_iter", "10"},
+                     {"particle_diameter", "200"},
+                     {"do_zero_mask", "Yes"},
+                     {"sampling", "7.5 degrees"},
+                     {"do_local_ang_searches", "No"},
+                     {"sigma_angles", "5"}});
+  RelionJobFile j = ReadRelionJobStar(Write("class3d.star", JobStar(9, v)));
+  EXPECT_EQ(j.type, "class3d");
+  EXPECT_EQ(Options(j),
+            " --i p.star --K 3 --tau2_fudge 4 --iter 10 --particle_diameter 200 --zero_mask --ref ref.mrc "
+            "--firstiter_cc --ini_high 40 --sym D2 --healpix_order 3");
+  v.push_back({"fn_mask", "mask.mrc"});
+  v.push_back({"do_local_ang_searches", "Yes"});
+  try {
+    ReadRelionJobStar(Write("class3d_bad.star", JobStar(9, v)));
+    FAIL();
+  } catch (const InvalidInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("fn_mask = 'mask.mrc'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("do_local_ang_searches = 'Yes'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RelionJob, NamesEveryOptionEmkitCannotRun) {
