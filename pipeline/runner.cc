@@ -72,6 +72,7 @@ std::string TomlString(const std::string& s) {
 struct JobRecord {
   bool exists = false;
   std::string state, hash, started, finished, command, host;
+  std::string run_id;  // unique per run: later jobs' hashes name the run of each input
   double seconds = 0, cpu_seconds = 0;
   long pid = 0;
   int exit_status = 0;
@@ -97,6 +98,7 @@ JobRecord ReadRecord(const std::string& dir) {
   r.cpu_seconds = t["cpu_seconds"].value_or(0.0);
   r.pid = t["pid"].value_or(0L);
   r.host = t["host"].value_or(std::string());
+  r.run_id = t["run_id"].value_or(std::string());
   r.exit_status = static_cast<int>(t["exit_status"].value_or(0L));
   return r;
 }
@@ -109,7 +111,8 @@ void WriteRecord(const std::string& dir, const ScheduleJob& job, const Schedule&
       << "\nhash = " << TomlString(r.hash) << "\nstate = " << TomlString(r.state)
       << "\nstarted = " << TomlString(r.started) << "\nfinished = " << TomlString(r.finished)
       << "\nseconds = " << r.seconds << "\ncpu_seconds = " << r.cpu_seconds << "\npid = " << r.pid
-      << "\nhost = " << TomlString(r.host) << "\nexit_status = " << r.exit_status << "\n";
+      << "\nhost = " << TomlString(r.host) << "\nrun_id = " << TomlString(r.run_id)
+      << "\nexit_status = " << r.exit_status << "\n";
   // The command's words (after "emkit"; external: the shell command), paths relative to the project.
   out << "args = [";
   const std::vector<std::string> words = job.external() ? std::vector<std::string>{job.command} : JobArguments(job);
@@ -335,7 +338,7 @@ std::string JobHash(const Schedule& s, const ScheduleJob& job, const std::string
   for (const auto& d : job.depends) {
     const ScheduleJob* dep = s.Find(d);
     const JobRecord r = ReadRecord(JoinPath(project, dep->folder));
-    text << "input " << dep->folder << ' ' << r.hash << ' ' << r.finished << '\n';
+    text << "input " << dep->folder << ' ' << r.hash << ' ' << r.run_id << '\n';
   }
   for (const auto& o : job.options)
     for (const auto& v : o.values)
@@ -464,6 +467,8 @@ int RunPipeline(const Schedule& s, const PipelineOptions& o) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.seconds = std::round(r.seconds * 10) / 10;
     r.finished = NowUtc();
+    r.run_id =
+        std::to_string(::getpid()) + "-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
     r.exit_status = rc;
     const bool ok = rc == 0 && OutputsComplete(job, dir, o.project);
     r.state = ok ? "done" : "failed";
