@@ -3,7 +3,7 @@
 
 usage: make_data.py RIBOSOME_65.mrc OUTDIR
 Writes OUTDIR/truthA64.mrc (the map cropped to 64^3, 5 Å/px, centre kept) and truthB64.mrc (the same
-with a soft sphere of radius 8 px = 40 Å removed around the densest region 11-17 px from the centre).
+with a soft sphere of radius 12 px = 60 Å removed around the densest region 11-17 px from the centre).
 """
 import sys
 import numpy as np
@@ -19,7 +19,7 @@ g /= g.sum()
 smooth = np.real(np.fft.ifftn(np.fft.fftn(v) * np.fft.fftn(np.fft.ifftshift(g))))
 i = np.unravel_index(np.argmax(np.where((r > 11) & (r < 17), smooth, -np.inf)), smooth.shape)
 d = np.sqrt((x - i[2]) ** 2 + (y - i[1]) ** 2 + (z - i[0]) ** 2)
-w = np.clip((9 - d) / 2, 0, 1)
+w = np.clip((13 - d) / 2, 0, 1)
 b = v * (1 - w)
 for name, a in (("truthA64.mrc", v), ("truthB64.mrc", b)):
     with mrcfile.new(sys.argv[2] + "/" + name, overwrite=True) as o:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 3D classification benchmark: emkit class3d vs RELION 3.1.3 relion_refine (Class3D) on the same particles.
 #   particles: N/2 projections of each of two conformations (../shared/data/maps/ribosome70s_65.mrc at 5 Å/px
-#              in a 64 px box, and the same map with 40 Å of density removed: make_data.py), CTF (defocus
+#              in a 64 px box, and the same map with a 60 Å sphere of density removed: make_data.py), CTF (defocus
 #              1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither angles nor origins
 #   both:      K = 2 from conformation A low-passed to 60 Å (--ini_high 60), T = 4, HEALPix order 2,
 #              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, 2 threads; emkit runs ITER
