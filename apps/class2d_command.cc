@@ -5,6 +5,7 @@
 #include <regex>
 #include <sstream>
 
+#include "apps/classification_flags.h"
 #include "apps/command_line.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -42,68 +43,19 @@ void DiscardLaterIterations(const std::string& out_dir, const std::string& conti
 int RunClass2dCommand(int argc, char** argv) {
   CLI::App app("2D classification by regularised maximum likelihood (RELION Class2D); runs under mpirun too", argv[0]);
   Class2dOptions o;
-  CommonOptions common;
-  bool no_ctf = false, no_center = false, no_png = false, overwrite = false;
-  AddInput(app, o.input, "Particles STAR file (RELION 3.0/3.1) with stacks");
-  AddOutput(app, o.out_dir, "Output folder (run_itNNN_* files)")->required();
-  app.add_option("--K,-K", o.classes, "Number of classes")->capture_default_str();
-  app.add_option("--iter", o.iterations, "Last iteration to run")->capture_default_str();
-  app.add_option("--particle-diameter,--particle_diameter", o.particle_diameter,
-                 "Mask diameter in Å (0: 90% of the box)")
-      ->capture_default_str();
-  app.add_option("--tau2-fudge,--tau2_fudge", o.tau2_fudge, "Regularisation parameter T")->capture_default_str();
+  ClassificationFlags flags;
+  bool no_center = false;
+  AddClassificationOptions(app, &o, &flags, "Output folder (run_itNNN_* files)");
   app.add_option("--psi-step,--psi_step", o.psi_step, "In-plane angular step (degrees)")->capture_default_str();
-  app.add_option("--offset-range,--offset_range", o.offset_range,
-                 "Translation search range (pixels of the particle images)")
-      ->capture_default_str();
-  app.add_option("--offset-step,--offset_step", o.offset_step,
-                 "Translation search step (pixels of the particle images)")
-      ->capture_default_str();
-  app.add_flag("--no-ctf", no_ctf, "Ignore the CTF (default: CTF in the likelihood, like RELION --ctf)");
-  app.add_flag("--ctf", o.ctf, "Use the CTF (default)");
-  app.add_flag("--only-flip-phases,--only_flip_phases", o.only_flip_phases, "Use only the sign of the CTF");
-  app.add_flag("--ctf-intact-first-peak,--ctf_intact_first_peak", o.ctf_intact_first_peak,
-               "CTF = 1 until its first peak");
-  app.add_flag("--zero-mask,--zero_mask", o.zero_mask, "Zeros outside the particle mask (default: noise)");
   app.add_flag("--no-center-classes", no_center, "Do not re-centre class averages on their centre of mass");
   app.add_option("--references", o.references, "Starting class images (.mrcs with K sections) instead of random");
-  app.add_option("--continue", o.continue_from,
-                 "Continue from run_itNNN_optimiser.star or _model.star (emkit or RELION)");
-  app.add_option("--incr-size", o.incr_size,
-                 "Fourier pixels beyond the estimated resolution used in the next iteration (RELION: 10)")
-      ->capture_default_str();
   app.add_option("--initial-lowpass", o.initial_lowpass,
                  "Resolution (Å) of the random-start averages (0: RELION's 0.07 x box Fourier pixels)")
       ->capture_default_str();
-  app.add_option("--chunk", o.chunk_size,
-                 "Particles per E-step block (0: automatic); results depend on it, not on threads or ranks")
-      ->capture_default_str();
-  app.add_flag("--norm", o.norm_correction,
-               "RELION's per-particle normalisation correction (rlnNormCorrection; off by default, as relion_refine)");
-  app.add_flag("--scale", o.scale_correction,
-               "RELION's per-group intensity scale correction (rlnGroupScaleCorrection; groups from rlnGroupName, "
-               "rlnGroupNumber or the micrograph; off by default, as relion_refine)");
-  app.add_flag("--ignore-offsets", o.ignore_input_offsets,
-               "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
-  app.add_flag("--no-png", no_png, "Do not write the class montage PNG");
-  AddOverwriteOption(app, &overwrite);
-  AddRangeChecks(app, {{"--K", InRange(1, 10000)},
-                       {"--iter", Positive()},
-                       {"--particle-diameter", NonNegative()},
-                       {"--tau2-fudge", Positive()},
-                       {"--psi-step", InRange(1e-3, 360.0)},
-                       {"--offset-range", NonNegative()},
-                       {"--offset-step", Positive()},
-                       {"--incr-size", NonNegative()},
-                       {"--initial-lowpass", NonNegative()},
-                       {"--chunk", NonNegative()}});
-  AddCommonOptions(app, &common);
+  AddClassificationRangeChecks(app, {{"--psi-step", InRange(1e-3, 360.0)}, {"--initial-lowpass", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
-  o.threads = ApplyCommonOptions(&common);
-  o.seed = common.seed;
-  o.ctf = !no_ctf;
+  ApplyClassificationFlags(&flags, &o);
   o.center_classes = !no_center;
-  o.write_png = !no_png;
   // A continued run keeps its sampling and mask unless they are given again.
   const std::string& cont = o.continue_from;
   if (cont.size() > 15 && cont.substr(cont.size() - 15) == "_optimiser.star") {
@@ -134,7 +86,7 @@ int RunClass2dCommand(int argc, char** argv) {
       f.dir = o.out_dir;
       f.inputs = {o.input, o.references, cont};
       f.output_patterns = {"run_it*"};
-      f.overwrite = overwrite;
+      f.overwrite = flags.overwrite;
       f.resume = !cont.empty();
       f.resume_from = cont;
       folder = OpenJobFolder(app, argc, argv, f);
@@ -143,7 +95,7 @@ int RunClass2dCommand(int argc, char** argv) {
     const Class2dResult r = RunClass2d(o, *comm, command_line);
     if (comm->is_root()) {
       folder->Complete();
-      if (!common.quiet)
+      if (!flags.common.quiet)
         std::printf("class2d: iterations %d-%d done, last model %s\n", r.first_iteration, r.last_iteration,
                     r.last_model_star.c_str());
     }

@@ -236,6 +236,13 @@ std::vector<Command> Commands() {
   return c;
 }
 
+std::vector<std::string> AllCommandNames() {
+  LoadPlugin();
+  std::vector<std::string> names;
+  for (const auto& c : Commands()) names.push_back(c.name);
+  return names;
+}
+
 int RunEmkit(int argc, char** argv) {
   InstallTempFileCleanup();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
@@ -254,6 +261,9 @@ int RunEmkit(int argc, char** argv) {
     command = FindCommand(name);
   }
   if (command != nullptr) {
+    // A copy: a command that loads the plugin (pipeline) adds to the table this points into.
+    const Command c = *command;
+    command = &c;
     std::string full = std::string("emkit ") + command->name;
     std::vector<char*> args(argv + 1, argv + argc);
     args[0] = full.data();

@@ -95,6 +95,8 @@ struct Command {
 };
 // All registered commands, sorted by name.
 std::vector<Command> Commands();
+// The names of every command, the plugin's included (it is loaded when it can be).
+std::vector<std::string> AllCommandNames();
 // Called by EMKIT_REGISTER_COMMAND at static initialisation.
 bool RegisterCommand(const Command& command);
 

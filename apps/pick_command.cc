@@ -4,6 +4,7 @@
 // options in PickCli.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,7 @@
 #include "picker/log_picker.h"
 #include "picker/pick.h"
 #include "picker/template_matcher.h"
+#include "pipeline/relion_pipeline.h"
 
 namespace emkit {
 namespace {
@@ -129,9 +131,11 @@ void PrepareCnn(PickCli& c, int threads) {
     LOG_WARN(c.model << ": its training job did not finish (no emkit_train.done beside it): the best model of the "
                         "epochs done so far");
   c.cnn = std::make_shared<CnnPicker>(LoadCnnPicker(c.model, c.device, threads, c.tile, c.tta, c.score_smoothing));
-  if (!(c.pick.diameter > 0)) c.pick.diameter = c.cnn->diameter_angstrom;
-  c.pick.preprocess = c.cnn->preprocess;
-  if (std::isnan(c.threshold)) c.pick.threshold = c.cnn->default_threshold;
+  // The defaults training chose the model's threshold with (CnnPickOptions); options given here win.
+  const PickOptions defaults = CnnPickOptions(*c.cnn, threads);
+  if (!(c.pick.diameter > 0)) c.pick.diameter = defaults.diameter;
+  c.pick.preprocess = defaults.preprocess;
+  if (std::isnan(c.threshold)) c.pick.threshold = defaults.threshold;
 }
 
 std::unique_ptr<ScoreMapper> MakeCnn(PickCli& c, int) { return std::move(c.cnn->mapper); }
@@ -160,8 +164,11 @@ int RunPick(int argc, char** argv) {
   CommonOptions common;
   std::string names;
   for (const auto& m : kMethods) names += std::string(names.empty() ? "" : "|") + m.name;
-  AddInput(app, c.micrographs, "Micrographs STAR (with CTF), or .mrc/.png/.tif files or globs", "--micrographs")
-      ->required();
+  AddInput(app, c.micrographs, "Micrographs STAR (with CTF), or .mrc/.png/.tif files or globs", "--micrographs");
+  std::string in_mics;  // RELION External job
+  app.add_option("--in_mics", in_mics,
+                 "Micrographs STAR, run as a RELION External job: RELION's coordinate files, output nodes and exit "
+                 "marker");
   app.add_option("--pixel-size", c.pixel_size, "Micrograph pixel size (Å); 0 = from the STAR or MRC header")
       ->capture_default_str();
   AddOutput(app, c.out, "Output folder")->required();
@@ -267,6 +274,13 @@ int RunPick(int argc, char** argv) {
   AddCommonOptions(app, &common);
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   const int threads = ApplyCommonOptions(&common);
+  std::unique_ptr<RelionExternalJob> relion;
+  if (!in_mics.empty()) {
+    relion = std::make_unique<RelionExternalJob>(c.out);
+    if (!c.micrographs.empty()) throw InvalidInputError("give the micrographs with -i or with --in_mics, not both");
+    c.micrographs = {in_mics};
+  }
+  if (c.micrographs.empty()) throw InvalidInputError("no micrographs: give -i (or --in_mics)");
 
   const PickMethod* method = nullptr;
   for (const auto& m : kMethods)
@@ -285,7 +299,9 @@ int RunPick(int argc, char** argv) {
   // the training sets we know, and the CNN's stored threshold was chosen without them.
   c.pick.border = c.border >= 0 ? c.border : 0.5 * c.pick.diameter;
   c.pick.Check();
-  const std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
+  std::vector<MicrographInput> inputs = ListMicrographs(c.micrographs, c.pixel_size);
+  if (relion)  // RELION reads <out>/<name after its job folder>_autopick.star
+    for (auto& in : inputs) in.key = RelionCoordinateKey(in.name);
   for (const auto& in : inputs)  // before the first micrograph is picked
     if (!FileExists(in.path))
       throw IoError((in.where.empty() ? in.path : in.where + ": micrograph " + in.name) + ": no such file");
@@ -301,8 +317,8 @@ int RunPick(int argc, char** argv) {
   f.dir = c.out;
   f.inputs = c.micrographs;
   f.inputs.insert(f.inputs.end(), {c.model, c.references, c.reference_map});
-  f.output_patterns = {"*_autopick.star",   "coordinates.star", "micrographs.star", "pick_summary.json",
-                       "references.mrcs", "overlays/*"};
+  f.output_patterns = {"*_autopick.star", "coordinates.star", "micrographs.star",           "pick_summary.json",
+                       "references.mrcs", "overlays/*",       "coords_suffix_autopick.star"};
   f.overwrite = overwrite;
   const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
   std::unique_ptr<ScoreMapper> mapper = method->make(c, threads);
@@ -350,6 +366,13 @@ int RunPick(int argc, char** argv) {
   LOG_INFO("picked " << n << " particles on " << inputs.size() << " micrograph(s) with " << method->name << ", "
                      << total_seconds / inputs.size() << " s per micrograph; " << JoinPath(c.out, "coordinates.star")
                      << " (micrographs: " << JoinPath(c.out, "micrographs.star") << ")");
+  if (relion) {  // as relion_autopick: the suffix file names the micrographs STAR
+    const std::string suffix = JoinPath(c.out, "coords_suffix_autopick.star");
+    WriteTextFile(suffix, c.micrographs.front() + "\n");
+    folder->Complete();
+    relion->Success({{std::filesystem::path(suffix).lexically_normal().string(), 2}});
+    return 0;
+  }
   folder->Complete();
   return 0;
 }

@@ -1,22 +1,62 @@
 // emkit train: train the CNN picker on annotated micrographs (training/trainer.h).
 #include <cstdio>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "apps/command_line.h"
+#include "core/error.h"
 #include "core/files.h"
+#include "picker/pick.h"
+#include "pipeline/relion_pipeline.h"
 #include "training/trainer.h"
 
 namespace emkit {
+namespace {
+
+// RELION External job inputs: the micrographs of a STAR, and their coordinates where RELION keeps
+// them (<coords folder>/<name after the job folder><suffix>), copied under their micrographs'
+// stems into <out>/relion_coords/.
+// Returns the copies to make (from, to) once the job's folder is open.
+std::vector<std::pair<std::string, std::string>> ReadRelionInputs(const std::string& in_mics,
+                                                                  const std::string& in_coords, TrainOptions* opt) {
+  if (in_mics.empty() || in_coords.empty())
+    throw InvalidInputError("a RELION External job needs both --in_mics and --in_coords");
+  const std::vector<MicrographInput> mics = ListMicrographs({in_mics}, opt->train.pixel_size);
+  const std::string base = Basename(in_coords);
+  if (base.rfind("coords_suffix", 0) != 0)
+    throw InvalidInputError(in_coords + ": --in_coords: expected RELION's coords_suffix_<suffix>.star");
+  const std::string suffix = base.substr(13), dir = ParentDir(in_coords);
+  const std::string flat = JoinPath(opt->out_dir, "relion_coords");
+  std::vector<std::pair<std::string, std::string>> copies;
+  for (const auto& m : mics) {
+    const std::string from = JoinPath(dir, RelionCoordinateKey(m.name) + suffix);
+    if (!FileExists(from)) continue;  // a micrograph without picks
+    copies.push_back({from, JoinPath(flat, StripExtension(Basename(m.path)) + suffix)});
+    opt->train.micrographs.push_back(m.path);
+  }
+  if (opt->train.micrographs.empty())
+    throw InvalidInputError(in_coords + ": no coordinate file for any micrograph of " + in_mics);
+  if (!(opt->train.pixel_size > 0)) opt->train.pixel_size = mics.front().pixel_size;
+  opt->train.coordinates = flat;
+  return copies;
+}
+
+}  // namespace
 
 int RunTrain(int argc, char** argv) {
   CLI::App app("Train the CNN particle picker on micrographs with (possibly sparse) particle coordinates", argv[0]);
   TrainOptions opt;
   CommonOptions common;
   std::string coord_format = "auto";
-  AddInput(app, opt.train.micrographs, "Training micrographs (files or folders; mrc/tif/png/jpg)", "--micrographs")
-      ->required();
+  AddInput(app, opt.train.micrographs, "Training micrographs (files or folders; mrc/tif/png/jpg)", "--micrographs");
   app.add_option("-c,--coords", opt.train.coordinates,
-                 "Coordinates: a folder with one file per micrograph (same stem; star/box/csv/txt) or one file")
-      ->required();
+                 "Coordinates: a folder with one file per micrograph (same stem; star/box/csv/txt) or one file");
+  // As a RELION External job: RELION passes a micrographs STAR and a coords_suffix file.
+  std::string in_mics, in_coords;
+  app.add_option("--in_mics", in_mics, "RELION External job: micrographs STAR (instead of -i)");
+  app.add_option("--in_coords", in_coords,
+                 "RELION External job: coords_suffix_*.star of a picking job (instead of -c)");
   app.add_option("--valid-micrographs", opt.valid_micrographs, "Validation micrographs (files or folders)");
   app.add_option("--valid-coords", opt.valid_coordinates, "Coordinates of the validation micrographs");
   app.add_option("--valid-fraction", opt.valid_fraction, "Fraction held out for validation when no set is given")
@@ -121,22 +161,33 @@ int RunTrain(int argc, char** argv) {
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   opt.threads = ApplyCommonOptions(&common);
   opt.seed = common.seed;
+  std::unique_ptr<RelionExternalJob> relion;
+  std::vector<std::pair<std::string, std::string>> relion_copies;
+  if (!in_mics.empty() || !in_coords.empty()) {
+    relion = std::make_unique<RelionExternalJob>(opt.out_dir);
+    relion_copies = ReadRelionInputs(in_mics, in_coords, &opt);
+  }
+  if (opt.train.micrographs.empty()) throw InvalidInputError("no training micrographs: give -i (or --in_mics)");
+  if (opt.train.coordinates.empty()) throw InvalidInputError("no coordinates: give -c (or --in_coords)");
   opt.train.coordinate_io.format = ParseCoordinateFormat(coord_format);
   opt.Check();
   JobFolderOptions f;
   f.dir = opt.out_dir;
   f.inputs = opt.train.micrographs;
   f.inputs.insert(f.inputs.end(), opt.valid_micrographs.begin(), opt.valid_micrographs.end());
-  f.inputs.insert(f.inputs.end(), {opt.train.coordinates, opt.valid_coordinates});
+  f.inputs.insert(f.inputs.end(), {relion ? in_coords : opt.train.coordinates, opt.valid_coordinates});
   f.output_patterns = {
       "model.pt", "checkpoint.pt", "model.torchscript.pt", "training_curves.png", "training_report.json", "cache/*"};
   f.overwrite = overwrite;
   f.resume = opt.resume;
   f.resume_from = JoinPath(opt.out_dir, "checkpoint.pt");
   const std::unique_ptr<JobFolder> folder = OpenJobFolder(app, argc, argv, f);
+  if (relion) CreateDirectories(opt.train.coordinates);
+  for (const auto& [from, to] : relion_copies) WriteTextFile(to, ReadTextFile(from));
   TrainResult r = Train(opt);
   // Until this marker exists, model.pt is the best of the epochs so far, not the run's result.
   folder->Complete();
+  if (relion) relion->Success({});
   std::printf("model %s: best validation AP %.4f at epoch %d, default threshold %.3f, %.1f s\n", r.model_path.c_str(),
               r.best_ap, r.best_epoch, r.default_threshold, r.seconds);
   return 0;

@@ -1,6 +1,7 @@
 #include "core/projector.h"
 
 #include <cmath>
+#include <complex>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -54,6 +55,25 @@ Projector::Projector(const Volume& map, double pixel_size, const ProjectorOption
   // CentredFft divides by padded^3; a 2D transform of an n x n projection divides by n^2.
   const float scale = static_cast<float>(double(padded_) * padded_ * padded_ / (double(n_) * n_));
   for (auto& v : data_.grid()) v *= scale;
+}
+
+std::vector<double> Projector::PowerSpectrum(int max_shell) const {
+  const int ns = n_ / 2 + 1, half = padded_ / 2;
+  const double pad = double(padded_) / n_;
+  const long rp = std::lround(max_shell * pad), max_r2 = rp * rp;
+  std::vector<double> power(ns, 0.0), count(ns, 0.0);
+  for (int z = -half; z < half; ++z)
+    for (int y = -half; y < half; ++y)
+      for (int x = 0; x <= half; ++x) {
+        const long r2 = long(x) * x + long(y) * y + long(z) * z;
+        if (r2 > max_r2) continue;
+        const int ires = static_cast<int>(std::lround(std::sqrt(double(r2)) / pad));
+        if (ires >= ns) continue;
+        power[ires] += std::norm(std::complex<double>(data_.At(x, y, z))) / 2;
+        count[ires] += 1;
+      }
+  for (int i = 0; i < ns; ++i) power[i] = count[i] >= 1 ? power[i] / count[i] : 0.0;
+  return power;
 }
 
 Complex Projector::Sample(double x, double y, double z) const {

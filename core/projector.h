@@ -8,6 +8,8 @@
 // Thread-safe after construction: one Projector serves every thread.
 #pragma once
 
+#include <vector>
+
 #include "core/ctf.h"
 #include "core/geometry.h"
 #include "core/image.h"
@@ -39,6 +41,11 @@ class Projector {
   // map's own pixel size: out[i] = Slice(a, box, pixel_size())(kx[i], ky[i]) within the map's
   // Nyquist frequency. The E-step's form: only the pixels of the current image size.
   void SliceAt(const Mat3& a, int box, const int* kx, const int* ky, int count, Complex* out) const;
+
+  // RELION's power spectrum of the reference (its tau2, computeFourierTransformMap): per shell
+  // 0..n/2, mean |V|^2 / 2 over the padded transform's samples within max_shell (shell =
+  // round(padded radius / padding); 0 beyond max_shell).
+  std::vector<double> PowerSpectrum(int max_shell) const;
 
   // Real-space projection in orientation e, shifted by (shift_x, shift_y) output pixels
   // (the image holds the projection moved by +shift), optionally multiplied by a CTF.

@@ -51,6 +51,10 @@ CnnPicker LoadCnnPicker(const std::string& model_path, const std::string& device
     model->mutable_meta().score_smoothing_px = score_smoothing_diameters * model->meta().DiameterBinnedPx();
     model->meta().Check();
   }
+  return MakeCnnPicker(std::move(model), threads, tile);
+}
+
+CnnPicker MakeCnnPicker(std::shared_ptr<CnnModel> model, int threads, int tile) {
   CnnPicker p;
   p.preprocess = CnnPreprocessOptions(model->meta(), threads);
   p.default_threshold = model->meta().default_threshold;

@@ -478,7 +478,9 @@ CoordinateCollection ReadCoordinateCollection(const std::string& path, const Coo
       const std::string ext = Extension(e.path().string());
       const std::string base = StripExtension(e.path().filename().string());
       const bool decoys = base.size() > 7 && base.compare(base.size() - 7, 7, "_decoys") == 0;
-      if (e.is_regular_file() && !decoys && (ext == ".star" || ext == ".box" || ext == ".csv" || ext == ".txt"))
+      const bool relion_suffix = base.rfind("coords_suffix", 0) == 0;  // names the micrographs STAR
+      if (e.is_regular_file() && !decoys && !relion_suffix &&
+          (ext == ".star" || ext == ".box" || ext == ".csv" || ext == ".txt"))
         files.push_back(e.path().string());
     }
     std::sort(files.begin(), files.end());

@@ -164,6 +164,51 @@ void BackProjector::InsertPixels(const int* kx, const int* ky, int count, const 
   }
 }
 
+BackProjector::SsnrArrays BackProjector::Ssnr(const std::vector<double>& tau2, double tau2_fudge,
+                                              double weight_unit) const {
+  const int ns = box_ / 2 + 1, R = reach_, P = side_;
+  const int rp = RoundInt(r_max_ * pad_);
+  const long max_r2 = static_cast<long>(rp) * rp;
+  const double pad3 = double(pad_) * pad_ * pad_;
+  std::vector<double> sigma2(ns, 0.0), counter(ns, 0.0), dvp(ns, 0.0), count2(ns, 0.0);
+  auto each = [&](auto f) {
+    for (int z = -R; z <= R; ++z)
+      for (int y = -R; y <= R; ++y)
+        for (int x = 0; x <= R; ++x) {
+          const long r2 = long(x) * x + long(y) * y + long(z) * z;
+          if (r2 >= max_r2) continue;
+          const int ires = RoundInt(std::sqrt(double(r2)) / pad_);
+          if (ires >= ns) continue;
+          f(ires, weight_[Index(x, y, z)]);
+        }
+  };
+  (void)P;
+  each([&](int ires, double w) {
+    sigma2[ires] += pad3 * w;
+    counter[ires] += 1;
+  });
+  for (int i = 0; i < ns; ++i) sigma2[i] = sigma2[i] > 1e-300 ? counter[i] / sigma2[i] : 0.0;
+  each([&](int ires, double w) {
+    const double t2 = ires < static_cast<int>(tau2.size()) ? tau2[ires] : 0.0;
+    double inv;
+    if (t2 > 0)
+      inv = 1 / (pad3 * tau2_fudge * t2);
+    else
+      inv = w > 0 ? 1 / (0.001 * w * weight_unit * weight_unit) : 0.0;
+    if (inv > 0) dvp[ires] += w / inv;
+    count2[ires] += 1;
+  });
+  for (int i = 0; i < ns; ++i) {
+    if (i > r_max_)
+      dvp[i] = 0;
+    else if (count2[i] < 0.001)
+      dvp[i] = 999;
+    else
+      dvp[i] /= count2[i];
+  }
+  return {sigma2, dvp};
+}
+
 void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {
   // Hermitian symmetry of the x = 0 plane (each pair once; sums, not averages).
   for (int z = -reach_; z <= reach_; ++z)
@@ -253,7 +298,7 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
       if (t2 > 0)
         inv = 1 / (pad3 * opt.tau2_fudge * t2);
       else if (w > 1e-20)
-        inv = 1 / (0.001 * w);
+        inv = 1 / (0.001 * w * opt.weight_unit * opt.weight_unit);
       if (ires >= opt.minres_map) w += inv;
     }
     fweight[i] = w;
@@ -318,32 +363,50 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
       for (int x = 0; x < n; ++x) vol(x, y, z) = static_cast<float>(full(x + off, y + off, z + off) / norm);
 
   // RELION's softMaskOutsideMap (radius n/2, cosine edge 3 px, the mean beyond it as background).
-  {
-    const int c = n / 2;
-    const double radius = n / 2.0, radius_p = radius + 3;
-    double sum = 0, sum_bg = 0;
-    auto rc = [&](double r) { return 0.5 + 0.5 * std::cos(M_PI * (radius_p - r) / 3); };
-    for (int z = 0; z < n; ++z)
-      for (int y = 0; y < n; ++y)
-        for (int x = 0; x < n; ++x) {
-          const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
-          if (r < radius) continue;
-          const double g = r > radius_p ? 1.0 : rc(r);
-          sum += g;
-          sum_bg += g * vol(x, y, z);
-        }
-    if (sum > 0) sum_bg /= sum;
-    for (int z = 0; z < n; ++z)
-      for (int y = 0; y < n; ++y)
-        for (int x = 0; x < n; ++x) {
-          const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
-          if (r < radius) continue;
-          const double g = r > radius_p ? 1.0 : rc(r);
-          vol(x, y, z) = static_cast<float>((1 - g) * vol(x, y, z) + g * sum_bg);
-        }
-  }
+  SoftMaskOutsideMap(&vol, n / 2.0, 3);
   GriddingCorrect(&vol, double(n) * pad_);
   return vol;
+}
+
+void SoftMaskOutsideMap(Volume* v, double radius, double edge) {
+  Volume& vol = *v;
+  const int n = vol.nx();
+  const int c = n / 2;
+  const double radius_p = radius + edge;
+  double sum = 0, sum_bg = 0;
+  auto rc = [&](double r) { return 0.5 + 0.5 * std::cos(M_PI * (radius_p - r) / edge); };
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+        if (r < radius) continue;
+        const double g = r > radius_p ? 1.0 : rc(r);
+        sum += g;
+        sum_bg += g * vol(x, y, z);
+      }
+  if (sum > 0) sum_bg /= sum;
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+        if (r < radius) continue;
+        const double g = r > radius_p ? 1.0 : rc(r);
+        vol(x, y, z) = static_cast<float>((1 - g) * vol(x, y, z) + g * sum_bg);
+      }
+}
+
+void SoftSphereMask(Volume* v, double radius, double edge) {
+  Volume& vol = *v;
+  const int n = vol.nx(), c = n / 2;
+  const double radius_p = radius + edge;
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x) {
+        const double r = std::sqrt(double(x - c) * (x - c) + double(y - c) * (y - c) + double(z - c) * (z - c));
+        if (r < radius) continue;
+        const double g = r > radius_p ? 0.0 : 0.5 - 0.5 * std::cos(M_PI * (radius_p - r) / edge);
+        vol(x, y, z) = static_cast<float>(g * vol(x, y, z));
+      }
 }
 
 void BackProjector::AddToFixed(std::vector<__int128>* total) const {

@@ -56,7 +56,17 @@ class BackProjector {
     double tau2_fudge = 1;     // T
     int minres_map = 0;        // regularise only from this shell on (RELION: 5 in refinement)
     int threads = 1;
+    // Where tau2 is 0 RELION adds 1 / (0.001 weight) to the weight, in its units (images
+    // transformed with a 1/N^2 normalisation, as emkit's are): weight_unit converts other units.
+    double weight_unit = 1;
   };
+  // RELION's updateSSNRarrays (tau2 given, not from an FSC) on the current sums: per shell
+  // 0..box/2, sigma2 (the inverse of the mean weight, pad^3 corrected) and data_vs_prior (the
+  // mean of weight / (1 / (pad^3 T tau2)); 0 beyond r_max, 999 for empty shells).
+  struct SsnrArrays {
+    std::vector<double> sigma2, data_vs_prior;
+  };
+  SsnrArrays Ssnr(const std::vector<double>& tau2, double tau2_fudge, double weight_unit = 1) const;
   // The map (box^3, centred at box / 2), as RELION's reconstruct + windowToOridimRealSpace +
   // griddingCorrect.
   Volume Reconstruct(const ReconstructOptions& opt) const;
@@ -81,6 +91,13 @@ class BackProjector {
   std::vector<std::complex<double>> data_;
   std::vector<double> weight_;
 };
+
+// RELION's softMaskOutsideMap: beyond `radius` (voxels from the centre n/2) the map goes to the
+// mean of that region over a raised-cosine edge of `edge` voxels.
+void SoftMaskOutsideMap(Volume* vol, double radius, double edge);
+// Multiplies the map by a soft sphere (1 inside `radius`, raised-cosine edge of `edge` voxels, 0
+// beyond): RELION's solvent flattening without a mask.
+void SoftSphereMask(Volume* vol, double radius, double edge);
 
 // RELION's tabulated transform of the Kaiser-Bessel blob (radius 1.9 x 2, alpha 15, order 0) used
 // to convolve the weights in the gridding correction, at r in cycles per padded sample (0 beyond 0.5).

@@ -1,7 +1,6 @@
 #include "refine/class2d.h"
 
 #include <malloc.h>
-#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -26,8 +25,10 @@
 #include "io/star.h"
 #include "refine/class2d_model.h"
 #include "refine/estep2d.h"
+#include "refine/expectation_pass.h"
 #include "refine/mstep2d.h"
 #include "refine/padding2d.h"
+#include "refine/particle_job.h"
 #include "refine/particle_prep.h"
 
 namespace emkit {
@@ -40,30 +41,16 @@ std::string IterationFile(const std::string& dir, int it, const std::string& suf
 
 namespace {
 
-struct Job {
+struct Job : ParticleJob {
   Class2dOptions opt;
-  ParticleSet set;
-  std::string star_path;
-  std::unique_ptr<ParticleReader> reader;
   Class2dModel model;
-  std::vector<ParticleState> state;
-  std::vector<Class2dGroup> groups;  // from the particles (state[i].group indexes it)
-  int iteration = 0;                 // last completed
-  int box = 0;
-  double pixel_size = 1;
-  int chunk = 0, num_chunks = 0, first_chunk = 0, last_chunk = 0;
+  int iteration = 0;  // last completed
   double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
 };
 
-// Particles per E-step block. It is fixed by the options and the box, never by the thread or rank
-// count (so results are the same for any), and keeps one block's matrices (Y: T x 2P floats,
-// cross terms and weights: T x M floats per particle, at the full image size) within ~2 MB.
-int ChunkSize(const Class2dOptions& o, int box) {
-  if (o.chunk_size > 0) return o.chunk_size;
-  const double t = static_cast<double>(TranslationGrid(o.offset_range, o.offset_step).size());
-  const double m = static_cast<double>(o.classes) * static_cast<double>(PsiGrid(o.psi_step).size());
-  const double p = SelectPixels(box, box).size();
-  return std::clamp(static_cast<int>(2e6 / (4 * t * (2 * p + 2 * m))), 4, 64);
+int Class2dChunkSize(const Class2dOptions& o, int box) {
+  return ChunkSize(o.chunk_size, box, static_cast<double>(TranslationGrid(o.offset_range, o.offset_step).size()),
+                   static_cast<double>(o.classes) * static_cast<double>(PsiGrid(o.psi_step).size()));
 }
 
 PrepOptions MakePrepOptions(const Job& job) {
@@ -78,113 +65,33 @@ PrepOptions MakePrepOptions(const Job& job) {
   return p;
 }
 
+PassContext MakePassContext(const Job& job) {
+  PassContext c;
+  c.reader = job.reader.get();
+  c.state = &job.state;
+  c.model = &job.model;
+  c.norm_correction = job.opt.norm_correction;
+  c.scale_correction = job.opt.scale_correction;
+  c.seed = job.opt.seed;
+  c.iteration = job.iteration;
+  c.noise_stream = "class2d-mask-noise";
+  c.program = "class2d";
+  c.threads = job.opt.threads;
+  c.chunk = job.chunk;
+  c.first_chunk = job.first_chunk;
+  c.last_chunk = job.last_chunk;
+  return c;
+}
+
 // One pass over this rank's particles: E-step (or forced assignment) and the summed
 // statistics, reduced over threads and ranks.
 Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
                  Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0) {
-  const int threads = job.opt.threads;
-  const int n_particles = job.reader->count();
   // One total per process: integer (fixed-point) additions give the same bits in any order.
   Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
-  std::mutex lock;
-  std::vector<EStepWorkspace> workspaces(threads);
-  // One rank writes its results in place; several gather theirs (bytes) afterwards.
-  const bool single = comm.size() == 1;
-  std::vector<ParticleResult> mine;
-  if (single)
-    results_all->resize(n_particles);
-  else
-    mine.resize(static_cast<std::size_t>(std::min(n_particles, job.last_chunk * job.chunk) -
-                                         std::min(n_particles, job.first_chunk * job.chunk)));
-  ParticleResult* out = single ? results_all->data() : mine.data();
-  const int my_first = single ? 0 : job.first_chunk * job.chunk;
-  bool failed = false;
-  std::exception_ptr error;
-  try {
-    ParallelFor(threads, static_cast<std::size_t>(job.last_chunk - job.first_chunk), [&](std::size_t ci, int thread) {
-      omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
-      const int c = job.first_chunk + static_cast<int>(ci);
-      const int begin = c * job.chunk, end = std::min(n_particles, begin + job.chunk);
-      std::vector<PreparedParticle> parts(end - begin);
-      std::vector<Translation> offsets(end - begin);
-      std::vector<int> forced;
-      for (int i = begin; i < end; ++i) {
-        const ParticleState& st = job.state[i];
-        offsets[i - begin] = {st.offset_x, st.offset_y};
-        Rng rng(job.opt.seed, StreamId("class2d-mask-noise", (uint64_t(job.iteration + 1) << 32) | uint64_t(i)));
-        // RELION: the image times avg_norm / norm, the reference times the group's scale (as its CTF).
-        const double intensity = job.opt.norm_correction ? job.model.avg_norm / st.norm : 1.0;
-        PrepareParticle(job.reader->Read(i), st.offset_x, st.offset_y, job.reader->CtfOf(i), job.pixel_size, prep,
-                        setup.px, job.model.sigma2_noise, &rng, &parts[i - begin], intensity);
-        if (job.opt.scale_correction && job.model.groups[st.group].scale != 1) {
-          const float scale = static_cast<float>(job.model.groups[st.group].scale);
-          for (float& c : parts[i - begin].ctf) c *= scale;
-        }
-        if (forced_all) forced.push_back((*forced_all)[i]);
-      }
-      std::vector<ParticleResult> res;
-      ChunkSums cs;
-      EStepWorkspace& ws = workspaces[thread];
-      EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
-      std::vector<float> d, w;
-      std::vector<double> scratch;
-      for (int k = 0; k < setup.classes; ++k)
-        if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total.AddClass(setup, k, d, w, &scratch, &lock);
-      FinishResidualSums(setup, parts, ws, &res);
-      total.AddScalars(cs, &lock);
-      for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
-    });
-  } catch (...) {
-    failed = true;
-    error = std::current_exception();
-  }
-  if (comm.AnyTrue(failed)) {
-    if (failed) std::rethrow_exception(error);
-    throw OtherRankFailedError("class2d: another MPI rank failed (its message says why)");
-  }
-  comm.SumInt128(&total.raw());
-  if (total.grid64() && !single) {
-    // Wrapping 64-bit sums, reduced exactly in blocks (modulo 2^64), and the largest value added.
-    std::vector<uint64_t>& g = total.raw_grid64();
-    std::vector<__int128> block;
-    for (std::size_t b0 = 0; b0 < g.size(); b0 += 65536) {
-      const std::size_t b1 = std::min(g.size(), b0 + 65536);
-      block.assign(b1 - b0, 0);
-      for (std::size_t i = b0; i < b1; ++i) block[i - b0] = static_cast<int64_t>(g[i]);
-      comm.SumInt128(&block);
-      for (std::size_t i = b0; i < b1; ++i) g[i] = static_cast<uint64_t>(block[i - b0]);
-    }
-    const double mine_max = total.max_added();
-    std::vector<char> mb(sizeof(double));
-    std::memcpy(mb.data(), &mine_max, sizeof(double));
-    const std::vector<char> all_max = comm.AllGatherBytes(mb);
-    double most = 0;
-    for (std::size_t r = 0; r + sizeof(double) <= all_max.size(); r += sizeof(double)) {
-      double v;
-      std::memcpy(&v, all_max.data() + r, sizeof(double));
-      most = std::max(most, v);
-    }
-    total.set_max_added(most);
-  }
-  if (single) return total;
-  std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
-  if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
-  const std::vector<char> all = comm.AllGatherBytes(bytes);
-  EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_particles) * sizeof(ParticleResult), "gathered results size");
-  results_all->resize(n_particles);
-  std::memcpy(results_all->data(), all.data(), all.size());
+  Class2dPassSums sums(&total, job.opt.threads);
+  ExpectationPass(MakePassContext(job), setup, forced_all, prep, comm, &sums, results_all);
   return total;
-}
-
-std::vector<double> PositiveSpectrum(const std::vector<double>& s) {
-  std::vector<double> out = s;
-  double floor_value = 0;
-  for (double v : s)
-    if (v > 0 && (floor_value == 0 || v < floor_value)) floor_value = v;
-  if (floor_value == 0) floor_value = 1;
-  for (double& v : out)
-    if (!(v > 0)) v = floor_value;
-  return out;
 }
 
 EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
@@ -200,12 +107,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   } else {
     s.orient = InPlaneOrientations(job.opt.psi_step);
     s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
-    const std::vector<double> sigma2 = PositiveSpectrum(job.model.sigma2_noise);
-    s.inv_sigma2.resize(P);
-    for (int p = 0; p < P; ++p) {
-      s.inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s.px.shell[p]]);
-      s.log_norm_const -= std::log(2 * M_PI * sigma2[s.px.shell[p]]);
-    }
+    SetNoise(job.model.sigma2_noise, &s);
     for (int k = 0; k < s.classes; ++k)
       s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
     s.pad = 2;
@@ -224,14 +126,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
   s.adaptive_fraction = job.opt.adaptive_fraction;
-  const int T = static_cast<int>(s.trans.size());
-  s.phase.resize(static_cast<std::size_t>(T) * P);
-  for (int t = 0; t < T; ++t)
-    for (int p = 0; p < P; ++p) {
-      const double ph = -2 * M_PI * (s.px.kx[p] * s.trans[t].x + s.px.ky[p] * s.trans[t].y) / job.box;
-      s.phase[static_cast<std::size_t>(t) * P + p] =
-          Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
-    }
+  SetTranslationPhases(&s);
   return s;
 }
 
@@ -316,104 +211,6 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   result->last_png = png;
 }
 
-// Each particle's group (RELION: rlnGroupName, else rlnGroupNumber, else the micrograph, else
-// one group) and starting norm correction (rlnNormCorrection, else 1).
-void ReadGroupsAndNorms(Job& job) {
-  const StarTable* src = job.set.source.Find(job.set.particles_block);
-  const std::size_t n = job.state.size();
-  const bool named = src && src->Has("rlnGroupName"), numbered = !named && src && src->Has("rlnGroupNumber");
-  const bool has_norm = src && src->Has("rlnNormCorrection");
-  std::map<std::string, int> index;
-  job.groups.clear();
-  for (std::size_t i = 0; i < n; ++i) {
-    int number = 0;
-    std::string key;
-    if (named) {
-      key = src->Get(i, "rlnGroupName");
-    } else if (numbered) {
-      number = static_cast<int>(src->GetInt(i, "rlnGroupNumber"));
-      key = "group_" + std::to_string(number);
-    } else {
-      key = job.set.particles[i].micrograph_name.empty() ? "group_1" : job.set.particles[i].micrograph_name;
-    }
-    auto it = index.find(key);
-    if (it == index.end()) {
-      Class2dGroup g;
-      g.number = numbered ? number : static_cast<int>(job.groups.size()) + 1;
-      g.name = key;
-      it = index.emplace(key, static_cast<int>(job.groups.size())).first;
-      job.groups.push_back(g);
-    }
-    job.state[i].group = it->second;
-    job.groups[it->second].particles += 1;
-    if (has_norm) {
-      const double v = src->GetDouble(i, "rlnNormCorrection");
-      job.state[i].norm = v > 0 ? v : 1.0;
-    }
-  }
-  if (numbered) {  // groups in the order of their numbers
-    std::vector<int> order(job.groups.size()), rank(job.groups.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return job.groups[a].number < job.groups[b].number; });
-    std::vector<Class2dGroup> sorted;
-    for (std::size_t j = 0; j < order.size(); ++j)
-      rank[order[j]] = static_cast<int>(j), sorted.push_back(job.groups[order[j]]);
-    for (ParticleState& st : job.state) st.group = rank[st.group];
-    job.groups = std::move(sorted);
-  }
-}
-
-// The model's groups: the particles' groups, with the scale (and, for numbered groups, the name)
-// of the same group in `previous` (a continued model), matched by number or name.
-std::vector<Class2dGroup> MergeGroups(const std::vector<Class2dGroup>& mine, const std::vector<Class2dGroup>& previous,
-                                      bool numbered) {
-  std::vector<Class2dGroup> out = mine;
-  for (Class2dGroup& g : out)
-    for (const Class2dGroup& p : previous)
-      if (numbered ? p.number == g.number : p.name == g.name) {
-        if (numbered) g.name = p.name;
-        g.scale = p.scale;
-        break;
-      }
-  return out;
-}
-
-void LoadParticles(Job& job, const std::string& star) {
-  job.star_path = star;
-  job.set = ReadParticles(star);
-  job.reader = std::make_unique<ParticleReader>(job.set, star);
-  job.box = job.reader->box();
-  job.pixel_size = job.reader->pixel_size();
-  job.state = StateFromParticles(job.set, job.pixel_size);
-  ReadGroupsAndNorms(job);
-  // Keep only the source columns the data.star copies through (those emkit does not write
-  // itself): the text of every cell of every particle would otherwise stay in memory.
-  StarTable* src = job.set.source.Find(job.set.particles_block);
-  if (src && !job.set.particles.empty()) {
-    ParticleSet one;
-    one.optics = job.set.optics;
-    one.particles = {job.set.particles[0]};
-    one.particles_block = job.set.particles_block;
-    const StarFile own = ParticlesToStar(one, false);
-    std::set<std::string> written(own.Find(one.particles_block)->labels().begin(),
-                                  own.Find(one.particles_block)->labels().end());
-    for (const char* l : {"rlnClassNumber", "rlnAutopickFigureOfMerit", "rlnRandomSubset", "rlnNormCorrection",
-                          "rlnLogLikeliContribution", "rlnMaxValueProbDistribution", "rlnNrOfSignificantSamples"})
-      written.insert(l);
-    std::vector<int> keep;
-    StarTable pruned(src->name());
-    for (std::size_t c = 0; c < src->labels().size(); ++c)
-      if (!written.count(src->labels()[c])) keep.push_back(static_cast<int>(c)), pruned.AddColumn(src->labels()[c]);
-    pruned.Reserve(src->num_rows());
-    for (std::size_t r = 0; r < src->num_rows(); ++r) {
-      std::vector<std::string> row;
-      for (int c : keep) row.push_back(src->row(r)[c]);
-      pruned.AddRow(std::move(row));
-    }
-    *src = std::move(pruned);
-  }
-}
-
 // --continue: an optimiser.star (emkit's or RELION's) or a model.star next to its data.star.
 void LoadContinue(Job& job) {
   const std::string& path = job.opt.continue_from;
@@ -442,7 +239,7 @@ void LoadContinue(Job& job) {
   } else {
     throw InvalidInputError("--continue " + path + ": expected a run_itNNN_optimiser.star or run_itNNN_model.star");
   }
-  LoadParticles(job, data_star);
+  LoadParticleJob(data_star, job);
   job.model = ReadModelStar(model_star);
   const StarTable* src = job.set.source.Find(job.set.particles_block);
   job.model.groups =
@@ -460,48 +257,6 @@ void LoadContinue(Job& job) {
   if (job.model.current_size <= 0 || job.model.current_size > job.box) job.model.current_size = job.box;
 }
 
-// RELION's norm correction: norm_i <- (norm_i / avg_norm) sqrt(2 sum_w |X - CTF V|^2) (the residual
-// power of the corrected image is the variance of its real and imaginary parts: twice it is the
-// image's); avg_norm <- the mean. Summed in particle order: the same on every rank.
-void UpdateNorms(const std::vector<ParticleResult>& results, Job* job) {
-  double sum = 0;
-  for (std::size_t i = 0; i < job->state.size(); ++i) {
-    ParticleState& st = job->state[i];
-    if (results[i].norm_residual > 0) st.norm = st.norm / job->model.avg_norm * std::sqrt(2 * results[i].norm_residual);
-    sum += st.norm;
-  }
-  if (!job->state.empty() && sum > 0) job->model.avg_norm = sum / static_cast<double>(job->state.size());
-}
-
-// RELION's scale correction: per group sum X.A / sum A.A with A = CTF V unscaled (the E-step's
-// reference carried the old scale), limited to [median / 5, 5 median], then divided by the
-// particle-weighted mean so that it averages 1.
-void UpdateScales(const std::vector<ParticleResult>& results, Job* job) {
-  std::vector<Class2dGroup>& groups = job->model.groups;
-  const std::size_t g = groups.size();
-  std::vector<double> xa(g, 0.0), aa(g, 0.0);
-  for (std::size_t i = 0; i < job->state.size(); ++i) {
-    const int k = job->state[i].group;
-    const double old = groups[k].scale;
-    xa[k] += results[i].scale_xa / old;
-    aa[k] += results[i].scale_aa / (old * old);
-  }
-  std::vector<double> scale(g);
-  for (std::size_t k = 0; k < g; ++k) scale[k] = aa[k] > 0 ? xa[k] / aa[k] : 1.0;
-  std::vector<double> sorted = scale;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[g / 2];
-  if (!(median > 0)) return;  // no signal to scale against yet: keep the scales
-  double avg = 0, count = 0;
-  for (std::size_t k = 0; k < g; ++k) {
-    scale[k] = std::clamp(scale[k], median / 5, 5 * median);
-    avg += static_cast<double>(groups[k].particles) * scale[k];
-    count += static_cast<double>(groups[k].particles);
-  }
-  avg /= count;
-  for (std::size_t k = 0; k < g; ++k) groups[k].scale = scale[k] / avg;
-}
-
 }  // namespace
 
 Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, const std::string& command_line) {
@@ -516,7 +271,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
   if (!job.opt.continue_from.empty())
     LoadContinue(job);
   else
-    LoadParticles(job, job.opt.input);
+    LoadParticleJob(job.opt.input, job);
+  for (ParticleState& st : job.state) st.rot = st.tilt = 0;  // 2D: in-plane angles only
   if (job.opt.ignore_input_offsets && job.opt.continue_from.empty())
     for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
   if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
@@ -524,10 +280,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
                             " Å exceeds the box (" + std::to_string(job.box * job.pixel_size) + " Å)");
   const int n = job.reader->count();
-  job.chunk = ChunkSize(job.opt, job.box);
-  job.num_chunks = (n + job.chunk - 1) / job.chunk;
-  job.first_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * comm.rank() / comm.size());
-  job.last_chunk = static_cast<int>(static_cast<long>(job.num_chunks) * (comm.rank() + 1) / comm.size());
+  job.SplitChunks(Class2dChunkSize(job.opt, job.box), comm.rank(), comm.size());
   if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
   comm.Barrier();
   Class2dResult result;
@@ -595,8 +348,8 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
       s.nsig = r.nsig;
       s.loglik = r.loglik;
     }
-    if (job.opt.norm_correction) UpdateNorms(results, &job);
-    if (job.opt.scale_correction) UpdateScales(results, &job);
+    if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
+    if (job.opt.scale_correction) UpdateScales(results, job.state, &job.model);
     MStep(sums, MakeMStepOptions(job, current_size, false), &job.model);
     job.iteration = it;
     if (comm.is_root()) WriteIteration(job, it, command_line, &result);

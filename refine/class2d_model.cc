@@ -50,15 +50,23 @@ std::string ResolveNear(const std::string& path, const std::string& near) {
 }  // namespace
 
 void WriteModelStar(const std::string& path, const Class2dModel& m, const std::string& classes_name) {
+  std::vector<std::string> names;
+  for (int k = 0; k < m.classes; ++k) names.push_back(MakeImageName(k, classes_name));
+  WriteModelStar(path, m, names, 2, 1);
+}
+
+void WriteModelStar(const std::string& path, const Class2dModel& m, const std::vector<std::string>& reference_names,
+                    int reference_dim, int padding) {
+  EMKIT_CHECK(static_cast<int>(reference_names.size()) == m.classes, "one reference name per class");
   StarFile f;
   f.version = 30001;
   StarTable& g = f.Add(StarTable("model_general", false));
-  g.SetPair("rlnReferenceDimensionality", "2");
+  g.SetPair("rlnReferenceDimensionality", std::to_string(reference_dim));
   g.SetPair("rlnDataDimensionality", "2");
   g.SetPair("rlnOriginalImageSize", std::to_string(m.box));
   g.SetPair("rlnCurrentResolution", Num(m.current_resolution));
   g.SetPair("rlnCurrentImageSize", std::to_string(m.current_size));
-  g.SetPair("rlnPaddingFactor", Num(1));
+  g.SetPair("rlnPaddingFactor", Num(padding));
   g.SetPair("rlnPixelSize", Num(m.pixel_size));
   g.SetPair("rlnNrClasses", std::to_string(m.classes));
   g.SetPair("rlnNrBodies", "1");
@@ -76,7 +84,7 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
         "rlnEstimatedResolution", "rlnOverallFourierCompleteness", "rlnClassPriorOffsetX", "rlnClassPriorOffsetY"})
     c.AddColumn(l);
   for (int k = 0; k < m.classes; ++k)
-    c.AddRow({MakeImageName(k, classes_name), Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
+    c.AddRow({reference_names[k], Num(m.pk[k]), Num(m.acc_rot[k]), Num(m.acc_trans_px[k] * m.pixel_size),
               Num(m.est_resolution[k]), Num(1), Num(0), Num(0)});
   for (int k = 0; k < m.classes; ++k) {
     StarTable& t = f.Add(StarTable("model_class_" + std::to_string(k + 1)));
@@ -105,14 +113,16 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::s
   WriteStar(path, f);
 }
 
-Class2dModel ReadModelStar(const std::string& path) {
+Class2dModel ReadModelStar(const std::string& path, std::vector<Image>* maps) {
   const StarFile f = ReadStar(path);
   const StarTable& g = f.Require("model_general");
   Class2dModel m;
   const int n = static_cast<int>(g.GetInt(0, "rlnOriginalImageSize"));
   const int k = static_cast<int>(g.GetInt(0, "rlnNrClasses"));
-  if (g.GetInt(0, "rlnReferenceDimensionality") != 2) throw InvalidInputError(path + ": not a 2D model");
+  const int dim = static_cast<int>(g.GetInt(0, "rlnReferenceDimensionality"));
+  if (dim != (maps ? 3 : 2)) throw InvalidInputError(path + ": not a " + (maps ? "3D" : "2D") + " model");
   m.Resize(k, n);
+  if (maps) maps->assign(k, Image());
   m.pixel_size = g.GetDouble(0, "rlnPixelSize");
   m.tau2_fudge = g.GetDouble(0, "rlnTau2FudgeFactor", 2);
   m.current_size = static_cast<int>(g.GetInt(0, "rlnCurrentImageSize"));
@@ -128,13 +138,21 @@ Class2dModel ReadModelStar(const std::string& path) {
                             " rows but rlnNrClasses is " + std::to_string(k));
   for (int i = 0; i < k; ++i) {
     const std::string& name = c.Get(i, "rlnReferenceImage");
-    const auto at = name.find('@');
-    if (at == std::string::npos) throw InvalidInputError(c.Where(i) + ": rlnReferenceImage '" + name + "' has no '@'");
-    const int section = std::stoi(name.substr(0, at)) - 1;
-    const std::string stack = ResolveNear(name.substr(at + 1), path);
-    m.refs[i] = ReadMrcSection(stack, section);
-    if (m.refs[i].nx() != n || m.refs[i].ny() != n)
-      throw InvalidInputError(stack + ": class image size differs from rlnOriginalImageSize " + std::to_string(n));
+    if (maps) {
+      const std::string file = ResolveNear(name, path);
+      (*maps)[i] = ReadMrcFinite(file, c.Where(i) + " rlnReferenceImage");
+      if ((*maps)[i].nx() != n || (*maps)[i].ny() != n || (*maps)[i].nz() != n)
+        throw InvalidInputError(file + ": class map size differs from rlnOriginalImageSize " + std::to_string(n));
+    } else {
+      const auto at = name.find('@');
+      if (at == std::string::npos)
+        throw InvalidInputError(c.Where(i) + ": rlnReferenceImage '" + name + "' has no '@'");
+      const int section = std::stoi(name.substr(0, at)) - 1;
+      const std::string stack = ResolveNear(name.substr(at + 1), path);
+      m.refs[i] = ReadMrcSection(stack, section);
+      if (m.refs[i].nx() != n || m.refs[i].ny() != n)
+        throw InvalidInputError(stack + ": class image size differs from rlnOriginalImageSize " + std::to_string(n));
+    }
     m.pk[i] = c.GetDouble(i, "rlnClassDistribution");
     m.acc_rot[i] = c.GetDouble(i, "rlnAccuracyRotations", 999);
     m.acc_trans_px[i] = c.GetDouble(i, "rlnAccuracyTranslationsAngst", 999) / m.pixel_size;
@@ -183,6 +201,8 @@ std::vector<ParticleState> StateFromParticles(const ParticleSet& set, double pix
   for (std::size_t i = 0; i < st.size(); ++i) {
     const Particle& p = set.particles[i];
     st[i].class_number = p.class_number;
+    st[i].rot = p.rot;
+    st[i].tilt = p.tilt;
     st[i].psi = p.psi;
     st[i].offset_x = p.origin_x_angst / pixel_size;
     st[i].offset_y = p.origin_y_angst / pixel_size;
@@ -237,7 +257,8 @@ void WriteDataStar(const std::string& path, const ParticleSet& set, const std::v
         ParseImageName(p.image_name, dir, &index, &stack, set.source.path);
         p.image_name = MakeImageName(index, std::filesystem::absolute(stack).lexically_normal().string());
         p.class_number = state[i].class_number;
-        p.rot = p.tilt = 0;
+        p.rot = state[i].rot;
+        p.tilt = state[i].tilt;
         p.psi = state[i].psi;
         p.origin_x_angst = state[i].offset_x * pixel_size;
         p.origin_y_angst = state[i].offset_y * pixel_size;

@@ -40,8 +40,8 @@ struct Class2dModel {
 
 // Per-particle state carried between iterations and written to _data.star.
 struct ParticleState {
-  int class_number = 0;  // 1-based, 0 = none
-  double psi = 0;
+  int class_number = 0;               // 1-based, 0 = none
+  double rot = 0, tilt = 0, psi = 0;  // degrees (rot = tilt = 0 in 2D)
   double offset_x = 0, offset_y = 0;  // px (rlnOriginX/YAngst / pixel size)
   double pmax = 0, loglik = 0;
   int nsig = 0;
@@ -51,9 +51,14 @@ struct ParticleState {
 
 // Writes run_itNNN_model.star (RELION 3.1 layout) referring to `classes_name`.
 void WriteModelStar(const std::string& path, const Class2dModel& m, const std::string& classes_name);
+// The same for any reference dimensionality: one rlnReferenceImage per class (k@stack for 2D,
+// a map file per class for 3D), `padding` = rlnPaddingFactor.
+void WriteModelStar(const std::string& path, const Class2dModel& m, const std::vector<std::string>& reference_names,
+                    int reference_dim, int padding);
 // Reads a model written by emkit or RELION 3.1 (classes from its rlnReferenceImage stack).
 // RELION's tau2 is on its 2x padded grid; it is converted to emkit's unpadded scale.
-Class2dModel ReadModelStar(const std::string& path);
+// With `maps`, a 3D model (rlnReferenceDimensionality 3): one map file per class, read into *maps.
+Class2dModel ReadModelStar(const std::string& path, std::vector<Image>* maps = nullptr);
 
 // Adds rlnGroupNumber (from `groups`) when the particles' source has none.
 void WriteDataStar(const std::string& path, const ParticleSet& set, const std::vector<ParticleState>& state,

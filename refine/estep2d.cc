@@ -27,6 +27,33 @@ Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10
          fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
 }
 
+void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s) {
+  std::vector<double> sigma2 = sigma2_noise;
+  double floor_value = 0;
+  for (double v : sigma2_noise)
+    if (v > 0 && (floor_value == 0 || v < floor_value)) floor_value = v;
+  if (floor_value == 0) floor_value = 1;
+  for (double& v : sigma2)
+    if (!(v > 0)) v = floor_value;
+  const int P = s->px.size();
+  s->inv_sigma2.resize(P);
+  for (int p = 0; p < P; ++p) {
+    s->inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s->px.shell[p]]);
+    s->log_norm_const -= std::log(2 * M_PI * sigma2[s->px.shell[p]]);
+  }
+}
+
+void SetTranslationPhases(EStepSetup* s) {
+  const int T = static_cast<int>(s->trans.size()), P = s->px.size();
+  s->phase.resize(static_cast<std::size_t>(T) * P);
+  for (int t = 0; t < T; ++t)
+    for (int p = 0; p < P; ++p) {
+      const double ph = -2 * M_PI * (s->px.kx[p] * s->trans[t].x + s->px.ky[p] * s->trans[t].y) / s->px.n;
+      s->phase[static_cast<std::size_t>(t) * P + p] =
+          Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
+    }
+}
+
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
   const int P = s->px.size(), npsi = s->num_orient(), M = s->num_refs();
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
@@ -196,6 +223,39 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       sums->offset2 += offsets[i].x * offsets[i].x + offsets[i].y * offsets[i].y;
       continue;
     }
+    if (s.cross_correlation) {
+      // RELION's --firstiter_cc: the sample of largest normalised cross-correlation gets all weight.
+      const int only = parts[i].only_class;
+      double best_cc = -std::numeric_limits<double>::infinity();
+      int best = 0;
+      for (int m = 0; m < M; ++m) {
+        if (only >= 0 && m / npsi != only) continue;
+        const double a2 = 2.0 * ws->norm[static_cast<std::size_t>(i) * M + m];
+        if (!(a2 > 0)) continue;
+        const double inv = 1.0 / std::sqrt(a2);
+        for (int t = 0; t < T; ++t) {
+          const double cc = ws->cross[static_cast<std::size_t>(i * T + t) * M + m] * inv;
+          if (cc > best_cc) best_cc = cc, best = m * T + t;
+        }
+      }
+      const int bm = best / T, bt = best % T;
+      ws->wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
+      ws->wsum[static_cast<std::size_t>(i) * M + bm] = 1.f;
+      r.class_index = bm / npsi;
+      SetAngles(s.orient, bm % npsi, &r);
+      r.offset_x = offsets[i].x + s.trans[bt].x;
+      r.offset_y = offsets[i].y + s.trans[bt].y;
+      r.pmax = 1;
+      r.nsig = 1;
+      r.loglik = std::isfinite(best_cc) && xnorm[i] > 0 ? best_cc / std::sqrt(2.0 * xnorm[i]) : 0.0;
+      sums->class_weight[r.class_index] += 1;
+      sums->weight_total += 1;
+      sums->offset2 += r.offset_x * r.offset_x + r.offset_y * r.offset_y;
+      sums->loglik += r.loglik;
+      sums->pmax += 1;
+      sums->count[r.class_index] += 1;
+      continue;
+    }
     // Offset prior, normalised over the grid.
     double lmax_t = -std::numeric_limits<double>::infinity();
     for (int t = 0; t < T; ++t) {
@@ -209,8 +269,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     ws->lp.resize(static_cast<std::size_t>(M) * T);
     double lmax = -std::numeric_limits<double>::infinity();
     int best = 0;
+    const int only = parts[i].only_class;
     for (int m = 0; m < M; ++m) {
-      const double prior_m = s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
+      const double prior_m = only >= 0 && m / npsi != only
+                                 ? -std::numeric_limits<double>::infinity()
+                                 : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
       for (int t = 0; t < T; ++t) {
         const double v = base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
@@ -389,6 +452,10 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   if (!ws.forced) {
     for (int j = 0; j < npsi; ++j) {
       const int m = m0 + j;
+      // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
+      bool any = false;
+      for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m] > 0;
+      if (!any) continue;
       const float* dm = &(*d)[static_cast<std::size_t>(j) * 2 * P];
       const float* wm = &(*w)[static_cast<std::size_t>(j) * P];
       for (int p = 0; p < P; ++p) {

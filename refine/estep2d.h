@@ -37,6 +37,10 @@ struct EStepSetup {
   // (norm) and sum_w X_t.CTF V_m, sum_w |CTF V_m|^2 over the shells where class k's data_vs_prior
   // > 3 (scale_shell[k * (n/2+1) + shell] != 0; empty: no scale sums).
   bool norm_sums = false;
+  // RELION's --firstiter_cc: instead of the likelihood, each particle's sample of largest
+  // normalised cross-correlation Re sum X_t conj(CTF V) / s2 / |CTF V / s| gets all weight (a
+  // reference not on the particles' greyscale still aligns them).
+  bool cross_correlation = false;
   std::vector<char> scale_shell;
 };
 
@@ -92,6 +96,12 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
 // After ClassChunkSums of every class: the particles' norm_residual, scale_xa, scale_aa.
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);
+
+// The noise of the likelihood: inv_sigma2 per selected pixel and log_norm_const from a spectrum
+// per shell (non-positive values replaced by the smallest positive one, or 1).
+void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s);
+// phase (T x P) = exp(-2 pi i k.t / n) for s->trans at the selected pixels.
+void SetTranslationPhases(EStepSetup* s);
 
 // Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
 // map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.

@@ -33,6 +33,13 @@ Class2dSums::Class2dSums(int classes, int box, int pad, int current_size, double
   v_.assign(base_ + shells_ + 4 * classes_ + 4, 0);
 }
 
+Class2dSums Class2dSums::ScalarsOnly(int classes, int box) {
+  Class2dSums s(classes, box, 1, 2, 0);
+  s.grid_ = s.stride_ = s.base_ = 0;
+  s.v_.assign(s.shells_ + 4 * s.classes_ + 4, 0);
+  return s;
+}
+
 double Class2dSums::Get(std::size_t i) const { return static_cast<double>(v_[i]) / kScale; }
 
 long Class2dSums::Slot(int ky, int kx) const {
@@ -152,22 +159,42 @@ void CentreImage(Image* img, double radius) {
 
 }  // namespace
 
-void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
-  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+void MStepOtherParameters(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, ns = model->shells();
   const int r = opt.current_size / 2;
   const double wtot = std::max(sums.weight_total(), 1e-30);
-  std::vector<int> shell_of(static_cast<std::size_t>(hx) * n);
   std::vector<double> shell_count(ns, 0.0);
   for (int y = 0; y < n; ++y) {
     const int ky = FourierGrid::Freq(y, n);
     for (int x = 0; x < hx; ++x) {
       const int sh = static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky))));
-      shell_of[static_cast<std::size_t>(y) * hx + x] = sh;
       if (sh < ns && x * x + ky * ky < r * r) shell_count[sh] += 1;
     }
   }
   for (int sh = 0; sh < ns && sh < r; ++sh)
     if (shell_count[sh] > 0) model->sigma2_noise[sh] = sums.sigma2_num(sh) / (2.0 * wtot * shell_count[sh]);
+  for (int k = 0; k < model->classes; ++k) {
+    model->pk[k] = sums.class_weight(k) / wtot;
+    const double cnt_k = sums.count(k);
+    model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
+    model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
+  }
+  model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
+  model->loglik = sums.loglik();
+  model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
+}
+
+void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
+  const int r = opt.current_size / 2;
+  std::vector<int> shell_of(static_cast<std::size_t>(hx) * n);
+  for (int y = 0; y < n; ++y) {
+    const int ky = FourierGrid::Freq(y, n);
+    for (int x = 0; x < hx; ++x)
+      shell_of[static_cast<std::size_t>(y) * hx + x] =
+          static_cast<int>(std::lround(std::sqrt(double(x * x + ky * ky))));
+  }
+  MStepOtherParameters(sums, opt, model);
   int best_shell = 1;
   model->tau2_fudge = opt.tau2_fudge;
   const int pad = opt.pad;
@@ -256,14 +283,7 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
       ApplySoftMask(&img, mask);
     }
     model->refs[k] = img;
-    model->pk[k] = sums.class_weight(k) / wtot;
-    const double cnt_k = sums.count(k);
-    model->acc_rot[k] = cnt_k > 0 ? std::sqrt(sums.psi_var(k) / cnt_k) : 999;
-    model->acc_trans_px[k] = cnt_k > 0 ? std::sqrt(sums.offset_var(k) / cnt_k) : 999;
   }
-  model->sigma_offset_px = std::max(0.1, std::sqrt(sums.offset2() / (2.0 * wtot)));
-  model->loglik = sums.loglik();
-  model->ave_pmax = opt.num_particles > 0 ? sums.pmax() / opt.num_particles : 0;
   model->current_resolution = n * model->pixel_size / best_shell;
   model->current_size = std::min(n, 2 * (best_shell + opt.incr_size));
 }
@@ -272,37 +292,44 @@ void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model
 
 namespace emkit {
 
-void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt, Class2dModel* model) {
-  const int n = model->box, hx = n / 2 + 1, K = model->classes, ns = model->shells();
-  const double count = std::max(average.weight_total(), 1e-30);
-  const int r0 = std::min(opt.initial_lowpass_shell, n / 2);
-  // Power spectra (mean |F|^2 per shell within |k| < n/2) of the plain and the class averages.
-  auto spectrum = [&](const Class2dSums& s, int k, int max_shell, FourierGrid* out) {
-    std::vector<double> spec(ns, 0.0), cnt(ns, 0.0);
-    for (int y = 0; y < n; ++y) {
-      const int ky = FourierGrid::Freq(y, n);
-      const std::size_t a = static_cast<std::size_t>(y) * hx, b = static_cast<std::size_t>((n - y) % n) * hx;
-      for (int x = 0; x < hx; ++x) {
-        const int r2 = x * x + ky * ky;
-        const int sh = static_cast<int>(std::lround(std::sqrt(double(r2))));
-        if (r2 >= (n / 2) * (n / 2) || sh >= ns) continue;
-        const std::size_t i = a + x;
-        std::complex<double> d(s.D_re(k, static_cast<int>(i)), s.D_im(k, static_cast<int>(i)));
-        double w = s.W(k, static_cast<int>(i));
-        if (x == 0 && y != 0) {  // (0, ky) and (0, -ky) are conjugates: merge their sums
-          d += std::conj(std::complex<double>(s.D_re(k, static_cast<int>(b)), s.D_im(k, static_cast<int>(b))));
-          w += s.W(k, static_cast<int>(b));
-        }
-        const std::complex<double> v = w > 0 && sh <= max_shell ? d / w : 0.0;
-        if (out) out->data()[i] = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
-        spec[sh] += std::norm(v);
-        cnt[sh] += 1;
+namespace {
+
+// Power spectrum (mean |F|^2 per shell within |k| < n/2) of class k's average D/W of `s`, zeroed
+// beyond max_shell (its transform in `out` when given), and the pixel count per shell.
+std::pair<std::vector<double>, std::vector<double>> SumsSpectrum(const Class2dSums& s, int n, int k, int max_shell,
+                                                                 FourierGrid* out) {
+  const int hx = n / 2 + 1, ns = n / 2 + 1;
+  std::vector<double> spec(ns, 0.0), cnt(ns, 0.0);
+  for (int y = 0; y < n; ++y) {
+    const int ky = FourierGrid::Freq(y, n);
+    const std::size_t a = static_cast<std::size_t>(y) * hx, b = static_cast<std::size_t>((n - y) % n) * hx;
+    for (int x = 0; x < hx; ++x) {
+      const int r2 = x * x + ky * ky;
+      const int sh = static_cast<int>(std::lround(std::sqrt(double(r2))));
+      if (r2 >= (n / 2) * (n / 2) || sh >= ns) continue;
+      const std::size_t i = a + x;
+      std::complex<double> d(s.D_re(k, static_cast<int>(i)), s.D_im(k, static_cast<int>(i)));
+      double w = s.W(k, static_cast<int>(i));
+      if (x == 0 && y != 0) {  // (0, ky) and (0, -ky) are conjugates: merge their sums
+        d += std::conj(std::complex<double>(s.D_re(k, static_cast<int>(b)), s.D_im(k, static_cast<int>(b))));
+        w += s.W(k, static_cast<int>(b));
       }
+      const std::complex<double> v = w > 0 && sh <= max_shell ? d / w : 0.0;
+      if (out) out->data()[i] = Complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+      spec[sh] += std::norm(v);
+      cnt[sh] += 1;
     }
-    for (int sh = 0; sh < ns; ++sh) spec[sh] = cnt[sh] > 0 ? spec[sh] / cnt[sh] : 0.0;
-    return std::make_pair(spec, cnt);
-  };
-  const auto [avg_spec, cnt] = spectrum(average, 0, n / 2, nullptr);
+  }
+  for (int sh = 0; sh < ns; ++sh) spec[sh] = cnt[sh] > 0 ? spec[sh] / cnt[sh] : 0.0;
+  return std::make_pair(spec, cnt);
+}
+
+}  // namespace
+
+void InitialNoise(const Class2dSums& average, Class2dModel* model) {
+  const int n = model->box, ns = model->shells();
+  const double count = std::max(average.weight_total(), 1e-30);
+  const auto [avg_spec, cnt] = SumsSpectrum(average, n, 0, n / 2, nullptr);
   for (int sh = 0; sh < ns; ++sh)
     model->sigma2_noise[sh] = cnt[sh] > 0 ? average.sigma2_num(sh) / (2.0 * count * cnt[sh]) - avg_spec[sh] / 2 : 0.0;
   // Non-positive noise power (RELION): take the previous shell's value, else the next positive one.
@@ -312,11 +339,17 @@ void InitialModel(const Class2dSums& average, const Class2dSums& random, const M
     for (int j = sh + 1; !(v > 0) && j < ns; ++j) v = model->sigma2_noise[j];
     model->sigma2_noise[sh] = v > 0 ? v : 1.0;
   }
+}
+
+void InitialModel(const Class2dSums& average, const Class2dSums& random, const MStepOptions& opt, Class2dModel* model) {
+  const int n = model->box, K = model->classes, ns = model->shells();
+  const int r0 = std::min(opt.initial_lowpass_shell, n / 2);
+  InitialNoise(average, model);
   model->tau2_fudge = opt.tau2_fudge;
   int best_shell = 1;
   for (int k = 0; k < K; ++k) {
     FourierGrid f(n, n);
-    const std::vector<double> spec = spectrum(random, k, r0, &f).first;
+    const std::vector<double> spec = SumsSpectrum(random, n, k, r0, &f).first;
     Image img = InverseCentredFft(f);
     if (opt.mask_radius_px > 0) {
       SoftMask mask;

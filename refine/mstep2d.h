@@ -24,6 +24,9 @@ class Class2dSums {
   // Only the window |ky|, kx <= pad * current_size / 2 + 2 of the padded grid is stored (the E-step
   // touches nothing beyond it); current_size 0 = the box.
   Class2dSums(int classes, int box, int pad = 1, int current_size = 0, double grid_scale = 0);
+  // The scalar sums only (noise spectrum, class weights, priors, likelihood): no class grids (3D
+  // jobs add their images to back-projectors instead).
+  static Class2dSums ScalarsOnly(int classes, int box);
   // Rotates class k's particle-frame sums of a chunk (ClassChunkSums) back into the class frame
   // in `scratch`, then adds them holding `lock` (one total per process, shared by its threads).
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
@@ -76,8 +79,17 @@ struct MStepOptions {
   double num_particles = 0;
 };
 
-// Updates refs, tau2, sigma2, pk, sigma_offset, resolution and the next current size.
+// The M-step's updates that do not depend on the reference dimensionality: the noise spectrum
+// (shells below current_size / 2), class priors, accuracies, offset prior, likelihood and <Pmax>.
+void MStepOtherParameters(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model);
+
+// MStepOtherParameters, then refs, tau2, sigma2_ref, ssnr, the resolution and the next current size.
 void MStep(const Class2dSums& sums, const MStepOptions& opt, Class2dModel* model);
+
+// The noise spectrum of RELION's start: `average` holds every particle in class 0 with CTF = 1 and
+// 1/sigma2 = 1; sigma2 = the particles' mean power spectrum minus the average's (both / 2),
+// non-positive values replaced by a neighbour's.
+void InitialNoise(const Class2dSums& average, Class2dModel* model);
 
 // RELION's start without references. `average` holds every particle in class 0 with CTF = 1 and
 // 1/sigma2 = 1 (D/W = the plain average image); sigma2 = the particles' mean power spectrum minus

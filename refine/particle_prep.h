@@ -56,6 +56,7 @@ struct PreparedParticle {
   std::vector<Complex> x;    // image at the selected pixels (centred transform, re-centred by the offset)
   std::vector<float> ctf;    // CTF (or 1) at the selected pixels
   double highres_power = 0;  // sum |X|^2 over the Hermitian half beyond the selected pixels (shells <= n/2)
+  int only_class = -1;       // >= 0: the E-step gives the particle weight in this class only (RELION's seeds)
 };
 
 // CTF on the selected pixels with RELION's options (phase flip, intact until the first peak).

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libtorch-dev libdnnl-dev ocl-icd-opencl-dev libopenblas0-openmp
   libopencv-dev libpng-dev libfftw3-dev libopenmpi-dev openmpi-bin libhdf5-dev libhealpix-cxx-dev
-  libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   python3 python3-mrcfile python3-numpy python3-scipy python3-matplotlib relion
 )
 

@@ -205,6 +205,7 @@ std::vector<AnnotatedMicrograph> LoadAnnotatedMicrographs(const DatasetOptions& 
           out[i].image = Image(static_cast<int>(dims[1]), static_cast<int>(dims[0]));
           std::copy(v.begin(), v.end(), out[i].image.data());
           out[i].bin_factor = f.GetNumberAttribute("bin_" + std::to_string(i));
+          out[i].pixel_size = MicrographPixelSize(mics[i], opt.pixel_size) * out[i].bin_factor;
           out[i].path = mics[i];
           out[i].coords = coords[i];
         }
@@ -225,6 +226,7 @@ std::vector<AnnotatedMicrograph> LoadAnnotatedMicrographs(const DatasetOptions& 
       out[i].path = mics[i];
       out[i].image = std::move(pre.image);
       out[i].bin_factor = pre.bin_factor;
+      out[i].pixel_size = pre.pixel_size;
       out[i].coords = coords[i];
     } catch (...) {
       RethrowWithContext("preparing training micrograph " + mics[i]);

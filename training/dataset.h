@@ -16,6 +16,7 @@ struct AnnotatedMicrograph {
   std::string path;                // source micrograph
   Image image;                     // preprocessed (binned, normalised)
   double bin_factor = 1;           // original px per binned px
+  double pixel_size = 0;           // Å per binned px (as PreprocessMicrograph sets it)
   std::vector<Coordinate> coords;  // particle centres in ORIGINAL micrograph pixels
 };
 

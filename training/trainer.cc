@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -11,9 +13,11 @@
 #include "core/random.h"
 #include "io/micrograph.h"
 #include "models/cnn_model.h"
+#include "models/cnn_picker.h"
 #include "models/device.h"
 #include "picker/evaluate.h"
 #include "picker/peaks.h"
+#include "picker/pick.h"
 
 namespace emkit {
 namespace {
@@ -24,37 +28,70 @@ struct Validation {
   double ap = 0, f1 = 0, precision = 0, recall = 0, threshold = 0;
 };
 
-// The model's score peaks on a binned micrograph, best first, as picking finds them (no
-// threshold; no two closer than half a diameter), in binned pixels. max_peaks 0 = all.
-std::vector<Coordinate> ScorePeaks(const CnnModel& model, const Image& binned, double diameter_binned, int max_peaks,
-                                   int border = 0) {
-  PeakOptions po;
-  po.threshold = -1e30;
-  po.min_distance = std::max(1.0, 0.5 * diameter_binned);
-  po.max_peaks = max_peaks;
-  po.border = border;
-  return FindPeaks(model.Predict(binned), po);
+// The model's peaks on an annotated micrograph as `emkit pick --method cnn` finds them: the same
+// picker (models/cnn_picker.h), pick options (CnnPickOptions: minimum distance, border) and peak
+// finder (ScoreAndFindPeaks), with no threshold, and without the border when `border` is false.
+// Best first, in binned pixels; max_peaks 0 = all.
+std::vector<Coordinate> PickPeaks(CnnModel& model, const AnnotatedMicrograph& m, int max_peaks, bool border,
+                                  int threads) {
+  // The picker shares the trainer's model without owning it.
+  const CnnPicker picker = MakeCnnPicker(std::shared_ptr<CnnModel>(&model, [](CnnModel*) {}), threads);
+  PickOptions po = CnnPickOptions(picker, threads);
+  po.threshold = -std::numeric_limits<double>::infinity();
+  po.max_picks = max_peaks;
+  if (!border) po.border = 0;
+  PickResult r;
+  r.preprocessed.image = m.image;
+  r.preprocessed.pixel_size = m.pixel_size;
+  r.preprocessed.bin_factor = m.bin_factor;
+  MicrographInput input;
+  input.path = input.name = m.path;
+  input.pixel_size = m.pixel_size / m.bin_factor;
+  ScoreAndFindPeaks(&r, input, picker.mapper.get(), po);
+  for (auto& p : r.picks) p.x = r.preprocessed.ToBinned(p.x), p.y = r.preprocessed.ToBinned(p.y);
+  return r.picks;
 }
 
-// Picks every validation micrograph with the model and scores the ranking against the labels
-// (0.5·diameter matching radius); the F1-optimal threshold becomes the model's default. As
-// `emkit pick --method cnn` by default, peaks and labels within a radius of the edge are left
-// out: edge peaks would otherwise raise the threshold (SNR 0.05 set: 0.38 instead of -0.15).
-Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph>& set, double diameter_binned,
-                    int max_peaks) {
-  // Scored in binned pixels, where one radius fits every micrograph (their bin factors differ
-  // when their pixel sizes do).
-  std::vector<std::vector<Coordinate>> picks(set.size()), truth(set.size());
-  const int border = static_cast<int>(std::ceil(0.5 * diameter_binned));  // binned px, as emkit pick's
+}  // namespace
+
+PickMetrics ScoreCnnValidation(const std::vector<std::vector<Coordinate>>& picks,
+                               const std::vector<AnnotatedMicrograph>& set, double diameter_angstrom) {
+  EMKIT_CHECK(picks.size() == set.size(), "one pick list per micrograph");
+  std::vector<std::vector<Coordinate>> binned(set.size()), truth(set.size());
+  double radius = 0;
   for (std::size_t i = 0; i < set.size(); ++i) {
-    picks[i] = ScorePeaks(model, set[i].image, diameter_binned, max_peaks, border);
-    const double hi_x = set[i].image.nx() - border, hi_y = set[i].image.ny() - border;
-    for (Coordinate c : set[i].coords) {
-      c.x /= set[i].bin_factor, c.y /= set[i].bin_factor;
+    const auto& m = set[i];
+    const double d = diameter_angstrom / m.pixel_size;
+    radius += 0.5 * d / set.size();
+    // As emkit pick's default border (CnnPickOptions), labels within a radius of the edge are left
+    // out: edge peaks would otherwise raise the threshold (SNR 0.05 set: 0.38 instead of -0.15).
+    const int border = static_cast<int>(std::ceil(0.5 * d));
+    const double hi_x = m.image.nx() - border, hi_y = m.image.ny() - border;
+    for (Coordinate c : picks[i]) {
+      c.x /= m.bin_factor, c.y /= m.bin_factor;
+      binned[i].push_back(c);
+    }
+    for (Coordinate c : m.coords) {
+      c.x /= m.bin_factor, c.y /= m.bin_factor;
       if (c.x >= border && c.y >= border && c.x < hi_x && c.y < hi_y) truth[i].push_back(c);
     }
   }
-  PickMetrics m = EvaluatePicks(picks, truth, 0.5 * diameter_binned, 0.0);
+  // Binned pixels, where one matching radius fits every micrograph (their bin factors differ when
+  // their pixel sizes do).
+  return EvaluatePicks(binned, truth, radius, 0.0);
+}
+
+namespace {
+
+// Picks every validation micrograph as emkit pick does (PickPeaks) and scores the ranking against
+// the labels (ScoreCnnValidation); the F1-optimal threshold becomes the model's default.
+Validation Validate(CnnModel& model, const std::vector<AnnotatedMicrograph>& set, int max_peaks, int threads) {
+  std::vector<std::vector<Coordinate>> picks(set.size());
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    picks[i] = PickPeaks(model, set[i], max_peaks, true, threads);
+    for (auto& p : picks[i]) p.x *= set[i].bin_factor, p.y *= set[i].bin_factor;  // original px, as pick writes
+  }
+  PickMetrics m = ScoreCnnValidation(picks, set, model.meta().diameter_angstrom);
   Validation v;
   v.ap = m.average_precision;
   v.threshold = m.best_f1_threshold;
@@ -67,16 +104,16 @@ Validation Validate(const CnnModel& model, const std::vector<AnnotatedMicrograph
 // Hard negatives for PN training (complete labels): on every training micrograph, the model's
 // best-scoring peaks farther than half a diameter from every label, at most half as many as
 // the micrograph has labels (at least 4). Binned coordinates.
-std::vector<std::vector<std::pair<double, double>>> MineHardNegatives(const CnnModel& model,
+std::vector<std::vector<std::pair<double, double>>> MineHardNegatives(CnnModel& model,
                                                                       const std::vector<AnnotatedMicrograph>& set,
-                                                                      double diameter_binned) {
+                                                                      double diameter_binned, int threads) {
   std::vector<std::vector<std::pair<double, double>>> out(set.size());
   const double r2 = 0.25 * diameter_binned * diameter_binned;
   for (std::size_t i = 0; i < set.size(); ++i) {
     const auto centres = BinnedCentres(set[i]);
     const std::size_t keep = std::max<std::size_t>(4, centres.size() / 2);
     const int candidates = static_cast<int>(keep + 2 * centres.size() + 8);
-    for (const auto& p : ScorePeaks(model, set[i].image, diameter_binned, candidates)) {
+    for (const auto& p : PickPeaks(model, set[i], candidates, false, threads)) {
       const bool near = std::any_of(centres.begin(), centres.end(), [&](const auto& c) {
         return (p.x - c.first) * (p.x - c.first) + (p.y - c.second) * (p.y - c.second) < r2;
       });
@@ -392,7 +429,7 @@ TrainResult Train(const TrainOptions& opt_in) {
   // --resume, again from the checkpoint's weights.
   const bool mine = po.hard_negative_fraction > 0;
   std::vector<std::vector<std::pair<double, double>>> hard_negatives;
-  if (mine && first_epoch > 1) hard_negatives = MineHardNegatives(model, train, d_binned);
+  if (mine && first_epoch > 1) hard_negatives = MineHardNegatives(model, train, d_binned, opt.threads);
 
   const int total_steps = opt.epochs * opt.steps_per_epoch;
   const int last_epoch = opt.stop_after_epoch > 0 ? std::min(opt.epochs, opt.stop_after_epoch) : opt.epochs;
@@ -420,7 +457,7 @@ TrainResult Train(const TrainOptions& opt_in) {
     // Validate and keep the averaged weights; train on with the live ones.
     const bool averaged = model.HasAveragedWeights();
     if (averaged) model.SwapAveragedWeights();
-    const Validation v = Validate(model, valid, d_binned, opt.max_validation_peaks);
+    const Validation v = Validate(model, valid, opt.max_validation_peaks, opt.threads);
     EpochRecord rec{epoch, sum / opt.steps_per_epoch, lr, v.ap, v.f1, v.precision, v.recall, v.threshold, 0};
     rec.seconds = NowSeconds() - te;
     result.history.push_back(rec);
@@ -443,7 +480,7 @@ TrainResult Train(const TrainOptions& opt_in) {
       model.Save(result.model_path);
     }
     if (averaged) model.SwapAveragedWeights();
-    if (mine && epoch < last_epoch) hard_negatives = MineHardNegatives(model, train, d_binned);
+    if (mine && epoch < last_epoch) hard_negatives = MineHardNegatives(model, train, d_binned, opt.threads);
     nlohmann::json state = {{"epoch", epoch},
                             {"history", HistoryJson(result.history)},
                             {"best_ap", result.best_ap},
@@ -458,7 +495,7 @@ TrainResult Train(const TrainOptions& opt_in) {
     CnnModel best = CnnModel::Load(result.model_path, device);
     std::vector<AnnotatedMicrograph> all = train;
     all.insert(all.end(), valid.begin(), valid.end());
-    const Validation v = Validate(best, all, d_binned, opt.max_validation_peaks);
+    const Validation v = Validate(best, all, opt.max_validation_peaks, opt.threads);
     result.default_threshold = v.threshold;
     best.mutable_meta().default_threshold = v.threshold;
     best.Save(result.model_path);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "io/coordinates.h"
+#include "picker/evaluate.h"
 #include "training/dataset.h"
 #include "training/patches.h"
 
@@ -87,6 +89,14 @@ struct TrainResult {
 };
 
 TrainResult Train(const TrainOptions& opt);
+
+// How training scores a model's picks of annotated micrographs (validation AP, and the F1-optimal
+// threshold it stores as the model's default): picks[i] are micrograph i's picks in its original
+// pixels, as `emkit pick --method cnn` writes them (training finds them through the same picker and
+// pick options); labels within a particle radius of the edge are left out, as pick's default
+// border leaves out peaks; matched one-to-one within half a diameter, in binned pixels.
+PickMetrics ScoreCnnValidation(const std::vector<std::vector<Coordinate>>& picks,
+                               const std::vector<AnnotatedMicrograph>& set, double diameter_angstrom);
 
 // Writes a PNG plot of training loss and validation AP per epoch (atomically).
 void WriteTrainingCurves(const std::string& path, const std::vector<EpochRecord>& history);

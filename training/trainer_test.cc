@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -13,6 +14,8 @@
 #include "io/micrograph.h"
 #include "io/mrc.h"
 #include "models/cnn_model.h"
+#include "models/cnn_picker.h"
+#include "picker/pick.h"
 
 namespace emkit {
 namespace {
@@ -120,6 +123,50 @@ TEST(TrainerTest, PuTrainingOnSparseLabelsBeatsChance) {
 
 // PU, and PN with hard negatives mined after each epoch (the default; again from the checkpoint on
 // resume).
+// The threshold and AP training reports are those of the picks `emkit pick --method cnn` makes from
+// the model file alone (LoadCnnPicker, CnnPickOptions, PickMicrograph): one scoring path.
+TEST(TrainerTest, ReportedThresholdAndApAreThoseOfEmkitPick) {
+  auto train = MakeSet("same_train", 2, 1), valid = MakeSet("same_valid", 1, 2);
+  TrainOptions o = SmallOptions(train, valid, Out("same_path"));
+  o.threshold_from = "validation";
+  o.epochs = 1;  // an imperfect ranking (AP < 1), so the threshold is a real choice
+  o.steps_per_epoch = 4;
+  const TrainResult r = Train(o);
+  ASSERT_GT(r.best_epoch, 0);
+
+  CnnPicker picker = LoadCnnPicker(r.model_path, "cpu", 1);
+  PickOptions po = CnnPickOptions(picker, 1);
+  EXPECT_DOUBLE_EQ(po.threshold, r.default_threshold);
+  std::vector<MicrographInput> inputs = ListMicrographs({JoinPath(valid.mics, "mic0.mrc")}, 0);
+  ASSERT_EQ(inputs.size(), 1u);
+  MicrographInfo info;  // the pick pipeline takes the pixel size from the header as it reads
+  const Image micrograph = ReadMicrograph(inputs[0].path, &info);
+  inputs[0].pixel_size = info.pixel_size;
+  po.threshold = -std::numeric_limits<double>::infinity();  // the whole ranking
+  const PickResult ranked = PickMicrograph(micrograph, inputs[0], picker.mapper.get(), po);
+  ASSERT_FALSE(ranked.picks.empty());
+
+  AnnotatedMicrograph m;  // what pick saw, with the validation labels
+  m.path = inputs[0].path;
+  m.image = ranked.preprocessed.image;
+  m.bin_factor = ranked.preprocessed.bin_factor;
+  m.pixel_size = ranked.preprocessed.pixel_size;
+  m.coords = ReadCoordinates(JoinPath(valid.full_coords, "mic0.csv"));
+  const PickMetrics metrics = ScoreCnnValidation({ranked.picks}, {m}, picker.diameter_angstrom);
+  EXPECT_NEAR(metrics.best_f1_threshold, r.default_threshold, 1e-5);
+  EXPECT_NEAR(metrics.average_precision, r.best_ap, 1e-9);
+  const EpochRecord& best = r.history.at(r.best_epoch - 1);
+  EXPECT_NEAR(metrics.best_f1, best.f1, 1e-9);
+
+  // At the model's own threshold, emkit pick keeps exactly the picks scoring at least that.
+  po.threshold = r.default_threshold;
+  const PickResult kept = PickMicrograph(micrograph, inputs[0], picker.mapper.get(), po);
+  std::size_t above = 0;
+  for (const auto& p : ranked.picks) above += p.fom >= r.default_threshold;
+  EXPECT_EQ(kept.picks.size(), above);
+  EXPECT_GT(kept.picks.size(), 0u);
+}
+
 TEST(TrainerTest, DeterministicForASeedAndResumeContinuesExactly) {
   auto train = MakeSet("det_train", 2, 3), valid = MakeSet("det_valid", 1, 4);
   for (const std::string objective : {"pu", "pn"}) {

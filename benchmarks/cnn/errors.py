@@ -1,4 +1,4 @@
-"""Classify a CNN picker's errors on simulated micrographs (benchmarks/results/cnn/ADDENDA.md).
+"""Classify a CNN picker's errors on simulated micrographs (benchmarks/results/cnn/README.md, experiments).
 
 usage: /usr/bin/python3 benchmarks/cnn/errors.py SIM_DIR PICKS_DIR THRESHOLD [FIRST LAST [SCALE]]
 SIM_DIR is an `emkit simulate micrographs` output (truth/mic_NNNN.star and mic_NNNN_decoys.star), PICKS_DIR holds

@@ -93,7 +93,7 @@ lines = [
     "The benchmark the targets are measured on is the simulated set at detector sampling (4096² at 1.25 Å/px):",
     "[simulated_1.25A.md](simulated_1.25A.md) (`benchmarks/cnn/simulated.sh`). This page is `benchmarks/cnn/run.sh`:",
     "the real EMPIAR-10028 set, a coarse simulated set (1024² at 5 Å/px, ~16x less signal per particle at the same",
-    "SNR) and the speed of one 4096² micrograph. Experiments and diagnoses: ADDENDA.md, appended below.",
+    "SNR) and the speed of one 4096² micrograph. Experiments and diagnoses: the last section.",
     "",
     f"`benchmarks/cnn/run.sh` ({THREADS} threads; machine load at the end: `{res['load']}` — the 2 cores were shared",
     "with other jobs, so wall times are upper bounds).",
@@ -157,9 +157,11 @@ for key in ("nchw_without_tta", "channels_last_without_tta"):
 lines += ["", f"1 vs 2 threads, 5 training steps: identical = {sp['threads_1_vs_2_identical']}, largest loss difference "
           f"{sp['threads_1_vs_2_max_loss_difference_5_steps']:.2e} (torch's float reductions depend on the thread count).", ""]
 # Hand-written analysis (diagnosis, experiments) kept across reruns.
-addenda = os.path.join(OUT, "ADDENDA.md")
-if os.path.exists(addenda):
-    with open(addenda) as f:
-        lines += ["", f.read()]
+# The experiments section, measured separately, survives a rerun: the page from this line on.
+MARKER = "## Experiments and diagnoses (kept when benchmarks/cnn/report.py rewrites this page)"
+old_page = os.path.join(OUT, "README.md")
+if os.path.exists(old_page) and MARKER in open(old_page).read():
+    text = open(old_page).read()
+    lines += ["", text[text.index(MARKER):]]
 with open(os.path.join(OUT, "README.md"), "w") as f:
     f.write("\n".join(lines))

@@ -1,4 +1,4 @@
-"""Matched-filter SNR of each simulated particle with its exact noiseless image (benchmarks/results/cnn/ADDENDA.md).
+"""Matched-filter SNR of each simulated particle with its exact noiseless image (benchmarks/results/cnn/README.md, experiments).
 
 usage: /usr/bin/python3 benchmarks/cnn/upper_bound.py SIM_DIR MIC [MIC ...]
 SIM_DIR from `emkit simulate micrographs ... --write-noiseless` (micrographs/, noiseless/, truth/); MIC e.g. mic_0011.

@@ -160,8 +160,10 @@ if rt is not None:
     L.append("- relion_autopick_mpi (%d ranks, `--shrink 0`): %.1f s wall" % (THREADS, rt))
 if "load_average_at_end" in results:
     L += ["", "Machine load at the end (other jobs were running): `%s`" % results["load_average_at_end"]]
-# Hand-written sections measured separately (quiet-machine reruns, tuning) survive a rerun.
-addenda = os.path.join(OUT, "ADDENDA.md")
-if os.path.exists(addenda):
-    L += ["", open(addenda).read().rstrip()]
+# Sections measured separately (quiet-machine reruns, tuning) survive a rerun: the page from this line on.
+MARKER = "## Measured separately (kept when benchmarks/picking/report.py rewrites this page)"
+old_page = os.path.join(OUT, "README.md")
+if os.path.exists(old_page) and MARKER in open(old_page).read():
+    text = open(old_page).read()
+    L += ["", text[text.index(MARKER):].rstrip()]
 open(os.path.join(OUT, "README.md"), "w").write("\n".join(L) + "\n")

@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
-# Stage 30: extract the template picks of stage 20 into RELION 3.1 particles (64 px boxes,
-# contrast inverted, background normalised like relion_preprocess) and show a few of them.
+# Stage 30: the template picks extracted into RELION 3.1 particles (job extract: 64 px boxes,
+# contrast inverted, background normalised like relion_preprocess), and a few of them.
 set -euo pipefail
-sim="$DEMO_OUT/simulate/micrographs"
-out="$DEMO_OUT/extract"
-rm -rf "$out"
-t0=$(date +%s.%N)
-line=$("$EMKIT" extract -i "$sim/micrographs.star" -c "$DEMO_OUT/pick/template" --box 64 --invert-contrast \
-  --threads "$THREADS" -q -o "$out")
-t1=$(date +%s.%N)
-secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-/usr/bin/python3 - "$out" <<'PY'
+source "$(dirname "$0")/common.inc"
+/usr/bin/python3 - "$P/$EXTRACT" "$DEMO_OUT/report/particles.png" <<'PY'
 import glob, sys
 import numpy as np
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-o = sys.argv[1]
+o, png = sys.argv[1], sys.argv[2]
 stack = sorted(glob.glob(o + "/Particles/*.mrcs"))[0]
 raw = open(stack, "rb").read()
 nx, ny, nz, mode = np.frombuffer(raw[:16], dtype="<i4")
@@ -31,14 +24,14 @@ for i, ax in enumerate(axes.flat):
         ax.imshow(imgs[i], cmap="gray")
 fig.suptitle(f"first {n} particles of {stack.split('/')[-1]} (64 px, inverted, normalised)", fontsize=8)
 fig.tight_layout()
-fig.savefig(o + "/particles.png", dpi=100)
+fig.savefig(png, dpi=100)
 PY
 {
   echo "## Extraction (emkit extract)"
   echo
   echo "Template picks -> 64 px boxes, contrast inverted, mean 0 / std 1 outside a 24 px circle with the ramp removed."
   echo
-  echo "- \`$line\` in $secs s; \`extract/particles.star\` (RELION 3.1, CTF per particle) and \`extract/Particles/*.mrcs\`."
+  echo "- \`$(job_line $EXTRACT)\` in $(job_seconds $EXTRACT) s; \`$EXTRACT/particles.star\` (RELION 3.1, CTF per particle) and \`$EXTRACT/Particles/*.mrcs\`."
   echo
-  echo "![extracted particles](extract/particles.png)"
+  echo "![extracted particles](report/particles.png)"
 } > "$DEMO_OUT/report/30-extract.md"

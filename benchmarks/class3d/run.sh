@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# 3D classification benchmark: emkit class3d vs RELION 3.1.3 relion_refine (Class3D) on the same particles.
+#   particles: N/2 projections of each of two conformations (../shared/data/maps/ribosome70s_65.mrc at 5 Å/px
+#              in a 64 px box, and the same map with a 60 Å sphere of density removed: make_data.py), CTF (defocus
+#              1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither angles nor origins
+#   both:      K = 2 from conformation A low-passed to 60 Å (--ini_high 60), T = 4, HEALPix order 2,
+#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, 2 threads; emkit runs ITER
+#              iterations, relion_refine (one process, --j 2, its default adaptive oversampling 1) RELION_ITER
+#   measured:  wall time per iteration, peak memory (/usr/bin/time -v), assignment accuracy against the truth
+#              (best labelling), median angular error, FSC of each emkit class map against its true map
+# Usage: benchmarks/class3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+emkit=$(realpath "${1:-$root/build/apps/emkit}")
+work=${2:-/tmp/emkit_bench_class3d}
+results=$root/benchmarks/results/class3d
+data=$root/../shared/data
+N=${N:-400} ITER=${ITER:-12} RELION_ITER=${RELION_ITER:-2}
+py=/usr/bin/python3
+mkdir -p "$work" "$results"
+cd "$work"
+if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N" ]; then
+  $py "$here/make_data.py" "$data/maps/ribosome70s_65.mrc" . > removed.txt
+  for c in A B; do
+    "$emkit" simulate particles --map truth${c}64.mrc --pixel-size 5 --box 64 --n $((N / 2)) --snr 0.05 \
+      --defocus-min 10000 --defocus-max 30000 --seed $([ $c = A ] && echo 11 || echo 12) -q -o sim$c --overwrite
+  done
+  $py "$here/merge.py" simA/particles.star simB/particles.star particles.star truth.txt true_angles.star
+  echo "$N" > n.txt
+fi
+flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5
+             --offset-step 1 --particle-diameter 300 --sym C1 --threads 2 --seed 1)
+echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load.txt
+/usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter $ITER \
+  "${flags_emkit[@]}" > emkit.log 2>&1
+echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+rm -rf relion && mkdir relion
+/usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
+  --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
+  --ctf --flatten_solvent --pad 2 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
+  --pool 3 > relion.log 2>&1
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+for c in 1 2; do
+  for t in A B; do "$emkit" fsc emkit/run_it$(printf %03d $ITER)_class00$c.mrc truth${t}64.mrc -o fsc_c${c}_$t -q; done
+done
+$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER"

@@ -1,0 +1,526 @@
+#include "refine/class3d.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <regex>
+
+#include "core/error.h"
+#include "core/fft.h"
+#include "core/files.h"
+#include "core/geometry.h"
+#include "core/log.h"
+#include "core/parallel.h"
+#include "core/projector.h"
+#include "core/random.h"
+#include "io/mrc.h"
+#include "io/png.h"
+#include "io/star.h"
+#include "refine/backprojector.h"
+#include "refine/class2d.h"
+#include "refine/class2d_model.h"
+#include "refine/estep2d.h"
+#include "refine/expectation_pass.h"
+#include "refine/mstep2d.h"
+#include "refine/orientations.h"
+#include "refine/particle_job.h"
+#include "refine/particle_prep.h"
+#include "refine/sampling2d.h"
+
+namespace emkit {
+
+void Class3dOptions::Check() const {
+  CheckShared("class3d");
+  auto fail = [](const std::string& what) { throw InvalidInputError("class3d: " + what); };
+  if (reference.empty() && continue_from.empty()) fail("--ref (starting map) is required");
+  if (ini_high < 0) fail("--ini-high must not be negative");
+  if (healpix_order < 0 || healpix_order > 6) fail("--healpix-order must be in [0, 6]");
+  if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
+  if (minres_map < 0) fail("--minres-map must not be negative");
+  SymmetryGroup check(symmetry);  // throws naming a bad group
+}
+
+void LowPassMap(Image* map, double pixel_size, double resolution) {
+  if (!(resolution > 0)) return;
+  const int n = map->nx();
+  FourierGrid f = CentredFft(*map);
+  const int shell = static_cast<int>(std::lround(n * pixel_size / resolution));
+  const double lo = std::max(0, shell - 1), hi = std::min(n, shell + 1), width = hi - lo;
+  for (int z = -n / 2; z < n - n / 2; ++z)
+    for (int y = -n / 2; y < n - n / 2; ++y)
+      for (int x = 0; x <= n / 2; ++x) {
+        const double r = std::sqrt(double(x) * x + double(y) * y + double(z) * z);
+        if (r < lo) continue;
+        Complex& v = f.At(x, y, z);
+        if (r > hi)
+          v = Complex(0, 0);
+        else
+          v *= static_cast<float>(0.5 + 0.5 * std::cos(M_PI * (r - lo) / width));
+      }
+  *map = InverseCentredFft(f);
+}
+
+namespace {
+
+struct Job : ParticleJob {
+  Class3dOptions opt;
+  Class2dModel model;  // noise, priors, spectra per class (its 2D refs are unused)
+  std::vector<Volume> maps;
+  int iteration = 0;  // last completed
+  std::unique_ptr<SymmetryGroup> sym;
+  HealpixGrid grid;
+  double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
+  // Weights (CTF^2 / sigma2) in RELION's units: emkit normalises its transforms as RELION does.
+  double weight_unit() const { return 1; }
+};
+
+// Exact sums of a 3D pass: one fixed-point back-projector per class. A chunk's sums of a class
+// are inserted into a thread's own double back-projector (a fixed order: the same values for any
+// thread), then added to the class's total as fixed point (order-free).
+class Class3dSums : public PassSums {
+ public:
+  Class3dSums(int classes, int box, int pad, int r_max, int threads)
+      : scalars_(Class2dSums::ScalarsOnly(classes, box)), box_(box), pad_(pad), r_max_(r_max), locks_(classes) {
+    for (int t = 0; t < threads; ++t) scratch_.push_back(std::make_unique<BackProjector>(box, pad, r_max));
+    fixed_.resize(classes);
+    for (auto& f : fixed_) f.assign(scratch_.front()->fixed_size(), 0);
+  }
+  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
+                int thread) override {
+    const int P = s.px.size(), nor = s.num_orient();
+    BackProjector& bp = *scratch_[thread];
+    bp.Clear();
+    for (int j = 0; j < nor; ++j) {
+      const float* wm = &w[static_cast<std::size_t>(j) * P];
+      if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
+      const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
+      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[j]);
+    }
+    const std::lock_guard<std::mutex> guard(locks_[k]);
+    bp.AddToFixed(&fixed_[k]);
+  }
+  void AddScalars(const ChunkSums& c) override { scalars_.AddScalars(c, &scalar_lock_); }
+  void Reduce(Communicator& comm) override {
+    comm.SumInt128(&scalars_.raw());
+    for (auto& f : fixed_) comm.SumInt128(&f);
+  }
+  const Class2dSums& scalars() const { return scalars_; }
+  BackProjector Volume(int k) const {
+    BackProjector bp(box_, pad_, r_max_);
+    bp.SetFromFixed(fixed_[k]);
+    return bp;
+  }
+
+ private:
+  Class2dSums scalars_;
+  int box_, pad_, r_max_;
+  std::vector<std::unique_ptr<BackProjector>> scratch_;
+  std::vector<std::vector<__int128>> fixed_;
+  std::vector<std::mutex> locks_;
+  std::mutex scalar_lock_;
+};
+
+PrepOptions MakePrepOptions(const Job& job) {
+  PrepOptions p;
+  p.mask_radius_px = job.mask_radius_px();
+  p.mask_edge_px = job.opt.mask_edge_px;
+  p.zero_mask = job.opt.zero_mask;
+  p.ctf = job.opt.ctf;
+  p.only_flip_phases = job.opt.only_flip_phases;
+  p.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  p.highres_power = job.opt.norm_correction;
+  return p;
+}
+
+PassContext MakePassContext(const Job& job) {
+  PassContext c;
+  c.reader = job.reader.get();
+  c.state = &job.state;
+  c.model = &job.model;
+  c.norm_correction = job.opt.norm_correction;
+  c.scale_correction = job.opt.scale_correction;
+  c.seed = job.opt.seed;
+  c.iteration = job.iteration;
+  c.noise_stream = "class3d-mask-noise";
+  c.program = "class3d";
+  c.threads = job.opt.threads;
+  c.chunk = job.chunk;
+  c.first_chunk = job.first_chunk;
+  c.last_chunk = job.last_chunk;
+  return c;
+}
+
+// The E-step of one iteration: every class map projected in every orientation of the grid.
+EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<std::unique_ptr<Projector>>& projectors) {
+  EStepSetup s;
+  s.px = SelectPixels(job.box, current_size);
+  s.classes = job.model.classes;
+  s.orient = GlobalOrientations(job.grid);
+  s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
+  SetNoise(job.model.sigma2_noise, &s);
+  for (int k = 0; k < s.classes; ++k)
+    s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
+  std::vector<const Projector*> maps;
+  for (const auto& p : projectors) maps.push_back(p.get());
+  SetProjectedReferences(maps, &s);
+  s.norm_sums = job.opt.norm_correction;
+  if (job.opt.scale_correction) {
+    const int ns = job.model.shells();
+    s.scale_shell.assign(static_cast<std::size_t>(s.classes) * ns, 0);
+    for (int k = 0; k < s.classes; ++k)
+      for (int sh = 0; sh < ns; ++sh) s.scale_shell[static_cast<std::size_t>(k) * ns + sh] = job.model.ssnr[k][sh] > 3;
+  }
+  s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
+  s.adaptive_fraction = job.opt.adaptive_fraction;
+  SetTranslationPhases(&s);
+  return s;
+}
+
+std::string ClassFile(const std::string& dir, int it, int k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "class%03d.mrc", k + 1);
+  return IterationFile(dir, it, buf);
+}
+
+// Projections of every class along z, y and x (one row per class), for a glance at the maps.
+void WriteClassProjections(const std::string& path, const std::vector<Volume>& maps) {
+  const int n = maps.front().nx(), gap = 2, zoom = std::max(1, (96 + n - 1) / n), cell = n * zoom;
+  const int K = static_cast<int>(maps.size());
+  Image out(3 * cell + 4 * gap, K * cell + (K + 1) * gap, 1, 0.f);
+  for (int k = 0; k < K; ++k)
+    for (int t = 0; t < 3; ++t) {
+      Image tile(n, n, 1, 0.f);
+      for (int z = 0; z < n; ++z)
+        for (int y = 0; y < n; ++y)
+          for (int x = 0; x < n; ++x) {
+            const float v = maps[k](x, y, z);
+            if (t == 0) tile(x, y) += v;
+            if (t == 1) tile(x, z) += v;
+            if (t == 2) tile(y, z) += v;
+          }
+      const Stats s = ComputeStats(tile);
+      const double sd = s.stddev > 0 ? s.stddev : 1;
+      const int ox = gap + t * (cell + gap), oy = gap + k * (cell + gap);
+      for (int b = 0; b < cell; ++b)
+        for (int a = 0; a < cell; ++a)
+          out(ox + a, oy + b) = static_cast<float>((tile(a / zoom, b / zoom) - s.mean) / sd);
+    }
+  WritePng(path, out, 0.5, 99.5);
+}
+
+void WriteSampling(const std::string& path, const Job& job) {
+  StarFile f;
+  f.version = 30001;
+  StarTable& t = f.Add(StarTable("sampling_general", false));
+  t.SetPair("rlnIs3DSampling", "1");
+  t.SetPair("rlnIs3DTranslationalSampling", "0");
+  t.SetPair("rlnHealpixOrder", std::to_string(job.opt.healpix_order));
+  t.SetPair("rlnSymmetryGroup", job.sym->name());
+  t.SetPair("rlnPsiStep", FormatStarNumber(job.grid.angular_step()));
+  t.SetPair("rlnOffsetRange", FormatStarNumber(job.opt.offset_range * job.pixel_size));
+  t.SetPair("rlnOffsetStep", FormatStarNumber(job.opt.offset_step * job.pixel_size));
+  t.SetPair("rlnHealpixOrderOriginal", std::to_string(job.opt.healpix_order));
+  t.SetPair("rlnPsiStepOriginal", FormatStarNumber(job.grid.angular_step()));
+  t.SetPair("rlnOffsetRangeOriginal", FormatStarNumber(job.opt.offset_range * job.pixel_size));
+  t.SetPair("rlnOffsetStepOriginal", FormatStarNumber(job.opt.offset_step * job.pixel_size));
+  WriteStar(path, f);
+}
+
+void WriteIteration(const Job& job, int it, Class3dResult* result) {
+  const std::string dir = job.opt.out_dir;
+  MrcWriteOptions mo;
+  mo.pixel_size = job.pixel_size;
+  mo.kind = MrcKind::kVolume;
+  std::vector<std::string> names;
+  for (int k = 0; k < job.model.classes; ++k) {
+    names.push_back(ClassFile(dir, it, k));
+    WriteMrc(names.back(), job.maps[k], mo);
+  }
+  WriteModelStar(IterationFile(dir, it, "model.star"), job.model, names, 3, job.opt.pad);
+  WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
+  WriteSampling(IterationFile(dir, it, "sampling.star"), job);
+  if (job.opt.write_png) WriteClassProjections(IterationFile(dir, it, "classes.png"), job.maps);
+  result->last_model_star = IterationFile(dir, it, "model.star");
+  result->last_data_star = IterationFile(dir, it, "data.star");
+  result->last_maps = names;
+}
+
+// Class sizes of every iteration so far (a STAR table).
+void WriteClassSizes(const std::string& dir, const Class3dResult& r, int first_iteration) {
+  StarFile f;
+  f.version = 30001;
+  StarTable& t = f.Add(StarTable("class_sizes"));
+  for (const char* l : {"rlnIteration", "rlnClassNumber", "rlnClassDistribution"}) t.AddColumn(l);
+  for (std::size_t i = 0; i < r.class_sizes.size(); ++i)
+    for (std::size_t k = 0; k < r.class_sizes[i].size(); ++k)
+      t.AddRow({std::to_string(first_iteration + static_cast<int>(i)), std::to_string(k + 1),
+                FormatStarNumber(r.class_sizes[i][k])});
+  WriteStar(JoinPath(dir, "run_class_sizes.star"), f);
+}
+
+// RELION's resolution after an M-step: for each class the last shell before data_vs_prior drops
+// below 1, the highest over classes, at least minres_map.
+int ResolutionShell(const std::vector<double>& dvp, int box) {
+  int ires = 1;
+  for (; ires < box / 2; ++ires)
+    if (dvp[ires] < 1) break;
+  return ires - 1;
+}
+
+// --continue: a run_itNNN_model.star (emkit's or RELION's Class3D) next to its data.star, or an
+// optimiser.star naming them.
+void LoadContinue(Job& job) {
+  const std::string& path = job.opt.continue_from;
+  std::string model_star, data_star;
+  int it = 0;
+  auto ends = [&](const std::string& suffix) {
+    return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends("_optimiser.star")) {
+    const OptimiserState o = ReadOptimiserStar(path);
+    model_star = o.model_star;
+    data_star = o.data_star;
+    it = o.iteration;
+  } else if (ends("_model.star")) {
+    model_star = path;
+    data_star = path.substr(0, path.size() - 11) + "_data.star";
+    std::smatch m;
+    const std::string base = Basename(path);
+    if (std::regex_search(base, m, std::regex("_it([0-9]+)_"))) it = std::stoi(m[1]);
+  } else {
+    throw InvalidInputError("--continue " + path + ": expected a run_itNNN_model.star or run_itNNN_optimiser.star");
+  }
+  LoadParticleJob(data_star, job);
+  job.model = ReadModelStar(model_star, &job.maps);
+  const StarTable* src = job.set.source.Find(job.set.particles_block);
+  job.model.groups =
+      MergeGroups(job.groups, job.model.groups, src && !src->Has("rlnGroupName") && src->Has("rlnGroupNumber"));
+  if (job.model.box != job.box)
+    throw InvalidInputError(model_star + ": rlnOriginalImageSize " + std::to_string(job.model.box) +
+                            " differs from the particle box " + std::to_string(job.box));
+  job.opt.classes = job.model.classes;
+  job.iteration = it;
+  for (auto& v : job.model.sigma2_noise)
+    if (!(v > 0)) v = 0;
+  if (job.model.current_size <= 0 || job.model.current_size > job.box) job.model.current_size = job.box;
+  if (!(job.model.sigma_offset_px > 0)) job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);
+}
+
+}  // namespace
+
+Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, const std::string& command_line) {
+  options.Check();
+  (void)command_line;
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  Job job;
+  job.opt = options;
+  SetGlobalThreads(job.opt.threads);
+  const bool continuing = !job.opt.continue_from.empty();
+  if (continuing) {
+    LoadContinue(job);
+  } else {
+    LoadParticleJob(job.opt.input, job);
+    if (job.opt.ignore_input_offsets)
+      for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
+  }
+  if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
+  if (job.mask_radius_px() > job.box / 2.0)
+    throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
+                            " Å exceeds the box (" + std::to_string(job.box * job.pixel_size) + " Å)");
+  job.sym = std::make_unique<SymmetryGroup>(job.opt.symmetry);
+  job.grid = MakeHealpixGrid(job.opt.healpix_order, *job.sym);
+  const int n = job.reader->count(), K = job.opt.classes, N = job.box;
+  const double translations = static_cast<double>(TranslationGrid(job.opt.offset_range, job.opt.offset_step).size());
+  job.SplitChunks(ChunkSize(job.opt.chunk_size, N, translations, double(K) * job.grid.orientations()), comm.rank(),
+                  comm.size());
+
+  if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
+  comm.Barrier();
+  Class3dResult result;
+  const PrepOptions prep = MakePrepOptions(job);
+  std::vector<ParticleResult> results;
+
+  if (!continuing) {
+    // The reference: a cube of the particles' box and pixel size, low-passed to --ini-high.
+    MrcHeader header;
+    Volume ref = ReadMrcFinite(job.opt.reference, "--ref", &header);
+    if (ref.nx() != N || ref.ny() != N || ref.nz() != N)
+      throw InvalidInputError(job.opt.reference + ": the reference is " + std::to_string(ref.nx()) + " x " +
+                              std::to_string(ref.ny()) + " x " + std::to_string(ref.nz()) +
+                              " voxels; the particles' box is " + std::to_string(N) + " (resample the map first)");
+    const double ref_apix = header.mx > 0 ? header.cella[0] / header.mx : 0;
+    if (ref_apix > 0 && std::fabs(ref_apix - job.pixel_size) > 0.01 * job.pixel_size)
+      throw InvalidInputError(job.opt.reference + ": pixel size " + std::to_string(ref_apix) +
+                              " Å differs from the particles' " + std::to_string(job.pixel_size) +
+                              " Å (resample the map first)");
+    LowPassMap(&ref, job.pixel_size, job.opt.ini_high);
+    job.maps.assign(K, ref);
+
+    // Noise: the particles' mean power spectrum minus their plain average's (RELION).
+    job.model.Resize(K, N);
+    job.model.pixel_size = job.pixel_size;
+    job.model.groups = job.groups;
+    job.model.tau2_fudge = job.opt.tau2_fudge;
+    job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
+    {
+      EStepSetup avg;
+      avg.px = SelectPixels(N, N);
+      avg.classes = 1;
+      avg.orient = InPlaneOrientations(360);
+      avg.trans = {{0, 0}};
+      avg.inv_sigma2.assign(avg.px.size(), 1.f);
+      avg.log_pk = {0.0};
+      SetTranslationPhases(&avg);
+      PrepOptions plain = prep;
+      plain.zero_mask = true;
+      plain.ctf = false;
+      plain.highres_power = false;
+      const std::vector<int> all_zero(n, 0);
+      Class2dSums average(1, N, avg.pad, avg.px.current_size, 0);
+      Class2dPassSums sums(&average, job.opt.threads);
+      ExpectationPass(MakePassContext(job), avg, &all_zero, plain, comm, &sums, &results);
+      InitialNoise(average, &job.model);
+    }
+    // First image size: the reference's resolution (--ini-high) plus incr_size shells.
+    {
+      const int maxres =
+          job.opt.ini_high > 0 ? static_cast<int>(std::lround(N * job.pixel_size / job.opt.ini_high)) : N / 2;
+      job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
+      job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
+    }
+    if (comm.is_root()) WriteIteration(job, 0, &result);
+    comm.Barrier();
+  }
+
+  // RELION's seeds: in the first likelihood iteration every particle is scored against one random
+  // class; a cross-correlation first iteration aligns everything to class 1 alone.
+  const int seed_iteration = job.opt.firstiter_cc ? 2 : 1;
+  const std::vector<int> only_first(job.opt.firstiter_cc ? n : 0, 0);
+  std::vector<int> seeds;
+  if (K > 1) {
+    seeds.resize(n);
+    for (int i = 0; i < n; ++i) seeds[i] = Rng(job.opt.seed, StreamId("class3d-seed", i)).UniformInt(0, K - 1);
+  }
+
+  result.first_iteration = job.iteration + 1;
+  for (int it = job.iteration + 1; it <= job.opt.iterations; ++it) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int current_size = job.model.current_size, r_max = current_size / 2;
+    std::vector<std::unique_ptr<Projector>> projectors;
+    std::vector<std::vector<double>> tau2(K);
+    ProjectorOptions po;
+    po.padding = job.opt.pad;
+    for (int k = 0; k < K; ++k) {
+      projectors.push_back(std::make_unique<Projector>(job.maps[k], job.pixel_size, po));
+      tau2[k] = projectors.back()->PowerSpectrum(r_max);
+    }
+    const bool cc = it == 1 && job.opt.firstiter_cc;
+    EStepSetup setup = MakeSetup(job, current_size, projectors);
+    setup.cross_correlation = cc;
+    projectors.clear();
+    Class3dSums sums(K, N, job.opt.pad, r_max, job.opt.threads);
+    PassContext ctx = MakePassContext(job);
+    if (cc)
+      ctx.only_class = &only_first;
+    else if (it == seed_iteration && K > 1)
+      ctx.only_class = &seeds;
+    ExpectationPass(ctx, setup, nullptr, prep, comm, &sums, &results);
+    for (int i = 0; i < n; ++i) {
+      ParticleState& s = job.state[i];
+      const ParticleResult& r = results[i];
+      s.class_number = r.class_index + 1;
+      s.rot = r.rot;
+      s.tilt = r.tilt;
+      s.psi = r.psi;
+      s.offset_x = r.offset_x;
+      s.offset_y = r.offset_y;
+      s.pmax = r.pmax;
+      s.nsig = r.nsig;
+      s.loglik = r.loglik;
+    }
+    if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
+    if (job.opt.scale_correction) UpdateScales(results, job.state, &job.model);
+
+    // M-step: noise and priors, then one reconstruction per class, then the resolution.
+    MStepOptions mo;
+    mo.current_size = current_size;
+    mo.num_particles = n;
+    const std::vector<double> noise_before = job.model.sigma2_noise;
+    MStepOtherParameters(sums.scalars(), mo, &job.model);
+    if (cc) job.model.sigma2_noise = noise_before;  // RELION keeps the noise after a cross-correlation iteration
+    int maxres = 0;
+    for (int k = 0; k < K; ++k) {
+      job.model.tau2[k] = tau2[k];
+      if (!(sums.scalars().class_weight(k) > 0)) {
+        job.maps[k] = Volume(N, N, N);
+        std::fill(job.model.ssnr[k].begin(), job.model.ssnr[k].end(), 0.0);
+        std::fill(job.model.sigma2_ref[k].begin(), job.model.sigma2_ref[k].end(), 0.0);
+        job.model.est_resolution[k] = 999;
+        continue;
+      }
+      BackProjector bp = sums.Volume(k);
+      bp.Symmetrise(*job.sym, job.opt.threads);
+      const BackProjector::SsnrArrays ssnr = bp.Ssnr(tau2[k], job.opt.tau2_fudge, job.weight_unit());
+      job.model.sigma2_ref[k] = ssnr.sigma2;
+      job.model.ssnr[k] = ssnr.data_vs_prior;
+      BackProjector::ReconstructOptions ro;
+      ro.tau2 = tau2[k];
+      ro.tau2_fudge = job.opt.tau2_fudge;
+      ro.minres_map = job.opt.minres_map;
+      ro.threads = job.opt.threads;
+      ro.weight_unit = job.weight_unit();
+      job.maps[k] = bp.Reconstruct(ro);
+      if (job.opt.flatten_solvent) SoftSphereMask(&job.maps[k], job.mask_radius_px(), job.opt.mask_edge_px);
+      const int shell = ResolutionShell(job.model.ssnr[k], N);
+      maxres = std::max(maxres, shell);
+      job.model.est_resolution[k] = shell > 0 ? N * job.pixel_size / shell : 999;
+    }
+    maxres = std::max(maxres, job.opt.minres_map);
+    if (cc) {
+      // RELION: class 1's map low-passed to --ini-high again, copied to every class; the image size
+      // stays the one of --ini-high.
+      LowPassMap(&job.maps[0], job.pixel_size, job.opt.ini_high);
+      for (int k = 1; k < K; ++k) {
+        job.maps[k] = job.maps[0];
+        job.model.tau2[k] = job.model.tau2[0];
+        job.model.ssnr[k] = job.model.ssnr[0];
+        job.model.sigma2_ref[k] = job.model.sigma2_ref[0];
+        job.model.est_resolution[k] = job.model.est_resolution[0];
+      }
+      std::fill(job.model.pk.begin(), job.model.pk.end(), 1.0 / K);
+      if (job.opt.ini_high > 0) maxres = static_cast<int>(std::lround(N * job.pixel_size / job.opt.ini_high));
+    }
+    job.model.current_resolution = N * job.pixel_size / maxres;
+    job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
+    job.iteration = it;
+    result.class_sizes.push_back(job.model.pk);
+    if (comm.is_root()) {
+      WriteIteration(job, it, &result);
+      WriteClassSizes(job.opt.out_dir, result, result.first_iteration);
+      if (job.opt.on_iteration) job.opt.on_iteration(result);
+    }
+    malloc_trim(0);
+    comm.Barrier();
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.seconds_per_iteration.push_back(sec);
+    if (comm.is_root()) {
+      std::string sizes;
+      for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
+      LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
+                                    << setup.num_refs() << " refs x " << setup.trans.size() << " shifts, resolution "
+                                    << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
+                                    << ", classes " << sizes << ", " << sec << " s");
+    }
+  }
+  result.last_iteration = job.iteration;
+  return result;
+}
+
+}  // namespace emkit

@@ -1,0 +1,124 @@
+// emkit class3d from the command line on two simulated conformations (the asymmetric phantom and
+// the same without its head and arm): K = 2 from one reference separates them, the outputs are
+// RELION's files, the result is the same bit for bit on 1 and 2 threads, and bad input is named.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "io/mrc.h"
+#include "io/particles.h"
+#include "refine/test_maps.h"
+#include "tests/testing.h"
+
+namespace emkit {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Two conformations, interleaved in one particles STAR; returns the true class (1, 2) per particle.
+std::vector<int> TwoConformations(const std::string& dir, int n_each) {
+  for (const char* c : {"asym", "asym-broken"}) {
+    auto sim = testing::RunEmkitBinary(std::string("simulate particles --phantom ") + c +
+                                       " --diameter 150 --pixel-size 5 --box 32 --n " + std::to_string(n_each) +
+                                       " --snr 1 --seed " + (std::string(c) == "asym" ? "3" : "4") + " --quiet -o " +
+                                       dir + "/" + c);
+    EXPECT_EQ(sim.status, 0) << sim.err;
+  }
+  ParticleSet a = ReadParticles(dir + "/asym/particles.star");
+  const ParticleSet b = ReadParticles(dir + "/asym-broken/particles.star");
+  ParticleSet all = a;
+  all.particles.clear();
+  all.source = StarFile();
+  std::vector<int> truth;
+  for (int i = 0; i < n_each; ++i)
+    for (int c = 0; c < 2; ++c) {
+      Particle p = (c == 0 ? a : b).particles[i];
+      p.image_name = p.image_name.substr(0, p.image_name.find('@') + 1) + dir + "/" +
+                     (c == 0 ? "asym" : "asym-broken") + "/particles.mrcs";
+      p.rot = p.tilt = p.psi = p.origin_x_angst = p.origin_y_angst = 0;  // nothing of the truth given
+      p.class_number = 0;
+      all.particles.push_back(p);
+      truth.push_back(c + 1);
+    }
+  WriteParticles(dir + "/particles.star", all);
+  return truth;
+}
+
+TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
+  const std::string dir = testing::FreshDir("class3d");
+  const std::vector<int> truth = TwoConformations(dir, 150);
+  // The reference: the intact particle reconstructed from its own projections (true angles).
+  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/asym/particles.star -o " + dir +
+                                     "/ref.mrc --ctf --threads 2 --quiet");
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --K 2 --iter 12 --ini-high 40 --healpix-order 1 --offset-range 2 "
+                             "--particle-diameter 150 --seed 7 --quiet";
+  auto one = testing::RunEmkitBinary(common + " --threads 1 -o " + dir + "/t1");
+  ASSERT_EQ(one.status, 0) << one.err;
+  auto two = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/t2");
+  ASSERT_EQ(two.status, 0) << two.err;
+  for (const char* f : {"run_it012_data.star", "run_it012_class001.mrc", "run_it012_class002.mrc"})
+    EXPECT_EQ(Slurp(dir + "/t1/" + f), Slurp(dir + "/t2/" + f)) << f;
+  for (const char* f : {"run_it000_class001.mrc", "run_it012_model.star", "run_it012_sampling.star",
+                        "run_it012_classes.png", "run_class_sizes.star", "run_class_sizes.png"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/t1/" + f)) << f;
+  // Assignment accuracy (best labelling of the two classes).
+  const ParticleSet out = ReadParticles(dir + "/t1/run_it012_data.star");
+  ASSERT_EQ(out.particles.size(), truth.size());
+  int same = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) same += out.particles[i].class_number == truth[i];
+  const double accuracy = std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
+  EXPECT_GT(accuracy, 0.9);
+  // Continued from iteration 10's files (rounded to the STAR files' digits), iterations 11-12 assign the
+  // particles as the uninterrupted run does.
+  auto cont = testing::RunEmkitBinary("class3d --continue " + dir + "/t1/run_it010_model.star --iter 12 " +
+                                      "--particle-diameter 150 --seed 7 --quiet --threads 2 -o " + dir + "/t3");
+  ASSERT_EQ(cont.status, 0) << cont.err;
+  const ParticleSet continued = ReadParticles(dir + "/t3/run_it012_data.star");
+  ASSERT_EQ(continued.particles.size(), truth.size());
+  int agree = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i)
+    agree += continued.particles[i].class_number == out.particles[i].class_number;
+  EXPECT_GT(agree, 0.97 * truth.size());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/t3/run_it010_data.star"));
+  // The RELION model: 3D references, one map file per class.
+  const std::string model = Slurp(dir + "/t1/run_it012_model.star");
+  EXPECT_TRUE(std::regex_search(model, std::regex("_rlnReferenceDimensionality +3\\b")));
+  EXPECT_NE(model.find("run_it012_class002.mrc"), std::string::npos);
+  const Image map = ReadMrc(dir + "/t1/run_it012_class001.mrc");
+  EXPECT_EQ(map.nz(), 32);
+}
+
+TEST(Class3dCli, BadInputIsNamed) {
+  const std::string dir = testing::FreshDir("class3d_bad");
+  auto sim = testing::RunEmkitBinary(
+      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n 10 --snr 1 --quiet -o " + dir +
+      "/sim");
+  ASSERT_EQ(sim.status, 0) << sim.err;
+  const std::string star = dir + "/sim/particles.star";
+  auto r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o --ref " + dir + "/none.mrc");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("none.mrc"), std::string::npos) << r.err;
+  WriteMrc(dir + "/small.mrc", Volume(16, 16, 16));
+  r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o2 --ref " + dir + "/small.mrc");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("small.mrc"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("32"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o3 --ref " + dir + "/small.mrc --sym Q5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("Q5"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace emkit
