@@ -89,6 +89,7 @@ struct Style {
 std::map<std::string, Style> Styles(const std::string& dir) {
   return {
       {"class2d", {{"class2d"}, true, "class2d -i p.star -o " + dir + "/c2d"}},
+      {"class3d", {{"class3d"}, true, "class3d -i p.star -o " + dir + "/c3d"}},
       {"ctf", {{"ctf"}, true, "ctf -i m.mrc -o " + dir + "/ctf"}},
       {"eval-picks", {{"eval-picks"}, true, "eval-picks -i p --truth t -o " + dir + "/ev"}},
       {"extract", {{"extract"}, true, "extract -i m.star -c c --box 64 -o " + dir + "/ex"}},
