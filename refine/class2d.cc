@@ -53,36 +53,6 @@ int Class2dChunkSize(const Class2dOptions& o, int box) {
                    static_cast<double>(o.classes) * static_cast<double>(PsiGrid(o.psi_step).size()));
 }
 
-PrepOptions MakePrepOptions(const Job& job) {
-  PrepOptions p;
-  p.mask_radius_px = job.mask_radius_px();
-  p.mask_edge_px = job.opt.mask_edge_px;
-  p.zero_mask = job.opt.zero_mask;
-  p.ctf = job.opt.ctf;
-  p.only_flip_phases = job.opt.only_flip_phases;
-  p.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
-  p.highres_power = job.opt.norm_correction;
-  return p;
-}
-
-PassContext MakePassContext(const Job& job) {
-  PassContext c;
-  c.reader = job.reader.get();
-  c.state = &job.state;
-  c.model = &job.model;
-  c.norm_correction = job.opt.norm_correction;
-  c.scale_correction = job.opt.scale_correction;
-  c.seed = job.opt.seed;
-  c.iteration = job.iteration;
-  c.noise_stream = "class2d-mask-noise";
-  c.program = "class2d";
-  c.threads = job.opt.threads;
-  c.chunk = job.chunk;
-  c.first_chunk = job.first_chunk;
-  c.last_chunk = job.last_chunk;
-  return c;
-}
-
 // One pass over this rank's particles: E-step (or forced assignment) and the summed
 // statistics, reduced over threads and ranks.
 Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
@@ -90,7 +60,8 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
   // One total per process: integer (fixed-point) additions give the same bits in any order.
   Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
   Class2dPassSums sums(&total, job.opt.threads);
-  ExpectationPass(MakePassContext(job), setup, forced_all, prep, comm, &sums, results_all);
+  ExpectationPass(MakePassContext(job, job.opt, job.model, job.iteration, "class2d"), setup, forced_all, prep, comm,
+                  &sums, results_all);
   return total;
 }
 
@@ -284,7 +255,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
   if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
   comm.Barrier();
   Class2dResult result;
-  const PrepOptions prep = MakePrepOptions(job);
+  const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   std::vector<ParticleResult> results;
   if (job.opt.continue_from.empty()) {
     // Initial model (RELION 3.1 without references): the plain average and power spectrum of all
@@ -337,17 +308,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
       if (comm.is_root()) LOG_INFO("class2d iteration " << it << ": class sums redone at 128 bits");
       sums = Pass(job, setup, nullptr, prep, comm, &results, 0);
     }
-    for (int i = 0; i < n; ++i) {
-      ParticleState& s = job.state[i];
-      const ParticleResult& r = results[i];
-      s.class_number = r.class_index + 1;
-      s.psi = r.psi;
-      s.offset_x = r.offset_x;
-      s.offset_y = r.offset_y;
-      s.pmax = r.pmax;
-      s.nsig = r.nsig;
-      s.loglik = r.loglik;
-    }
+    ApplyResults(results, &job.state);
     if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
     if (job.opt.scale_correction) UpdateScales(results, job.state, &job.model);
     MStep(sums, MakeMStepOptions(job, current_size, false), &job.model);

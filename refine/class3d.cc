@@ -127,36 +127,6 @@ class Class3dSums : public PassSums {
   std::mutex scalar_lock_;
 };
 
-PrepOptions MakePrepOptions(const Job& job) {
-  PrepOptions p;
-  p.mask_radius_px = job.mask_radius_px();
-  p.mask_edge_px = job.opt.mask_edge_px;
-  p.zero_mask = job.opt.zero_mask;
-  p.ctf = job.opt.ctf;
-  p.only_flip_phases = job.opt.only_flip_phases;
-  p.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
-  p.highres_power = job.opt.norm_correction;
-  return p;
-}
-
-PassContext MakePassContext(const Job& job) {
-  PassContext c;
-  c.reader = job.reader.get();
-  c.state = &job.state;
-  c.model = &job.model;
-  c.norm_correction = job.opt.norm_correction;
-  c.scale_correction = job.opt.scale_correction;
-  c.seed = job.opt.seed;
-  c.iteration = job.iteration;
-  c.noise_stream = "class3d-mask-noise";
-  c.program = "class3d";
-  c.threads = job.opt.threads;
-  c.chunk = job.chunk;
-  c.first_chunk = job.first_chunk;
-  c.last_chunk = job.last_chunk;
-  return c;
-}
-
 // The E-step of one iteration: every class map projected in every orientation of the grid.
 EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<std::unique_ptr<Projector>>& projectors) {
   EStepSetup s;
@@ -344,7 +314,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
   if (comm.is_root()) std::filesystem::create_directories(job.opt.out_dir);
   comm.Barrier();
   Class3dResult result;
-  const PrepOptions prep = MakePrepOptions(job);
+  const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   std::vector<ParticleResult> results;
 
   if (!continuing) {
@@ -385,7 +355,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       const std::vector<int> all_zero(n, 0);
       Class2dSums average(1, N, avg.pad, avg.px.current_size, 0);
       Class2dPassSums sums(&average, job.opt.threads);
-      ExpectationPass(MakePassContext(job), avg, &all_zero, plain, comm, &sums, &results);
+      ExpectationPass(MakePassContext(job, job.opt, job.model, job.iteration, "class3d"), avg, &all_zero, plain, comm,
+                      &sums, &results);
       InitialNoise(average, &job.model);
     }
     // First image size: the reference's resolution (--ini-high) plus incr_size shells.
@@ -426,25 +397,13 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     setup.cross_correlation = cc;
     projectors.clear();
     Class3dSums sums(K, N, job.opt.pad, r_max, job.opt.threads);
-    PassContext ctx = MakePassContext(job);
+    PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "class3d");
     if (cc)
       ctx.only_class = &only_first;
     else if (it == seed_iteration && K > 1)
       ctx.only_class = &seeds;
     ExpectationPass(ctx, setup, nullptr, prep, comm, &sums, &results);
-    for (int i = 0; i < n; ++i) {
-      ParticleState& s = job.state[i];
-      const ParticleResult& r = results[i];
-      s.class_number = r.class_index + 1;
-      s.rot = r.rot;
-      s.tilt = r.tilt;
-      s.psi = r.psi;
-      s.offset_x = r.offset_x;
-      s.offset_y = r.offset_y;
-      s.pmax = r.pmax;
-      s.nsig = r.nsig;
-      s.loglik = r.loglik;
-    }
+    ApplyResults(results, &job.state);
     if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
     if (job.opt.scale_correction) UpdateScales(results, job.state, &job.model);
 

@@ -23,7 +23,7 @@ struct Class3dOptions : ClassificationOptions {
   }
   std::string reference;        // starting map (box^3 at the particles' pixel size)
   double ini_high = 60;         // Å: the reference is low-passed to this (0: not at all)
-  bool firstiter_cc = false;  // first iteration by cross-correlation (a reference not on the particles' greyscale)
+  bool firstiter_cc = false;    // first iteration by cross-correlation (a reference not on the particles' greyscale)
   int healpix_order = 2;        // 15 degrees (RELION's --healpix_order)
   std::string symmetry = "C1";  // point group (RELION's --sym)
   int pad = 2;                  // oversampling of projector and back-projector

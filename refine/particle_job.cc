@@ -18,6 +18,53 @@ void ParticleJob::SplitChunks(int chunk_size, int rank, int ranks) {
   last_chunk = static_cast<int>(static_cast<long>(num_chunks) * (rank + 1) / ranks);
 }
 
+PrepOptions MakePrepOptions(const ClassificationOptions& o, double mask_radius_px) {
+  PrepOptions p;
+  p.mask_radius_px = mask_radius_px;
+  p.mask_edge_px = o.mask_edge_px;
+  p.zero_mask = o.zero_mask;
+  p.ctf = o.ctf;
+  p.only_flip_phases = o.only_flip_phases;
+  p.ctf_intact_first_peak = o.ctf_intact_first_peak;
+  p.highres_power = o.norm_correction;
+  return p;
+}
+
+PassContext MakePassContext(const ParticleJob& job, const ClassificationOptions& o, const Class2dModel& model,
+                            int iteration, const std::string& program) {
+  PassContext c;
+  c.reader = job.reader.get();
+  c.state = &job.state;
+  c.model = &model;
+  c.norm_correction = o.norm_correction;
+  c.scale_correction = o.scale_correction;
+  c.seed = o.seed;
+  c.iteration = iteration;
+  c.noise_stream = program + "-mask-noise";
+  c.program = program;
+  c.threads = o.threads;
+  c.chunk = job.chunk;
+  c.first_chunk = job.first_chunk;
+  c.last_chunk = job.last_chunk;
+  return c;
+}
+
+void ApplyResults(const std::vector<ParticleResult>& results, std::vector<ParticleState>* state) {
+  for (std::size_t i = 0; i < state->size(); ++i) {
+    ParticleState& s = (*state)[i];
+    const ParticleResult& r = results[i];
+    s.class_number = r.class_index + 1;
+    s.rot = r.rot;
+    s.tilt = r.tilt;
+    s.psi = r.psi;
+    s.offset_x = r.offset_x;
+    s.offset_y = r.offset_y;
+    s.pmax = r.pmax;
+    s.nsig = r.nsig;
+    s.loglik = r.loglik;
+  }
+}
+
 int ChunkSize(int chunk_option, int box, double translations, double references) {
   if (chunk_option > 0) return chunk_option;
   const double t = translations, m = references;

@@ -9,7 +9,9 @@
 
 #include "io/particles.h"
 #include "refine/class2d_model.h"
+#include "refine/classification_options.h"
 #include "refine/estep2d.h"
+#include "refine/expectation_pass.h"
 #include "refine/particle_prep.h"
 
 namespace emkit {
@@ -44,6 +46,15 @@ std::vector<Class2dGroup> MergeGroups(const std::vector<Class2dGroup>& mine, con
 void UpdateNorms(const std::vector<ParticleResult>& results, std::vector<ParticleState>* state, Class2dModel* model);
 void UpdateScales(const std::vector<ParticleResult>& results, const std::vector<ParticleState>& state,
                   Class2dModel* model);
+
+// How the particles are prepared for the E-step under a job's options (mask of radius
+// mask_radius_px, CTF, norm-correction sums).
+PrepOptions MakePrepOptions(const ClassificationOptions& o, double mask_radius_px);
+// A pass over `job`'s chunks at `iteration` (the noise fill's stream is "<program>-mask-noise").
+PassContext MakePassContext(const ParticleJob& job, const ClassificationOptions& o, const Class2dModel& model,
+                            int iteration, const std::string& program);
+// Each particle's new class, angles, offsets, Pmax, significant samples and log-likelihood.
+void ApplyResults(const std::vector<ParticleResult>& results, std::vector<ParticleState>* state);
 
 // Particles per E-step block: `chunk_option` when > 0, else from the image size and the numbers of
 // translations and references (never from the thread or rank count, so results are the same for
