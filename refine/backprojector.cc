@@ -206,7 +206,88 @@ BackProjector::SsnrArrays BackProjector::Ssnr(const std::vector<double>& tau2, d
     else
       dvp[i] /= count2[i];
   }
-  return {sigma2, dvp};
+  return {sigma2, dvp, {}};
+}
+
+BackProjector::SsnrArrays BackProjector::SsnrFromFsc(const std::vector<double>& fsc, double tau2_fudge,
+                                                     bool whole) const {
+  SsnrArrays out = Ssnr({}, 1.0);
+  const int ns = box_ / 2 + 1;
+  out.tau2.assign(ns, 0.0);
+  for (int i = 0; i < ns; ++i) {
+    double f = std::max(0.001, i < static_cast<int>(fsc.size()) ? fsc[i] : 0.0);
+    if (whole) f = std::sqrt(2 * f / (f + 1));
+    f = std::min(0.999, f);
+    const double ssnr = tau2_fudge * f / (1 - f);
+    out.tau2[i] = ssnr * out.sigma2[i];
+    out.data_vs_prior[i] = ssnr;
+  }
+  return out;
+}
+
+std::vector<double> BackProjector::HalfFsc(const BackProjector& a, const BackProjector& b) {
+  EMKIT_CHECK(a.box_ == b.box_ && a.pad_ == b.pad_ && a.r_max_ == b.r_max_, "FSC of back-projectors of one shape");
+  const int D = a.r_max_ + 1, side = 2 * D + 1, R = a.reach_;
+  const std::size_t cells = static_cast<std::size_t>(side) * side * (D + 1);
+  auto index = [&](int x, int y, int z) { return (static_cast<std::size_t>(z + D) * side + (y + D)) * (D + 1) + x; };
+  auto average = [&](const BackProjector& bp) {
+    std::vector<std::complex<double>> avg(cells);
+    std::vector<double> w(cells, 0.0);
+    for (int z = -R; z <= R; ++z)
+      for (int y = -R; y <= R; ++y)
+        for (int x = 0; x <= R; ++x) {
+          const int kp = RoundInt(double(z) / bp.pad_), ip = RoundInt(double(y) / bp.pad_),
+                    jp = RoundInt(double(x) / bp.pad_);
+          if (std::abs(kp) > D || std::abs(ip) > D || jp > D) continue;
+          const std::size_t c = bp.Index(x, y, z), d = index(jp, ip, kp);
+          avg[d] += bp.data_[c];
+          w[d] += bp.weight_[c];
+        }
+    for (std::size_t i = 0; i < cells; ++i) avg[i] = w[i] > 0 ? avg[i] / w[i] : std::complex<double>(0, 0);
+    return avg;
+  };
+  const std::vector<std::complex<double>> a1 = average(a), a2 = average(b);
+  const int ns = a.box_ / 2 + 1;
+  std::vector<double> num(ns, 0.0), d1(ns, 0.0), d2(ns, 0.0), fsc(ns, 0.0);
+  for (int z = -D; z <= D; ++z)
+    for (int y = -D; y <= D; ++y)
+      for (int x = 0; x <= D; ++x) {
+        const double r = std::sqrt(double(x) * x + double(y) * y + double(z) * z);
+        if (r > a.r_max_) continue;
+        const int idx = RoundInt(r);
+        if (idx >= ns) continue;
+        const std::complex<double> z1 = a1[index(x, y, z)], z2 = a2[index(x, y, z)];
+        num[idx] += z1.real() * z2.real() + z1.imag() * z2.imag();
+        d1[idx] += std::norm(z1);
+        d2[idx] += std::norm(z2);
+      }
+  for (int i = 0; i < ns; ++i)
+    if (d1[i] * d2[i] > 0) fsc[i] = num[i] / std::sqrt(d1[i] * d2[i]);
+  fsc[0] = 1;
+  return fsc;
+}
+
+void BackProjector::JoinLowResolution(BackProjector* a, BackProjector* b, int r) {
+  EMKIT_CHECK(a->box_ == b->box_ && a->pad_ == b->pad_ && a->r_max_ == b->r_max_, "join back-projectors of one shape");
+  const int rp = RoundInt(double(a->pad_) * r);
+  const long max_r2 = static_cast<long>(rp) * rp;
+  const int R = std::min(a->reach_, rp);
+  for (int z = -R; z <= R; ++z)
+    for (int y = -R; y <= R; ++y)
+      for (int x = 0; x <= R; ++x) {
+        if (long(x) * x + long(y) * y + long(z) * z > max_r2) continue;
+        const std::size_t c = a->Index(x, y, z);
+        const std::complex<double> d = (a->data_[c] + b->data_[c]) / 2.0;
+        const double w = (a->weight_[c] + b->weight_[c]) / 2;
+        a->data_[c] = b->data_[c] = d;
+        a->weight_[c] = b->weight_[c] = w;
+      }
+}
+
+void BackProjector::Add(const BackProjector& other) {
+  EMKIT_CHECK(box_ == other.box_ && pad_ == other.pad_ && r_max_ == other.r_max_, "add back-projectors of one shape");
+  for (std::size_t i = 0; i < data_.size(); ++i) data_[i] += other.data_[i];
+  for (std::size_t i = 0; i < weight_.size(); ++i) weight_[i] += other.weight_[i];
 }
 
 void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {

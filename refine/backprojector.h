@@ -65,8 +65,22 @@ class BackProjector {
   // mean of weight / (1 / (pad^3 T tau2)); 0 beyond r_max, 999 for empty shells).
   struct SsnrArrays {
     std::vector<double> sigma2, data_vs_prior;
+    std::vector<double> tau2;  // SsnrFromFsc only
   };
   SsnrArrays Ssnr(const std::vector<double>& tau2, double tau2_fudge, double weight_unit = 1) const;
+  // The same for gold-standard refinement (update_tau2_with_fsc): per shell, FSC clipped to
+  // [0.001, 0.999] (for a map of both halves, `whole`, first FSC' = sqrt(2 FSC / (1 + FSC))),
+  // data_vs_prior = T FSC / (1 - FSC) and tau2 = data_vs_prior x sigma2.
+  SsnrArrays SsnrFromFsc(const std::vector<double>& fsc, double tau2_fudge, bool whole) const;
+
+  // RELION's compareTwoHalves: the FSC (shells 0..box/2, shell 0 set to 1, 0 beyond r_max) of the
+  // two sums' plain averages data / weight on the unpadded grid (getDownsampledAverage).
+  static std::vector<double> HalfFsc(const BackProjector& a, const BackProjector& b);
+  // RELION's joinTwoHalvesAtLowResolution: within padded radius round(pad r) (r in the box's
+  // Fourier pixels) both get the mean of the two data and of the two weights.
+  static void JoinLowResolution(BackProjector* a, BackProjector* b, int r);
+  // Adds the sums of `other` (same box, pad and r_max): the two halves joined.
+  void Add(const BackProjector& other);
   // The map (box^3, centred at box / 2), as RELION's reconstruct + windowToOridimRealSpace +
   // griddingCorrect.
   Volume Reconstruct(const ReconstructOptions& opt) const;

@@ -94,7 +94,8 @@ void WriteModelStar(const std::string& path, const Class2dModel& m, const std::v
       t.AddColumn(l);
     for (int s = 0; s < m.shells(); ++s) {
       const double res = s / (m.box * m.pixel_size);
-      t.AddRow({std::to_string(s), Num(res), Num(s ? 1.0 / res : 999.0), Num(m.ssnr[k][s]), Num(0),
+      const double fsc = s < static_cast<int>(m.fsc_halves.size()) ? m.fsc_halves[s] : 0.0;
+      t.AddRow({std::to_string(s), Num(res), Num(s ? 1.0 / res : 999.0), Num(m.ssnr[k][s]), Num(fsc),
                 Num(m.ssnr[k][s] > 0 ? 1 : 0), Num(m.sigma2_ref[k][s]), Num(m.tau2[k][s]), Num(0)});
     }
   }

@@ -29,6 +29,7 @@ struct Class2dModel {
   std::vector<double> pk;                                   // rlnClassDistribution
   std::vector<std::vector<double>> tau2, sigma2_ref, ssnr;  // per class, per shell 0..box/2
   std::vector<double> sigma2_noise;                         // per shell
+  std::vector<double> fsc_halves;                           // per shell: gold-standard FSC (refine3d; else empty)
   double sigma_offset_px = 0;
   std::vector<double> acc_rot, acc_trans_px, est_resolution;  // per class
   double loglik = 0, ave_pmax = 0;

@@ -33,6 +33,7 @@
 #include "refine/particle_job.h"
 #include "refine/particle_prep.h"
 #include "refine/sampling2d.h"
+#include "refine/volume_job.h"
 
 namespace emkit {
 
@@ -159,48 +160,13 @@ std::string ClassFile(const std::string& dir, int it, int k) {
   return IterationFile(dir, it, buf);
 }
 
-// Projections of every class along z, y and x (one row per class), for a glance at the maps.
-void WriteClassProjections(const std::string& path, const std::vector<Volume>& maps) {
-  const int n = maps.front().nx(), gap = 2, zoom = std::max(1, (96 + n - 1) / n), cell = n * zoom;
-  const int K = static_cast<int>(maps.size());
-  Image out(3 * cell + 4 * gap, K * cell + (K + 1) * gap, 1, 0.f);
-  for (int k = 0; k < K; ++k)
-    for (int t = 0; t < 3; ++t) {
-      Image tile(n, n, 1, 0.f);
-      for (int z = 0; z < n; ++z)
-        for (int y = 0; y < n; ++y)
-          for (int x = 0; x < n; ++x) {
-            const float v = maps[k](x, y, z);
-            if (t == 0) tile(x, y) += v;
-            if (t == 1) tile(x, z) += v;
-            if (t == 2) tile(y, z) += v;
-          }
-      const Stats s = ComputeStats(tile);
-      const double sd = s.stddev > 0 ? s.stddev : 1;
-      const int ox = gap + t * (cell + gap), oy = gap + k * (cell + gap);
-      for (int b = 0; b < cell; ++b)
-        for (int a = 0; a < cell; ++a)
-          out(ox + a, oy + b) = static_cast<float>((tile(a / zoom, b / zoom) - s.mean) / sd);
-    }
-  WritePng(path, out, 0.5, 99.5);
-}
-
-void WriteSampling(const std::string& path, const Job& job) {
-  StarFile f;
-  f.version = 30001;
-  StarTable& t = f.Add(StarTable("sampling_general", false));
-  t.SetPair("rlnIs3DSampling", "1");
-  t.SetPair("rlnIs3DTranslationalSampling", "0");
-  t.SetPair("rlnHealpixOrder", std::to_string(job.opt.healpix_order));
-  t.SetPair("rlnSymmetryGroup", job.sym->name());
-  t.SetPair("rlnPsiStep", FormatStarNumber(job.grid.angular_step()));
-  t.SetPair("rlnOffsetRange", FormatStarNumber(job.opt.offset_range * job.pixel_size));
-  t.SetPair("rlnOffsetStep", FormatStarNumber(job.opt.offset_step * job.pixel_size));
-  t.SetPair("rlnHealpixOrderOriginal", std::to_string(job.opt.healpix_order));
-  t.SetPair("rlnPsiStepOriginal", FormatStarNumber(job.grid.angular_step()));
-  t.SetPair("rlnOffsetRangeOriginal", FormatStarNumber(job.opt.offset_range * job.pixel_size));
-  t.SetPair("rlnOffsetStepOriginal", FormatStarNumber(job.opt.offset_step * job.pixel_size));
-  WriteStar(path, f);
+SamplingInfo Sampling(const Job& job) {
+  SamplingInfo si;
+  si.healpix_order = si.healpix_order_original = job.opt.healpix_order;
+  si.symmetry = job.sym->name();
+  si.offset_range = si.offset_range_original = job.opt.offset_range * job.pixel_size;
+  si.offset_step = si.offset_step_original = job.opt.offset_step * job.pixel_size;
+  return si;
 }
 
 void WriteIteration(const Job& job, int it, Class3dResult* result) {
@@ -215,8 +181,8 @@ void WriteIteration(const Job& job, int it, Class3dResult* result) {
   }
   WriteModelStar(IterationFile(dir, it, "model.star"), job.model, names, 3, job.opt.pad);
   WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
-  WriteSampling(IterationFile(dir, it, "sampling.star"), job);
-  if (job.opt.write_png) WriteClassProjections(IterationFile(dir, it, "classes.png"), job.maps);
+  WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job));
+  if (job.opt.write_png) WriteMapProjections(IterationFile(dir, it, "classes.png"), job.maps);
   result->last_model_star = IterationFile(dir, it, "model.star");
   result->last_data_star = IterationFile(dir, it, "data.star");
   result->last_maps = names;
@@ -233,15 +199,6 @@ void WriteClassSizes(const std::string& dir, const Class3dResult& r, int first_i
       t.AddRow({std::to_string(first_iteration + static_cast<int>(i)), std::to_string(k + 1),
                 FormatStarNumber(r.class_sizes[i][k])});
   WriteStar(JoinPath(dir, "run_class_sizes.star"), f);
-}
-
-// RELION's resolution after an M-step: for each class the last shell before data_vs_prior drops
-// below 1, the highest over classes, at least minres_map.
-int ResolutionShell(const std::vector<double>& dvp, int box) {
-  int ires = 1;
-  for (; ires < box / 2; ++ires)
-    if (dvp[ires] < 1) break;
-  return ires - 1;
 }
 
 // --continue: a run_itNNN_model.star (emkit's or RELION's Class3D) next to its data.star, or an
@@ -319,18 +276,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
 
   if (!continuing) {
     // The reference: a cube of the particles' box and pixel size, low-passed to --ini-high.
-    MrcHeader header;
-    Volume ref = ReadMrcFinite(job.opt.reference, "--ref", &header);
-    if (ref.nx() != N || ref.ny() != N || ref.nz() != N)
-      throw InvalidInputError(job.opt.reference + ": the reference is " + std::to_string(ref.nx()) + " x " +
-                              std::to_string(ref.ny()) + " x " + std::to_string(ref.nz()) +
-                              " voxels; the particles' box is " + std::to_string(N) + " (resample the map first)");
-    const double ref_apix = header.mx > 0 ? header.cella[0] / header.mx : 0;
-    if (ref_apix > 0 && std::fabs(ref_apix - job.pixel_size) > 0.01 * job.pixel_size)
-      throw InvalidInputError(job.opt.reference + ": pixel size " + std::to_string(ref_apix) +
-                              " Å differs from the particles' " + std::to_string(job.pixel_size) +
-                              " Å (resample the map first)");
-    LowPassMap(&ref, job.pixel_size, job.opt.ini_high);
+    const Volume ref = ReadStartingMap(job.opt.reference, "--ref", N, job.pixel_size, job.opt.ini_high);
     job.maps.assign(K, ref);
 
     // Noise: the particles' mean power spectrum minus their plain average's (RELION).
@@ -339,26 +285,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     job.model.groups = job.groups;
     job.model.tau2_fudge = job.opt.tau2_fudge;
     job.model.sigma_offset_px = std::max(10.0 / job.pixel_size, 1.0);  // RELION starts at 10 Å
-    {
-      EStepSetup avg;
-      avg.px = SelectPixels(N, N);
-      avg.classes = 1;
-      avg.orient = InPlaneOrientations(360);
-      avg.trans = {{0, 0}};
-      avg.inv_sigma2.assign(avg.px.size(), 1.f);
-      avg.log_pk = {0.0};
-      SetTranslationPhases(&avg);
-      PrepOptions plain = prep;
-      plain.zero_mask = true;
-      plain.ctf = false;
-      plain.highres_power = false;
-      const std::vector<int> all_zero(n, 0);
-      Class2dSums average(1, N, avg.pad, avg.px.current_size, 0);
-      Class2dPassSums sums(&average, job.opt.threads);
-      ExpectationPass(MakePassContext(job, job.opt, job.model, job.iteration, "class3d"), avg, &all_zero, plain, comm,
-                      &sums, &results);
-      InitialNoise(average, &job.model);
-    }
+    EstimateInitialNoise(job, job.opt, prep, "class3d", comm, &job.model);
     // First image size: the reference's resolution (--ini-high) plus incr_size shells.
     {
       const int maxres =

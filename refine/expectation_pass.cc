@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <memory>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -49,37 +50,34 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
                      const PrepOptions& prep, Communicator& comm, PassSums* total,
                      std::vector<ParticleResult>* results_all) {
   const int threads = ctx.threads;
-  const int n_particles = ctx.reader->count();
+  const int n_all = ctx.reader->count();
+  const int n_pass = ctx.particles ? static_cast<int>(ctx.particles->size()) : n_all;
+  auto index_of = [&](int pos) { return ctx.particles ? (*ctx.particles)[pos] : pos; };
   const std::vector<ParticleState>& state = *ctx.state;
   const Class2dModel& model = *ctx.model;
   std::vector<EStepWorkspace> workspaces(threads);
-  // One rank writes its results in place; several gather theirs (bytes) afterwards.
-  const bool single = comm.size() == 1;
-  std::vector<ParticleResult> mine;
-  if (single)
-    results_all->resize(n_particles);
-  else
-    mine.resize(static_cast<std::size_t>(std::min(n_particles, ctx.last_chunk * ctx.chunk) -
-                                         std::min(n_particles, ctx.first_chunk * ctx.chunk)));
-  ParticleResult* out = single ? results_all->data() : mine.data();
-  const int my_first = single ? 0 : ctx.first_chunk * ctx.chunk;
+  std::vector<std::unique_ptr<EStepSetup>> locals(threads);
+  // Results of this rank's positions, copied to their particles (gathered over ranks) afterwards.
+  const int my_first = std::min(n_pass, ctx.first_chunk * ctx.chunk);
+  std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_pass, ctx.last_chunk * ctx.chunk) - my_first));
   bool failed = false;
   std::exception_ptr error;
   try {
     ParallelFor(threads, static_cast<std::size_t>(ctx.last_chunk - ctx.first_chunk), [&](std::size_t ci, int thread) {
       omp_set_num_threads(1);  // OpenBLAS (OpenMP build) stays single-threaded inside our threads
       const int c = ctx.first_chunk + static_cast<int>(ci);
-      const int begin = c * ctx.chunk, end = std::min(n_particles, begin + ctx.chunk);
+      const int begin = c * ctx.chunk, end = std::min(n_pass, begin + ctx.chunk);
       std::vector<PreparedParticle> parts(end - begin);
       std::vector<Translation> offsets(end - begin);
       std::vector<int> forced;
-      for (int i = begin; i < end; ++i) {
+      for (int pos = begin; pos < end; ++pos) {
+        const int i = index_of(pos);
         const ParticleState& st = state[i];
-        offsets[i - begin] = {st.offset_x, st.offset_y};
+        offsets[pos - begin] = {st.offset_x, st.offset_y};
         Rng rng(ctx.seed, StreamId(ctx.noise_stream.c_str(), (uint64_t(ctx.iteration + 1) << 32) | uint64_t(i)));
         // RELION: the image times avg_norm / norm, the reference times the group's scale (as its CTF).
         const double intensity = ctx.norm_correction ? model.avg_norm / st.norm : 1.0;
-        PreparedParticle& pp = parts[i - begin];
+        PreparedParticle& pp = parts[pos - begin];
         PrepareParticle(ctx.reader->Read(i), st.offset_x, st.offset_y, ctx.reader->CtfOf(i), ctx.reader->pixel_size(),
                         prep, setup.px, model.sigma2_noise, &rng, &pp, intensity);
         if (ctx.scale_correction && model.groups[st.group].scale != 1) {
@@ -89,16 +87,37 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
         if (ctx.only_class) pp.only_class = (*ctx.only_class)[i];
         if (forced_all) forced.push_back((*forced_all)[i]);
       }
+      EStepWorkspace& ws = workspaces[thread];
+      std::vector<float> d, w;
+      if (ctx.local_setup) {
+        // One particle at a time, each against its own orientations.
+        if (!locals[thread]) locals[thread] = std::make_unique<EStepSetup>(setup);
+        EStepSetup& local = *locals[thread];
+        for (int pos = begin; pos < end; ++pos) {
+          ctx.local_setup(index_of(pos), &local);
+          std::vector<PreparedParticle> one(1);
+          one[0] = std::move(parts[pos - begin]);
+          std::vector<ParticleResult> res;
+          ChunkSums cs;
+          EStepChunk(local, one, {offsets[pos - begin]}, nullptr, &res, &cs, &ws);
+          for (int k = 0; k < local.classes; ++k)
+            if (ClassChunkSums(local, k, ws, &cs, &d, &w)) total->AddClass(local, k, d, w, thread);
+          FinishResidualSums(local, one, ws, &res);
+          total->AddScalars(cs);
+          mine[pos - my_first] = res[0];
+        }
+        total->EndChunk(thread);
+        return;
+      }
       std::vector<ParticleResult> res;
       ChunkSums cs;
-      EStepWorkspace& ws = workspaces[thread];
       EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
-      std::vector<float> d, w;
       for (int k = 0; k < setup.classes; ++k)
         if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total->AddClass(setup, k, d, w, thread);
       FinishResidualSums(setup, parts, ws, &res);
       total->AddScalars(cs);
-      for (int i = begin; i < end; ++i) out[i - my_first] = res[i - begin];
+      total->EndChunk(thread);
+      for (int pos = begin; pos < end; ++pos) mine[pos - my_first] = res[pos - begin];
     });
   } catch (...) {
     failed = true;
@@ -109,13 +128,20 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
     throw OtherRankFailedError(ctx.program + ": another MPI rank failed (its message says why)");
   }
   total->Reduce(comm);
-  if (single) return;
-  std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
-  if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
-  const std::vector<char> all = comm.AllGatherBytes(bytes);
-  EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_particles) * sizeof(ParticleResult), "gathered results size");
-  results_all->resize(n_particles);
-  std::memcpy(results_all->data(), all.data(), all.size());
+  if (results_all->size() < static_cast<std::size_t>(n_all)) results_all->resize(n_all);
+  std::vector<ParticleResult> gathered;
+  if (comm.size() == 1) {
+    EMKIT_CHECK(mine.size() == static_cast<std::size_t>(n_pass), "the pass's chunks cover its particles");
+    gathered = std::move(mine);
+  } else {
+    std::vector<char> bytes(mine.size() * sizeof(ParticleResult));
+    if (!bytes.empty()) std::memcpy(bytes.data(), mine.data(), bytes.size());
+    const std::vector<char> all = comm.AllGatherBytes(bytes);
+    EMKIT_CHECK(all.size() == static_cast<std::size_t>(n_pass) * sizeof(ParticleResult), "gathered results size");
+    gathered.resize(n_pass);
+    if (!all.empty()) std::memcpy(gathered.data(), all.data(), all.size());
+  }
+  for (int pos = 0; pos < n_pass; ++pos) (*results_all)[index_of(pos)] = gathered[pos];
 }
 
 }  // namespace emkit

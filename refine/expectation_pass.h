@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,6 +31,12 @@ struct PassContext {
   std::string program = "emkit";  // names the job in errors
   int threads = 1, chunk = 1, first_chunk = 0, last_chunk = 0;
   const std::vector<int>* only_class = nullptr;  // per particle: its weights restricted to this class (-1: any)
+  // The pass's particles (indices into the reader, in order; null: all of them). The chunks
+  // first_chunk..last_chunk are blocks of `chunk` positions in this list.
+  const std::vector<int>* particles = nullptr;
+  // Local searches: each particle is scored alone against its own orientations and references,
+  // which this sets on a thread's copy of the pass's setup (orient and ref_ri) before scoring it.
+  std::function<void(int particle, EStepSetup* local)> local_setup;
 };
 
 // Receives the sums of each chunk; called from several threads (implementations serialise).
@@ -40,6 +47,8 @@ class PassSums {
   virtual void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
                         int thread) = 0;
   virtual void AddScalars(const ChunkSums& c) = 0;
+  // After the last AddClass of a chunk by `thread` (sums kept per thread may be added to the total).
+  virtual void EndChunk(int thread) { (void)thread; }
   // After every chunk of every rank: the totals over ranks (every rank gets them).
   virtual void Reduce(Communicator& comm) = 0;
 };
@@ -61,7 +70,8 @@ class Class2dPassSums : public PassSums {
 };
 
 // E-step over this rank's chunks (or the forced assignment forced_all[i] = reference index with
-// all weight, for initial models); fills results_all for every particle (gathered over ranks).
+// all weight, for initial models); fills results_all for every particle of the pass (gathered
+// over ranks; with ctx.particles, the other entries are left as they were).
 // An error on any rank ends the pass on every rank (the failing rank rethrows its own).
 void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std::vector<int>* forced_all,
                      const PrepOptions& prep, Communicator& comm, PassSums* total,

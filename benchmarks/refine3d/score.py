@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Scores a 3D refinement against the simulated truth.
+
+usage: score.py DATA_STAR TRUE_STAR [MAP TRUE_MAP] [--sym-free]
+Prints JSON: median angular error (degrees) and median offset error (Å) of the refined particles
+against their true angles/offsets (C1, same frame as the truth), and with MAP and TRUE_MAP the
+resolution (Å) where the FSC between the refined and the true map drops below 0.5 and 0.143.
+"""
+import json, math, sys
+
+import mrcfile
+import numpy as np
+
+
+def read_particles(path):
+    lines = open(path).read().split('\n')
+    i = lines.index('data_particles')
+    labels, rows = [], []
+    for l in lines[i + 1:]:
+        s = l.strip()
+        if s.startswith('data_'):
+            break
+        if s.startswith('_rln'):
+            labels.append(s.split()[0][1:])
+        elif s and not s.startswith('loop_') and not s.startswith('#'):
+            rows.append(s.split())
+    return [dict(zip(labels, r)) for r in rows]
+
+
+def matrix(rot, tilt, psi):
+    a, b, g = (math.radians(float(v)) for v in (rot, tilt, psi))
+    ca, sa, cb, sb, cg, sg = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(g), math.sin(g)
+    cc, cs, sc, ss = cb * ca, cb * sa, sb * ca, sb * sa
+    return np.array([[cg * cc - sg * sa, cg * cs + sg * ca, -cg * sb],
+                     [-sg * cc - cg * sa, -sg * cs + cg * ca, sg * sb],
+                     [sc, ss, cb]])
+
+
+def angle(a, b):
+    t = float(np.sum(a * b))
+    return math.degrees(math.acos(max(-1.0, min(1.0, (t - 1) / 2))))
+
+
+def fsc(a, b):
+    n = a.shape[0]
+    fa, fb = np.fft.rfftn(a), np.fft.rfftn(b)
+    k = np.fft.fftfreq(n) * n
+    kx = np.arange(n // 2 + 1)
+    r = np.sqrt(k[:, None, None] ** 2 + k[None, :, None] ** 2 + kx[None, None, :] ** 2)
+    idx = np.rint(r).astype(int)
+    m = idx <= n // 2
+    num = np.bincount(idx[m], (fa * np.conj(fb)).real[m], n // 2 + 1)
+    da = np.bincount(idx[m], (np.abs(fa) ** 2)[m], n // 2 + 1)
+    db = np.bincount(idx[m], (np.abs(fb) ** 2)[m], n // 2 + 1)
+    return num / np.sqrt(np.maximum(da * db, 1e-30))
+
+
+def crossing(f, threshold, n, apix):
+    for s in range(1, len(f)):
+        if f[s] < threshold:
+            return n * apix / max(s - 1, 1) if s > 1 else float('inf')
+    return 2 * apix
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith('--')]
+    data, true = read_particles(args[0]), read_particles(args[1])
+    assert len(data) == len(true), (len(data), len(true))
+    errs = sorted(angle(matrix(p['rlnAngleRot'], p['rlnAngleTilt'], p['rlnAnglePsi']),
+                        matrix(q['rlnAngleRot'], q['rlnAngleTilt'], q['rlnAnglePsi'])) for p, q in zip(data, true))
+    oerr = sorted(math.hypot(float(p.get('rlnOriginXAngst', 0)) - float(q.get('rlnOriginXAngst', 0)),
+                             float(p.get('rlnOriginYAngst', 0)) - float(q.get('rlnOriginYAngst', 0)))
+                  for p, q in zip(data, true))
+    out = {'particles': len(data), 'median_angular_error_deg': errs[len(errs) // 2],
+           'mean_angular_error_deg': sum(errs) / len(errs), 'median_offset_error_A': oerr[len(oerr) // 2]}
+    if len(args) >= 4:
+        with mrcfile.open(args[2], permissive=True) as m:
+            a = np.asarray(m.data, dtype=np.float64)
+            apix = float(m.voxel_size.x)
+        with mrcfile.open(args[3], permissive=True) as m:
+            b = np.asarray(m.data, dtype=np.float64)
+        f = fsc(a, b)
+        out['fsc_vs_truth_0.5_A'] = crossing(f, 0.5, a.shape[0], apix)
+        out['fsc_vs_truth_0.143_A'] = crossing(f, 0.143, a.shape[0], apix)
+    print(json.dumps(out))
+
+
+main()
