@@ -94,15 +94,15 @@ class Class3dSums : public PassSums {
     for (auto& f : fixed_) f.assign(scratch_.front()->fixed_size(), 0);
   }
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                int thread) override {
-    const int P = s.px.size(), nor = s.num_orient();
+                const std::vector<int>& rows, int thread) override {
+    const int P = s.px.size(), nor = static_cast<int>(rows.size());
     BackProjector& bp = *scratch_[thread];
     bp.Clear();
     for (int j = 0; j < nor; ++j) {
       const float* wm = &w[static_cast<std::size_t>(j) * P];
       if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
       const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
-      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[j]);
+      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[rows[j]]);
     }
     const std::lock_guard<std::mutex> guard(locks_[k]);
     bp.AddToFixed(&fixed_[k]);
@@ -149,6 +149,7 @@ EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<std::un
       for (int sh = 0; sh < ns; ++sh) s.scale_shell[static_cast<std::size_t>(k) * ns + sh] = job.model.ssnr[k][sh] > 3;
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
+  s.compact_sums = true;
   s.adaptive_fraction = job.opt.adaptive_fraction;
   SetTranslationPhases(&s);
   return s;

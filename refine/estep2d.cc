@@ -190,7 +190,12 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     }
   }
   // Weights per particle.
-  ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);
+  if (ws->wt.size() == static_cast<std::size_t>(rows) * M) {
+    for (std::size_t e : ws->touched) ws->wt[e] = 0.f;
+  } else {
+    ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);
+  }
+  ws->touched.clear();
   ws->wsum.assign(static_cast<std::size_t>(nc) * M, 0.f);
   results->assign(nc, ParticleResult());
   sums->class_weight.assign(K, 0.0);
@@ -204,13 +209,15 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   for (double v : s.orient.log_prior) lp_max = std::max(lp_max, v);
   for (double v : s.orient.log_prior) lp_sum += std::exp(v - lp_max);
   const double lp_norm = lp_max + std::log(lp_sum);
-  std::vector<float> w(static_cast<std::size_t>(M) * T);
+  std::vector<float>& w = ws->w;
+  w.resize(static_cast<std::size_t>(M) * T);
   std::vector<double> log_pt(T);
   for (int i = 0; i < nc; ++i) {
     ParticleResult& r = (*results)[i];
     if (forced) {
       const int m = (*forced)[i];
       ws->wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
+      ws->touched.push_back(static_cast<std::size_t>(i * T) * M + m);
       ws->wsum[static_cast<std::size_t>(i) * M + m] = 1.f;
       r.class_index = m / npsi;
       SetAngles(s.orient, m % npsi, &r);
@@ -240,6 +247,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
       const int bm = best / T, bt = best % T;
       ws->wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
+      ws->touched.push_back(static_cast<std::size_t>(i * T + bt) * M + bm);
       ws->wsum[static_cast<std::size_t>(i) * M + bm] = 1.f;
       r.class_index = bm / npsi;
       SetAngles(s.orient, bm % npsi, &r);
@@ -281,10 +289,17 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         if (v > lmax) lmax = v, best = m * T + t;
       }
     }
+    // One exp per sample (kept in lp). 3D skips the samples below e^-60 of the best: their
+    // weights are far below any significance threshold.
     double z = 0;
-    for (std::size_t j = 0; j < w.size(); ++j) z += std::exp(ws->lp[j] - lmax);
+    const double cutoff = s.compact_sums ? -60.0 : -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < w.size(); ++j) {
+      const double x = ws->lp[j] - lmax;
+      ws->lp[j] = x < cutoff ? 0.0 : std::exp(x);
+      z += ws->lp[j];
+    }
     const double inv_z = 1.0 / z;
-    for (std::size_t j = 0; j < w.size(); ++j) w[j] = static_cast<float>(std::exp(ws->lp[j] - lmax) * inv_z);
+    for (std::size_t j = 0; j < w.size(); ++j) w[j] = static_cast<float>(ws->lp[j] * inv_z);
     const float thr = SignificanceThreshold(w, s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
     r.class_index = bm / npsi;
@@ -302,6 +317,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         if (v < thr || v <= 0) continue;
         ++nsig;
         ws->wt[static_cast<std::size_t>(i * T + t) * M + m] = v;
+        ws->touched.push_back(static_cast<std::size_t>(i * T + t) * M + m);
         *wsm += v;
         wtot += v;
         const double ox = offsets[i].x + s.trans[t].x, oy = offsets[i].y + s.trans[t].y;
@@ -435,29 +451,75 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
 
 }  // namespace
 
+namespace {
+
+// The compact sums: only the orientations of class k with weight in the chunk, each row added in
+// a fixed order (rows of the chunk, then orientations).
+void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::vector<float>* d,
+                      std::vector<float>* w, std::vector<int>* rows) {
+  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient(), m0 = k * npsi;
+  rows->clear();
+  for (int j = 0; j < npsi; ++j) {
+    bool any = false;
+    for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m0 + j] > 0;
+    if (any) rows->push_back(j);
+  }
+  const int na = static_cast<int>(rows->size());
+  d->assign(static_cast<std::size_t>(na) * 2 * P, 0.f);
+  w->assign(static_cast<std::size_t>(na) * P, 0.f);
+  for (int row = 0; row < ws.rows; ++row) {
+    const float* wr = &ws.wt[static_cast<std::size_t>(row) * M + m0];
+    const float* yr = &ws.y[static_cast<std::size_t>(row) * 2 * P];
+    for (int a = 0; a < na; ++a) {
+      const float v = wr[(*rows)[a]];
+      if (v <= 0) continue;
+      float* dm = &(*d)[static_cast<std::size_t>(a) * 2 * P];
+      for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
+    }
+  }
+  for (int i = 0; i < ws.nc; ++i) {
+    const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
+    for (int a = 0; a < na; ++a) {
+      const float v = ws.wsum[static_cast<std::size_t>(i) * M + m0 + (*rows)[a]];
+      if (v <= 0) continue;
+      float* wm = &(*w)[static_cast<std::size_t>(a) * P];
+      for (int p = 0; p < P; ++p) wm[p] += v * g2[p];
+    }
+  }
+}
+
+}  // namespace
+
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
-                    std::vector<float>* w) {
+                    std::vector<float>* w, std::vector<int>* rows) {
   if (!sums->active[k]) return false;
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int m0 = k * npsi;
-  d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
-  w->resize(static_cast<std::size_t>(npsi) * P);
-  if (!ws.forced && (s.norm_sums || !s.scale_shell.empty())) {
-    ParticleClassSums(s, k, ws, d);
+  const bool residual_sums = !ws.forced && (s.norm_sums || !s.scale_shell.empty());
+  if (s.compact_sums && !residual_sums) {
+    CompactClassSums(s, k, ws, d, w, rows);
   } else {
-    ChunkClassSums(s, k, ws, d);
+    rows->resize(npsi);
+    for (int j = 0; j < npsi; ++j) (*rows)[j] = j;
+    d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
+    w->resize(static_cast<std::size_t>(npsi) * P);
+    if (residual_sums) {
+      ParticleClassSums(s, k, ws, d);
+    } else {
+      ChunkClassSums(s, k, ws, d);
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
+                0.f, w->data(), P);
   }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
-              0.f, w->data(), P);
   if (!ws.forced) {
-    for (int j = 0; j < npsi; ++j) {
-      const int m = m0 + j;
+    for (std::size_t a = 0; a < rows->size(); ++a) {
+      const int m = m0 + (*rows)[a];
       // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
       bool any = false;
       for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m] > 0;
       if (!any) continue;
-      const float* dm = &(*d)[static_cast<std::size_t>(j) * 2 * P];
-      const float* wm = &(*w)[static_cast<std::size_t>(j) * P];
+      const float* dm = &(*d)[a * 2 * P];
+      const float* wm = &(*w)[a * P];
       for (int p = 0; p < P; ++p) {
         const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
         const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];

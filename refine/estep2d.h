@@ -42,6 +42,9 @@ struct EStepSetup {
   // reference not on the particles' greyscale still aligns them).
   bool cross_correlation = false;
   std::vector<char> scale_shell;
+  // ClassChunkSums returns only the orientations with weight in the chunk (3D: thousands of
+  // orientations, few of them significant); without it, all of them (2D).
+  bool compact_sums = false;
 };
 
 struct ParticleResult {
@@ -74,6 +77,8 @@ struct EStepWorkspace {
   int nc = 0, rows = 0;
   bool forced = false;
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
+  std::vector<float> w;              // one particle's weights (M x T)
+  std::vector<std::size_t> touched;  // the entries of wt set by the last chunk (zeroed by the next)
   std::vector<double> lp;
   std::vector<std::pair<float, int>> order;
   std::vector<float> di;                                  // one particle's class sums
@@ -87,12 +92,13 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws);
 
 // Class k's weighted sums of the chunk in the particle frame of each of its references, from the
-// weights EStepChunk left in `ws`: d (npsi x 2P) = sum_w CTF X_t / s2 (Re | Im), w (npsi x P) =
-// sum_w CTF^2 / s2; adds class k's reference terms to sums->sigma2_num. Returns false (and
-// leaves d, w alone) when no particle of the chunk has weight on class k.
+// weights EStepChunk left in `ws`: d (rows x 2P) = sum_w CTF X_t / s2 (Re | Im), w (rows x P) =
+// sum_w CTF^2 / s2 for the orientations `rows` (all of them, or with s.compact_sums those with
+// weight); adds class k's reference terms to sums->sigma2_num. Returns false (and leaves d, w
+// alone) when no particle of the chunk has weight on class k.
 // With norm or scale sums set up, it also adds each particle's share of them to ws.res_*.
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
-                    std::vector<float>* w);
+                    std::vector<float>* w, std::vector<int>* rows);
 // After ClassChunkSums of every class: the particles' norm_residual, scale_xa, scale_aa.
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);

@@ -68,13 +68,33 @@ TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
 
   // M-step: the weighted sums per orientation, back-projected, give the map that the same images
   // inserted at their true orientations give (both within |k| <= 9 of the E-step's pixels).
-  std::vector<float> d, w;
-  ASSERT_TRUE(ClassChunkSums(s, 0, ws, &sums, &d, &w));
+  std::vector<float> d, w, dc, wc;
+  std::vector<int> rows, compact_rows;
+  ChunkSums sums_compact = sums;
+  ASSERT_TRUE(ClassChunkSums(s, 0, ws, &sums, &d, &w, &rows));
+  ASSERT_EQ(static_cast<int>(rows.size()), s.num_orient());
+  // The compact sums (3D's): only the orientations with weight, the same values.
+  s.compact_sums = true;
+  ASSERT_TRUE(ClassChunkSums(s, 0, ws, &sums_compact, &dc, &wc, &compact_rows));
+  EXPECT_LT(compact_rows.size(), rows.size() / 10);
   BackProjector bp(n, 2, 9), truth_bp(n, 2, 9);
   const int P = s.px.size();
+  for (std::size_t a = 0; a < compact_rows.size(); ++a) {
+    const int j = compact_rows[a];
+    for (int p = 0; p < P; ++p) {
+      EXPECT_NEAR(wc[a * P + p], w[static_cast<std::size_t>(j) * P + p], 1e-5 * (1 + std::fabs(w[j * P + p])));
+      EXPECT_NEAR(dc[a * 2 * P + p], d[static_cast<std::size_t>(j) * 2 * P + p],
+                  1e-4 * (1 + std::fabs(d[j * 2 * P + p])));
+    }
+  }
+  for (std::size_t s2 = 0; s2 < sums.sigma2_num.size(); ++s2)
+    EXPECT_NEAR(sums_compact.sigma2_num[s2], sums.sigma2_num[s2], 1e-6 * (1 + std::fabs(sums.sigma2_num[s2])));
   for (int j = 0; j < s.num_orient(); ++j) {
     const float* wj = &w[static_cast<std::size_t>(j) * P];
-    if (std::all_of(wj, wj + P, [](float v) { return v == 0; })) continue;
+    if (std::all_of(wj, wj + P, [](float v) { return v == 0; })) {
+      EXPECT_FALSE(std::binary_search(compact_rows.begin(), compact_rows.end(), j)) << j;
+      continue;
+    }
     const float* dj = &d[static_cast<std::size_t>(j) * 2 * P];
     bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dj, dj + P, wj, s.orient.matrices[j]);
   }

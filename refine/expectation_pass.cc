@@ -14,7 +14,8 @@
 namespace emkit {
 
 void Class2dPassSums::AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                               int thread) {
+                               const std::vector<int>& rows, int thread) {
+  EMKIT_CHECK(static_cast<int>(rows.size()) == s.num_orient(), "2D sums take every orientation");
   total_->AddClass(s, k, d, w, &scratch_[thread], &lock_);
 }
 
@@ -57,6 +58,8 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
   const Class2dModel& model = *ctx.model;
   std::vector<EStepWorkspace> workspaces(threads);
   std::vector<std::unique_ptr<EStepSetup>> locals(threads);
+  std::vector<std::vector<float>> sums_d(threads), sums_w(threads);  // a thread's class sums, reused
+  std::vector<std::vector<int>> sums_rows(threads);
   // Results of this rank's positions, copied to their particles (gathered over ranks) afterwards.
   const int my_first = std::min(n_pass, ctx.first_chunk * ctx.chunk);
   std::vector<ParticleResult> mine(static_cast<std::size_t>(std::min(n_pass, ctx.last_chunk * ctx.chunk) - my_first));
@@ -88,7 +91,9 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
         if (forced_all) forced.push_back((*forced_all)[i]);
       }
       EStepWorkspace& ws = workspaces[thread];
-      std::vector<float> d, w;
+      std::vector<float>& d = sums_d[thread];
+      std::vector<float>& w = sums_w[thread];
+      std::vector<int>& rows = sums_rows[thread];
       if (ctx.local_setup) {
         // One particle at a time, each against its own orientations.
         if (!locals[thread]) locals[thread] = std::make_unique<EStepSetup>(setup);
@@ -101,7 +106,7 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
           ChunkSums cs;
           EStepChunk(local, one, {offsets[pos - begin]}, nullptr, &res, &cs, &ws);
           for (int k = 0; k < local.classes; ++k)
-            if (ClassChunkSums(local, k, ws, &cs, &d, &w)) total->AddClass(local, k, d, w, thread);
+            if (ClassChunkSums(local, k, ws, &cs, &d, &w, &rows)) total->AddClass(local, k, d, w, rows, thread);
           FinishResidualSums(local, one, ws, &res);
           total->AddScalars(cs);
           mine[pos - my_first] = res[0];
@@ -113,7 +118,7 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
       ChunkSums cs;
       EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
       for (int k = 0; k < setup.classes; ++k)
-        if (ClassChunkSums(setup, k, ws, &cs, &d, &w)) total->AddClass(setup, k, d, w, thread);
+        if (ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows)) total->AddClass(setup, k, d, w, rows, thread);
       FinishResidualSums(setup, parts, ws, &res);
       total->AddScalars(cs);
       total->EndChunk(thread);

@@ -43,9 +43,10 @@ struct PassContext {
 class PassSums {
  public:
   virtual ~PassSums() = default;
-  // Class k's weighted sums of one chunk (ClassChunkSums): d (orientations x 2P), w (orientations x P).
+  // Class k's weighted sums of one chunk (ClassChunkSums): d (rows x 2P), w (rows x P) for the
+  // orientations `rows`.
   virtual void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                        int thread) = 0;
+                        const std::vector<int>& rows, int thread) = 0;
   virtual void AddScalars(const ChunkSums& c) = 0;
   // After the last AddClass of a chunk by `thread` (sums kept per thread may be added to the total).
   virtual void EndChunk(int thread) { (void)thread; }
@@ -59,7 +60,7 @@ class Class2dPassSums : public PassSums {
  public:
   Class2dPassSums(Class2dSums* total, int threads) : total_(total), scratch_(threads) {}
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                int thread) override;
+                const std::vector<int>& rows, int thread) override;  // all orientations (no compact sums)
   void AddScalars(const ChunkSums& c) override;
   void Reduce(Communicator& comm) override;
 

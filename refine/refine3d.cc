@@ -70,15 +70,15 @@ class HalfSums : public PassSums {
     last_ = last;
   }
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                int thread) override {
+                const std::vector<int>& rows, int thread) override {
     (void)k;
-    const int P = s.px.size(), nor = s.num_orient();
+    const int P = s.px.size(), nor = static_cast<int>(rows.size());
     BackProjector& bp = *scratch_[thread];
     for (int j = 0; j < nor; ++j) {
       const float* wm = &w[static_cast<std::size_t>(j) * P];
       if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
       const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
-      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[j]);
+      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[rows[j]]);
       dirty_[thread] = 1;
     }
   }
@@ -192,6 +192,7 @@ EStepSetup BaseSetup(const Job& job, int current_size) {
       s.scale_shell[sh] = job.data_vs_prior[sh] > 3;
   }
   s.sigma_offset_px = job.model.sigma_offset_px > 0 ? job.model.sigma_offset_px : 1;
+  s.compact_sums = true;
   s.adaptive_fraction = job.opt.adaptive_fraction;
   SetTranslationPhases(&s);
   return s;
@@ -523,14 +524,16 @@ void LoadContinue(Job& job) {
   s.fine_enough = t->GetDouble(0, "rlnHasFineEnoughAngularSampling", 0) != 0;
   job.high_fsc_at_limit = t->GetDouble(0, "rlnHasHighFscAtResolLimit", 0) != 0;
   job.incr_size = static_cast<int>(t->GetDouble(0, "rlnIncrementImageSize", job.opt.incr_size));
-  const StarTable& g = ReadStar(sampling_star).Require("sampling_general");
+  const StarFile sampling_file = ReadStar(sampling_star);
+  const StarTable& g = sampling_file.Require("sampling_general");
   s.healpix_order = static_cast<int>(g.GetDouble(0, "rlnHealpixOrder", job.opt.healpix_order));
   s.offset_range_px = g.GetDouble(0, "rlnOffsetRange", job.opt.offset_range * job.pixel_size) / job.pixel_size;
   s.offset_step_px = g.GetDouble(0, "rlnOffsetStep", job.opt.offset_step * job.pixel_size) / job.pixel_size;
   s.local = g.GetDouble(0, "rlnOrientationalPriorMode", 0) != 0;
   s.sigma_angles_deg = g.GetDouble(0, "rlnSigmaPriorRotAngle", 0);
   // The FSC and data_vs_prior of the model (the same for both halves).
-  const StarTable& c = ReadStar(model_star).Require("model_class_1");
+  const StarFile model_file = ReadStar(model_star);
+  const StarTable& c = model_file.Require("model_class_1");
   job.fsc.assign(job.model.shells(), 0.0);
   for (std::size_t r = 0; r < c.num_rows() && r < job.fsc.size(); ++r)
     job.fsc[r] = c.GetDouble(r, "rlnGoldStandardFsc", 0);
