@@ -7,7 +7,7 @@
 
 namespace emkit {
 
-double AutoSampling::angular_step() const { return 60.0 / static_cast<double>(1 << healpix_order); }
+double AutoSampling::angular_step() const { return 60.0 / static_cast<double>(1 << (healpix_order + 1)); }
 
 void UpdateHiddenVariableChanges(double mean_orientation_change, double rms_offset_change_A,
                                  const AutoSamplingOptions& opt, AutoSampling* s) {

@@ -1,8 +1,7 @@
 // RELION 3.1's auto-refine sampling schedule (ml_optimiser.cpp: calculateExpectedAngularErrors,
 // updateOverallChangesInHiddenVariables, updateAngularSampling, checkConvergence), as a small
-// state machine the refine3d driver steps once per iteration. emkit scores every orientation of
-// its grid directly (no oversampled second pass), so its "angular step" is the step of its HEALPix
-// order, where RELION's is the step of its oversampled order (RELION's order + 1).
+// state machine the refine3d driver steps once per iteration. As in RELION, `healpix_order` is the
+// coarse grid and the angular step is that of its oversampled children (order + 1).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +25,7 @@ struct AutoSampling {
   double smallest_changes_orientations = 999, smallest_changes_offsets = 999;
   int iter_wo_resolution_gain = 0, iter_wo_large_changes = 0;
   bool fine_enough = false, converged = false;
-  double angular_step() const;  // degrees
+  double angular_step() const;  // degrees: 60 / 2^(order + 1), RELION's getAngularSampling(1)
 };
 
 struct AutoSamplingOptions {

@@ -117,6 +117,8 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
       std::vector<ParticleResult> res;
       ChunkSums cs;
       EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
+      if (ctx.on_weights)
+        for (int pos = begin; pos < end; ++pos) ctx.on_weights(index_of(pos), setup, ws, pos - begin);
       for (int k = 0; k < setup.classes; ++k)
         if (ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows)) total->AddClass(setup, k, d, w, rows, thread);
       FinishResidualSums(setup, parts, ws, &res);

@@ -37,6 +37,9 @@ struct PassContext {
   // Local searches: each particle is scored alone against its own orientations and references,
   // which this sets on a thread's copy of the pass's setup (orient and ref_ri) before scoring it.
   std::function<void(int particle, EStepSetup* local)> local_setup;
+  // Called for each particle after its scoring (chunk path): `row` is its row in the chunk's
+  // workspace (ws.wsum[row * M + m] > 0 for its significant references m).
+  std::function<void(int particle, const EStepSetup& s, const EStepWorkspace& ws, int row)> on_weights;
 };
 
 // Receives the sums of each chunk; called from several threads (implementations serialise).
@@ -52,6 +55,15 @@ class PassSums {
   virtual void EndChunk(int thread) { (void)thread; }
   // After every chunk of every rank: the totals over ranks (every rank gets them).
   virtual void Reduce(Communicator& comm) = 0;
+};
+
+// A pass whose sums are not needed (e.g. a coarse pass that only selects orientations).
+class DiscardSums : public PassSums {
+ public:
+  void AddClass(const EStepSetup&, int, const std::vector<float>&, const std::vector<float>&, const std::vector<int>&,
+                int) override {}
+  void AddScalars(const ChunkSums&) override {}
+  void Reduce(Communicator&) override {}
 };
 
 // Class2dSums as a pass's receiver: one total per process, shared by its threads (2D class

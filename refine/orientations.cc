@@ -84,6 +84,26 @@ HealpixGrid MakeHealpixGrid(int order, const SymmetryGroup& sym) {
   return g;
 }
 
+OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>& indices) {
+  T_Healpix_Base<long> fine;
+  fine.Set(grid.order + 1, NEST);
+  const int npsi = static_cast<int>(grid.psi.size());
+  const double quarter = 90.0 / npsi;  // a quarter of the psi step (360 / npsi)
+  OrientationSet s;
+  for (int index : indices) {
+    const int d = index / npsi, ip = index % npsi;
+    for (int k = 0; k < 4; ++k) {
+      double z = 0, phi = 0;
+      fine.pix2zphi(4 * grid.pixel[d] + k, z, phi);
+      double rot = Deg(phi);
+      if (rot > 180) rot -= 360;
+      const double tilt = Deg(std::acos(z));
+      for (int q = 0; q < 2; ++q) s.Add({rot, tilt, grid.psi[ip] + (q == 0 ? -quarter : quarter)});
+    }
+  }
+  return s;
+}
+
 OrientationSet GlobalOrientations(const HealpixGrid& grid) {
   OrientationSet s;
   for (int d = 0; d < grid.directions(); ++d)

@@ -42,6 +42,11 @@ HealpixGrid MakeHealpixGrid(int order, const SymmetryGroup& sym);
 // Every orientation of the grid (direction-major: index = idir * npsi + ipsi), flat prior.
 OrientationSet GlobalOrientations(const HealpixGrid& grid);
 
+// RELION's oversampling of significant coarse orientations (adaptive_oversampling 1): each of the
+// grid orientations `indices` (GlobalOrientations order: idir * npsi + ipsi) gives its 4 HEALPix
+// children (NEST pixels 4p..4p+3 at order + 1) x 2 psi (psi -+ step / 4), flat prior.
+OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>& indices);
+
 // RELION's local search: grid orientations whose direction lies within 3 sigma_dir of the prior's
 // direction (angular distance, the closest symmetry mate of the prior counting) and whose psi lies
 // within 3 sigma_psi of the prior psi; log-prior -d^2 / (2 sigma^2) for both. sigma in degrees.

@@ -125,7 +125,7 @@ struct Job : ParticleJob {
   std::vector<int> members[2];  // particle indices of each half
   std::vector<int> half_of;     // 0 or 1 per particle
   std::unique_ptr<SymmetryGroup> sym;
-  HealpixGrid grid;
+  HealpixGrid grid, fine_grid;  // the coarse order and its oversampled order + 1
   AutoSampling sampling;
   Volume solvent_mask;
   bool has_mask = false;
@@ -218,38 +218,74 @@ void EstimateAccuracy(Job& job, int current_size, const Projector* const project
   job.sampling.acc_trans = acc.trans_px * job.pixel_size;
 }
 
-// The E-step of both halves: each half's particles against its own map.
+// RELION's image_coarse_size: the size at which a coarse-grid rotation moves the particle's edge
+// by 1.2 of a Fourier pixel's resolution.
+int CoarseSize(const Job& job, int current_size) {
+  const double rotated = HealpixStep(job.sampling.healpix_order) / 360.0 * M_PI * job.opt.particle_diameter;
+  const double coarse_resolution = rotated / 1.2;
+  const int size = 2 * static_cast<int>(std::ceil(job.box * job.pixel_size / coarse_resolution));
+  return std::min(current_size, size);
+}
+
+// The E-step of both halves: each half's particles against its own map. Global searches score
+// the coarse grid on cropped images, then (RELION's adaptive oversampling) the 8 children of each
+// particle's significant coarse orientations at the current size; local searches score the
+// oversampled grid near each particle's orientation.
 void Expectation(Job& job, int current_size, bool cross_correlation, const Projector* const projectors[2],
                  Communicator& comm, HalfSums* sums, std::vector<ParticleResult>* results) {
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   EStepSetup base = BaseSetup(job, current_size);
   base.cross_correlation = cross_correlation;
+  base.orient.Add({0, 0, 0});  // each particle gets its own orientations (local_setup)
   const double translations = static_cast<double>(base.trans.size());
+  const int coarse_size = CoarseSize(job, current_size);
+  std::vector<std::vector<int>> significant;
+  std::vector<ParticleResult> coarse_results;
   for (int h = 0; h < 2; ++h) {
     PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "refine3d");
     ctx.particles = &job.members[h];
     const int count = static_cast<int>(job.members[h].size());
-    EStepSetup setup = base;
+    const Projector* map = projectors[h];
+    auto split = [&] {
+      const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
+      ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
+      ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
+    };
     if (job.sampling.local) {
       ctx.chunk = job.opt.chunk_size > 0 ? job.opt.chunk_size : 16;
       const double sigma = job.sampling.sigma_angles_deg;
-      const Projector* map = projectors[h];
       ctx.local_setup = [&job, sigma, map](int i, EStepSetup* local) {
         const ParticleState& st = job.state[i];
-        local->orient = LocalOrientations(job.grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma);
+        local->orient = LocalOrientations(job.fine_grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma);
         SetProjectedReferences({map}, local);
       };
-      setup.orient.Add({0, 0, 0});  // the pass's setup is only copied; each particle gets its own
     } else {
-      setup.orient = GlobalOrientations(job.grid);
-      SetProjectedReferences({projectors[h]}, &setup);
-      ctx.chunk = ChunkSize(job.opt.chunk_size, job.box, translations, static_cast<double>(setup.num_orient()));
+      // Coarse pass: every orientation of the grid, cropped images; keeps each particle's
+      // significant orientations (this rank's particles: the fine pass has the same chunks).
+      EStepSetup coarse = BaseSetup(job, coarse_size);
+      coarse.cross_correlation = cross_correlation;
+      coarse.orient = GlobalOrientations(job.grid);
+      SetProjectedReferences({map}, &coarse);
+      ctx.chunk = ChunkSize(job.opt.chunk_size, job.box, translations, static_cast<double>(coarse.num_orient()));
+      split();
+      significant.assign(job.reader->count(), {});
+      ctx.on_weights = [&significant](int i, const EStepSetup& s, const EStepWorkspace& ws, int row) {
+        const int M = s.num_refs();
+        for (int m = 0; m < M; ++m)
+          if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) significant[i].push_back(m);
+      };
+      DiscardSums discard;
+      ExpectationPass(ctx, coarse, nullptr, prep, comm, &discard, &coarse_results);
+      ctx.on_weights = nullptr;
+      const HealpixGrid* grid = &job.grid;
+      ctx.local_setup = [grid, map, &significant](int i, EStepSetup* local) {
+        local->orient = ChildOrientations(*grid, significant[i]);
+        SetProjectedReferences({map}, local);
+      };
     }
-    const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
-    ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
-    ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
+    split();
     sums->StartPass(h, h == 1);
-    ExpectationPass(ctx, setup, nullptr, prep, comm, sums, results);
+    ExpectationPass(ctx, base, nullptr, prep, comm, sums, results);
   }
 }
 
@@ -575,6 +611,12 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     job.sampling.healpix_order = job.opt.healpix_order;
     job.sampling.offset_range_px = job.opt.offset_range;
     job.sampling.offset_step_px = job.opt.offset_step;
+    // RELION: from --auto-local-healpix-order on, searches are local from the start (around the
+    // particles' angles in the STAR file).
+    if (job.sampling.healpix_order >= job.opt.auto_local_healpix_order) {
+      job.sampling.local = true;
+      job.sampling.sigma_angles_deg = 2 * job.sampling.angular_step();
+    }
   }
   for (ParticleState& s : job.state) s.class_number = 1;
   const int N = job.box;
@@ -616,7 +658,11 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     if (comm.is_root()) WriteIteration(job, 0, command_line);
     comm.Barrier();
   }
-  job.grid = MakeHealpixGrid(job.sampling.healpix_order, *job.sym);
+  auto make_grids = [&job] {
+    job.grid = MakeHealpixGrid(job.sampling.healpix_order, *job.sym);
+    job.fine_grid = MakeHealpixGrid(job.sampling.healpix_order + 1, *job.sym);
+  };
+  make_grids();
 
   result.first_iteration = job.iteration + 1;
   result.box = N;
@@ -635,8 +681,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     const bool cc = it == 1 && job.opt.firstiter_cc;
     if (it > 1 && !cc) {
       EstimateAccuracy(job, current_size, projectors);
-      if (!final && UpdateAngularSampling(job.sampling_options(), &job.sampling))
-        job.grid = MakeHealpixGrid(job.sampling.healpix_order, *job.sym);
+      if (!final && UpdateAngularSampling(job.sampling_options(), &job.sampling)) make_grids();
     }
     HalfSums sums(N, job.opt.pad, current_size / 2, job.opt.threads);
     Expectation(job, current_size, cc, projectors, comm, &sums, &results);
