@@ -115,6 +115,37 @@ TEST(Postprocess, AutoBFactorRecoversTheBlurOfAFlatSpectrum) {
     EXPECT_NEAR(a.guinier_sharpened[i].y - a.guinier_in[i].y, 100 * a.guinier_in[i].x / 4, 0.01) << i;
 }
 
+TEST(Postprocess, DividesByTheMtf) {
+  const int n = 32;
+  const double apix = 1.0;
+  const Volume v = Noise(n, 31);
+  // MTF(k) = 1 - k (k in 1/px, Nyquist 0.5) on 11 points; the detector's pixels as the map's.
+  MtfCurve mtf;
+  for (int i = 0; i <= 10; ++i) mtf.inverse_pixel.push_back(0.05 * i), mtf.value.push_back(1 - 0.05 * i);
+  FourierGrid f = Fft(v);
+  const FourierGrid before = f;
+  DivideByMtf(&f, mtf, apix, apix);
+  // RELION's lookup: element floor(k / step) with step = (0.5 - 0) / 11 (not / 10), then linear
+  // interpolation between the table's points: 1 - k, except at both ends, held constant.
+  const double step = 0.5 / 11;
+  ForEachCoefficient(f, [&](std::size_t i, int kx, int ky, int kz) {
+    const double k = std::sqrt(double(kx) * kx + double(ky) * ky + double(kz) * kz) / n;
+    if (k >= 0.5) return;
+    const int i0 = static_cast<int>(std::floor(k / step));
+    const double m = i0 <= 0 ? 1.0 : i0 >= 10 ? 0.5 : 1 - k;
+    ASSERT_NEAR(std::abs(f.data()[i]), std::abs(before.data()[i]) / m, 1e-4 * std::abs(before.data()[i]) + 1e-9);
+  });
+  // Postprocess: the Guinier plot after the MTF sits ln(1/MTF) above the original.
+  PostprocessOptions o;
+  o.pixel_size = apix;
+  o.mtf.inverse_pixel = {0, 0.5};
+  o.mtf.value = {0.5, 0.5};
+  const PostprocessResult r = Postprocess(v, v, nullptr, o);
+  ASSERT_EQ(r.guinier_invmtf.size(), r.guinier_in.size());
+  for (std::size_t i = 0; i + 1 < r.guinier_in.size(); ++i)
+    EXPECT_NEAR(r.guinier_invmtf[i].y - r.guinier_in[i].y, std::log(2.0), 1e-5) << i;
+}
+
 TEST(Postprocess, ResolutionWhereTheCommonSignalStops) {
   const int n = 48, cut = 12;
   const double apix = 2;  // resolution of shell 12: 48 x 2 / 12 = 8 Å
