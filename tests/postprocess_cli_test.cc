@@ -78,6 +78,24 @@ TEST(PostprocessCli, WritesRelionsFiles) {
             g.Get(0, "rlnFinalResolution"));
   const Image a = ReadMrc(dir + "/pp/postprocess.mrc"), b = ReadMrc(dir + "/pp2/postprocess.mrc");
   EXPECT_EQ(std::vector<float>(a.begin(), a.end()), std::vector<float>(b.begin(), b.end()));
+  // One thread: the same map, FSC table and B-factor.
+  auto one = testing::RunEmkitBinary("postprocess -i " + h1 + " -o " + dir + "/pp1 --auto-mask --mask-threshold 0.1 " +
+                                     "--auto-bfac --autob-lowres 8 --seed 3 --threads 1");
+  ASSERT_EQ(one.status, 0) << one.err;
+  const Image c = ReadMrc(dir + "/pp1/postprocess.mrc");
+  EXPECT_EQ(std::vector<float>(a.begin(), a.end()), std::vector<float>(c.begin(), c.end()));
+  EXPECT_EQ(ReadStar(dir + "/pp1/postprocess.star").Require("general").Get(0, "rlnBfactorUsedForSharpening"),
+            g.Get(0, "rlnBfactorUsedForSharpening"));
+  // Another seed: other random phases, so another phase-randomised FSC.
+  auto seed = testing::RunEmkitBinary("postprocess -i " + h1 + " -o " + dir + "/pp5 --auto-mask --mask-threshold 0.1 " +
+                                      "--auto-bfac --autob-lowres 8 --seed 4 --threads 2");
+  ASSERT_EQ(seed.status, 0) << seed.err;
+  const std::string random = "rlnCorrectedFourierShellCorrelationPhaseRandomizedMaskedMaps";
+  const StarFile other_star = ReadStar(dir + "/pp5/postprocess.star");
+  const StarTable& other = other_star.Require("fsc");
+  bool differs = false;
+  for (std::size_t s = 0; s < fsc.num_rows(); ++s) differs |= other.Get(s, random) != fsc.Get(s, random);
+  EXPECT_TRUE(differs);
   // A given mask (the automatic one) gives the same result as --auto-mask.
   auto given = testing::RunEmkitBinary("postprocess -i " + h1 + " -o " + dir + "/pp3 --mask " + dir +
                                        "/pp/postprocess_mask.mrc --auto-bfac --autob-lowres 8 --seed 3 --threads 2");
