@@ -176,6 +176,34 @@ TEST(Postprocess, ResolutionWhereTheCommonSignalStops) {
   EXPECT_EQ(m.sharpened_masked(0, 0, 0), 0.0f);  // the mask is 0 in the corner
 }
 
+TEST(Postprocess, SkipsAMaskThatMissesTheSignal) {
+  // Signal in a ball at the centre, noise everywhere; a mask in a corner sees noise only, so its
+  // corrected FSC falls at once and the unmasked FSC is used (unless forced), with a warning.
+  const int n = 32;
+  const Volume ball = SoftSphereMask(n, 8, 2);
+  Volume h1 = Shaped(Noise(n, 41), 10, 0, 1), h2;
+  for (std::size_t i = 0; i < h1.size(); ++i) h1[i] *= ball[i];
+  h2 = h1;
+  const Volume e1 = Noise(n, 42, 0.01), e2 = Noise(n, 43, 0.01);
+  for (std::size_t i = 0; i < h1.size(); ++i) h1[i] += e1[i], h2[i] += e2[i];
+  Volume corner(n, n, n, 0.0f);
+  for (int z = 0; z < 8; ++z)
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 8; ++x) corner(x, y, z) = 1;
+  PostprocessOptions o;
+  o.pixel_size = 1;
+  const PostprocessResult r = Postprocess(h1, h2, &corner, o);
+  EXPECT_TRUE(r.mask_skipped);
+  EXPECT_EQ(r.fsc_corrected, r.fsc_unmasked);
+  EXPECT_GE(r.resolution_shell, 9);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("unmasked FSC extends beyond"), std::string::npos);
+  o.force_mask = true;
+  const PostprocessResult forced = Postprocess(h1, h2, &corner, o);
+  EXPECT_FALSE(forced.mask_skipped);
+  EXPECT_LT(forced.resolution_shell, r.resolution_shell);
+}
+
 TEST(Postprocess, RefusesBadInputs) {
   PostprocessOptions o;
   o.pixel_size = 1;
