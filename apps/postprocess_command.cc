@@ -227,7 +227,7 @@ int RunPostprocessCommand(int argc, char** argv) {
       "Post-process two half maps as relion_postprocess (RELION 3.1): FSC unmasked, masked and corrected by phase "
       "randomisation (resolution at FSC 0.143), the average of the halves FSC-weighted and sharpened with a B-factor "
       "(fitted on the Guinier plot or given), an MTF correction; writes OUT/postprocess.mrc, postprocess_masked.mrc, "
-      "postprocess.star, postprocess_fsc.png, postprocess_guinier.png",
+      "postprocess.star, postprocess_fsc.xml (EMDB), postprocess_fsc.png, postprocess_guinier.png",
       argv[0]);
   Flags f;
   AddFlags(app, &f);
@@ -265,6 +265,7 @@ int RunPostprocessCommand(int argc, char** argv) {
   PostprocessNames names{f.half1, f.half2, mask_name, ""};
   for (int i = 0; i < argc; ++i) names.command_line += (i ? " " : "") + std::string(argv[i]);
   WritePostprocessStar(JoinPath(f.out, "postprocess.star"), r, f.o, names);
+  WriteFscXml(JoinPath(f.out, "postprocess_fsc.xml"), r);
   WriteFscPlot(JoinPath(f.out, "postprocess_fsc.png"), r);
   WriteGuinierPlot(JoinPath(f.out, "postprocess_guinier.png"), r, f.o);
   folder->Complete();

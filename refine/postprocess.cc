@@ -1,6 +1,7 @@
 #include "refine/postprocess.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -239,6 +240,19 @@ void WritePostprocessStar(const std::string& path, const PostprocessResult& r, c
   std::string text = FormatStar(f);
   if (!names.command_line.empty()) text = "# emkit postprocess\n# " + names.command_line + "\n" + text;
   WriteTextFile(path, text);
+}
+
+void WriteFscXml(const std::string& path, const PostprocessResult& r) {
+  std::string xml =
+      "<fsc title=\"RELION masked-corrected FSC\" xaxis=\"Resolution (A-1)\" yaxis=\"Correlation Coefficient\">\n";
+  for (std::size_t s = 0; s < r.fsc_corrected.size(); ++s) {
+    const double res = s > 0 ? r.box * r.pixel_size / s : 999.0;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  <coordinate>\n    <x>%g</x>\n    <y>%g</y>\n  </coordinate>\n", 1 / res,
+                  r.fsc_corrected[s]);
+    xml += buf;
+  }
+  WriteTextFile(path, xml + "</fsc>\n");
 }
 
 std::string OtherHalfMapName(const std::string& path) {

@@ -74,6 +74,9 @@ struct PostprocessNames {
 void WritePostprocessStar(const std::string& path, const PostprocessResult& r, const PostprocessOptions& o,
                           const PostprocessNames& names);
 
+// postprocess_fsc.xml as RELION writes it for EMDB depositions: the corrected FSC by resolution (1/Å).
+void WriteFscXml(const std::string& path, const PostprocessResult& r);
+
 // RELION's rule for the other half map: "half1" in the file name (not its folders) becomes
 // "half2", or "half2" becomes "half1"; empty when the name has neither.
 std::string OtherHalfMapName(const std::string& path);

@@ -43,8 +43,9 @@ TEST(PostprocessCli, WritesRelionsFiles) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(Has(r.out, "postprocess: resolution ")) << r.out;
   EXPECT_TRUE(Has(r.out, "B-factor ")) << r.out;
-  for (const char* f : {"postprocess.mrc", "postprocess_masked.mrc", "postprocess_mask.mrc", "postprocess.star",
-                        "postprocess_fsc.png", "postprocess_guinier.png", "emkit_postprocess.done"})
+  for (const char* f :
+       {"postprocess.mrc", "postprocess_masked.mrc", "postprocess_mask.mrc", "postprocess.star", "postprocess_fsc.xml",
+        "postprocess_fsc.png", "postprocess_guinier.png", "emkit_postprocess.done"})
     EXPECT_TRUE(std::filesystem::exists(dir + "/pp/" + f)) << f;
   const StarFile star = ReadStar(dir + "/pp/postprocess.star");
   const StarTable& g = star.Require("general");

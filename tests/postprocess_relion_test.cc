@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/random.h"
 #include "io/mrc.h"
@@ -124,6 +126,17 @@ void CheckDeterministicParts(const std::string& dir) {
   EXPECT_LT(MaxColumnDifference(rg, eg, "rlnResolutionSquared"), 1e-6);
   EXPECT_LT(MaxColumnDifference(rg, eg, "rlnLogAmplitudesOriginal", 1), 1e-3);
   EXPECT_LT(MaxColumnDifference(rg, eg, "rlnLogAmplitudesSharpened", 1), 1e-2);
+  // The EMDB XML: the same resolutions (the FSC values carry the random phases).
+  auto xs = [](const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> x;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("<x>") != std::string::npos) x.push_back(line.substr(line.find("<x>")));
+    return x;
+  };
+  const std::vector<std::string> rx = xs(dir + "/direct/relion_fsc.xml");
+  EXPECT_EQ(rx.size(), rf.num_rows());
+  EXPECT_EQ(rx, xs(dir + "/direct/emkit/postprocess_fsc.xml"));
   const double direct = RelativeRmsDifference(dir + "/direct/relion.mrc", dir + "/direct/emkit/postprocess.mrc");
   // A detector MTF (a made-up falling curve, its images at 1 Å/px) and a low-pass at 8 Å.
   {
