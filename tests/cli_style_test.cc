@@ -97,6 +97,7 @@ std::map<std::string, Style> Styles(const std::string& dir) {
       {"info", {{"info"}, false, "info -i a.mrc"}},
       {"pick", {{"pick"}, true, "pick -i m.mrc --diameter 100 -o " + dir + "/pk"}},
       {"pipeline", {{"pipeline run", "pipeline status"}, true, "pipeline run -i s.toml -o " + dir + "/pp"}},
+      {"postprocess", {{"postprocess"}, true, "postprocess -i h_half1.mrc -o " + dir + "/post"}},
       {"reconstruct", {{"reconstruct"}, true, "reconstruct -i p.star -o " + dir + "/map.mrc"}},
       {"refine3d", {{"refine3d"}, true, "refine3d -i p.star -o " + dir + "/r3d"}},
       {"simulate",

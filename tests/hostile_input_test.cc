@@ -549,6 +549,16 @@ TEST(HostileInput, NumericOptionsAreRangeChecked) {
       {tr, "--tta 5"},
       {tr, "--score-smoothing -1"},
       {tr, "--weight-average 2"},
+      {"postprocess -i h_half1.mrc" + o, "--pixel-size -1"},
+      {"postprocess -i h_half1.mrc" + o, "--autob-lowres 0"},
+      {"postprocess -i h_half1.mrc" + o, "--autob-highres -1"},
+      {"postprocess -i h_half1.mrc" + o, "--randomize-at-fsc 1.5"},
+      {"postprocess -i h_half1.mrc" + o, "--randomize-at -10"},
+      {"postprocess -i h_half1.mrc" + o, "--mask-lowpass -1"},
+      {"postprocess -i h_half1.mrc" + o, "--mask-edge -2"},
+      {"postprocess -i h_half1.mrc" + o, "--width_mask_edge -2"},
+      {"postprocess -i h_half1.mrc" + o, "--extend_inimask 5000"},
+      {"postprocess -i h_half1.mrc" + o, "--mtf-pixel-size -1"},
   };
   const std::string binary = EMKIT_BINARY;
   setenv("EMKIT_PLUGIN", (binary.substr(0, binary.rfind('/') + 1) + "libemkit_plugin.so").c_str(), 0);
