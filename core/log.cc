@@ -12,6 +12,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_progress_enabled{true};
 std::mutex g_io_mutex;
+bool g_bar_open = false;  // a bar's line awaits its end (g_io_mutex): a log line starts a new one
 
 constexpr double kBarInterval = 0.1;    // s between redraws of a bar
 constexpr double kLineInterval = 30.0;  // s between log lines
@@ -38,6 +39,8 @@ LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 void LogMessage(LogLevel level, const std::string& message) {
   static const char* kNames[] = {"error", "warning", "info", "debug"};
   std::lock_guard<std::mutex> lock(g_io_mutex);
+  if (g_bar_open) std::fputc('\n', stderr);
+  g_bar_open = false;
   std::fprintf(stderr, "[%s] %s\n", kNames[static_cast<int>(level)], message.c_str());
 }
 
@@ -163,6 +166,7 @@ void Progress::Report(double now, bool final) {
   }
   std::fprintf(stderr, "\r%s%s", text.c_str(), final ? "\n" : "");
   std::fflush(stderr);
+  g_bar_open = !final;
 }
 
 void Progress::Finish() {
