@@ -136,7 +136,9 @@ ExtractSummary ExtractParticles(const MicrographSet& mics, const std::string& mi
       break;
     }
   CreateDirectories(JoinPath(out, "Particles"));
-  Progress progress("extract", mics.micrographs.size());
+  ProgressOptions progress_options;
+  progress_options.unit = "micrographs";
+  Progress progress("extract", mics.micrographs.size(), progress_options);
   for (std::size_t mi = 0; mi < mics.micrographs.size(); ++mi) {
     const MicrographEntry& m = mics.micrographs[mi];
     ++summary.micrographs;

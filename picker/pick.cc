@@ -328,7 +328,9 @@ std::vector<PickRunRecord> PickMicrographs(const std::vector<MicrographInput>& i
   opt.Check();
   CreateDirectories(run.out);
   if (run.overlays) CreateDirectories(JoinPath(run.out, "overlays"));
-  Progress progress("pick", inputs.size());
+  ProgressOptions progress_options;
+  progress_options.unit = "micrographs";
+  Progress progress("pick", inputs.size(), progress_options);
   std::vector<PickRunRecord> records;
   records.reserve(inputs.size());
   if (!run.pipelined) {

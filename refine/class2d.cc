@@ -30,6 +30,7 @@
 #include "refine/padding2d.h"
 #include "refine/particle_job.h"
 #include "refine/particle_prep.h"
+#include "refine/pass_progress.h"
 
 namespace emkit {
 
@@ -54,14 +55,16 @@ int Class2dChunkSize(const Class2dOptions& o, int box) {
 }
 
 // One pass over this rank's particles: E-step (or forced assignment) and the summed
-// statistics, reduced over threads and ranks.
+// statistics, reduced over threads and ranks; counted in `progress` when given.
 Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forced_all, const PrepOptions& prep,
-                 Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0) {
+                 Communicator& comm, std::vector<ParticleResult>* results_all, double grid_scale = 0,
+                 Progress* progress = nullptr) {
   // One total per process: integer (fixed-point) additions give the same bits in any order.
   Class2dSums total(setup.classes, job.box, setup.pad, setup.px.current_size, grid_scale);
   Class2dPassSums sums(&total, job.opt.threads);
+  ProgressPassSums counted(&sums, progress);
   ExpectationPass(MakePassContext(job, job.opt, job.model, job.iteration, "class2d"), setup, forced_all, prep, comm,
-                  &sums, results_all);
+                  &counted, results_all);
   return total;
 }
 
@@ -301,7 +304,10 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     const auto t0 = std::chrono::steady_clock::now();
     const int current_size = job.model.current_size;
     const EStepSetup setup = MakeSetup(job, current_size, false);
-    Class2dSums sums = Pass(job, setup, nullptr, prep, comm, &results, GridScale(job, setup));
+    const std::unique_ptr<Progress> progress =
+        IterationProgress("class2d", it, job.opt.iterations, job, result.seconds_per_iteration, comm.is_root());
+    Class2dSums sums = Pass(job, setup, nullptr, prep, comm, &results, GridScale(job, setup), progress.get());
+    progress->Finish();
     if (sums.grid64() &&
         static_cast<double>(job.num_chunks) * sums.max_added() * sums.grid_scale() >= 4611686018427387904.0) {
       // A 64-bit class grid could have wrapped: the same pass with 128-bit grids (all ranks agree).

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "io/mrc.h"
 #include "io/particles.h"
@@ -501,6 +503,58 @@ TEST(Class2d, RejectsBadOptions) {
   o.classes = 2;
   o.psi_step = 0;
   EXPECT_THROW(o.Check(), std::exception);
+}
+
+// Each iteration's E-step counts every particle in its progress (reported here at every chunk,
+// as log lines: stderr is not a terminal), and reporting changes no result.
+TEST(Class2d, ProgressCountsEveryParticleAndChangesNothing) {
+  const std::string dir = ::testing::TempDir() + "/emkit_class2d_progress";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  Simulate(dir, 50, 0.1, 3);
+  Class2dOptions o;
+  o.input = dir + "/particles.star";
+  o.classes = 3;
+  o.iterations = 2;
+  o.particle_diameter = 30 * kPixel;
+  o.psi_step = 12;
+  o.offset_range = 2;
+  o.seed = 9;
+  o.chunk_size = 4;  // 13 chunks, the last one short
+  o.write_png = false;
+  SingleRankCommunicator comm;
+  o.out_dir = dir + "/quiet";
+  o.threads = 2;
+  Progress::SetEnabled(false);
+  const Class2dResult quiet = RunClass2d(o, comm);
+  Progress::SetEnabled(true);
+  o.out_dir = dir + "/reported";
+  o.threads = 1;  // chunks in order: one line per chunk, each 4 particles on
+  setenv("EMKIT_PROGRESS_INTERVAL", "0", 1);
+  ::testing::internal::CaptureStderr();
+  const Class2dResult reported = RunClass2d(o, comm);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  unsetenv("EMKIT_PROGRESS_INTERVAL");
+  EXPECT_EQ(Slurp(reported.last_data_star), Slurp(quiet.last_data_star));
+  EXPECT_EQ(Slurp(reported.last_classes), Slurp(quiet.last_classes));
+  for (int it = 1; it <= 2; ++it) {
+    const std::string label = "[info] class2d iteration " + std::to_string(it) + "/2: ";
+    std::vector<std::string> lines;
+    for (std::size_t at = err.find(label); at != std::string::npos; at = err.find(label, at + 1)) {
+      const std::string rest = err.substr(at + label.size(), err.find('\n', at) - at - label.size());
+      if (std::isdigit(static_cast<unsigned char>(rest[0]))) lines.push_back(rest);  // not the iteration's summary
+    }
+    ASSERT_EQ(lines.size(), 13u) << err;
+    for (int c = 0; c < 13; ++c) {
+      const int done = std::min(50, 4 * (c + 1));
+      EXPECT_EQ(lines[c].rfind(std::to_string(done) + "/50 particles (" + std::to_string(2 * done) + "%), ", 0), 0u)
+          << lines[c];
+      // Until the last chunk, an ETA; in the first iteration, also one for the job (both iterations).
+      EXPECT_EQ(lines[c].find(", ETA ") != std::string::npos, c < 12) << lines[c];
+      EXPECT_EQ(lines[c].find("(total ") != std::string::npos, it == 1 && c < 12) << lines[c];
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // FNV-1a over bytes.

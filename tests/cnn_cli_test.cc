@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <regex>
 
 #include "core/files.h"
 #include "core/random.h"
@@ -64,6 +65,36 @@ TEST(CnnCliTest, TrainWritesModelReportAndTorchScript) {
                      "/pick --threads 1");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("did not finish"), std::string::npos) << r.err;
+}
+
+// Not on a terminal (a pipeline job's log file), train reports its progress as log lines, at most
+// every $EMKIT_PROGRESS_INTERVAL seconds (30 by default; 0 here: at every step), with the time
+// left in the epoch and in the whole training; each epoch's line gives the training's ETA.
+TEST(CnnCliTest, TrainLogsProgressLinesWhenNotOnATerminal) {
+  const std::string d = MakeData(FreshDir("data"));
+  auto r = testing::RunCommand("EMKIT_PROGRESS_INTERVAL=0 " + std::string(EMKIT_BINARY) + " train -i " + d +
+                               "/mics -c " + d + "/coords -o " + d +
+                               "/out --diameter 40 --arch resnet8 --width 4 --epochs 2 --steps-per-epoch 3 "
+                               "--batch-size 4 --patch 64 --threads 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string num = "[0-9.]+", dur = "[0-9.hms]+";
+  // Steps 1 and 2 of each epoch: the time left in the epoch, and in the first also in the training.
+  for (int s = 1; s <= 2; ++s) {
+    const std::string pct = std::to_string(100 * s / 3);
+    for (int e = 1; e <= 2; ++e) {
+      // (The last epoch's total adds the validation after it, as long as the first epoch's took.)
+      const std::string total = "( \\(total " + dur + "\\))" + (e == 1 ? "" : "?");
+      const std::regex line("\\[info\\] epoch " + std::to_string(e) + "/2: " + std::to_string(s) + "/3 batches \\(" +
+                            pct + "%\\), " + dur + ", ETA " + dur + total + ", loss " + num + "\\n");
+      EXPECT_TRUE(std::regex_search(r.err, line)) << "epoch " << e << " step " << s << ":\n" << r.err;
+    }
+  }
+  EXPECT_TRUE(
+      std::regex_search(r.err, std::regex("\\[info\\] epoch 2/2: 3/3 batches \\(100%\\), " + dur + ", loss " + num)))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\\[info\\] epoch 1/2: loss .*; training ETA " + dur + "\\)\\n")))
+      << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("\\[info\\] epoch 2/2: loss .* s\\)\\n"))) << r.err;
 }
 
 TEST(CnnCliTest, PickWithTheModelNeedsNothingElse) {

@@ -433,9 +433,24 @@ TrainResult Train(const TrainOptions& opt_in) {
 
   const int total_steps = opt.epochs * opt.steps_per_epoch;
   const int last_epoch = opt.stop_after_epoch > 0 ? std::min(opt.epochs, opt.stop_after_epoch) : opt.epochs;
+  // Time estimates from this run's epochs: start to start (steps, validation, mining, checkpoint),
+  // and the steps alone (the rest follows an epoch's last step).
+  const double loop_start = NowSeconds();
+  double step_seconds = 0;
   for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
     const double te = NowSeconds();
-    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt.epochs), opt.steps_per_epoch);
+    const int epochs_done = epoch - first_epoch;
+    ProgressOptions progress_options;
+    progress_options.unit = "batches";
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(opt.epochs), opt.steps_per_epoch,
+                      progress_options);
+    ProgressAfter after;
+    after.units = last_epoch - epoch;
+    if (epochs_done > 0) {
+      after.seconds_each = (te - loop_start) / epochs_done;
+      after.seconds_extra = std::max(0.0, after.seconds_each - step_seconds / epochs_done);
+    }
+    progress.SetAfter(after);
     double sum = 0, lr = opt.learning_rate;
     for (int s = 0; s < opt.steps_per_epoch; ++s) {
       const int step = (epoch - 1) * opt.steps_per_epoch + s;
@@ -454,6 +469,7 @@ TrainResult Train(const TrainOptions& opt_in) {
       progress.Advance();
     }
     progress.Finish();
+    step_seconds += NowSeconds() - te;
     // Validate and keep the averaged weights; train on with the live ones.
     const bool averaged = model.HasAveragedWeights();
     if (averaged) model.SwapAveragedWeights();
@@ -462,7 +478,12 @@ TrainResult Train(const TrainOptions& opt_in) {
     rec.seconds = NowSeconds() - te;
     result.history.push_back(rec);
     LOG_INFO("epoch " << epoch << "/" << opt.epochs << ": loss " << rec.loss << ", validation AP " << v.ap
-                      << ", best F1 " << v.f1 << " at threshold " << v.threshold << " (" << rec.seconds << " s)");
+                      << ", best F1 " << v.f1 << " at threshold " << v.threshold << " (" << rec.seconds << " s"
+                      << (epoch < last_epoch
+                              ? "; training ETA " + FormatDuration((last_epoch - epoch) * (NowSeconds() - loop_start) /
+                                                                   (epochs_done + 1))
+                              : std::string())
+                      << ")");
     if (v.ap > result.best_ap) {
       result.best_ap = v.ap;
       result.best_epoch = epoch;

@@ -1,5 +1,5 @@
 // Micro-benchmarks of the foundation: FFTs (cached plans, threads), CTF images, Fourier
-// cropping, rotations, MRC reading. Run through benchmarks/core/run.sh.
+// cropping, rotations, MRC reading, progress counting. Run through benchmarks/core/run.sh.
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 #include "core/fft.h"
 #include "core/filters.h"
 #include "core/geometry.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "io/mrc.h"
 
@@ -98,6 +99,25 @@ void BM_ReadMrcSection(benchmark::State& state) {
   std::filesystem::remove(path);
 }
 BENCHMARK(BM_ReadMrcSection)->Unit(benchmark::kMicrosecond);
+
+// The cost of counting progress from worker threads (an atomic add and a clock read when no
+// report is due): per E-step chunk, per training step, per micrograph.
+void BM_ProgressAdvance(benchmark::State& state) {
+  static Progress* progress = nullptr;
+  if (state.thread_index() == 0) {
+    ProgressOptions o;
+    o.mode = ProgressMode::kLines;
+    o.line_interval = 1e9;  // counts, never reports
+    o.sink = [](const std::string&) {};
+    progress = new Progress("bench", 1u << 30, o);
+  }
+  for (auto _ : state) progress->Advance();
+  if (state.thread_index() == 0) {
+    delete progress;
+    progress = nullptr;
+  }
+}
+BENCHMARK(BM_ProgressAdvance)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
 }  // namespace emkit
