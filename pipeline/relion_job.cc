@@ -248,19 +248,26 @@ void Refine(Reader& r, int type) {
     return;
   }
   r.Map("fn_ref", "ref");
-  r.Default("fn_mask", "");  // no solvent mask in emkit's 3D jobs yet
+  if (type == 10)
+    r.Map("fn_mask", "solvent_mask");
+  else
+    r.Default("fn_mask", "");  // no solvent mask in emkit class3d
   if (r.Yes("ref_correct_greyscale")) r.Flag("firstiter_cc");
   r.Map("ini_high", "ini_high");
   r.Map("sym_name", "sym");
   r.Default("ctf_corrected_ref", "No");
-  r.Add("healpix_order", std::to_string(HealpixOrder(r.Get("sampling"))));
+  // The GUI's sampling is the oversampled step: class3d scores it directly, refine3d (as RELION)
+  // scores the order below and oversamples.
+  const int oversampled = type == 10 ? 1 : 0;
+  r.Add("healpix_order", std::to_string(std::max(0, HealpixOrder(r.Get("sampling")) - oversampled)));
   r.Default("relax_sym", "");
   if (type == 9) {
     r.Default("do_local_ang_searches", "No");
     r.Ignore("sigma_angles");
   } else {
-    r.Add("auto_local_healpix_order", std::to_string(HealpixOrder(r.Get("auto_local_sampling"))));
-    if (r.Yes("do_solvent_fsc")) r.Flag("solvent_correct_fsc");
+    r.Add("auto_local_healpix_order",
+          std::to_string(std::max(1, HealpixOrder(r.Get("auto_local_sampling")) - oversampled)));
+    r.Default("do_solvent_fsc", "No");  // emkit postprocess corrects the FSC for the mask
     r.Default("auto_faster", "No");
   }
   r.Default("do_helix", "No");

@@ -166,6 +166,30 @@ TEST(RelionJob, Class3dUsesRelionSpellings) {
   }
 }
 
+TEST(RelionJob, Refine3dMapsSamplingAndMask) {
+  auto v = kCommon;
+  v.insert(v.end(), {{"fn_img", "p.star"},
+                     {"fn_ref", "ref.mrc"},
+                     {"fn_mask", "mask.mrc"},
+                     {"ref_correct_greyscale", "No"},
+                     {"ini_high", "60"},
+                     {"sym_name", "C1"},
+                     {"particle_diameter", "200"},
+                     {"sampling", "7.5 degrees"},
+                     {"auto_local_sampling", "1.8 degrees"},
+                     {"offset_range", "5"},
+                     {"offset_step", "1"},
+                     {"do_solvent_fsc", "No"}});
+  RelionJobFile j = ReadRelionJobStar(Write("refine3d.star", JobStar(10, v)));
+  EXPECT_EQ(j.type, "refine3d");
+  // RELION's GUI gives the oversampled steps: 7.5 degrees is --healpix_order 2, 1.8 is order 4.
+  EXPECT_EQ(Options(j),
+            " --i p.star --particle_diameter 200 --offset_range 5 --offset_step 1 --ref ref.mrc "
+            "--solvent_mask mask.mrc --ini_high 60 --sym C1 --healpix_order 2 --auto_local_healpix_order 4");
+  v.back() = {"do_solvent_fsc", "Yes"};  // a mask-corrected FSC inside refine3d: emkit postprocess does it
+  EXPECT_THROW(ReadRelionJobStar(Write("refine3d_bad.star", JobStar(10, v))), InvalidInputError);
+}
+
 TEST(RelionJob, NamesEveryOptionEmkitCannotRun) {
   auto v = kCommon;
   v.insert(v.end(), {{"fn_img", "p.star"},

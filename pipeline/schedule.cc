@@ -297,6 +297,7 @@ std::string JobTypeFolder(const std::string& command) {
                                                            {"class3d", "Class3D"},
                                                            {"refine3d", "Refine3D"},
                                                            {"reconstruct", "Reconstruct"},
+                                                           {"postprocess", "PostProcess"},
                                                            {"eval-picks", "EvalPicks"},
                                                            {"fsc", "Fsc"},
                                                            {"ctf", "CtfFind"},

@@ -32,6 +32,7 @@
 #include "refine/orientations.h"
 #include "refine/particle_job.h"
 #include "refine/particle_prep.h"
+#include "refine/pass_progress.h"
 #include "refine/sampling2d.h"
 #include "refine/volume_job.h"
 
@@ -330,7 +331,11 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       ctx.only_class = &only_first;
     else if (it == seed_iteration && K > 1)
       ctx.only_class = &seeds;
-    ExpectationPass(ctx, setup, nullptr, prep, comm, &sums, &results);
+    const std::unique_ptr<Progress> progress =
+        IterationProgress("class3d", it, job.opt.iterations, job, result.seconds_per_iteration, comm.is_root());
+    ProgressPassSums counted(&sums, progress.get());
+    ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
+    progress->Finish();
     ApplyResults(results, &job.state);
     if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
     if (job.opt.scale_correction) UpdateScales(results, job.state, &job.model);

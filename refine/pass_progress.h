@@ -31,9 +31,10 @@ class ProgressPassSums : public PassSums {
   // progress may be null (then it only forwards).
   ProgressPassSums(PassSums* inner, Progress* progress) : inner_(inner), progress_(progress) {}
   void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                int thread) override {
-    inner_->AddClass(s, k, d, w, thread);
+                const std::vector<int>& rows, int thread) override {
+    inner_->AddClass(s, k, d, w, rows, thread);
   }
+  void EndChunk(int thread) override { inner_->EndChunk(thread); }
   void AddScalars(const ChunkSums& c) override;
   void Reduce(Communicator& comm) override { inner_->Reduce(comm); }
 

@@ -31,6 +31,7 @@
 #include "refine/orientations.h"
 #include "refine/particle_job.h"
 #include "refine/particle_prep.h"
+#include "refine/pass_progress.h"
 #include "refine/sampling2d.h"
 #include "refine/volume_job.h"
 
@@ -232,7 +233,7 @@ int CoarseSize(const Job& job, int current_size) {
 // particle's significant coarse orientations at the current size; local searches score the
 // oversampled grid near each particle's orientation.
 void Expectation(Job& job, int current_size, bool cross_correlation, const Projector* const projectors[2],
-                 Communicator& comm, HalfSums* sums, std::vector<ParticleResult>* results) {
+                 Communicator& comm, HalfSums* sums, Progress* progress, std::vector<ParticleResult>* results) {
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   EStepSetup base = BaseSetup(job, current_size);
   base.cross_correlation = cross_correlation;
@@ -285,7 +286,8 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
     }
     split();
     sums->StartPass(h, h == 1);
-    ExpectationPass(ctx, base, nullptr, prep, comm, sums, results);
+    ProgressPassSums counted(sums, progress);
+    ExpectationPass(ctx, base, nullptr, prep, comm, &counted, results);
   }
 }
 
@@ -684,7 +686,12 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
       if (!final && UpdateAngularSampling(job.sampling_options(), &job.sampling)) make_grids();
     }
     HalfSums sums(N, job.opt.pad, current_size / 2, job.opt.threads);
-    Expectation(job, current_size, cc, projectors, comm, &sums, &results);
+    std::vector<double> seconds_so_far;
+    for (const Refine3dIteration& r : result.iterations) seconds_so_far.push_back(r.seconds);
+    const std::unique_ptr<Progress> progress =
+        IterationProgress("refine3d", it, job.opt.iterations, job, seconds_so_far, comm.is_root());
+    Expectation(job, current_size, cc, projectors, comm, &sums, progress.get(), &results);
+    progress->Finish();
     double d_orient = 0, d_offset = 0;
     HiddenVariableChanges(job, results, &d_orient, &d_offset);
     UpdateHiddenVariableChanges(d_orient, d_offset, job.sampling_options(), &job.sampling);
