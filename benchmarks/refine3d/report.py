@@ -50,10 +50,23 @@ def gold_fsc(path):
     return [float(r[c]) for r in rows]
 
 
-def score(prog):
+def final_files(prog):
+    """The run's final files, or (an unfinished run) those of its last iteration."""
     d = os.path.join(work, prog)
-    out = subprocess.run([sys.executable, os.path.join(here, "score.py"), os.path.join(d, "run_data.star"),
-                          os.path.join(work, "sim", "particles.star"), os.path.join(d, "run_class001.mrc"),
+    if os.path.exists(os.path.join(d, "run_model.star")):
+        return {"data": "run_data.star", "model": "run_model.star", "map": "run_class001.mrc", "converged": True}
+    its = sorted(f for f in os.listdir(d) if re.match(r"run_it\d+_half1_model.star", f))
+    if len(its) < 2:
+        return None
+    last = its[-1][:9]
+    return {"data": last + "_data.star", "model": last + "_half1_model.star", "map": last + "_half1_class001.mrc",
+            "converged": False}
+
+
+def score(prog, files):
+    d = os.path.join(work, prog)
+    out = subprocess.run([sys.executable, os.path.join(here, "score.py"), os.path.join(d, files["data"]),
+                          os.path.join(work, "sim", "particles.star"), os.path.join(d, files["map"]),
                           os.path.join(work, "truthA64.mrc")], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -79,10 +92,12 @@ emkit_iters = [{"seconds": float(m.group(3)), "order": int(m.group(1)), "mode": 
 prog = {}
 for name in ("emkit", "relion"):
     d = os.path.join(work, name)
-    if not os.path.exists(os.path.join(d, "run_model.star")):
+    files = final_files(name) if os.path.isdir(d) else None
+    if not files:
         continue
-    p = {"time": timing(name), "resolution_A": star_value(os.path.join(d, "run_model.star"), "_rlnCurrentResolution"),
-         "gold_fsc": gold_fsc(os.path.join(d, "run_model.star")), "scores": score(name)}
+    p = {"time": timing(name), "converged": files["converged"],
+         "resolution_A": star_value(os.path.join(d, files["model"]), "_rlnCurrentResolution"),
+         "gold_fsc": gold_fsc(os.path.join(d, files["model"])), "scores": score(name, files)}
     p["seconds_per_iteration"] = ([i["seconds"] for i in emkit_iters] if name == "emkit" else per_iteration_relion())
     p["iterations"] = len(p["seconds_per_iteration"])
     prog[name] = p
@@ -134,14 +149,18 @@ def row(label, fe, fr, fmt="%.1f", ratio=None):
     lines.append("| %s | %s | %s | %s |" % (label, fmt % ve if ve is not None else "–", fmt % vr if vr is not None else "–", rr))
 
 
-row("iterations to convergence", lambda p: p["iterations"], lambda p: p["iterations"], "%d")
+row("iterations run (converged: emkit %s, RELION %s)" % (
+    "yes" if e and e["converged"] else "no", "yes" if r and r["converged"] else "no"),
+    lambda p: p["iterations"], lambda p: p["iterations"], "%d")
+row("first iteration (s)", lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None,
+    lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None, "%.0f", True)
 row("wall time (s)", lambda p: p["time"]["seconds"] if p["time"] else None,
     lambda p: p["time"]["seconds"] if p["time"] else None, "%.0f", True)
 row("mean time per iteration (s)", lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])),
     lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])), "%.0f", True)
 row("peak memory (MB)", lambda p: p["time"]["peak_rss_mb"] if p["time"] else None,
     lambda p: p["time"]["peak_rss_mb"] if p["time"] else None, "%.0f", True)
-row("final resolution, half maps at FSC 0.143 (Å)", lambda p: p["resolution_A"], lambda p: p["resolution_A"], "%.2f")
+row("resolution at the end (Å; converged: half maps joined, FSC 0.143; else FSC 0.5 of the halves)", lambda p: p["resolution_A"], lambda p: p["resolution_A"], "%.2f")
 row("final map vs true map, FSC 0.5 (Å)", lambda p: p["scores"]["fsc_vs_truth_0.5_A"],
     lambda p: p["scores"]["fsc_vs_truth_0.5_A"], "%.2f")
 row("median angular error (°)", lambda p: p["scores"]["median_angular_error_deg"],

@@ -3,7 +3,8 @@
 
 usage: score.py DATA_STAR TRUE_STAR [MAP TRUE_MAP] [--sym-free]
 Prints JSON: median angular error (degrees) and median offset error (Å) of the refined particles
-against their true angles/offsets (C1, same frame as the truth), and with MAP and TRUE_MAP the
+against their true angles/offsets (C1, same frame as the truth), the rotation between the refined
+map's frame and the truth's with the median error once it is removed, and with MAP and TRUE_MAP the
 resolution (Å) where the FSC between the refined and the true map drops below 0.5 and 0.143.
 """
 import json, math, sys
@@ -66,12 +67,23 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     data, true = read_particles(args[0]), read_particles(args[1])
     assert len(data) == len(true), (len(data), len(true))
-    errs = sorted(angle(matrix(p['rlnAngleRot'], p['rlnAngleTilt'], p['rlnAnglePsi']),
-                        matrix(q['rlnAngleRot'], q['rlnAngleTilt'], q['rlnAnglePsi'])) for p, q in zip(data, true))
+    pairs = [(matrix(p['rlnAngleRot'], p['rlnAngleTilt'], p['rlnAnglePsi']),
+              matrix(q['rlnAngleRot'], q['rlnAngleTilt'], q['rlnAnglePsi'])) for p, q in zip(data, true)]
+    errs = sorted(angle(a, b) for a, b in pairs)
+    # The refined map's frame may sit rotated against the truth's (defined only to the starting
+    # resolution): the mean of A_true^T A_refined (projected on rotations), and the errors around it.
+    d = [b.T @ a for a, b in pairs]
+    u, _, vt = np.linalg.svd(sum(d))
+    if np.linalg.det(u @ vt) < 0:
+        u[:, -1] *= -1
+    frame = u @ vt
+    aligned = sorted(angle(x, frame) for x in d)
     oerr = sorted(math.hypot(float(p.get('rlnOriginXAngst', 0)) - float(q.get('rlnOriginXAngst', 0)),
                              float(p.get('rlnOriginYAngst', 0)) - float(q.get('rlnOriginYAngst', 0)))
                   for p, q in zip(data, true))
     out = {'particles': len(data), 'median_angular_error_deg': errs[len(errs) // 2],
+           'frame_rotation_deg': angle(frame, np.eye(3)),
+           'median_angular_error_in_frame_deg': aligned[len(aligned) // 2],
            'mean_angular_error_deg': sum(errs) / len(errs), 'median_offset_error_A': oerr[len(oerr) // 2]}
     if len(args) >= 4:
         with mrcfile.open(args[2], permissive=True) as m:
