@@ -25,16 +25,19 @@ void ProgressPassSums::AddScalars(const ChunkSums& c) {
 
 std::unique_ptr<Progress> IterationProgress(const std::string& program, int iteration, int iterations,
                                             const ParticleJob& job, const std::vector<double>& seconds_so_far,
-                                            bool root) {
+                                            bool root, int passes) {
   ProgressOptions o;
   if (!root) o.mode = ProgressMode::kOff;
-  o.unit = "particles";
-  auto progress = std::make_unique<Progress>(
-      program + " iteration " + std::to_string(iteration) + "/" + std::to_string(iterations), RankParticles(job), o);
-  ProgressAfter after;
-  after.units = std::max(0, iterations - iteration);
-  if (!seconds_so_far.empty()) after.seconds_each = seconds_so_far.back();
-  progress->SetAfter(after);
+  o.unit = passes > 1 ? "particle passes" : "particles";
+  const std::string label =
+      program + " iteration " + std::to_string(iteration) + (iterations > 0 ? "/" + std::to_string(iterations) : "");
+  auto progress = std::make_unique<Progress>(label, RankParticles(job) * static_cast<std::size_t>(passes), o);
+  if (iterations > 0) {
+    ProgressAfter after;
+    after.units = std::max(0, iterations - iteration);
+    if (!seconds_so_far.empty()) after.seconds_each = seconds_so_far.back();
+    progress->SetAfter(after);
+  }
   return progress;
 }
 

@@ -46,8 +46,10 @@ class ProgressPassSums : public PassSums {
 // "<program> iteration <it>/<iterations>" over this rank's particles, reported by the root rank
 // only; the ETA of the job counts the later iterations at the time of the last of `seconds_so_far`
 // (this run's iterations; they grow with the image size), or at this one's projected time.
+// `passes`: how many times each particle is scored (counted) in the iteration; `iterations` < 0:
+// the last iteration is not known (refine3d stops when it converges), no ETA for the job.
 std::unique_ptr<Progress> IterationProgress(const std::string& program, int iteration, int iterations,
                                             const ParticleJob& job, const std::vector<double>& seconds_so_far,
-                                            bool root);
+                                            bool root, int passes = 1);
 
 }  // namespace emkit

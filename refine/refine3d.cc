@@ -276,7 +276,8 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
           if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) significant[i].push_back(m);
       };
       DiscardSums discard;
-      ExpectationPass(ctx, coarse, nullptr, prep, comm, &discard, &coarse_results);
+      ProgressPassSums counted(&discard, progress);
+      ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted, &coarse_results);
       ctx.on_weights = nullptr;
       const HealpixGrid* grid = &job.grid;
       ctx.local_setup = [grid, map, &significant](int i, EStepSetup* local) {
@@ -689,7 +690,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     std::vector<double> seconds_so_far;
     for (const Refine3dIteration& r : result.iterations) seconds_so_far.push_back(r.seconds);
     const std::unique_ptr<Progress> progress =
-        IterationProgress("refine3d", it, job.opt.iterations, job, seconds_so_far, comm.is_root());
+        IterationProgress("refine3d", it, -1, job, seconds_so_far, comm.is_root(), job.sampling.local ? 1 : 2);
     Expectation(job, current_size, cc, projectors, comm, &sums, progress.get(), &results);
     progress->Finish();
     double d_orient = 0, d_offset = 0;
