@@ -18,7 +18,7 @@ namespace {
 void WriteFscPlot(const std::string& path, const std::vector<double>& fsc, int box, double apix, double resolution) {
   LinePlot p;
   char title[96];
-  std::snprintf(title, sizeof title, "Gold-standard FSC of the half maps: %.2f A at 0.143", resolution);
+  std::snprintf(title, sizeof title, "Half-map FSC: %.2f A at 0.143", resolution);
   p.title = title;
   p.x_label = "resolution (1/A)";
   p.y_label = "FSC";

@@ -9,7 +9,6 @@ resolution (Å) where the FSC between the refined and the true map drops below 0
 """
 import json, math, sys
 
-import mrcfile
 import numpy as np
 
 
@@ -86,6 +85,7 @@ def main():
            'median_angular_error_in_frame_deg': aligned[len(aligned) // 2],
            'mean_angular_error_deg': sum(errs) / len(errs), 'median_offset_error_A': oerr[len(oerr) // 2]}
     if len(args) >= 4:
+        import mrcfile  # only for maps
         with mrcfile.open(args[2], permissive=True) as m:
             a = np.asarray(m.data, dtype=np.float64)
             apix = float(m.voxel_size.x)

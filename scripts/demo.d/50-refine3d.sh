@@ -7,13 +7,13 @@ source "$(dirname "$0")/common.inc"
 out="$P/$REFINE3D"
 n=$(grep -cE '@' "$out/run_data.star" || true)
 iters=$(ls "$out"/run_it*_half1_model.star | wc -l)
-res=$(awk '/_rlnCurrentResolution/{print $2}' "$out/run_model.star")
-score=$(python3 benchmarks/refine3d/score.py "$out/run_data.star" "$P/$PARTICLES3D/particles.star")
+res=$(awk '/_rlnCurrentResolution/{printf "%.1f", $2}' "$out/run_model.star")
+py=/usr/bin/python3; [ -x "$py" ] || py=python3   # Debian's, with numpy (scripts/setup.sh)
+score=$($py benchmarks/refine3d/score.py "$out/run_data.star" "$P/$PARTICLES3D/particles.star")
 err=$(python3 -c "import json, sys; print('%.1f' % json.loads(sys.argv[1])['median_angular_error_in_frame_deg'])" "$score")
 frame=$(python3 -c "import json, sys; print('%.1f' % json.loads(sys.argv[1])['frame_rotation_deg'])" "$score")
 post="$P/$POSTPROCESS/postprocess.star"
-pres=$(awk '/_rlnFinalResolution/{print $2}' "$post")
-bfac=$(awk '/_rlnBfactorUsedForSharpening/{print $2}' "$post")
+pres=$(awk '/_rlnFinalResolution/{printf "%.1f", $2}' "$post")
 {
   echo "## 3D refinement (emkit refine3d) and post-processing (emkit postprocess)"
   echo
@@ -25,7 +25,8 @@ bfac=$(awk '/_rlnBfactorUsedForSharpening/{print $2}' "$post")
   echo
   echo "- Resolution (half-map FSC 0.143): $res Å; median error of the refined orientations: $err° (in the map's frame,"
   echo "  which sits $frame° from the truth's: a start at 60 Å fixes the frame only that well)."
-  echo "- Post-processing with an automatic mask: $pres Å (masked FSC, corrected by phase randomisation), B-factor $bfac Å²."
+  echo "- Post-processing with an automatic mask: $pres Å (masked FSC, corrected by phase randomisation; at this"
+  echo "  resolution there is no Guinier range to fit a B-factor in)."
   echo
   echo "Gold-standard FSC of the half maps, and projections of the final map (z, y, x):"
   echo
