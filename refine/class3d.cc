@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <regex>
 
 #include "core/error.h"
@@ -35,6 +34,7 @@
 #include "refine/pass_progress.h"
 #include "refine/sampling2d.h"
 #include "refine/volume_job.h"
+#include "refine/volume_sums.h"
 
 namespace emkit {
 
@@ -81,52 +81,6 @@ struct Job : ParticleJob {
   double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
   // Weights (CTF^2 / sigma2) in RELION's units: emkit normalises its transforms as RELION does.
   double weight_unit() const { return 1; }
-};
-
-// Exact sums of a 3D pass: one fixed-point back-projector per class. A chunk's sums of a class
-// are inserted into a thread's own double back-projector (a fixed order: the same values for any
-// thread), then added to the class's total as fixed point (order-free).
-class Class3dSums : public PassSums {
- public:
-  Class3dSums(int classes, int box, int pad, int r_max, int threads)
-      : scalars_(Class2dSums::ScalarsOnly(classes, box)), box_(box), pad_(pad), r_max_(r_max), locks_(classes) {
-    for (int t = 0; t < threads; ++t) scratch_.push_back(std::make_unique<BackProjector>(box, pad, r_max));
-    fixed_.resize(classes);
-    for (auto& f : fixed_) f.assign(scratch_.front()->fixed_size(), 0);
-  }
-  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                const std::vector<int>& rows, int thread) override {
-    const int P = s.px.size(), nor = static_cast<int>(rows.size());
-    BackProjector& bp = *scratch_[thread];
-    bp.Clear();
-    for (int j = 0; j < nor; ++j) {
-      const float* wm = &w[static_cast<std::size_t>(j) * P];
-      if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
-      const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
-      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[rows[j]]);
-    }
-    const std::lock_guard<std::mutex> guard(locks_[k]);
-    bp.AddToFixed(&fixed_[k]);
-  }
-  void AddScalars(const ChunkSums& c) override { scalars_.AddScalars(c, &scalar_lock_); }
-  void Reduce(Communicator& comm) override {
-    comm.SumInt128(&scalars_.raw());
-    for (auto& f : fixed_) comm.SumInt128(&f);
-  }
-  const Class2dSums& scalars() const { return scalars_; }
-  BackProjector Volume(int k) const {
-    BackProjector bp(box_, pad_, r_max_);
-    bp.SetFromFixed(fixed_[k]);
-    return bp;
-  }
-
- private:
-  Class2dSums scalars_;
-  int box_, pad_, r_max_;
-  std::vector<std::unique_ptr<BackProjector>> scratch_;
-  std::vector<std::vector<__int128>> fixed_;
-  std::vector<std::mutex> locks_;
-  std::mutex scalar_lock_;
 };
 
 // The E-step of one iteration: every class map projected in every orientation of the grid.
@@ -325,7 +279,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     EStepSetup setup = MakeSetup(job, current_size, projectors);
     setup.cross_correlation = cc;
     projectors.clear();
-    Class3dSums sums(K, N, job.opt.pad, r_max, job.opt.threads);
+    VolumeSums sums(K, K, N, job.opt.pad, r_max, job.opt.threads);
     PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "class3d");
     if (cc)
       ctx.only_class = &only_first;

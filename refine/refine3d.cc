@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -34,6 +33,7 @@
 #include "refine/pass_progress.h"
 #include "refine/sampling2d.h"
 #include "refine/volume_job.h"
+#include "refine/volume_sums.h"
 
 namespace emkit {
 
@@ -55,67 +55,6 @@ void Refine3dOptions::Check() const {
 }
 
 namespace {
-
-// The sums of one iteration: a fixed-point back-projector per half and the scalar sums of all
-// particles. A thread inserts a chunk's orientations into its own double back-projector (in a
-// fixed order), which is added to its half's total as fixed point at the end of the chunk.
-class HalfSums : public PassSums {
- public:
-  HalfSums(int box, int pad, int r_max, int threads)
-      : scalars_(Class2dSums::ScalarsOnly(1, box)), box_(box), pad_(pad), r_max_(r_max), dirty_(threads, 0) {
-    for (int t = 0; t < threads; ++t) scratch_.push_back(std::make_unique<BackProjector>(box, pad, r_max));
-    for (auto& f : fixed_) f.assign(scratch_.front()->fixed_size(), 0);
-  }
-  void StartPass(int half, bool last) {
-    half_ = half;
-    last_ = last;
-  }
-  void AddClass(const EStepSetup& s, int k, const std::vector<float>& d, const std::vector<float>& w,
-                const std::vector<int>& rows, int thread) override {
-    (void)k;
-    const int P = s.px.size(), nor = static_cast<int>(rows.size());
-    BackProjector& bp = *scratch_[thread];
-    for (int j = 0; j < nor; ++j) {
-      const float* wm = &w[static_cast<std::size_t>(j) * P];
-      if (std::all_of(wm, wm + P, [](float v) { return v == 0; })) continue;
-      const float* dm = &d[static_cast<std::size_t>(j) * 2 * P];
-      bp.InsertPixels(s.px.kx.data(), s.px.ky.data(), P, dm, dm + P, wm, s.orient.matrices[rows[j]]);
-      dirty_[thread] = 1;
-    }
-  }
-  void EndChunk(int thread) override {
-    if (!dirty_[thread]) return;
-    {
-      const std::lock_guard<std::mutex> guard(lock_);
-      scratch_[thread]->AddToFixed(&fixed_[half_]);
-    }
-    scratch_[thread]->Clear();
-    dirty_[thread] = 0;
-  }
-  void AddScalars(const ChunkSums& c) override { scalars_.AddScalars(c, &scalar_lock_); }
-  // The halves' passes are reduced over ranks once, after the second.
-  void Reduce(Communicator& comm) override {
-    if (!last_) return;
-    comm.SumInt128(&scalars_.raw());
-    for (auto& f : fixed_) comm.SumInt128(&f);
-  }
-  const Class2dSums& scalars() const { return scalars_; }
-  BackProjector Half(int h) const {
-    BackProjector bp(box_, pad_, r_max_);
-    bp.SetFromFixed(fixed_[h]);
-    return bp;
-  }
-
- private:
-  Class2dSums scalars_;
-  int box_, pad_, r_max_;
-  int half_ = 0;
-  bool last_ = false;
-  std::vector<std::unique_ptr<BackProjector>> scratch_;
-  std::vector<char> dirty_;
-  std::vector<__int128> fixed_[2];
-  std::mutex lock_, scalar_lock_;
-};
 
 struct Job : ParticleJob {
   Refine3dOptions opt;
@@ -233,7 +172,7 @@ int CoarseSize(const Job& job, int current_size) {
 // particle's significant coarse orientations at the current size; local searches score the
 // oversampled grid near each particle's orientation.
 void Expectation(Job& job, int current_size, bool cross_correlation, const Projector* const projectors[2],
-                 Communicator& comm, HalfSums* sums, Progress* progress, std::vector<ParticleResult>* results) {
+                 Communicator& comm, VolumeSums* sums, Progress* progress, std::vector<ParticleResult>* results) {
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   EStepSetup base = BaseSetup(job, current_size);
   base.cross_correlation = cross_correlation;
@@ -347,7 +286,7 @@ void UpdateResolutionAndSize(Job& job, bool use_all_data) {
 // The M-step of one iteration: noise and offsets from all particles, then the two halves'
 // maps with tau2 from their FSC (or, when final, one map of both at full size and the halves
 // without regularisation). Returns the final map (empty before convergence).
-Volume Maximization(Job& job, const HalfSums& sums, int current_size, bool cross_correlation, bool final,
+Volume Maximization(Job& job, const VolumeSums& sums, int current_size, bool cross_correlation, bool final,
                     Volume unfil[2]) {
   const int N = job.box;
   MStepOptions mo;
@@ -356,7 +295,7 @@ Volume Maximization(Job& job, const HalfSums& sums, int current_size, bool cross
   const std::vector<double> noise_before = job.model.sigma2_noise;
   MStepOtherParameters(sums.scalars(), mo, &job.model);
   if (cross_correlation) job.model.sigma2_noise = noise_before;  // RELION keeps the noise after a CC iteration
-  BackProjector bp[2] = {sums.Half(0), sums.Half(1)};
+  BackProjector bp[2] = {sums.Volume(0), sums.Volume(1)};
   for (auto& b : bp) b.Symmetrise(*job.sym, job.opt.threads);
   BackProjector::ReconstructOptions plain;
   plain.threads = job.opt.threads;
@@ -686,7 +625,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
       EstimateAccuracy(job, current_size, projectors);
       if (!final && UpdateAngularSampling(job.sampling_options(), &job.sampling)) make_grids();
     }
-    HalfSums sums(N, job.opt.pad, current_size / 2, job.opt.threads);
+    VolumeSums sums(2, 1, N, job.opt.pad, current_size / 2, job.opt.threads);  // one volume per half
     std::vector<double> seconds_so_far;
     for (const Refine3dIteration& r : result.iterations) seconds_so_far.push_back(r.seconds);
     const std::unique_ptr<Progress> progress =

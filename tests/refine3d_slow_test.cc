@@ -9,28 +9,19 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "core/geometry.h"
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "io/star.h"
-#include "refine/orientations.h"
 #include "tests/testing.h"
 
 namespace emkit {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A rotation matrix as a unit quaternion (w, x, y, z).
 std::array<double, 4> Quaternion(const Mat3& m) {
@@ -77,7 +68,6 @@ OrientationErrors Errors(const std::string& refined, const std::string& truth) {
   }
   const double norm = std::sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2] + mean[3] * mean[3]);
   for (double& v : mean) v /= norm;
-  const SymmetryGroup c1("C1");
   OrientationErrors out;
   out.frame_deg = 2 * std::acos(std::min(1.0, std::fabs(mean[0]))) * 180 / M_PI;
   std::vector<double> err;
@@ -118,7 +108,7 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
   ASSERT_EQ(two.status, 0) << two.err;
   for (const char* f : {"run_data.star", "run_class001.mrc", "run_half1_class001_unfil.mrc",
                         "run_half2_class001_unfil.mrc", "run_it003_half1_class001.mrc", "run_it003_data.star"})
-    EXPECT_EQ(Slurp(dir + "/t1/" + f), Slurp(dir + "/t2/" + f)) << f;
+    EXPECT_EQ(ReadTextFile(dir + "/t1/" + f), ReadTextFile(dir + "/t2/" + f)) << f;
   for (const char* f : {"run_model.star", "run_sampling.star", "run_fsc.png", "run_fsc.star", "run_class001.png",
                         "run_it000_half1_class001.mrc", "run_it003_half2_model.star", "run_it003_optimiser.star"})
     EXPECT_TRUE(std::filesystem::exists(dir + "/t1/" + f)) << f;
@@ -139,7 +129,7 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
   EXPECT_GE(resolution, 10.0);
   const StarTable& c = model.Require("model_class_1");
   EXPECT_GT(c.GetDouble(4, "rlnGoldStandardFsc"), 0.9);
-  const std::string sampling = Slurp(dir + "/t1/run_sampling.star");
+  const std::string sampling = ReadTextFile(dir + "/t1/run_sampling.star");
   EXPECT_TRUE(std::regex_search(sampling, std::regex("_rlnOrientationalPriorMode +1\\b"))) << sampling;
 
   // Continued from iteration 3's files, the run converges as the uninterrupted one does.

@@ -7,38 +7,18 @@ against their true angles/offsets (C1, same frame as the truth), the rotation be
 map's frame and the truth's with the median error once it is removed, and with MAP and TRUE_MAP the
 resolution (Å) where the FSC between the refined and the true map drops below 0.5 and 0.143.
 """
-import json, math, sys
+import json, math, os, sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "class3d"))
+import score as class3d_score  # the particles reader and RELION's Euler matrix  # noqa: E402
 
-def read_particles(path):
-    lines = open(path).read().split('\n')
-    i = lines.index('data_particles')
-    labels, rows = [], []
-    for l in lines[i + 1:]:
-        s = l.strip()
-        if s.startswith('data_'):
-            break
-        if s.startswith('_rln'):
-            labels.append(s.split()[0][1:])
-        elif s and not s.startswith('loop_') and not s.startswith('#'):
-            rows.append(s.split())
-    return [dict(zip(labels, r)) for r in rows]
+read_particles, angle = class3d_score.read_particles, class3d_score.angle
 
 
 def matrix(rot, tilt, psi):
-    a, b, g = (math.radians(float(v)) for v in (rot, tilt, psi))
-    ca, sa, cb, sb, cg, sg = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(g), math.sin(g)
-    cc, cs, sc, ss = cb * ca, cb * sa, sb * ca, sb * sa
-    return np.array([[cg * cc - sg * sa, cg * cs + sg * ca, -cg * sb],
-                     [-sg * cc - cg * sa, -sg * cs + cg * ca, sg * sb],
-                     [sc, ss, cb]])
-
-
-def angle(a, b):
-    t = float(np.sum(a * b))
-    return math.degrees(math.acos(max(-1.0, min(1.0, (t - 1) / 2))))
+    return np.array(class3d_score.matrix(rot, tilt, psi))
 
 
 def fsc(a, b):
