@@ -76,7 +76,7 @@ std::vector<double> Projector::PowerSpectrum(int max_shell) const {
   return power;
 }
 
-Complex Projector::Sample(double x, double y, double z) const {
+inline Complex Projector::Sample(double x, double y, double z) const {
   bool conjugate = false;
   if (x < 0) {
     x = -x;
@@ -84,18 +84,23 @@ Complex Projector::Sample(double x, double y, double z) const {
     z = -z;
     conjugate = true;
   }
-  const int half = padded_ / 2;
+  const int half = padded_ / 2, n = padded_, hx = data_.half_nx();
   const int x0 = static_cast<int>(std::floor(x)), y0 = static_cast<int>(std::floor(y)),
             z0 = static_cast<int>(std::floor(z));
   const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0), fz = static_cast<float>(z - z0);
-  auto at = [&](int kx, int ky, int kz) -> Complex {
-    if (kx > half || ky < -half || ky >= half || kz < -half || kz >= half) return Complex(0, 0);
-    return data_.At(kx, ky, kz);
+  // The 8 neighbours' offsets in the wrapped layout (FourierGrid::At); -1: outside the transform (zero).
+  auto row = [&](int k) -> long { return k < -half || k >= half ? -1 : (k < 0 ? k + n : k); };
+  const long ry[2] = {row(y0), row(y0 + 1)}, rz[2] = {row(z0), row(z0 + 1)};
+  const bool inx[2] = {x0 <= half, x0 + 1 <= half};
+  const Complex* d = data_.data();
+  auto at = [&](int ix, int iy, int iz) -> Complex {
+    if (!inx[ix] || ry[iy] < 0 || rz[iz] < 0) return Complex(0, 0);
+    return d[(rz[iz] * n + ry[iy]) * hx + x0 + ix];
   };
-  const Complex c00 = at(x0, y0, z0) * (1 - fx) + at(x0 + 1, y0, z0) * fx;
-  const Complex c10 = at(x0, y0 + 1, z0) * (1 - fx) + at(x0 + 1, y0 + 1, z0) * fx;
-  const Complex c01 = at(x0, y0, z0 + 1) * (1 - fx) + at(x0 + 1, y0, z0 + 1) * fx;
-  const Complex c11 = at(x0, y0 + 1, z0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1, z0 + 1) * fx;
+  const Complex c00 = at(0, 0, 0) * (1 - fx) + at(1, 0, 0) * fx;
+  const Complex c10 = at(0, 1, 0) * (1 - fx) + at(1, 1, 0) * fx;
+  const Complex c01 = at(0, 0, 1) * (1 - fx) + at(1, 0, 1) * fx;
+  const Complex c11 = at(0, 1, 1) * (1 - fx) + at(1, 1, 1) * fx;
   const Complex v = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
   return conjugate ? std::conj(v) : v;
 }

@@ -3,7 +3,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
@@ -90,21 +93,59 @@ namespace {
 
 // The smallest weight kept: the smallest set of samples whose (normalised) weights add up
 // to `fraction`. Ties at the threshold are all kept.
+uint32_t FloatBits(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+float BitsFloat(uint32_t b) {
+  float v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
 float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<std::pair<float, int>>* order) {
-  order->clear();
   // Samples below (1 - fraction) / n together weigh less than 1 - fraction, so the threshold
   // is never below that: only larger weights need sorting.
   const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(w.size(), 1));
-  for (int i = 0; i < static_cast<int>(w.size()); ++i)
-    if (w[i] > floor_value) order->emplace_back(w[i], i);
-  std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  });
-  double cum = 0;
-  for (const auto& e : *order) {
-    cum += e.first;
-    if (cum >= fraction) return e.first;
+  // Broad posteriors leave millions above the floor. Their sums per binary exponent show from
+  // which power of two down the largest weights reach `fraction`; sorting only those (one power
+  // more as margin) gives the same answer whenever they reach it, as they are the top of the
+  // full order. Otherwise all weights above the floor are sorted.
+  std::array<double, 256> by_exponent{};
+  for (const float v : w)
+    if (v > floor_value) by_exponent[(FloatBits(v) >> 23) & 255] += v;
+  double top = 0;
+  int cut = 0;
+  for (int e = 255; e > 0; --e) {
+    top += by_exponent[e];
+    if (top >= fraction) {
+      cut = e - 1;
+      break;
+    }
   }
+  const float bound = std::max(floor_value, cut > 0 ? BitsFloat(static_cast<uint32_t>(cut) << 23) : 0.f);
+  auto select = [&](float lowest, bool inclusive) {
+    order->clear();
+    for (int i = 0; i < static_cast<int>(w.size()); ++i)
+      if (w[i] > floor_value && (inclusive ? w[i] >= lowest : true)) order->emplace_back(w[i], i);
+    std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    double cum = 0;
+    for (const auto& e : *order) {
+      cum += e.first;
+      if (cum >= fraction) return e.first;
+    }
+    return -1.f;
+  };
+  if (bound > floor_value) {
+    const float t = select(bound, true);
+    if (t >= 0) return t;
+  }
+  const float t = select(floor_value, false);
+  if (t >= 0) return t;
   return order->empty() ? 0.f : order->back().first;
 }
 

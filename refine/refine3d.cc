@@ -20,6 +20,7 @@
 #include "io/star.h"
 #include "refine/auto_sampling.h"
 #include "refine/backprojector.h"
+#include "refine/child_projections.h"
 #include "refine/class2d.h"
 #include "refine/class2d_model.h"
 #include "refine/class3d.h"
@@ -158,6 +159,9 @@ void EstimateAccuracy(Job& job, int current_size, const Projector* const project
   job.sampling.acc_trans = acc.trans_px * job.pixel_size;
 }
 
+// The most memory the table of shared children's projections takes (per rank).
+constexpr std::size_t kChildTableBytes = std::size_t{512} << 20;
+
 // RELION's image_coarse_size: the size at which a coarse-grid rotation moves the particle's edge
 // by 1.2 of a Fourier pixel's resolution.
 int CoarseSize(const Job& job, int current_size) {
@@ -181,6 +185,7 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
   const int coarse_size = CoarseSize(job, current_size);
   std::vector<std::vector<int>> significant;
   std::vector<ParticleResult> coarse_results;
+  ChildProjectionTable table;
   for (int h = 0; h < 2; ++h) {
     PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "refine3d");
     ctx.particles = &job.members[h];
@@ -218,10 +223,14 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
       ProgressPassSums counted(&discard, progress);
       ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted, &coarse_results);
       ctx.on_weights = nullptr;
+      // The children of coarse orientations shared by this rank's particles, projected once.
+      std::vector<const std::vector<int>*> sets;
+      for (int i : job.members[h])
+        if (!significant[i].empty()) sets.push_back(&significant[i]);
+      table.Build(job.grid, *map, base.px, sets, kChildTableBytes, job.opt.threads);
       const HealpixGrid* grid = &job.grid;
-      ctx.local_setup = [grid, map, &significant](int i, EStepSetup* local) {
-        local->orient = ChildOrientations(*grid, significant[i]);
-        SetProjectedReferences({map}, local);
+      ctx.local_setup = [grid, map, &significant, &table](int i, EStepSetup* local) {
+        table.Setup(*grid, *map, significant[i], local);
       };
     }
     split();

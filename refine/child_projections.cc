@@ -1,0 +1,88 @@
+#include "refine/child_projections.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace emkit {
+
+namespace {
+constexpr int kChildren = 8;  // 4 HEALPix children x 2 psi
+}
+
+void ChildProjectionTable::Build(const HealpixGrid& grid, const Projector& map, const FourierPixels& px,
+                                 const std::vector<const std::vector<int>*>& sets, std::size_t budget_bytes,
+                                 int threads) {
+  const long n_coarse = grid.orientations();
+  P_ = px.size();
+  slot_.assign(static_cast<std::size_t>(n_coarse), -1);
+  data_.clear();
+  tabulated_ = 0;
+  std::vector<int> uses(static_cast<std::size_t>(n_coarse), 0);
+  for (const std::vector<int>* s : sets)
+    for (int c : *s) {
+      EMKIT_CHECK(c >= 0 && c < n_coarse, "coarse orientation index within the grid");
+      ++uses[c];
+    }
+  std::vector<std::pair<int, int>> shared;  // (-uses, index): most shared first, then by index
+  for (int c = 0; c < n_coarse; ++c)
+    if (uses[c] >= 2) shared.emplace_back(-uses[c], c);
+  std::sort(shared.begin(), shared.end());
+  const std::size_t row_bytes = static_cast<std::size_t>(kChildren) * 2 * P_ * sizeof(float);
+  const std::size_t fit = row_bytes ? budget_bytes / row_bytes : 0;
+  if (shared.size() > fit) shared.resize(fit);
+  std::vector<int> rows;
+  for (const auto& e : shared) rows.push_back(e.second);
+  std::sort(rows.begin(), rows.end());
+  tabulated_ = static_cast<int>(rows.size());
+  for (int r = 0; r < tabulated_; ++r) slot_[rows[r]] = r;
+  data_.resize(static_cast<std::size_t>(tabulated_) * kChildren * 2 * P_);
+  ParallelFor(threads, rows.size(), [&](std::size_t r, int) {
+    const OrientationSet children = ChildOrientations(grid, {rows[r]});
+    std::vector<Complex> section(P_);
+    for (int q = 0; q < kChildren; ++q) {
+      map.SliceAt(children.matrices[q], px.n, px.kx.data(), px.ky.data(), P_, section.data());
+      float* out = &data_[(r * kChildren + q) * 2 * static_cast<std::size_t>(P_)];
+      for (int p = 0; p < P_; ++p) {
+        out[p] = section[p].real();
+        out[P_ + p] = section[p].imag();
+      }
+    }
+  });
+}
+
+void ChildProjectionTable::Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices,
+                                 EStepSetup* s) const {
+  EMKIT_CHECK(s->classes == 1 && s->px.size() == P_, "the table's pixels and one class");
+  s->orient = ChildOrientations(grid, indices);
+  const int P = P_, M = s->num_refs();
+  EMKIT_CHECK(M == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");
+  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
+  std::vector<float> own(2 * static_cast<std::size_t>(P));
+  std::vector<Complex> section(P);
+  for (std::size_t a = 0; a < indices.size(); ++a) {
+    const int row = slot_.empty() ? -1 : slot_[indices[a]];
+    for (int q = 0; q < kChildren; ++q) {
+      const int m = static_cast<int>(a) * kChildren + q;
+      const float* v;
+      if (row >= 0) {
+        v = &data_[(static_cast<std::size_t>(row) * kChildren + q) * 2 * P];
+      } else {
+        map.SliceAt(s->orient.matrices[m], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
+        for (int p = 0; p < P; ++p) {
+          own[p] = section[p].real();
+          own[P + p] = section[p].imag();
+        }
+        v = own.data();
+      }
+      for (int p = 0; p < P; ++p) {
+        s->ref_ri[static_cast<std::size_t>(p) * M + m] = v[p];
+        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v[P + p];
+      }
+    }
+  }
+}
+
+}  // namespace emkit

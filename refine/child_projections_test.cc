@@ -1,0 +1,40 @@
+// The table of shared children's projections gives exactly the references that projecting each
+// particle's children gives, whether a coarse orientation is tabulated or not.
+#include "refine/child_projections.h"
+
+#include <gtest/gtest.h>
+
+#include "core/projector.h"
+#include "refine/particle_prep.h"
+#include "refine/test_maps.h"
+
+namespace emkit {
+namespace {
+
+TEST(ChildProjectionTable, SameReferencesAsProjectingEachParticlesChildren) {
+  const int n = 24;
+  const Projector proj(testing::Blobs(n, testing::ChiralBlobs()), 1.0);
+  const HealpixGrid grid = MakeHealpixGrid(1, SymmetryGroup("C1"));
+  EStepSetup base;
+  base.px = SelectPixels(n, 16);
+  base.classes = 1;
+  const std::vector<int> a = {3, 40, 41, 500}, b = {40, 41, 7}, c = {500, 41};
+  for (std::size_t budget : {std::size_t{1} << 30, std::size_t{2} * 8 * 2 * base.px.size() * sizeof(float)}) {
+    ChildProjectionTable table;
+    table.Build(grid, proj, base.px, {&a, &b, &c}, budget, 2);
+    // Shared: 40 (2 particles), 41 (3), 500 (2); the small budget keeps the two most shared.
+    EXPECT_EQ(table.tabulated(), budget > (std::size_t{1} << 20) ? 3 : 2);
+    for (const auto* set : {&a, &b, &c}) {
+      EStepSetup want = base, got = base;
+      want.orient = ChildOrientations(grid, *set);
+      SetProjectedReferences({&proj}, &want);
+      table.Setup(grid, proj, *set, &got);
+      ASSERT_EQ(got.num_orient(), 8 * static_cast<int>(set->size()));
+      for (int m = 0; m < got.num_orient(); ++m) EXPECT_EQ(got.orient.angles[m].psi, want.orient.angles[m].psi);
+      EXPECT_EQ(got.ref_ri, want.ref_ri);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace emkit
