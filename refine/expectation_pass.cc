@@ -105,6 +105,7 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
           std::vector<ParticleResult> res;
           ChunkSums cs;
           EStepChunk(local, one, {offsets[pos - begin]}, nullptr, &res, &cs, &ws);
+          if (ctx.on_weights) ctx.on_weights(index_of(pos), local, ws, 0);
           for (int k = 0; k < local.classes; ++k)
             if (ClassChunkSums(local, k, ws, &cs, &d, &w, &rows)) total->AddClass(local, k, d, w, rows, thread);
           FinishResidualSums(local, one, ws, &res);

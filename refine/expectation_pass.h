@@ -37,8 +37,8 @@ struct PassContext {
   // Local searches: each particle is scored alone against its own orientations and references,
   // which this sets on a thread's copy of the pass's setup (orient and ref_ri) before scoring it.
   std::function<void(int particle, EStepSetup* local)> local_setup;
-  // Called for each particle after its scoring (chunk path): `row` is its row in the chunk's
-  // workspace (ws.wsum[row * M + m] > 0 for its significant references m).
+  // Called for each particle after its scoring: `row` is its row in the chunk's workspace
+  // (ws.wsum[row * M + m] > 0 for its significant references m; row 0 with local_setup).
   std::function<void(int particle, const EStepSetup& s, const EStepWorkspace& ws, int row)> on_weights;
 };
 

@@ -112,7 +112,9 @@ OrientationSet GlobalOrientations(const HealpixGrid& grid) {
 }
 
 OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& sym, const Euler& prior,
-                                 double sigma_dir_deg, double sigma_psi_deg) {
+                                 double sigma_dir_deg, double sigma_psi_deg, std::vector<int>* indices) {
+  if (indices) indices->clear();
+  const int npsi = static_cast<int>(grid.psi.size());
   if (!(sigma_dir_deg > 0) || !(sigma_psi_deg > 0)) throw InvalidInputError("local search sigmas must be > 0");
   // The prior's direction and its symmetry mates (a grid direction near any of them is near).
   const Mat3 a = EulerToMatrix(prior);
@@ -138,20 +140,24 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
     if (best < nearest) nearest = best, nearest_dir = d, nearest_mate = best_mate;
     if (best > cut_dir) continue;
     const double lp_dir = -best * best / (2 * sigma_dir_deg * sigma_dir_deg);
-    for (double psi : grid.psi) {
+    for (int ip = 0; ip < npsi; ++ip) {
+      const double psi = grid.psi[ip];
       const double dpsi = WrapDeg(psi - mate_psi[best_mate]);
       if (std::fabs(dpsi) > cut_psi) continue;
       s.Add({grid.rot[d], grid.tilt[d], psi}, lp_dir - dpsi * dpsi / (2 * sigma_psi_deg * sigma_psi_deg));
+      if (indices) indices->push_back(d * npsi + ip);
     }
   }
   if (s.size() == 0 && grid.directions() > 0 && !grid.psi.empty()) {
     // Sigmas below the grid step: the nearest grid orientation alone (as RELION falls back to).
-    double best_psi = 0, best_d = 1e9;
-    for (double psi : grid.psi) {
-      const double dpsi = std::fabs(WrapDeg(psi - mate_psi[nearest_mate]));
-      if (dpsi < best_d) best_d = dpsi, best_psi = psi;
+    double best_d = 1e9;
+    int best_ip = 0;
+    for (int ip = 0; ip < npsi; ++ip) {
+      const double dpsi = std::fabs(WrapDeg(grid.psi[ip] - mate_psi[nearest_mate]));
+      if (dpsi < best_d) best_d = dpsi, best_ip = ip;
     }
-    s.Add({grid.rot[nearest_dir], grid.tilt[nearest_dir], best_psi}, 0);
+    s.Add({grid.rot[nearest_dir], grid.tilt[nearest_dir], grid.psi[best_ip]}, 0);
+    if (indices) indices->push_back(nearest_dir * npsi + best_ip);
   }
   return s;
 }

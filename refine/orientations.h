@@ -50,8 +50,9 @@ OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>
 // RELION's local search: grid orientations whose direction lies within 3 sigma_dir of the prior's
 // direction (angular distance, the closest symmetry mate of the prior counting) and whose psi lies
 // within 3 sigma_psi of the prior psi; log-prior -d^2 / (2 sigma^2) for both. sigma in degrees.
+// `indices` (optional) gets their GlobalOrientations indices.
 OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& sym, const Euler& prior,
-                                 double sigma_dir_deg, double sigma_psi_deg);
+                                 double sigma_dir_deg, double sigma_psi_deg, std::vector<int>* indices = nullptr);
 
 // Angle (degrees) of the rotation taking orientation a to b, the smallest over symmetry mates of b.
 double OrientationDistance(const Mat3& a, const Mat3& b, const SymmetryGroup& sym);

@@ -66,7 +66,7 @@ struct Job : ParticleJob {
   std::vector<int> members[2];  // particle indices of each half
   std::vector<int> half_of;     // 0 or 1 per particle
   std::unique_ptr<SymmetryGroup> sym;
-  HealpixGrid grid, fine_grid;  // the coarse order and its oversampled order + 1
+  HealpixGrid grid;  // the coarse order (scored coarse to fine: 8 children at order + 1)
   AutoSampling sampling;
   Volume solvent_mask;
   bool has_mask = false;
@@ -171,10 +171,11 @@ int CoarseSize(const Job& job, int current_size) {
   return std::min(current_size, size);
 }
 
-// The E-step of both halves: each half's particles against its own map. Global searches score
-// the coarse grid on cropped images, then (RELION's adaptive oversampling) the 8 children of each
-// particle's significant coarse orientations at the current size; local searches score the
-// oversampled grid near each particle's orientation.
+// The E-step of both halves: each half's particles against its own map, coarse to fine as RELION's
+// adaptive oversampling: a pass on cropped images scores the coarse grid (global searches: all of
+// it; local searches: the orientations near each particle's, with their Gaussian prior), then the
+// 8 children of each particle's significant coarse orientations are scored at the current size
+// (local searches: with their parent's prior).
 void Expectation(Job& job, int current_size, bool cross_correlation, const Projector* const projectors[2],
                  Communicator& comm, VolumeSums* sums, Progress* progress, std::vector<ParticleResult>* results) {
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
@@ -183,7 +184,12 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
   base.orient.Add({0, 0, 0});  // each particle gets its own orientations (local_setup)
   const double translations = static_cast<double>(base.trans.size());
   const int coarse_size = CoarseSize(job, current_size);
-  std::vector<std::vector<int>> significant;
+  const bool local = job.sampling.local;
+  const double sigma = job.sampling.sigma_angles_deg;
+  // Per particle (this rank's): its significant coarse orientations (GlobalOrientations indices of
+  // job.grid) and, for local searches, their log-priors and the candidates of the coarse pass.
+  std::vector<std::vector<int>> significant, candidates;
+  std::vector<std::vector<double>> prior;
   std::vector<ParticleResult> coarse_results;
   ChildProjectionTable table;
   for (int h = 0; h < 2; ++h) {
@@ -191,49 +197,60 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
     ctx.particles = &job.members[h];
     const int count = static_cast<int>(job.members[h].size());
     const Projector* map = projectors[h];
-    auto split = [&] {
-      const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
-      ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
-      ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
-    };
-    if (job.sampling.local) {
+    // Coarse pass: cropped images; keeps each particle's significant orientations (this rank's
+    // particles: the fine pass has the same chunks).
+    EStepSetup coarse = BaseSetup(job, coarse_size);
+    coarse.cross_correlation = cross_correlation;
+    significant.assign(job.reader->count(), {});
+    if (local) {
       ctx.chunk = job.opt.chunk_size > 0 ? job.opt.chunk_size : 16;
-      const double sigma = job.sampling.sigma_angles_deg;
-      ctx.local_setup = [&job, sigma, map](int i, EStepSetup* local) {
+      coarse.orient.Add({0, 0, 0});
+      candidates.assign(job.reader->count(), {});
+      prior.assign(job.reader->count(), {});
+      ctx.local_setup = [&job, &candidates, sigma, map](int i, EStepSetup* s) {
         const ParticleState& st = job.state[i];
-        local->orient = LocalOrientations(job.fine_grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma);
-        SetProjectedReferences({map}, local);
+        s->orient = LocalOrientations(job.grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma, &candidates[i]);
+        SetProjectedReferences({map}, s);
+      };
+      ctx.on_weights = [&significant, &candidates, &prior](int i, const EStepSetup& s, const EStepWorkspace& ws,
+                                                           int row) {
+        const int M = s.num_refs();
+        for (int m = 0; m < M; ++m)
+          if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) {
+            significant[i].push_back(candidates[i][m]);
+            prior[i].push_back(s.orient.log_prior[m]);
+          }
+        std::vector<int>().swap(candidates[i]);
       };
     } else {
-      // Coarse pass: every orientation of the grid, cropped images; keeps each particle's
-      // significant orientations (this rank's particles: the fine pass has the same chunks).
-      EStepSetup coarse = BaseSetup(job, coarse_size);
-      coarse.cross_correlation = cross_correlation;
       coarse.orient = GlobalOrientations(job.grid);
       SetProjectedReferences({map}, &coarse);
       ctx.chunk = ChunkSize(job.opt.chunk_size, job.box, translations, static_cast<double>(coarse.num_orient()));
-      split();
-      significant.assign(job.reader->count(), {});
       ctx.on_weights = [&significant](int i, const EStepSetup& s, const EStepWorkspace& ws, int row) {
         const int M = s.num_refs();
         for (int m = 0; m < M; ++m)
           if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) significant[i].push_back(m);
       };
-      DiscardSums discard;
-      ProgressPassSums counted(&discard, progress);
-      ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted, &coarse_results);
-      ctx.on_weights = nullptr;
-      // The children of coarse orientations shared by this rank's particles, projected once.
-      std::vector<const std::vector<int>*> sets;
-      for (int i : job.members[h])
-        if (!significant[i].empty()) sets.push_back(&significant[i]);
-      table.Build(job.grid, *map, base.px, sets, kChildTableBytes, job.opt.threads);
-      const HealpixGrid* grid = &job.grid;
-      ctx.local_setup = [grid, map, &significant, &table](int i, EStepSetup* local) {
-        table.Setup(*grid, *map, significant[i], local);
-      };
     }
-    split();
+    const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
+    ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
+    ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
+    DiscardSums discard;
+    ProgressPassSums counted_coarse(&discard, progress);
+    ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted_coarse, &coarse_results);
+    ctx.on_weights = nullptr;
+    // Fine pass. The children of coarse orientations shared by this rank's particles are
+    // projected once.
+    std::vector<const std::vector<int>*> sets;
+    for (int i : job.members[h])
+      if (!significant[i].empty()) sets.push_back(&significant[i]);
+    table.Build(job.grid, *map, base.px, sets, kChildTableBytes, job.opt.threads);
+    const HealpixGrid* grid = &job.grid;
+    ctx.local_setup = [grid, map, local, &significant, &prior, &table](int i, EStepSetup* s) {
+      table.Setup(*grid, *map, significant[i], s);
+      if (local)
+        for (int m = 0; m < s->num_orient(); ++m) s->orient.log_prior[m] = prior[i][m / 8];
+    };
     sums->StartPass(h, h == 1);
     ProgressPassSums counted(sums, progress);
     ExpectationPass(ctx, base, nullptr, prep, comm, &counted, results);
@@ -609,10 +626,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     if (comm.is_root()) WriteIteration(job, 0, command_line);
     comm.Barrier();
   }
-  auto make_grids = [&job] {
-    job.grid = MakeHealpixGrid(job.sampling.healpix_order, *job.sym);
-    job.fine_grid = MakeHealpixGrid(job.sampling.healpix_order + 1, *job.sym);
-  };
+  auto make_grids = [&job] { job.grid = MakeHealpixGrid(job.sampling.healpix_order, *job.sym); };
   make_grids();
 
   result.first_iteration = job.iteration + 1;
@@ -638,7 +652,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     std::vector<double> seconds_so_far;
     for (const Refine3dIteration& r : result.iterations) seconds_so_far.push_back(r.seconds);
     const std::unique_ptr<Progress> progress =
-        IterationProgress("refine3d", it, -1, job, seconds_so_far, comm.is_root(), job.sampling.local ? 1 : 2);
+        IterationProgress("refine3d", it, -1, job, seconds_so_far, comm.is_root(), 2);
     Expectation(job, current_size, cc, projectors, comm, &sums, progress.get(), &results);
     progress->Finish();
     double d_orient = 0, d_offset = 0;
