@@ -9,13 +9,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-work, results, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
 box, apix = 64, 5.0
+work = results = n = None  # set by main()
 
 
 def timing(name):
-    path = os.path.join(work, name + ".time")
+    return timing_of(os.path.join(work, name + ".time"))
+
+
+def timing_of(path):
+    """Wall time (s) and peak memory (MB) from /usr/bin/time -v's file; None for a stopped run."""
     if not os.path.exists(path):
         return None
     text = open(path).read()
@@ -89,104 +93,116 @@ def per_iteration_relion():
     return [round(b - a, 1) for a, b in zip([first] + times, times)]
 
 
-log = open(os.path.join(work, "emkit.log")).read()
-emkit_iters = [{"seconds": float(m.group(3)), "order": int(m.group(1)), "mode": m.group(2)} for m in
-               re.finditer(r"refine3d iteration \d+.*?HEALPix order (\d+) (local|global).*?, ([0-9.]+) s\n", log)]
-prog = {}
-for name in ("emkit", "relion"):
-    d = os.path.join(work, name)
-    files = final_files(name) if os.path.isdir(d) else None
-    if not files:
-        continue
-    p = {"time": timing(name), "converged": files["converged"],
-         "resolution_A": star_value(os.path.join(d, files["model"]), "_rlnCurrentResolution"),
-         "gold_fsc": gold_fsc(os.path.join(d, files["model"])), "scores": score(name, files)}
-    p["seconds_per_iteration"] = ([i["seconds"] for i in emkit_iters] if name == "emkit" else per_iteration_relion())
-    p["iterations"] = len(p["seconds_per_iteration"])
-    prog[name] = p
-cpu = "unknown"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-j = {"particles": n, "box": box, "pixel_size": apix, "snr": 0.05, "programs": prog, "emkit_iterations": emkit_iters,
-     "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count()}
-os.makedirs(results, exist_ok=True)
-json.dump(j, open(os.path.join(results, "refine3d.json"), "w"), indent=1)
+def main():
+    global work, results, n
+    work, results, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    log = open(os.path.join(work, "emkit.log")).read()
+    emkit_iters = [{"seconds": float(m.group(3)), "order": int(m.group(1)), "mode": m.group(2)} for m in
+                   re.finditer(r"refine3d iteration \d+.*?HEALPix order (\d+) (local|global).*?, ([0-9.]+) s\n", log)]
+    prog = {}
+    for name in ("emkit", "relion"):
+        d = os.path.join(work, name)
+        files = final_files(name) if os.path.isdir(d) else None
+        if not files:
+            continue
+        p = {"time": timing(name), "converged": files["converged"],
+             "resolution_A": star_value(os.path.join(d, files["model"]), "_rlnCurrentResolution"),
+             "gold_fsc": gold_fsc(os.path.join(d, files["model"])), "scores": score(name, files)}
+        p["seconds_per_iteration"] = ([i["seconds"] for i in emkit_iters] if name == "emkit" else per_iteration_relion())
+        p["iterations"] = len(p["seconds_per_iteration"])
+        prog[name] = p
+    cpu = "unknown"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    j = {"particles": n, "box": box, "pixel_size": apix, "snr": 0.05, "programs": prog, "emkit_iterations": emkit_iters,
+         "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count()}
+    os.makedirs(results, exist_ok=True)
+    json.dump(j, open(os.path.join(results, "refine3d.json"), "w"), indent=1)
 
-plt.figure(figsize=(7, 4.2))
-for name, style in (("emkit", "-"), ("relion", "--")):
-    if name in prog:
-        f = prog[name]["gold_fsc"]
-        label = "%s half maps (%.1f Å)" % ("emkit refine3d" if name == "emkit" else "relion_refine_mpi",
-                                            prog[name]["resolution_A"])
-        if not prog[name]["converged"]:
-            label = "%s after iteration %d (unfinished run)" % (
-                "emkit refine3d" if name == "emkit" else "relion_refine_mpi", prog[name]["iterations"])
-        plt.plot([s / (box * apix) for s in range(len(f))], f, style, label=label)
-plt.axhline(0.143, color="grey", lw=0.8, ls=":")
-plt.axhline(0.5, color="grey", lw=0.8, ls=":")
-plt.xlabel("resolution (1/Å)")
-plt.ylabel("FSC")
-plt.ylim(-0.1, 1.02)
-plt.title("Gold-standard FSC, %d ribosome particles (64 px, 5 Å/px, SNR 0.05)" % n, fontsize=10)
-plt.legend()
-plt.tight_layout()
-plt.savefig(os.path.join(results, "fsc.png"), dpi=110)
+    plt.figure(figsize=(7, 4.2))
+    for name, style in (("emkit", "-"), ("relion", "--")):
+        if name in prog:
+            f = prog[name]["gold_fsc"]
+            label = "%s half maps (%.1f Å)" % ("emkit refine3d" if name == "emkit" else "relion_refine_mpi",
+                                                prog[name]["resolution_A"])
+            if not prog[name]["converged"]:
+                label = "%s after iteration %d (unfinished run)" % (
+                    "emkit refine3d" if name == "emkit" else "relion_refine_mpi", prog[name]["iterations"])
+            plt.plot([s / (box * apix) for s in range(len(f))], f, style, label=label)
+    plt.axhline(0.143, color="grey", lw=0.8, ls=":")
+    plt.axhline(0.5, color="grey", lw=0.8, ls=":")
+    plt.xlabel("resolution (1/Å)")
+    plt.ylabel("FSC")
+    plt.ylim(-0.1, 1.02)
+    plt.title("Gold-standard FSC, %d ribosome particles (64 px, 5 Å/px, SNR 0.05)" % n, fontsize=10)
+    plt.legend()
+    plt.tight_layout()
+    plt.savefig(os.path.join(results, "fsc.png"), dpi=110)
 
-e, r = prog.get("emkit"), prog.get("relion")
-lines = ["# 3D auto-refinement: emkit refine3d vs relion_refine_mpi --auto_refine (RELION 3.1.3)", "",
-         "%d simulated particles of the 70S ribosome map (64 px, 5 Å/px, CTF with defocus 1-3 µm, SNR 0.05; the "
-         "STAR file gives no angles or origins). Both start from the true map low-passed to 60 Å, with gold-standard "
-         "halves, HEALPix order 2, local searches from order 4, offsets ±5 px in 1 px steps, a 300 Å mask, solvent "
-         "flattening and CTF correction, C1. emkit runs one process with 2 threads; RELION runs 3 MPI ranks (a leader "
-         "and one follower per half) with 1 thread each, on %s (%d cores). Both score a coarse grid on cropped images and then "
-         "the 8 children of each significant orientation at the current size (RELION also splits each offset in 4)." % (
-             n, cpu, os.cpu_count()), "",
-         "Machine load (1/5/15 min): " + "; ".join(j["load"]) + ". Other jobs shared the 2 cores during these runs, "
-         "so the times are indicative.", "",
-         "| | emkit refine3d | relion_refine_mpi | ratio |", "|---|---|---|---|"]
-
-
-def row(label, fe, fr, fmt="%.1f", ratio=None, unfinished_ok=False):
-    ve = fe(e) if e else None
-    # An unfinished RELION run is compared only where the row says so (its first iteration).
-    vr = fr(r) if r and (r["converged"] or unfinished_ok) else None
-    rr = ("%.1f×" % (vr / ve)) if (ratio and ve and vr) else ""
-    lines.append("| %s | %s | %s | %s |" % (label, fmt % ve if ve is not None else "–", fmt % vr if vr is not None else "–", rr))
+    e, r = prog.get("emkit"), prog.get("relion")
+    lines = ["# 3D auto-refinement: emkit refine3d vs relion_refine_mpi --auto_refine (RELION 3.1.3)", "",
+             "%d simulated particles of the 70S ribosome map (64 px, 5 Å/px, CTF with defocus 1-3 µm, SNR 0.05; the "
+             "STAR file gives no angles or origins). Both start from the true map low-passed to 60 Å, with gold-standard "
+             "halves, HEALPix order 2, local searches from order 4, offsets ±5 px in 1 px steps, a 300 Å mask, solvent "
+             "flattening and CTF correction, C1. emkit runs one process with 2 threads; RELION runs 3 MPI ranks (a leader "
+             "and one follower per half) with 1 thread each, on %s (%d cores). Both score a coarse grid on cropped images (global "
+             "searches: all of it; local searches: the orientations near each particle's) and then the 8 children of "
+             "each significant orientation at the current size (RELION also splits each offset in 4)." % (
+                 n, cpu, os.cpu_count()), "",
+             "Machine load (1/5/15 min): " + "; ".join(j["load"]) + ". Other jobs shared the 2 cores during these runs, "
+             "so the times are indicative.", "",
+             "| | emkit refine3d | relion_refine_mpi | ratio |", "|---|---|---|---|"]
 
 
-row("iterations run (converged: emkit %s, RELION %s)" % (
-    "yes" if e and e["converged"] else "no", "yes" if r and r["converged"] else "no"),
-    lambda p: p["iterations"], lambda p: p["iterations"], "%d", None, True)
-row("first iteration (s)", lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None,
-    lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None, "%.0f", True, True)
-row("wall time (s)", lambda p: p["time"]["seconds"] if p["time"] else None,
-    lambda p: p["time"]["seconds"] if p["time"] else None, "%.0f", True)
-row("mean time per iteration (s)", lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])),
-    lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])), "%.0f", True)
-row("peak memory (MB)", lambda p: p["time"]["peak_rss_mb"] if p["time"] else None,
-    lambda p: p["time"]["peak_rss_mb"] if p["time"] else None, "%.0f", True)
-row("final resolution (Å; half maps, FSC 0.143)", lambda p: p["resolution_A"], lambda p: p["resolution_A"], "%.2f")
-row("final map vs true map, FSC 0.5 (Å)", lambda p: p["scores"]["fsc_vs_truth_0.5_A"],
-    lambda p: p["scores"]["fsc_vs_truth_0.5_A"], "%.2f")
-row("median angular error (°)", lambda p: p["scores"]["median_angular_error_deg"],
-    lambda p: p["scores"]["median_angular_error_deg"], "%.2f")
-row("median angular error in the map's frame (°; frame %.1f° from the truth's)" % (
-    e["scores"]["frame_rotation_deg"] if e else 0), lambda p: p["scores"]["median_angular_error_in_frame_deg"],
-    lambda p: p["scores"]["median_angular_error_in_frame_deg"], "%.2f")
-row("median offset error (Å)", lambda p: p["scores"]["median_offset_error_A"],
-    lambda p: p["scores"]["median_offset_error_A"], "%.2f")
-if r and not r["converged"]:
-    lines += ["", "relion_refine_mpi was stopped during its second iteration: at its first iteration's pace a run "
-              "to convergence takes several hours on this machine, so only its first iteration is compared. "
-              "emkit's half-map resolution at FSC 0.143 agrees with its final map's FSC 0.5 against the true map."]
-lines += ["", "Per iteration (s): emkit %s; RELION %s." % (
-    ", ".join("%.0f" % v for v in e["seconds_per_iteration"]) if e else "–",
-    ", ".join("%.0f" % v for v in r["seconds_per_iteration"]) if r else "–"), "",
-          "emkit's sampling per iteration: %s." % ", ".join("%d%s" % (i["order"], "L" if i["mode"] == "local" else "")
-                                                          for i in emkit_iters) + " (HEALPix order; L = local search)",
-          "", "![FSC](fsc.png)", "",
-          "Command: `N=%d benchmarks/refine3d/run.sh` (JSON: refine3d.json; the RELION time includes MPI start-up)." % n]
-open(os.path.join(results, "README.md"), "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
+    def row(label, fe, fr, fmt="%.1f", ratio=None, unfinished_ok=False):
+        ve = fe(e) if e else None
+        # An unfinished RELION run is compared only where the row says so (its first iteration).
+        vr = fr(r) if r and (r["converged"] or unfinished_ok) else None
+        rr = ("%.1f×" % (vr / ve)) if (ratio and ve and vr) else ""
+        lines.append("| %s | %s | %s | %s |" % (label, fmt % ve if ve is not None else "–", fmt % vr if vr is not None else "–", rr))
+
+
+    row("iterations run (converged: emkit %s, RELION %s)" % (
+        "yes" if e and e["converged"] else "no", "yes" if r and r["converged"] else "no"),
+        lambda p: p["iterations"], lambda p: p["iterations"], "%d", None, True)
+    row("first iteration (s)", lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None,
+        lambda p: p["seconds_per_iteration"][0] if p["seconds_per_iteration"] else None, "%.0f", True, True)
+    row("wall time (s)", lambda p: p["time"]["seconds"] if p["time"] else None,
+        lambda p: p["time"]["seconds"] if p["time"] else None, "%.0f", True)
+    row("mean time per iteration (s)", lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])),
+        lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])), "%.0f", True)
+    row("peak memory (MB)", lambda p: p["time"]["peak_rss_mb"] if p["time"] else None,
+        lambda p: p["time"]["peak_rss_mb"] if p["time"] else None, "%.0f", True)
+    row("final resolution (Å; half maps, FSC 0.143)", lambda p: p["resolution_A"], lambda p: p["resolution_A"], "%.2f")
+    row("final map vs true map, FSC 0.5 (Å)", lambda p: p["scores"]["fsc_vs_truth_0.5_A"],
+        lambda p: p["scores"]["fsc_vs_truth_0.5_A"], "%.2f")
+    row("median angular error (°)", lambda p: p["scores"]["median_angular_error_deg"],
+        lambda p: p["scores"]["median_angular_error_deg"], "%.2f")
+    row("median angular error in the map's frame (°; frame %.1f° from the truth's)" % (
+        e["scores"]["frame_rotation_deg"] if e else 0), lambda p: p["scores"]["median_angular_error_in_frame_deg"],
+        lambda p: p["scores"]["median_angular_error_in_frame_deg"], "%.2f")
+    row("median offset error (Å)", lambda p: p["scores"]["median_offset_error_A"],
+        lambda p: p["scores"]["median_offset_error_A"], "%.2f")
+    if r and not r["converged"]:
+        lines += ["", "relion_refine_mpi was stopped during its second iteration: at its first iteration's pace a run "
+                  "to convergence takes several hours on this machine, so only its first iteration is compared. "
+                  "emkit's half-map resolution at FSC 0.143 agrees with its final map's FSC 0.5 against the true map."]
+    lines += ["", "Per iteration (s): emkit %s; RELION %s." % (
+        ", ".join("%.0f" % v for v in e["seconds_per_iteration"]) if e else "–",
+        ", ".join("%.0f" % v for v in r["seconds_per_iteration"]) if r else "–"), "",
+              "emkit's sampling per iteration: %s." % ", ".join("%d%s" % (i["order"], "L" if i["mode"] == "local" else "")
+                                                              for i in emkit_iters) + " (HEALPix order; L = local search)",
+              "", "![FSC](fsc.png)", "",
+              "Command: `N=%d benchmarks/refine3d/run.sh` (JSON: refine3d.json; the RELION time includes MPI start-up)." % n]
+    more = [(f, t) for f, t in (("symmetry.md", "symmetry (D2 with and without --sym) and handedness"),
+                                ("scale.md", "time and memory against particles and box")) if os.path.exists(os.path.join(results, f))]
+    if more:
+        lines += ["", "Also: " + "; ".join("[%s](%s)" % (t, f) for f, t in more) + "."]
+    open(os.path.join(results, "README.md"), "w").write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
