@@ -107,6 +107,17 @@ TEST(Orientations, LocalSearchKeepsOrientationsNearThePriorWithGaussianPriors) {
   }
   // The most probable orientation a priori is within a grid step of the prior.
   EXPECT_LT(OrientationDistance(local.matrices[best], EulerToMatrix(prior), c1), 1.5 * g.angular_step());
+  // Their indices in the global grid (what the oversampled children are made from).
+  std::vector<int> indices;
+  const OrientationSet again = LocalOrientations(g, c1, prior, sigma, sigma, &indices);
+  const OrientationSet all = GlobalOrientations(g);
+  ASSERT_EQ(indices.size(), static_cast<std::size_t>(local.size()));
+  for (int i = 0; i < local.size(); ++i) {
+    EXPECT_EQ(all.angles[indices[i]].rot, local.angles[i].rot);
+    EXPECT_EQ(all.angles[indices[i]].tilt, local.angles[i].tilt);
+    EXPECT_EQ(all.angles[indices[i]].psi, local.angles[i].psi);
+    EXPECT_EQ(again.log_prior[i], local.log_prior[i]);
+  }
   // With symmetry, a prior near a mate finds the same neighbourhood.
   const SymmetryGroup c4("C4");
   const HealpixGrid g4 = MakeHealpixGrid(4, c4);
@@ -127,6 +138,11 @@ TEST(Orientations, LocalSearchNarrowerThanTheGridKeepsTheNearestOrientation) {
     best = std::min(best, OrientationDistance(all.matrices[i], EulerToMatrix(prior), c1));
   EXPECT_LT(OrientationDistance(local.matrices[0], EulerToMatrix(prior), c1), best + 7.5);
   EXPECT_NEAR(local.log_prior[0], 0, 1e-12);
+  std::vector<int> index;
+  LocalOrientations(g, c1, prior, 1.0, 1.0, &index);
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_EQ(all.angles[index[0]].psi, local.angles[0].psi);
+  EXPECT_EQ(all.angles[index[0]].tilt, local.angles[0].tilt);
 }
 
 TEST(Orientations, DistanceIsTheRotationAngleUpToSymmetry) {
