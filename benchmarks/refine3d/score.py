@@ -7,12 +7,16 @@ against their true angles/offsets (C1, same frame as the truth), the rotation be
 map's frame and the truth's with the median error once it is removed, and with MAP and TRUE_MAP the
 resolution (Å) where the FSC between the refined and the true map drops below 0.5 and 0.143.
 """
-import json, math, os, sys
+import importlib.util, json, math, os, sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "class3d"))
-import score as class3d_score  # the particles reader and RELION's Euler matrix  # noqa: E402
+# class3d's score.py: the particles reader and RELION's Euler matrix (loaded by path: this module is
+# also named score).
+_spec = importlib.util.spec_from_file_location(
+    "class3d_score", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "class3d", "score.py"))
+class3d_score = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(class3d_score)
 
 read_particles, angle = class3d_score.read_particles, class3d_score.angle
 
