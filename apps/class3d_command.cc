@@ -1,6 +1,9 @@
 // emkit class3d: 3D classification by regularised maximum likelihood (RELION's Class3D with a
 // reference). Under `mpirun -np N emkit class3d ...` the particles are split across the ranks.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "apps/classification_flags.h"
 #include "apps/command_line.h"
@@ -22,7 +25,9 @@ void WriteClassSizesPlot(const std::string& path, const Class3dResult& r) {
   plot.y_label = "fraction of particles";
   plot.x_min = r.first_iteration > 1 ? r.first_iteration - 1 : 0;
   plot.x_max = std::max<double>(plot.x_min + 1, r.first_iteration + static_cast<int>(r.class_sizes.size()) - 1);
-  plot.x_tick_text = [](double v) { return std::to_string(static_cast<int>(std::lround(v))); };
+  plot.x_tick_text = [](double v) {  // iterations: only whole numbers are labelled
+    return std::fabs(v - std::round(v)) < 1e-6 ? std::to_string(static_cast<int>(std::lround(v))) : std::string();
+  };
   const std::size_t K = r.class_sizes.empty() ? 0 : r.class_sizes.front().size();
   for (std::size_t k = 0; k < K; ++k) {
     PlotCurve c;

@@ -47,8 +47,13 @@ cv::Mat DrawLinePlot(const LinePlot& p) {
   cv::putText(img, p.x_label, {X((p.x_min + p.x_max) / 2) - 4 * static_cast<int>(p.x_label.size()), h - 18},
               cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1, cv::LINE_AA);
   cv::putText(img, p.y_label, {8, top - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1, cv::LINE_AA);
-  if (!p.title.empty())
-    cv::putText(img, p.title, {left + 90, top - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1, cv::LINE_AA);
+  if (!p.title.empty()) {
+    // After the y axis label, however long it is.
+    int baseline = 0;
+    const int label_end = 8 + cv::getTextSize(p.y_label, cv::FONT_HERSHEY_SIMPLEX, 0.55, 1, &baseline).width;
+    cv::putText(img, p.title, {std::max(left + 90, label_end + 24), top - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.55, black, 1,
+                cv::LINE_AA);
+  }
   const cv::Scalar colours[] = {{180, 119, 31}, {14, 127, 255},  {44, 160, 44},
                                 {40, 39, 214},  {189, 103, 148}, {75, 86, 140}};
   for (std::size_t c = 0; c < p.curves.size(); ++c) {
