@@ -54,32 +54,31 @@ void ChildProjectionTable::Build(const HealpixGrid& grid, const Projector& map, 
 }
 
 void ChildProjectionTable::Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices,
-                                 EStepSetup* s) const {
+                                 const std::vector<double>* parent_log_prior, EStepSetup* s) const {
   EMKIT_CHECK(s->classes == 1 && s->px.size() == P_, "the table's pixels and one class");
   s->orient = ChildOrientations(grid, indices);
   const int P = P_, M = s->num_refs();
   EMKIT_CHECK(M == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");
-  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
-  std::vector<float> own(2 * static_cast<std::size_t>(P));
+  if (parent_log_prior) {
+    EMKIT_CHECK(parent_log_prior->size() == indices.size(), "one log-prior per coarse orientation");
+    for (int m = 0; m < M; ++m) s->orient.log_prior[m] = (*parent_log_prior)[m / kChildren];
+  }
+  s->ref_ri.resize(static_cast<std::size_t>(2) * P * M);  // every value is set below
+  auto put = [&](int m, int p, float re, float im) {
+    s->ref_ri[static_cast<std::size_t>(p) * M + m] = re;
+    s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = im;
+  };
   std::vector<Complex> section(P);
   for (std::size_t a = 0; a < indices.size(); ++a) {
     const int row = slot_.empty() ? -1 : slot_[indices[a]];
     for (int q = 0; q < kChildren; ++q) {
       const int m = static_cast<int>(a) * kChildren + q;
-      const float* v;
       if (row >= 0) {
-        v = &data_[(static_cast<std::size_t>(row) * kChildren + q) * 2 * P];
+        const float* v = &data_[(static_cast<std::size_t>(row) * kChildren + q) * 2 * P];
+        for (int p = 0; p < P; ++p) put(m, p, v[p], v[P + p]);
       } else {
         map.SliceAt(s->orient.matrices[m], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-        for (int p = 0; p < P; ++p) {
-          own[p] = section[p].real();
-          own[P + p] = section[p].imag();
-        }
-        v = own.data();
-      }
-      for (int p = 0; p < P; ++p) {
-        s->ref_ri[static_cast<std::size_t>(p) * M + m] = v[p];
-        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v[P + p];
+        for (int p = 0; p < P; ++p) put(m, p, section[p].real(), section[p].imag());
       }
     }
   }

@@ -23,8 +23,11 @@ class ChildProjectionTable {
              const std::vector<const std::vector<int>*>& sets, std::size_t budget_bytes, int threads);
 
   // local->orient = ChildOrientations(grid, indices) and its projections (local->classes == 1, its
-  // pixels those the table was built for): tabulated ones copied, the others projected.
-  void Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices, EStepSetup* local) const;
+  // pixels those the table was built for): tabulated ones copied, the others projected. With
+  // `parent_log_prior` (one per index), each child gets its parent's log-prior (RELION's local
+  // searches); otherwise the flat prior of ChildOrientations.
+  void Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices,
+             const std::vector<double>* parent_log_prior, EStepSetup* local) const;
 
   int tabulated() const { return tabulated_; }
   std::size_t bytes() const { return data_.size() * sizeof(float); }

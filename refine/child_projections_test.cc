@@ -28,9 +28,15 @@ TEST(ChildProjectionTable, SameReferencesAsProjectingEachParticlesChildren) {
       EStepSetup want = base, got = base;
       want.orient = ChildOrientations(grid, *set);
       SetProjectedReferences({&proj}, &want);
-      table.Setup(grid, proj, *set, &got);
+      table.Setup(grid, proj, *set, nullptr, &got);
       ASSERT_EQ(got.num_orient(), 8 * static_cast<int>(set->size()));
       for (int m = 0; m < got.num_orient(); ++m) EXPECT_EQ(got.orient.angles[m].psi, want.orient.angles[m].psi);
+      EXPECT_EQ(got.ref_ri, want.ref_ri);
+      // Local searches: each child carries its parent's log-prior.
+      std::vector<double> parents;
+      for (std::size_t a = 0; a < set->size(); ++a) parents.push_back(-0.5 * static_cast<double>(a));
+      table.Setup(grid, proj, *set, &parents, &got);
+      for (int m = 0; m < got.num_orient(); ++m) EXPECT_EQ(got.orient.log_prior[m], parents[m / 8]);
       EXPECT_EQ(got.ref_ri, want.ref_ri);
     }
   }

@@ -91,8 +91,6 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
 
 namespace {
 
-// The smallest weight kept: the smallest set of samples whose (normalised) weights add up
-// to `fraction`. Ties at the threshold are all kept.
 uint32_t FloatBits(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
@@ -105,6 +103,8 @@ float BitsFloat(uint32_t b) {
   return v;
 }
 
+// The smallest weight kept: the smallest set of samples whose (normalised) weights add up
+// to `fraction`. Ties at the threshold are all kept.
 float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<std::pair<float, int>>* order) {
   // Samples below (1 - fraction) / n together weigh less than 1 - fraction, so the threshold
   // is never below that: only larger weights need sorting.
@@ -126,10 +126,10 @@ float SignificanceThreshold(const std::vector<float>& w, double fraction, std::v
     }
   }
   const float bound = std::max(floor_value, cut > 0 ? BitsFloat(static_cast<uint32_t>(cut) << 23) : 0.f);
-  auto select = [&](float lowest, bool inclusive) {
+  auto select = [&](float lowest) {  // sorts the weights above the floor and >= lowest
     order->clear();
     for (int i = 0; i < static_cast<int>(w.size()); ++i)
-      if (w[i] > floor_value && (inclusive ? w[i] >= lowest : true)) order->emplace_back(w[i], i);
+      if (w[i] > floor_value && w[i] >= lowest) order->emplace_back(w[i], i);
     std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     });
@@ -141,10 +141,10 @@ float SignificanceThreshold(const std::vector<float>& w, double fraction, std::v
     return -1.f;
   };
   if (bound > floor_value) {
-    const float t = select(bound, true);
+    const float t = select(bound);
     if (t >= 0) return t;
   }
-  const float t = select(floor_value, false);
+  const float t = select(floor_value);
   if (t >= 0) return t;
   return order->empty() ? 0.f : order->back().first;
 }

@@ -212,26 +212,22 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
         s->orient = LocalOrientations(job.grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma, &candidates[i]);
         SetProjectedReferences({map}, s);
       };
-      ctx.on_weights = [&significant, &candidates, &prior](int i, const EStepSetup& s, const EStepWorkspace& ws,
-                                                           int row) {
-        const int M = s.num_refs();
-        for (int m = 0; m < M; ++m)
-          if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) {
-            significant[i].push_back(candidates[i][m]);
-            prior[i].push_back(s.orient.log_prior[m]);
-          }
-        std::vector<int>().swap(candidates[i]);
-      };
     } else {
       coarse.orient = GlobalOrientations(job.grid);
       SetProjectedReferences({map}, &coarse);
       ctx.chunk = ChunkSize(job.opt.chunk_size, job.box, translations, static_cast<double>(coarse.num_orient()));
-      ctx.on_weights = [&significant](int i, const EStepSetup& s, const EStepWorkspace& ws, int row) {
-        const int M = s.num_refs();
-        for (int m = 0; m < M; ++m)
-          if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) significant[i].push_back(m);
-      };
     }
+    // A coarse orientation m of the pass is the grid's m (global) or the particle's candidate m (local).
+    ctx.on_weights = [local, &significant, &candidates, &prior](int i, const EStepSetup& s, const EStepWorkspace& ws,
+                                                                int row) {
+      const int M = s.num_refs();
+      for (int m = 0; m < M; ++m)
+        if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) {
+          significant[i].push_back(local ? candidates[i][m] : m);
+          if (local) prior[i].push_back(s.orient.log_prior[m]);
+        }
+      if (local) std::vector<int>().swap(candidates[i]);
+    };
     const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
     ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
     ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
@@ -247,9 +243,7 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
     table.Build(job.grid, *map, base.px, sets, kChildTableBytes, job.opt.threads);
     const HealpixGrid* grid = &job.grid;
     ctx.local_setup = [grid, map, local, &significant, &prior, &table](int i, EStepSetup* s) {
-      table.Setup(*grid, *map, significant[i], s);
-      if (local)
-        for (int m = 0; m < s->num_orient(); ++m) s->orient.log_prior[m] = prior[i][m / 8];
+      table.Setup(*grid, *map, significant[i], local ? &prior[i] : nullptr, s);
     };
     sums->StartPass(h, h == 1);
     ProgressPassSums counted(sums, progress);
