@@ -82,6 +82,14 @@ int RunClass3dCommand(int argc, char** argv) {
   app.add_option("--healpix-order,--healpix_order", o.healpix_order,
                  "Angular sampling: HEALPix order (2 = 15 degrees, 3 = 7.5 degrees)")
       ->capture_default_str();
+  app.add_option("--oversampling", o.adaptive_oversampling,
+                 "Adaptive oversampling: 1 scores the children (HEALPix order + 1) of each particle's significant "
+                 "orientations at full size (RELION's default), 0 only the grid")
+      ->capture_default_str();
+  app.add_option("--maxsig", o.max_significant,
+                 "With --oversampling 1: the children of at most this many of each particle's significant "
+                 "orientations (the heaviest); 0: 100 per class (RELION 4's 3D cap), -1: all (RELION 3.1)")
+      ->capture_default_str();
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();
   app.add_option("--minres-map,--minres_map", o.minres_map, "Fourier shells below this are not regularised")
@@ -92,6 +100,7 @@ int RunClass3dCommand(int argc, char** argv) {
   AddDeprecatedFlag(app, "--flatten_solvent", "(the default)", o.flatten_solvent);
   AddClassificationRangeChecks(app, {{"--ini-high", NonNegative()},
                                      {"--healpix-order", InRange(0, 6)},
+                                     {"--oversampling", InRange(0, 1)},
                                      {"--pad", InRange(1, 3)},
                                      {"--minres-map", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

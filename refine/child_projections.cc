@@ -12,11 +12,12 @@ namespace {
 constexpr int kChildren = 8;  // 4 HEALPix children x 2 psi
 }
 
-void ChildProjectionTable::Build(const HealpixGrid& grid, const Projector& map, const FourierPixels& px,
-                                 const std::vector<const std::vector<int>*>& sets, std::size_t budget_bytes,
-                                 int threads) {
+void ChildProjectionTable::Build(const HealpixGrid& grid, const std::vector<const Projector*>& maps,
+                                 const FourierPixels& px, const std::vector<const std::vector<int>*>& sets,
+                                 std::size_t budget_bytes, int threads) {
   const long n_coarse = grid.orientations();
   P_ = px.size();
+  K_ = static_cast<int>(maps.size());
   slot_.assign(static_cast<std::size_t>(n_coarse), -1);
   data_.clear();
   tabulated_ = 0;
@@ -30,7 +31,8 @@ void ChildProjectionTable::Build(const HealpixGrid& grid, const Projector& map, 
   for (int c = 0; c < n_coarse; ++c)
     if (uses[c] >= 2) shared.emplace_back(-uses[c], c);
   std::sort(shared.begin(), shared.end());
-  const std::size_t row_bytes = static_cast<std::size_t>(kChildren) * 2 * P_ * sizeof(float);
+  const std::size_t row = static_cast<std::size_t>(K_) * kChildren * 2 * P_;  // floats per coarse index
+  const std::size_t row_bytes = row * sizeof(float);
   const std::size_t fit = row_bytes ? budget_bytes / row_bytes : 0;
   if (shared.size() > fit) shared.resize(fit);
   std::vector<int> rows;
@@ -38,30 +40,34 @@ void ChildProjectionTable::Build(const HealpixGrid& grid, const Projector& map, 
   std::sort(rows.begin(), rows.end());
   tabulated_ = static_cast<int>(rows.size());
   for (int r = 0; r < tabulated_; ++r) slot_[rows[r]] = r;
-  data_.resize(static_cast<std::size_t>(tabulated_) * kChildren * 2 * P_);
+  data_.resize(static_cast<std::size_t>(tabulated_) * row);
   ParallelFor(threads, rows.size(), [&](std::size_t r, int) {
     const OrientationSet children = ChildOrientations(grid, {rows[r]});
     std::vector<Complex> section(P_);
-    for (int q = 0; q < kChildren; ++q) {
-      map.SliceAt(children.matrices[q], px.n, px.kx.data(), px.ky.data(), P_, section.data());
-      float* out = &data_[(r * kChildren + q) * 2 * static_cast<std::size_t>(P_)];
-      for (int p = 0; p < P_; ++p) {
-        out[p] = section[p].real();
-        out[P_ + p] = section[p].imag();
+    for (int k = 0; k < K_; ++k)
+      for (int q = 0; q < kChildren; ++q) {
+        maps[k]->SliceAt(children.matrices[q], px.n, px.kx.data(), px.ky.data(), P_, section.data());
+        float* out = &data_[r * row + (static_cast<std::size_t>(k) * kChildren + q) * 2 * P_];
+        for (int p = 0; p < P_; ++p) {
+          out[p] = section[p].real();
+          out[P_ + p] = section[p].imag();
+        }
       }
-    }
   });
 }
 
-void ChildProjectionTable::Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices,
-                                 const std::vector<double>* parent_log_prior, EStepSetup* s) const {
-  EMKIT_CHECK(s->classes == 1 && s->px.size() == P_, "the table's pixels and one class");
+void ChildProjectionTable::Setup(const HealpixGrid& grid, const std::vector<const Projector*>& maps,
+                                 const std::vector<int>& indices, const std::vector<double>* parent_log_prior,
+                                 EStepSetup* s) const {
+  const int K = static_cast<int>(maps.size());
+  EMKIT_CHECK(s->classes == K && (slot_.empty() || (K == K_ && s->px.size() == P_)),
+              "the table's pixels and classes");
   s->orient = ChildOrientations(grid, indices);
-  const int P = P_, M = s->num_refs();
-  EMKIT_CHECK(M == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");
+  const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
+  EMKIT_CHECK(nor == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");
   if (parent_log_prior) {
     EMKIT_CHECK(parent_log_prior->size() == indices.size(), "one log-prior per coarse orientation");
-    for (int m = 0; m < M; ++m) s->orient.log_prior[m] = (*parent_log_prior)[m / kChildren];
+    for (int j = 0; j < nor; ++j) s->orient.log_prior[j] = (*parent_log_prior)[j / kChildren];
   }
   s->ref_ri.resize(static_cast<std::size_t>(2) * P * M);  // every value is set below
   auto put = [&](int m, int p, float re, float im) {
@@ -71,16 +77,17 @@ void ChildProjectionTable::Setup(const HealpixGrid& grid, const Projector& map, 
   std::vector<Complex> section(P);
   for (std::size_t a = 0; a < indices.size(); ++a) {
     const int row = slot_.empty() ? -1 : slot_[indices[a]];
-    for (int q = 0; q < kChildren; ++q) {
-      const int m = static_cast<int>(a) * kChildren + q;
-      if (row >= 0) {
-        const float* v = &data_[(static_cast<std::size_t>(row) * kChildren + q) * 2 * P];
-        for (int p = 0; p < P; ++p) put(m, p, v[p], v[P + p]);
-      } else {
-        map.SliceAt(s->orient.matrices[m], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-        for (int p = 0; p < P; ++p) put(m, p, section[p].real(), section[p].imag());
+    for (int k = 0; k < K; ++k)
+      for (int q = 0; q < kChildren; ++q) {
+        const int j = static_cast<int>(a) * kChildren + q, m = k * nor + j;
+        if (row >= 0) {
+          const float* v = &data_[((static_cast<std::size_t>(row) * K + k) * kChildren + q) * 2 * P];
+          for (int p = 0; p < P; ++p) put(m, p, v[p], v[P + p]);
+        } else {
+          maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
+          for (int p = 0; p < P; ++p) put(m, p, section[p].real(), section[p].imag());
+        }
       }
-    }
   }
 }
 

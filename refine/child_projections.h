@@ -17,16 +17,18 @@ namespace emkit {
 class ChildProjectionTable {
  public:
   // Tabulates, at the pixels `px`, the 8 children of the coarse orientations (GlobalOrientations
-  // indices of `grid`) that appear in at least two of `sets`, the most shared first, as many as
-  // fit in `budget_bytes`. `threads` only splits the work.
-  void Build(const HealpixGrid& grid, const Projector& map, const FourierPixels& px,
+  // indices of `grid`) that appear in at least two of `sets`, projected through every one of
+  // `maps` (one per class), the most shared first, as many as fit in `budget_bytes`. `threads`
+  // only splits the work.
+  void Build(const HealpixGrid& grid, const std::vector<const Projector*>& maps, const FourierPixels& px,
              const std::vector<const std::vector<int>*>& sets, std::size_t budget_bytes, int threads);
 
-  // local->orient = ChildOrientations(grid, indices) and its projections (local->classes == 1, its
-  // pixels those the table was built for): tabulated ones copied, the others projected. With
-  // `parent_log_prior` (one per index), each child gets its parent's log-prior (RELION's local
-  // searches); otherwise the flat prior of ChildOrientations.
-  void Setup(const HealpixGrid& grid, const Projector& map, const std::vector<int>& indices,
+  // local->orient = ChildOrientations(grid, indices) and the projections of every class map in
+  // them (local->classes == maps.size(), reference m = k * num_orient + j; its pixels those the
+  // table was built for): tabulated ones copied, the others projected. With `parent_log_prior`
+  // (one per index), each child gets its parent's log-prior (RELION's local searches); otherwise
+  // the flat prior of ChildOrientations.
+  void Setup(const HealpixGrid& grid, const std::vector<const Projector*>& maps, const std::vector<int>& indices,
              const std::vector<double>* parent_log_prior, EStepSetup* local) const;
 
   int tabulated() const { return tabulated_; }
@@ -34,8 +36,8 @@ class ChildProjectionTable {
 
  private:
   std::vector<int> slot_;    // per coarse index: its row of data_, or -1
-  std::vector<float> data_;  // per tabulated coarse index: 8 children x (P real, P imaginary)
-  int P_ = 0, tabulated_ = 0;
+  std::vector<float> data_;  // per tabulated coarse index: K classes x 8 children x (P real, P imaginary)
+  int P_ = 0, K_ = 0, tabulated_ = 0;
 };
 
 }  // namespace emkit

@@ -25,6 +25,7 @@
 #include "refine/backprojector.h"
 #include "refine/class2d.h"
 #include "refine/class2d_model.h"
+#include "refine/coarse_to_fine.h"
 #include "refine/estep2d.h"
 #include "refine/expectation_pass.h"
 #include "refine/mstep2d.h"
@@ -44,6 +45,8 @@ void Class3dOptions::Check() const {
   if (reference.empty() && continue_from.empty()) fail("--ref (starting map) is required");
   if (ini_high < 0) fail("--ini-high must not be negative");
   if (healpix_order < 0 || healpix_order > 6) fail("--healpix-order must be in [0, 6]");
+  if (adaptive_oversampling < 0 || adaptive_oversampling > 1) fail("--oversampling must be 0 or 1");
+  if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100 per class) or positive");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
   SymmetryGroup check(symmetry);  // throws naming a bad group
@@ -83,19 +86,15 @@ struct Job : ParticleJob {
   double weight_unit() const { return 1; }
 };
 
-// The E-step of one iteration: every class map projected in every orientation of the grid.
-EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<std::unique_ptr<Projector>>& projectors) {
+// The E-step setup of one iteration at `size` without orientations and references.
+EStepSetup BaseSetup(const Job& job, int size) {
   EStepSetup s;
-  s.px = SelectPixels(job.box, current_size);
+  s.px = SelectPixels(job.box, size);
   s.classes = job.model.classes;
-  s.orient = GlobalOrientations(job.grid);
   s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
   SetNoise(job.model.sigma2_noise, &s);
   for (int k = 0; k < s.classes; ++k)
     s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
-  std::vector<const Projector*> maps;
-  for (const auto& p : projectors) maps.push_back(p.get());
-  SetProjectedReferences(maps, &s);
   s.norm_sums = job.opt.norm_correction;
   if (job.opt.scale_correction) {
     const int ns = job.model.shells();
@@ -107,6 +106,14 @@ EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<std::un
   s.compact_sums = true;
   s.adaptive_fraction = job.opt.adaptive_fraction;
   SetTranslationPhases(&s);
+  return s;
+}
+
+// Without adaptive oversampling: every class map projected in every orientation of the grid.
+EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<const Projector*>& maps) {
+  EStepSetup s = BaseSetup(job, current_size);
+  s.orient = GlobalOrientations(job.grid);
+  SetProjectedReferences(maps, &s);
   return s;
 }
 
@@ -276,19 +283,43 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       tau2[k] = projectors.back()->PowerSpectrum(r_max);
     }
     const bool cc = it == 1 && job.opt.firstiter_cc;
-    EStepSetup setup = MakeSetup(job, current_size, projectors);
-    setup.cross_correlation = cc;
-    projectors.clear();
+    std::vector<const Projector*> maps;
+    for (const auto& p : projectors) maps.push_back(p.get());
     VolumeSums sums(K, K, N, job.opt.pad, r_max, job.opt.threads);
     PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "class3d");
     if (cc)
       ctx.only_class = &only_first;
     else if (it == seed_iteration && K > 1)
       ctx.only_class = &seeds;
-    const std::unique_ptr<Progress> progress =
-        IterationProgress("class3d", it, job.opt.iterations, job, result.seconds_per_iteration, comm.is_root());
-    ProgressPassSums counted(&sums, progress.get());
-    ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
+    const bool oversample = job.opt.adaptive_oversampling > 0;
+    const std::unique_ptr<Progress> progress = IterationProgress(
+        "class3d", it, job.opt.iterations, job, result.seconds_per_iteration, comm.is_root(), oversample ? 2 : 1);
+    long scored = 0;  // orientations x classes of the (coarse) grid
+    if (oversample) {
+      // RELION's adaptive oversampling: the coarse grid on cropped images, then the children of
+      // each particle's significant coarse orientations at the current size.
+      EStepSetup fine = BaseSetup(job, current_size);
+      fine.cross_correlation = cc;
+      EStepSetup coarse = BaseSetup(
+          job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
+      coarse.cross_correlation = cc;
+      CoarseToFine c;
+      c.grid = &job.grid;
+      c.maps = maps;
+      c.box = N;
+      c.chunk_option = job.opt.chunk_size;
+      c.threads = job.opt.threads;
+      c.max_significant = job.opt.max_significant == 0 ? 100 * K : std::max(0, job.opt.max_significant);
+      CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress.get(), &sums, &results);
+      scored = job.grid.orientations() * K;
+    } else {
+      EStepSetup setup = MakeSetup(job, current_size, maps);
+      setup.cross_correlation = cc;
+      ProgressPassSums counted(&sums, progress.get());
+      ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
+      scored = setup.num_refs();
+    }
+    projectors.clear();
     progress->Finish();
     ApplyResults(results, &job.state);
     if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
@@ -360,7 +391,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
       LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
-                                    << setup.num_refs() << " refs x " << setup.trans.size() << " shifts, resolution "
+                                    << scored << " refs x " << translations << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
                                     << ", classes " << sizes << ", " << sec << " s");
     }

@@ -20,7 +20,7 @@
 #include "io/star.h"
 #include "refine/auto_sampling.h"
 #include "refine/backprojector.h"
-#include "refine/child_projections.h"
+#include "refine/coarse_to_fine.h"
 #include "refine/class2d.h"
 #include "refine/class2d_model.h"
 #include "refine/class3d.h"
@@ -159,95 +159,34 @@ void EstimateAccuracy(Job& job, int current_size, const Projector* const project
   job.sampling.acc_trans = acc.trans_px * job.pixel_size;
 }
 
-// The most memory the table of shared children's projections takes (per rank).
-constexpr std::size_t kChildTableBytes = std::size_t{512} << 20;
-
-// RELION's image_coarse_size: the size at which a coarse-grid rotation moves the particle's edge
-// by 1.2 of a Fourier pixel's resolution.
-int CoarseSize(const Job& job, int current_size) {
-  const double rotated = HealpixStep(job.sampling.healpix_order) / 360.0 * M_PI * job.opt.particle_diameter;
-  const double coarse_resolution = rotated / 1.2;
-  const int size = 2 * static_cast<int>(std::ceil(job.box * job.pixel_size / coarse_resolution));
-  return std::min(current_size, size);
-}
-
 // The E-step of both halves: each half's particles against its own map, coarse to fine as RELION's
-// adaptive oversampling: a pass on cropped images scores the coarse grid (global searches: all of
-// it; local searches: the orientations near each particle's, with their Gaussian prior), then the
-// 8 children of each particle's significant coarse orientations are scored at the current size
-// (local searches: with their parent's prior).
+// adaptive oversampling (CoarseToFinePass): global searches score the whole coarse grid, local
+// searches the orientations near each particle's, with their Gaussian prior.
 void Expectation(Job& job, int current_size, bool cross_correlation, const Projector* const projectors[2],
                  Communicator& comm, VolumeSums* sums, Progress* progress, std::vector<ParticleResult>* results) {
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
-  EStepSetup base = BaseSetup(job, current_size);
-  base.cross_correlation = cross_correlation;
-  base.orient.Add({0, 0, 0});  // each particle gets its own orientations (local_setup)
-  const double translations = static_cast<double>(base.trans.size());
-  const int coarse_size = CoarseSize(job, current_size);
-  const bool local = job.sampling.local;
+  EStepSetup fine = BaseSetup(job, current_size);
+  fine.cross_correlation = cross_correlation;
+  EStepSetup coarse = BaseSetup(
+      job, CoarseSize(job.sampling.healpix_order, job.opt.particle_diameter, job.box, job.pixel_size, current_size));
+  coarse.cross_correlation = cross_correlation;
   const double sigma = job.sampling.sigma_angles_deg;
-  // Per particle (this rank's): its significant coarse orientations (GlobalOrientations indices of
-  // job.grid) and, for local searches, their log-priors and the candidates of the coarse pass.
-  std::vector<std::vector<int>> significant, candidates;
-  std::vector<std::vector<double>> prior;
-  std::vector<ParticleResult> coarse_results;
-  ChildProjectionTable table;
   for (int h = 0; h < 2; ++h) {
     PassContext ctx = MakePassContext(job, job.opt, job.model, job.iteration, "refine3d");
     ctx.particles = &job.members[h];
-    const int count = static_cast<int>(job.members[h].size());
-    const Projector* map = projectors[h];
-    // Coarse pass: cropped images; keeps each particle's significant orientations (this rank's
-    // particles: the fine pass has the same chunks).
-    EStepSetup coarse = BaseSetup(job, coarse_size);
-    coarse.cross_correlation = cross_correlation;
-    significant.assign(job.reader->count(), {});
-    if (local) {
-      ctx.chunk = job.opt.chunk_size > 0 ? job.opt.chunk_size : 16;
-      coarse.orient.Add({0, 0, 0});
-      candidates.assign(job.reader->count(), {});
-      prior.assign(job.reader->count(), {});
-      ctx.local_setup = [&job, &candidates, sigma, map](int i, EStepSetup* s) {
+    CoarseToFine c;
+    c.grid = &job.grid;
+    c.maps = {projectors[h]};
+    c.box = job.box;
+    c.chunk_option = job.opt.chunk_size;
+    c.threads = job.opt.threads;
+    if (job.sampling.local)
+      c.local_orientations = [&job, sigma](int i, std::vector<int>* indices) {
         const ParticleState& st = job.state[i];
-        s->orient = LocalOrientations(job.grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma, &candidates[i]);
-        SetProjectedReferences({map}, s);
+        return LocalOrientations(job.grid, *job.sym, {st.rot, st.tilt, st.psi}, sigma, sigma, indices);
       };
-    } else {
-      coarse.orient = GlobalOrientations(job.grid);
-      SetProjectedReferences({map}, &coarse);
-      ctx.chunk = ChunkSize(job.opt.chunk_size, job.box, translations, static_cast<double>(coarse.num_orient()));
-    }
-    // A coarse orientation m of the pass is the grid's m (global) or the particle's candidate m (local).
-    ctx.on_weights = [local, &significant, &candidates, &prior](int i, const EStepSetup& s, const EStepWorkspace& ws,
-                                                                int row) {
-      const int M = s.num_refs();
-      for (int m = 0; m < M; ++m)
-        if (ws.wsum[static_cast<std::size_t>(row) * M + m] > 0) {
-          significant[i].push_back(local ? candidates[i][m] : m);
-          if (local) prior[i].push_back(s.orient.log_prior[m]);
-        }
-      if (local) std::vector<int>().swap(candidates[i]);
-    };
-    const int chunks = (count + ctx.chunk - 1) / ctx.chunk;
-    ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
-    ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
-    DiscardSums discard;
-    ProgressPassSums counted_coarse(&discard, progress);
-    ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted_coarse, &coarse_results);
-    ctx.on_weights = nullptr;
-    // Fine pass. The children of coarse orientations shared by this rank's particles are
-    // projected once.
-    std::vector<const std::vector<int>*> sets;
-    for (int i : job.members[h])
-      if (!significant[i].empty()) sets.push_back(&significant[i]);
-    table.Build(job.grid, *map, base.px, sets, kChildTableBytes, job.opt.threads);
-    const HealpixGrid* grid = &job.grid;
-    ctx.local_setup = [grid, map, local, &significant, &prior, &table](int i, EStepSetup* s) {
-      table.Setup(*grid, *map, significant[i], local ? &prior[i] : nullptr, s);
-    };
     sums->StartPass(h, h == 1);
-    ProgressPassSums counted(sums, progress);
-    ExpectationPass(ctx, base, nullptr, prep, comm, &counted, results);
+    CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress, sums, results);
   }
 }
 

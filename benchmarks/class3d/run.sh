@@ -4,10 +4,12 @@
 #              in a 64 px box, and the same map with a 60 Å sphere of density removed: make_data.py), CTF (defocus
 #              1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither angles nor origins
 #   both:      K = 2 from conformation A low-passed to 60 Å (--ini_high 60), T = 4, HEALPix order 2,
-#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, 2 threads; emkit runs ITER
-#              iterations, relion_refine (one process, --j 2, its default adaptive oversampling 1) RELION_ITER
+#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, adaptive oversampling 1 (the
+#              children at order 3 of the significant orientations: both programs' default), 2 threads; emkit
+#              runs ITER iterations, relion_refine (one process, --j 2) RELION_ITER
 #   measured:  wall time per iteration, peak memory (/usr/bin/time -v), assignment accuracy against the truth
-#              (best labelling), median angular error, FSC of each emkit class map against its true map
+#              (best labelling), median angular error, FSC of each emkit class map against its true map, and
+#              the oracle: the accuracy of classifying by the true maps at the true orientations (oracle.py)
 # Usage: benchmarks/class3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +18,7 @@ emkit=$(realpath "${1:-$root/build/apps/emkit}")
 work=${2:-/tmp/emkit_bench_class3d}
 results=$root/benchmarks/results/class3d
 data=$root/../shared/data
-N=${N:-400} ITER=${ITER:-12} RELION_ITER=${RELION_ITER:-2}
+N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
@@ -34,6 +36,7 @@ flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-ord
 echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load.txt
 /usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter $ITER \
   "${flags_emkit[@]}" > emkit.log 2>&1
+$py "$here/oracle.py" . "$emkit" > oracle.txt
 echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 rm -rf relion && mkdir relion
 /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
