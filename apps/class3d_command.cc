@@ -88,7 +88,7 @@ int RunClass3dCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--maxsig", o.max_significant,
                  "With --oversampling 1: the children of at most this many of each particle's significant "
-                 "orientations (the heaviest); 0: 100 per class (RELION 4's 3D cap), -1: all (RELION 3.1)")
+                 "orientations per class (the class's heaviest); 0: 100, -1: all (RELION 3.1)")
       ->capture_default_str();
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();

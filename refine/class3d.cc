@@ -46,7 +46,7 @@ void Class3dOptions::Check() const {
   if (ini_high < 0) fail("--ini-high must not be negative");
   if (healpix_order < 0 || healpix_order > 6) fail("--healpix-order must be in [0, 6]");
   if (adaptive_oversampling < 0 || adaptive_oversampling > 1) fail("--oversampling must be 0 or 1");
-  if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100 per class) or positive");
+  if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100) or positive");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
   SymmetryGroup check(symmetry);  // throws naming a bad group
@@ -309,7 +309,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       c.box = N;
       c.chunk_option = job.opt.chunk_size;
       c.threads = job.opt.threads;
-      c.max_significant = job.opt.max_significant == 0 ? 100 * K : std::max(0, job.opt.max_significant);
+      c.max_significant = job.opt.max_significant == 0 ? 100 : std::max(0, job.opt.max_significant);
       CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress.get(), &sums, &results);
       scored = job.grid.orientations() * K;
     } else {

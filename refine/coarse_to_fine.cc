@@ -51,27 +51,30 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
   ctx.first_chunk = static_cast<int>(static_cast<long>(chunks) * comm.rank() / comm.size());
   ctx.last_chunk = static_cast<int>(static_cast<long>(chunks) * (comm.rank() + 1) / comm.size());
   // Coarse orientation j of the pass is the grid's j (global) or the particle's candidate j
-  // (local); it is significant when any class has weight on it. With a cap, the heaviest ones
-  // (ties: the lower j) are kept, in the order of j.
+  // (local); it is significant when any class has weight on it. With a cap, each class keeps its
+  // heaviest ones (ties: the lower j), so that a class with little weight still has its own
+  // orientations in the fine pass; the union is kept in the order of j.
   const int cap = c.max_significant;
   ctx.on_weights = [local, K, cap, &significant, &candidates, &prior](int i, const EStepSetup& s,
                                                                       const EStepWorkspace& ws, int row) {
     const int M = s.num_refs(), nor = s.num_orient();
     const float* w = &ws.wsum[static_cast<std::size_t>(row) * M];
-    std::vector<std::pair<double, int>> kept;  // (-weight, j)
+    std::vector<char> keep(nor, 0);
+    std::vector<std::pair<float, int>> order;  // (-weight, j)
+    for (int k = 0; k < K; ++k) {
+      order.clear();
+      for (int j = 0; j < nor; ++j)
+        if (w[k * nor + j] > 0) order.emplace_back(-w[k * nor + j], j);
+      if (cap > 0 && static_cast<int>(order.size()) > cap) {
+        std::nth_element(order.begin(), order.begin() + cap, order.end());
+        order.resize(cap);
+      }
+      for (const auto& e : order) keep[e.second] = 1;
+    }
     for (int j = 0; j < nor; ++j) {
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += w[k * nor + j];
-      if (sum > 0) kept.emplace_back(-sum, j);
-    }
-    if (cap > 0 && static_cast<int>(kept.size()) > cap) {
-      std::nth_element(kept.begin(), kept.begin() + cap, kept.end());
-      kept.resize(cap);
-      std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    }
-    for (const auto& e : kept) {
-      significant[i].push_back(local ? candidates[i][e.second] : e.second);
-      if (local) prior[i].push_back(s.orient.log_prior[e.second]);
+      if (!keep[j]) continue;
+      significant[i].push_back(local ? candidates[i][j] : j);
+      if (local) prior[i].push_back(s.orient.log_prior[j]);
     }
     if (local) std::vector<int>().swap(candidates[i]);
   };

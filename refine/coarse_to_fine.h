@@ -34,9 +34,9 @@ struct CoarseToFine {
   int chunk_option = 0;                // --chunk (0: automatic)
   int threads = 1;
   std::size_t table_bytes = std::size_t{512} << 20;  // projections of shared children, per rank
-  // RELION's --maxsig: a particle's fine pass takes the children of at most this many of its
-  // significant coarse orientations, those of largest weight (summed over translations and
-  // classes); 0: all of them.
+  // A cap like RELION's --maxsig: a particle's fine pass takes the children of at most this many
+  // of its significant coarse orientations per class, those of the class's largest weight
+  // (summed over translations); 0: all of them.
   int max_significant = 0;
   // Local searches: particle i's coarse orientations (a LocalOrientations set with its priors)
   // and their GlobalOrientations indices in *indices. Empty: global searches over the grid.

@@ -4,13 +4,15 @@
 #              in a 64 px box, and the same map with a 60 Å sphere of density removed: make_data.py), CTF (defocus
 #              1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither angles nor origins
 #   both:      K = 2 from conformation A low-passed to 60 Å (--ini_high 60), T = 4, HEALPix order 2,
-#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, adaptive oversampling 1 (the
-#              children at order 3 of the significant orientations: both programs' default), 2 threads; emkit
-#              runs ITER iterations, relion_refine (one process, --j 2) RELION_ITER
+#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, the 15° grid alone (emkit's
+#              default; relion_refine --oversampling 0, as its default adaptive oversampling would score finer
+#              orientations), 2 threads; emkit runs ITER iterations, relion_refine (one process, --j 2)
+#              RELION_ITER
 #   measured:  wall time per iteration, peak memory (/usr/bin/time -v), assignment accuracy against the truth
 #              (best labelling), median angular error, FSC of each emkit class map against its true map, and
 #              the oracle: the accuracy of classifying by the true maps at the true orientations (oracle.py)
 # Usage: benchmarks/class3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/)
+#   SKIP_EMKIT=1 / SKIP_RELION=1 reuse that program's run already in WORKDIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -33,17 +35,25 @@ if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N" ]; then
 fi
 flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5
              --offset-step 1 --particle-diameter 300 --sym C1 --threads 2 --seed 1)
-echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" > load.txt
-/usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter $ITER \
-  "${flags_emkit[@]}" > emkit.log 2>&1
+touch load.txt
+if [ -z "${SKIP_EMKIT:-}" ]; then
+  grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt
+  echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+  /usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter $ITER \
+    "${flags_emkit[@]}" > emkit.log 2>&1
+  echo "load after emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+fi
 $py "$here/oracle.py" . "$emkit" > oracle.txt
-echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
-rm -rf relion && mkdir relion
-/usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
-  --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
-  --ctf --flatten_solvent --pad 2 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
-  --pool 3 > relion.log 2>&1
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+if [ -z "${SKIP_RELION:-}" ]; then
+  grep -v relion load.txt > load.tmp || true; mv load.tmp load.txt
+  echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+  rm -rf relion && mkdir relion
+  /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
+    --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
+    --ctf --flatten_solvent --pad 2 --oversampling 0 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
+    --pool 3 > relion.log 2>&1
+  echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+fi
 for c in 1 2; do
   for t in A B; do "$emkit" fsc emkit/run_it$(printf %03d $ITER)_class00$c.mrc truth${t}64.mrc -o fsc_c${c}_$t -q; done
 done

@@ -1,8 +1,8 @@
 #!/bin/bash
 # emkit class3d: the same files, bit for bit, for 1 rank x 1 thread, 1 rank x 2 threads and 2 or 3 MPI
 # ranks: two simulated conformations (240 particles, blocks of 4: every rank has work), K = 2 from a
-# reference, 3 iterations (the seeded first one included), C1 and C2 coarse to fine (adaptive oversampling, the
-# default, with --maxsig 20 so that the cap binds), and C1 on the grid alone (--oversampling 0).
+# reference, 3 iterations (the seeded first one included), C1 and C2 coarse to fine (--oversampling 1, with
+# --maxsig 20 so that the cap binds), and C1 on the grid alone (the default).
 # Usage: class3d_identical.sh EMKIT WORKDIR
 set -euo pipefail
 emkit=$1 work=$2
@@ -21,8 +21,8 @@ mpirun_=(mpirun --allow-run-as-root --oversubscribe)
 status=0
 for case in C1 C2 C1grid; do
   sym=${case:0:2}
-  extra=(--maxsig 20)
-  [ "$case" = C1grid ] && extra=(--oversampling 0)
+  extra=(--oversampling 1 --maxsig 20)
+  [ "$case" = C1grid ] && extra=()
   args=(class3d -i "$work/particles.star" --ref "$work/ref.mrc" --K 2 --iter 3 --ini-high 40 --healpix-order 1
         --offset-range 2 --particle-diameter 150 --sym $sym --chunk 4 --seed 5 -q --no-png "${extra[@]}")
   "$emkit" "${args[@]}" -o "$work/t1_$case" --threads 1
