@@ -132,6 +132,7 @@ for c in (1, 2):
         c, major[c], fsc["class%d_vs_A" % c]["0.5"], fsc["class%d_vs_A" % c]["0.143"],
         fsc["class%d_vs_B" % c]["0.5"], fsc["class%d_vs_B" % c]["0.143"]))
 lines += ["", "![class sizes](class_sizes.png)", "", "![classes](classes.png)", "",
+          "With adaptive oversampling (`--oversampling 1`) on the same particles: [oversampling.md](oversampling.md).", "",
           "Command: `N=%d ITER=%d RELION_ITER=%d benchmarks/class3d/run.sh` (JSON: class3d.json)." % (n, iters, relion_iters)]
 open(os.path.join(results, "README.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
