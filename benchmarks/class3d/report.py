@@ -91,8 +91,8 @@ relion_last = relion_scores[-1] if relion_scores else None
 lines = ["# 3D classification: emkit class3d vs relion_refine (RELION %s)" % relion_version, "",
          "%d simulated particles (64 px, 5 Å/px, CTF, SNR 0.05): half from the 70S ribosome map (A), half from the "
          "same map with density removed (B: %s). Both programs start from A low-passed to 60 Å, K = 2, T = 4, "
-         "HEALPix order 2 (15°) with adaptive oversampling 1 (each particle's significant orientations scored again "
-         "at order 3, 7.5°: RELION's default, and emkit's), offsets ±5 px in 1 px steps, 300 Å mask, solvent "
+         "HEALPix order 2 (15°) on the grid alone (emkit's default; relion_refine with `--oversampling 0`, as "
+         "its default would score finer orientations), offsets ±5 px in 1 px steps, 300 Å mask, solvent "
          "flattening, CTF, 2 threads on %s (%d cores)." % (n, j["removed"], cpu, os.cpu_count()), "",
          "**Result.** After %d iterations emkit assigns %.1f%% of the particles to their conformation (best: %.1f%% "
          "at iteration %d; class sizes %s), median orientation error %.1f°, in %.0f s (%.0f s per iteration on "
@@ -103,7 +103,8 @@ lines = ["# 3D classification: emkit class3d vs relion_refine (RELION %s)" % rel
             j["relion"]["seconds"], ", ".join("%.0f s" % t for t in relion_iter_s), j["relion"]["peak_rss_mb"],
             "; its accuracy after them: %.1f%%" % (100 * relion_last["accuracy"]) if relion_last else ""), "",
          "Over the iterations both ran, emkit was %s× faster per iteration (%s). RELION to 25 iterations would take "
-         "hours on these 2 cores, so its final accuracy is not measured here."
+         "hours on these 2 cores, so its final accuracy is not measured here. Peak memory is the resident set of the "
+         "whole process (`/usr/bin/time -v`)."
          % ("–".join("%.1f" % r for r in (min(ratio), max(ratio))) if ratio else "–",
             ", ".join("iteration %d: %.1f×" % (i + 1, r) for i, r in enumerate(ratio))), "",
          "**How separable the data are** (`oracle.py`): classifying each particle by the likelihood of the two true "
