@@ -60,8 +60,7 @@ void ChildProjectionTable::Setup(const HealpixGrid& grid, const std::vector<cons
                                  const std::vector<int>& indices, const std::vector<double>* parent_log_prior,
                                  EStepSetup* s) const {
   const int K = static_cast<int>(maps.size());
-  EMKIT_CHECK(s->classes == K && (slot_.empty() || (K == K_ && s->px.size() == P_)),
-              "the table's pixels and classes");
+  EMKIT_CHECK(s->classes == K && (slot_.empty() || (K == K_ && s->px.size() == P_)), "the table's pixels and classes");
   s->orient = ChildOrientations(grid, indices);
   const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
   EMKIT_CHECK(nor == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");

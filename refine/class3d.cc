@@ -300,8 +300,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       // each particle's significant coarse orientations at the current size.
       EStepSetup fine = BaseSetup(job, current_size);
       fine.cross_correlation = cc;
-      EStepSetup coarse = BaseSetup(
-          job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
+      EStepSetup coarse =
+          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
       coarse.cross_correlation = cc;
       CoarseToFine c;
       c.grid = &job.grid;
@@ -309,17 +309,18 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       c.box = N;
       c.chunk_option = job.opt.chunk_size;
       c.threads = job.opt.threads;
-      c.max_significant = job.opt.max_significant == 0 ? 100 : std::max(0, job.opt.max_significant);
+      c.max_significant = job.opt.max_significant == 0 ? 100 : std::max(0, job.opt.max_significant);  // -1: no cap
       CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress.get(), &sums, &results);
       scored = job.grid.orientations() * K;
+      projectors.clear();
     } else {
       EStepSetup setup = MakeSetup(job, current_size, maps);
       setup.cross_correlation = cc;
+      projectors.clear();  // the references are projected: the volumes are not needed in the pass
       ProgressPassSums counted(&sums, progress.get());
       ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
       scored = setup.num_refs();
     }
-    projectors.clear();
     progress->Finish();
     ApplyResults(results, &job.state);
     if (job.opt.norm_correction) UpdateNorms(results, &job.state, &job.model);
@@ -390,8 +391,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     if (comm.is_root()) {
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
-      LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
-                                    << scored << " refs x " << translations << " shifts, resolution "
+      LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, " << scored
+                                    << " refs x " << translations << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
                                     << ", classes " << sizes << ", " << sec << " s");
     }

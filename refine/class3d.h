@@ -1,9 +1,10 @@
 // emkit class3d: regularised maximum-likelihood 3D classification (RELION 3.1's Class3D with a
 // reference, science.md §3.1): K maps start from one reference low-passed to --ini-high, the
 // particles are scored against central sections of every map in every HEALPix orientation x psi
-// and translation (optionally coarse to fine, as RELION's adaptive oversampling) (the E-step kernel of 2D classification, on projected references), their
-// weighted sums are back-projected exactly (fixed point) and each map is reconstructed with
-// tau2 = T x its power spectrum. Threads x MPI ranks, bit-identical for any count.
+// and translation (the E-step kernel of 2D classification, on projected references; optionally
+// coarse to fine, as RELION's adaptive oversampling), their weighted sums are back-projected
+// exactly (fixed point) and each map is reconstructed with tau2 = T x its power spectrum.
+// Threads x MPI ranks, bit-identical for any count.
 #pragma once
 
 #include <functional>
@@ -21,10 +22,10 @@ struct Class3dOptions : ClassificationOptions {
     classes = 4;     // RELION's Class3D default
     tau2_fudge = 4;  // RELION's Class3D default T
   }
-  std::string reference;        // starting map (box^3 at the particles' pixel size)
-  double ini_high = 60;         // Å: the reference is low-passed to this (0: not at all)
-  bool firstiter_cc = false;    // first iteration by cross-correlation (a reference not on the particles' greyscale)
-  int healpix_order = 2;        // 15 degrees (RELION's --healpix_order)
+  std::string reference;      // starting map (box^3 at the particles' pixel size)
+  double ini_high = 60;       // Å: the reference is low-passed to this (0: not at all)
+  bool firstiter_cc = false;  // first iteration by cross-correlation (a reference not on the particles' greyscale)
+  int healpix_order = 2;      // 15 degrees (RELION's --healpix_order)
   // RELION's --oversampling: 1 scores the grid coarse to fine (the children, order + 1, of each
   // particle's significant coarse orientations, at the current size; RELION's default), 0 only
   // the grid (emkit's default: on the two-conformation ribosome benchmark, 2000 particles, the
