@@ -255,7 +255,10 @@ void Refine(Reader& r, int type) {
   if (r.Yes("ref_correct_greyscale")) r.Flag("firstiter_cc");
   r.Map("ini_high", "ini_high");
   r.Map("sym_name", "sym");
-  r.Default("ctf_corrected_ref", "No");
+  // emkit multiplies every reference by the particles' CTFs, as RELION 4 does by default. RELION 3.1's
+  // "No" (its GUI's default) scores the first iteration against references without the CTF, which
+  // leaves CTF-modulated particles unaligned; both values run as RELION 4 runs them.
+  r.Ignore("ctf_corrected_ref");
   // The GUI's sampling is the oversampled step: class3d scores it directly, refine3d (as RELION)
   // scores the order below and oversamples.
   const int oversampled = type == 10 ? 1 : 0;

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Merges two simulated particle sets into one particles STAR without their true orientations.
+"""Splits a simulated particle set of several conformations into the programs' input and the truth.
 
-usage: merge.py A/particles.star B/particles.star OUT.star TRUTH.txt TRUE_ANGLES.star
-The particles are interleaved in a fixed shuffled order; angles and origins are set to 0 in OUT.star
-(nothing of the truth is given to the programs), the true class per particle goes to TRUTH.txt and
-the true angles to TRUE_ANGLES.star (same order).
+usage: merge.py SIM.star OUT.star TRUTH.txt TRUE_ANGLES.star
+SIM.star comes from one `emkit simulate particles` run with one --map per conformation (rlnClassNumber
+says which). OUT.star has angles and origins set to 0 and no class column (nothing of the truth is given
+to the programs); TRUTH.txt holds the true class per particle and TRUE_ANGLES.star the true angles,
+origins and CTF without the class column (the input of `simulate particles --angles`), both in the order
+of OUT.star.
 """
-import random
 import sys
 
 
@@ -23,27 +24,22 @@ def read(path):
     return lines[:i], labels, rows
 
 
-head, labels, ra = read(sys.argv[1])
-_, lb, rb = read(sys.argv[2])
-assert lb == labels
-rows = [(r, 1) for r in ra] + [(r, 2) for r in rb]
-random.Random(5).shuffle(rows)
+head, labels, rows = read(sys.argv[1])
+cls = labels.index('_rlnClassNumber')
 zero = [labels.index(l) for l in ('_rlnAngleRot', '_rlnAngleTilt', '_rlnAnglePsi', '_rlnOriginXAngst',
                                   '_rlnOriginYAngst') if l in labels]
-cls = labels.index('_rlnClassNumber') if '_rlnClassNumber' in labels else -1
-for out, keep in ((sys.argv[3], False), (sys.argv[5], True)):
+keep = [j for j in range(len(labels)) if j != cls]
+for out, truth in ((sys.argv[2], False), (sys.argv[4], True)):
     with open(out, 'w') as f:
         f.write('\n'.join(head) + '\ndata_particles\n\nloop_ \n')
-        for k, l in enumerate(labels):
-            f.write('%s #%d \n' % (l, k + 1))
-        for r, c in rows:
+        for k, j in enumerate(keep):
+            f.write('%s #%d \n' % (labels[j], k + 1))
+        for r in rows:
             r = list(r)
-            if not keep:
+            if not truth:
                 for j in zero:
                     r[j] = '0'
-                if cls >= 0:
-                    r[cls] = '1'
-            f.write(' '.join(r) + ' \n')
+            f.write(' '.join(r[j] for j in keep) + ' \n')
         f.write(' \n')
-with open(sys.argv[4], 'w') as t:
-    t.write(''.join('%d\n' % c for _, c in rows))
+with open(sys.argv[3], 'w') as t:
+    t.write(''.join('%s\n' % r[cls] for r in rows))

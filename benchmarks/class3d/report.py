@@ -88,12 +88,15 @@ for c in (1, 2):
     held = [t for t, d in zip(truth, data) if int(d) == c]
     major[c] = "AB"[0 if held.count(1) >= held.count(2) else 1] if held else "-"
 relion_last = relion_scores[-1] if relion_scores else None
+counts = [truth.count(1), truth.count(2)]
 lines = ["# 3D classification: emkit class3d vs relion_refine (RELION %s)" % relion_version, "",
-         "%d simulated particles (64 px, 5 Å/px, CTF, SNR 0.05): half from the 70S ribosome map (A), half from the "
-         "same map with density removed (B: %s). Both programs start from A low-passed to 60 Å, K = 2, T = 4, "
-         "HEALPix order 2 (15°) on the grid alone (emkit's default; relion_refine with `--oversampling 0`, as "
-         "its default would score finer orientations), offsets ±5 px in 1 px steps, 300 Å mask, solvent "
-         "flattening, CTF, 2 threads on %s (%d cores)." % (n, j["removed"], cpu, os.cpu_count()), "",
+         "%d simulated particles (64 px, 5 Å/px, CTF, SNR 0.05), each drawn at random from the 70S ribosome map (A, "
+         "%d particles) or the same map with density removed (B, %d: %s), scaled so the background noise has unit "
+         "standard deviation, as RELION expects of normalised particles. Both programs start from A low-passed to "
+         "60 Å, taken as CTF-corrected (relion_refine `--ctf_corrected_ref`), K = 2, T = 4, HEALPix order 2 (15°) on "
+         "the grid alone (emkit's default; relion_refine with `--oversampling 0`, as its default would score finer "
+         "orientations), offsets ±5 px in 1 px steps, 300 Å mask, solvent flattening, CTF, 2 threads on %s (%d cores)."
+         % (n, counts[0], counts[1], j["removed"], cpu, os.cpu_count()), "",
          "**Result.** After %d iterations emkit assigns %.1f%% of the particles to their conformation (best: %.1f%% "
          "at iteration %d; class sizes %s), median orientation error %.1f°, in %.0f s (%.0f s per iteration on "
          "average) with a peak of %.0f MB. relion_refine ran %d iteration(s) in %.0f s (%s per iteration), peak %.0f MB%s."

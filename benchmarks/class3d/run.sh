@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # 3D classification benchmark: emkit class3d vs RELION 3.1.3 relion_refine (Class3D) on the same particles.
-#   particles: N/2 projections of each of two conformations (../shared/data/maps/ribosome70s_65.mrc at 5 Å/px
-#              in a 64 px box, and the same map with a 60 Å sphere of density removed: make_data.py), CTF (defocus
-#              1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither angles nor origins
+#   particles: N projections, each of one of two conformations drawn at random (../shared/data/maps/
+#              ribosome70s_65.mrc at 5 Å/px in a 64 px box, and the same map with a 60 Å sphere of density
+#              removed: make_data.py), CTF (defocus 1-3 µm), SNR 0.05, from one `emkit simulate particles` run;
+#              the maps are scaled so the particles' noise has unit standard deviation, as RELION expects of
+#              normalised particles (simulate_normalised.py); the STAR gives neither angles nor origins
 #   both:      K = 2 from conformation A low-passed to 60 Å (--ini_high 60), T = 4, HEALPix order 2,
-#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, the 15° grid alone (emkit's
+#              offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, the reference taken as CTF-corrected
+#              (emkit always; RELION 3.1 only with --ctf_corrected_ref, which its GUI leaves off: without it the
+#              first iteration scores the particles against references without the CTF and does not align
+#              them; RELION 4 made it the default), the 15° grid alone (emkit's
 #              default; relion_refine --oversampling 0, as its default adaptive oversampling would score finer
 #              orientations), 2 threads; emkit runs ITER iterations, relion_refine (one process, --j 2)
 #              RELION_ITER
@@ -24,14 +29,12 @@ N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
-if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N" ]; then
+if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N normalised" ]; then
   $py "$here/make_data.py" "$data/maps/ribosome70s_65.mrc" . > removed.txt
-  for c in A B; do
-    "$emkit" simulate particles --map truth${c}64.mrc --pixel-size 5 --box 64 --n $((N / 2)) --snr 0.05 \
-      --defocus-min 10000 --defocus-max 30000 --seed $([ $c = A ] && echo 11 || echo 12) -q -o sim$c --overwrite
-  done
-  $py "$here/merge.py" simA/particles.star simB/particles.star particles.star truth.txt true_angles.star
-  echo "$N" > n.txt
+  $py "$here/simulate_normalised.py" "$emkit" sim truthA64.mrc truthB64.mrc -- --pixel-size 5 --box 64 --n "$N" \
+    --snr 0.05 --defocus-min 10000 --defocus-max 30000 --seed 11 > scale.txt
+  $py "$here/merge.py" sim/particles.star particles.star truth.txt true_angles.star
+  echo "$N normalised" > n.txt
 fi
 flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5
              --offset-step 1 --particle-diameter 300 --sym C1 --threads 2 --seed 1)
@@ -50,7 +53,7 @@ if [ -z "${SKIP_RELION:-}" ]; then
   rm -rf relion && mkdir relion
   /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
     --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
-    --ctf --flatten_solvent --pad 2 --oversampling 0 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
+    --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --oversampling 0 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
     --pool 3 > relion.log 2>&1
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi

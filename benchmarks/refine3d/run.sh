@@ -2,9 +2,11 @@
 # 3D auto-refinement benchmark: emkit refine3d vs RELION 3.1.3 relion_refine_mpi --auto_refine on the same particles.
 #   particles: N projections of ../shared/data/maps/ribosome70s_65.mrc (cropped to 64 px at 5 Å/px, class3d's
 #              make_data.py), CTF (defocus 1-3 µm), SNR 0.05, from `emkit simulate particles`; the STAR gives neither
-#              angles nor origins
+#              angles nor origins; the map is scaled so the particles' noise has unit standard deviation, as
+#              RELION expects of normalised particles (class3d/simulate_normalised.py)
 #   both:      the map low-passed to 60 Å as reference (--ini_high 60), gold-standard halves, HEALPix order 2,
-#              local searches from order 4, offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1;
+#              local searches from order 4, offsets 5 px / 1 px, 300 Å mask, solvent flattening, CTF, C1, the
+#              reference taken as CTF-corrected (RELION 3.1: --ctf_corrected_ref, see class3d/run.sh);
 #              emkit: 2 threads in one process; RELION: 3 MPI ranks (a leader and one follower per half), 1 thread each
 #   measured:  wall time per iteration and to convergence, peak memory (/usr/bin/time -v), final half-map resolution
 #              (FSC 0.143), FSC of the final map against the true map, median angular and offset errors
@@ -22,12 +24,12 @@ py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work" "$results"
 cd "$work"
-if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N" ]; then
+if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N normalised" ]; then
   $py "$root/benchmarks/class3d/make_data.py" "$data/maps/ribosome70s_65.mrc" . > /dev/null
-  "$emkit" simulate particles --map truthA64.mrc --pixel-size 5 --box 64 --n "$N" --snr 0.05 \
-    --defocus-min 10000 --defocus-max 30000 --seed 21 -q -o sim --overwrite
+  $py "$root/benchmarks/class3d/simulate_normalised.py" "$emkit" sim truthA64.mrc -- --pixel-size 5 --box 64 \
+    --n "$N" --snr 0.05 --defocus-min 10000 --defocus-max 30000 --seed 21 > scale.txt
   $py "$here/strip.py" sim/particles.star particles.star
-  echo "$N" > n.txt
+  echo "$N normalised" > n.txt
 fi
 touch load.txt
 if [ -z "${SKIP_EMKIT:-}" ]; then
@@ -45,7 +47,7 @@ if [ -z "${SKIP_RELION:-}" ]; then
   date +%s.%N > relion.start
   /usr/bin/time -v -o relion.time mpirun --oversubscribe -np 3 relion_refine_mpi --auto_refine --split_random_halves \
     --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 --particle_diameter 300 --healpix_order 2 \
-    --auto_local_healpix_order 4 --offset_range 5 --offset_step 1 --sym C1 --ctf --flatten_solvent --pad 2 --j 1 \
+    --auto_local_healpix_order 4 --offset_range 5 --offset_step 1 --sym C1 --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --j 1 \
     --low_resol_join_halves 40 --random_seed 1 --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
