@@ -60,6 +60,8 @@ void ContinueSampling(const CLI::App& app, Class3dOptions* o) {
   if (!app.count("--healpix-order") && t.Has("rlnHealpixOrder"))
     o->healpix_order = static_cast<int>(t.GetDouble(0, "rlnHealpixOrderOriginal", t.GetDouble(0, "rlnHealpixOrder")));
   if (!app.count("--sym") && t.Has("rlnSymmetryGroup")) o->symmetry = t.Get(0, "rlnSymmetryGroup");
+  if (!app.count("--perturb") && t.Has("rlnSamplingPerturbFactor"))
+    o->perturb = t.GetDouble(0, "rlnSamplingPerturbFactor");
   if (!app.count("--offset-range") && t.Has("rlnOffsetRange") && apix > 0)
     o->offset_range = t.GetDouble(0, "rlnOffsetRangeOriginal", t.GetDouble(0, "rlnOffsetRange")) / apix;
   if (!app.count("--offset-step") && t.Has("rlnOffsetStep") && apix > 0)
@@ -90,6 +92,7 @@ int RunClass3dCommand(int argc, char** argv) {
                  "With --oversampling 1: the children of at most this many of each particle's significant "
                  "orientations per class (the class's heaviest); 0: 100, -1: all (RELION 3.1)")
       ->capture_default_str();
+  AddPerturbOption(app, &o.perturb);
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();
   app.add_option("--minres-map,--minres_map", o.minres_map, "Fourier shells below this are not regularised")
@@ -101,6 +104,7 @@ int RunClass3dCommand(int argc, char** argv) {
   AddClassificationRangeChecks(app, {{"--ini-high", NonNegative()},
                                      {"--healpix-order", InRange(0, 6)},
                                      {"--oversampling", InRange(0, 1)},
+                                     {"--perturb", InRange(0, 1)},
                                      {"--pad", InRange(1, 3)},
                                      {"--minres-map", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

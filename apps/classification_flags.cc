@@ -44,6 +44,13 @@ void AddClassificationOptions(CLI::App& app, ClassificationOptions* o, Classific
   AddCommonOptions(app, &f->common);
 }
 
+void AddPerturbOption(CLI::App& app, double* perturb) {
+  app.add_option("--perturb", *perturb,
+                 "Random perturbation of the sampling each iteration, a fraction of the angular and offset steps "
+                 "(RELION: 0.5; 0: off)")
+      ->capture_default_str();
+}
+
 void AddClassificationRangeChecks(CLI::App& app, std::vector<RangeCheck> own) {
   std::vector<RangeCheck> checks = {{"--K", InRange(1, 10000)},
                                     {"--iter", Positive()},

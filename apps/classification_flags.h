@@ -20,6 +20,8 @@ struct ClassificationFlags {
 // --overwrite and the common options (--threads, --seed, ...).
 void AddClassificationOptions(CLI::App& app, ClassificationOptions* o, ClassificationFlags* f,
                               const std::string& output_description);
+// --perturb of the 3D commands (class3d, refine3d): the random perturbation of the sampling.
+void AddPerturbOption(CLI::App& app, double* perturb);
 // Range checks of the shared options, followed by the command's own.
 void AddClassificationRangeChecks(CLI::App& app, std::vector<RangeCheck> own);
 // After parsing: threads, seed, --no-ctf, --no-png into the options.

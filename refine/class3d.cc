@@ -49,6 +49,7 @@ void Class3dOptions::Check() const {
   if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100) or positive");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
+  if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
   SymmetryGroup check(symmetry);  // throws naming a bad group
 }
 
@@ -86,12 +87,18 @@ struct Job : ParticleJob {
   double weight_unit() const { return 1; }
 };
 
-// The E-step setup of one iteration at `size` without orientations and references.
-EStepSetup BaseSetup(const Job& job, int size) {
+// The E-step setup of one iteration at `size` without orientations and references; the
+// translations moved by `perturbation` (a fraction of the offset step) in x and y, as RELION.
+EStepSetup BaseSetup(const Job& job, int size, double perturbation) {
   EStepSetup s;
   s.px = SelectPixels(job.box, size);
   s.classes = job.model.classes;
   s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
+  if (perturbation != 0)
+    for (Translation& t : s.trans) {
+      t.x += perturbation * job.opt.offset_step;
+      t.y += perturbation * job.opt.offset_step;
+    }
   SetNoise(job.model.sigma2_noise, &s);
   for (int k = 0; k < s.classes; ++k)
     s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());
@@ -110,8 +117,8 @@ EStepSetup BaseSetup(const Job& job, int size) {
 }
 
 // Without adaptive oversampling: every class map projected in every orientation of the grid.
-EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<const Projector*>& maps) {
-  EStepSetup s = BaseSetup(job, current_size);
+EStepSetup MakeSetup(const Job& job, int current_size, double perturbation, const std::vector<const Projector*>& maps) {
+  EStepSetup s = BaseSetup(job, current_size, perturbation);
   s.orient = GlobalOrientations(job.grid);
   SetProjectedReferences(maps, &s);
   return s;
@@ -123,8 +130,10 @@ std::string ClassFile(const std::string& dir, int it, int k) {
   return IterationFile(dir, it, buf);
 }
 
-SamplingInfo Sampling(const Job& job) {
+SamplingInfo Sampling(const Job& job, double perturbation) {
   SamplingInfo si;
+  si.perturb_instance = perturbation;
+  si.perturb_factor = job.opt.perturb;
   si.healpix_order = si.healpix_order_original = job.opt.healpix_order;
   si.symmetry = job.sym->name();
   si.offset_range = si.offset_range_original = job.opt.offset_range * job.pixel_size;
@@ -132,7 +141,7 @@ SamplingInfo Sampling(const Job& job) {
   return si;
 }
 
-void WriteIteration(const Job& job, int it, Class3dResult* result) {
+void WriteIteration(const Job& job, int it, double perturbation, Class3dResult* result) {
   const std::string dir = job.opt.out_dir;
   MrcWriteOptions mo;
   mo.pixel_size = job.pixel_size;
@@ -144,7 +153,7 @@ void WriteIteration(const Job& job, int it, Class3dResult* result) {
   }
   WriteModelStar(IterationFile(dir, it, "model.star"), job.model, names, 3, job.opt.pad);
   WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
-  WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job));
+  WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job, perturbation));
   if (job.opt.write_png) WriteMapProjections(IterationFile(dir, it, "classes.png"), job.maps);
   result->last_model_star = IterationFile(dir, it, "model.star");
   result->last_data_star = IterationFile(dir, it, "data.star");
@@ -256,7 +265,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
       job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
     }
-    if (comm.is_root()) WriteIteration(job, 0, &result);
+    if (comm.is_root()) WriteIteration(job, 0, 0, &result);
     comm.Barrier();
   }
 
@@ -283,6 +292,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       tau2[k] = projectors.back()->PowerSpectrum(r_max);
     }
     const bool cc = it == 1 && job.opt.firstiter_cc;
+    const double perturbation = SamplingPerturbation(job.opt.perturb, job.opt.seed, "class3d-perturb", it);
+    job.grid.SetPerturbation(perturbation);
     std::vector<const Projector*> maps;
     for (const auto& p : projectors) maps.push_back(p.get());
     VolumeSums sums(K, K, N, job.opt.pad, r_max, job.opt.threads);
@@ -298,10 +309,11 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     if (oversample) {
       // RELION's adaptive oversampling: the coarse grid on cropped images, then the children of
       // each particle's significant coarse orientations at the current size.
-      EStepSetup fine = BaseSetup(job, current_size);
+      EStepSetup fine = BaseSetup(job, current_size, perturbation);
       fine.cross_correlation = cc;
       EStepSetup coarse =
-          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
+          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size),
+                    perturbation);
       coarse.cross_correlation = cc;
       CoarseToFine c;
       c.grid = &job.grid;
@@ -314,7 +326,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       scored = job.grid.orientations() * K;
       projectors.clear();
     } else {
-      EStepSetup setup = MakeSetup(job, current_size, maps);
+      EStepSetup setup = MakeSetup(job, current_size, perturbation, maps);
       setup.cross_correlation = cc;
       projectors.clear();  // the references are projected: the volumes are not needed in the pass
       ProgressPassSums counted(&sums, progress.get());
@@ -380,7 +392,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     job.iteration = it;
     result.class_sizes.push_back(job.model.pk);
     if (comm.is_root()) {
-      WriteIteration(job, it, &result);
+      WriteIteration(job, it, perturbation, &result);
       WriteClassSizes(job.opt.out_dir, result, result.first_iteration);
       if (job.opt.on_iteration) job.opt.on_iteration(result);
     }

@@ -28,14 +28,18 @@ struct Class3dOptions : ClassificationOptions {
   int healpix_order = 2;      // 15 degrees (RELION's --healpix_order)
   // RELION's --oversampling: 1 scores the grid coarse to fine (the children, order + 1, of each
   // particle's significant coarse orientations, at the current size; RELION's default), 0 only
-  // the grid (emkit's default: on the two-conformation ribosome benchmark, 2000 particles, the
-  // finer orientations let one class take every particle by iteration 5, where the grid alone
-  // keeps both; benchmarks/results/class3d).
+  // the grid (emkit's default: it costs less, and on the two-conformation ribosome benchmark,
+  // 2000 particles at SNR 0.05, neither separates the conformations: with the finer orientations
+  // one class takes every particle by iteration 5; benchmarks/results/class3d).
   int adaptive_oversampling = 0;
   // With adaptive oversampling, like RELION's --maxsig: the children of at most this many of each
   // particle's significant coarse orientations per class (the class's heaviest) are scored.
   // 0: 100 (RELION 4 caps 3D at 100 samples per class); -1: all of them (RELION 3.1's default).
   int max_significant = 0;
+  // RELION's --perturb: every iteration the whole sampling (orientations and translations) moves
+  // by a random fraction of its steps, |fraction| <= perturb (RELION: 0.5), so that the maps are
+  // not built from orientations on one fixed grid; 0 turns it off.
+  double perturb = 0.5;
   std::string symmetry = "C1";  // point group (RELION's --sym)
   int pad = 2;                  // oversampling of projector and back-projector
   int minres_map = 5;           // shells below are not regularised (RELION's --minres_map)

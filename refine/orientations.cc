@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/random.h"
 #include "refine/sampling2d.h"
 
 namespace emkit {
@@ -84,6 +85,38 @@ HealpixGrid MakeHealpixGrid(int order, const SymmetryGroup& sym) {
   return g;
 }
 
+void HealpixGrid::SetPerturbation(double fraction) {
+  perturbed = fraction != 0;
+  const double a = fraction * angular_step();
+  perturbation = perturbed ? EulerToMatrix({a, a, a}) : Mat3();
+}
+
+double SamplingPerturbation(double f, uint64_t seed, const char* stream, int iteration) {
+  if (!(f > 0)) return 0;
+  double p = 0;
+  for (int j = 1; j <= iteration; ++j) {
+    p += Rng(seed, StreamId(stream, j)).Uniform(0.5 * f, f);
+    p -= 2 * f * std::floor((p + f) / (2 * f));  // RELION's realWRAP into [-f, f)
+  }
+  return p;
+}
+
+namespace {
+
+// Adds grid orientation e to s, perturbed as the grid says.
+void AddFromGrid(const HealpixGrid& grid, const Euler& e, double log_prior, OrientationSet* s) {
+  if (!grid.perturbed) {
+    s->Add(e, log_prior);
+    return;
+  }
+  const Mat3 a = EulerToMatrix(e) * grid.perturbation;
+  s->angles.push_back(MatrixToEuler(a));
+  s->matrices.push_back(a);
+  s->log_prior.push_back(log_prior);
+}
+
+}  // namespace
+
 OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>& indices) {
   T_Healpix_Base<long> fine;
   fine.Set(grid.order + 1, NEST);
@@ -98,7 +131,7 @@ OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>
       double rot = Deg(phi);
       if (rot > 180) rot -= 360;
       const double tilt = Deg(std::acos(z));
-      for (int q = 0; q < 2; ++q) s.Add({rot, tilt, grid.psi[ip] + (q == 0 ? -quarter : quarter)});
+      for (int q = 0; q < 2; ++q) AddFromGrid(grid, {rot, tilt, grid.psi[ip] + (q == 0 ? -quarter : quarter)}, 0, &s);
     }
   }
   return s;
@@ -107,7 +140,7 @@ OrientationSet ChildOrientations(const HealpixGrid& grid, const std::vector<int>
 OrientationSet GlobalOrientations(const HealpixGrid& grid) {
   OrientationSet s;
   for (int d = 0; d < grid.directions(); ++d)
-    for (double psi : grid.psi) s.Add({grid.rot[d], grid.tilt[d], psi});
+    for (double psi : grid.psi) AddFromGrid(grid, {grid.rot[d], grid.tilt[d], psi}, 0, &s);
   return s;
 }
 
@@ -144,7 +177,8 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
       const double psi = grid.psi[ip];
       const double dpsi = WrapDeg(psi - mate_psi[best_mate]);
       if (std::fabs(dpsi) > cut_psi) continue;
-      s.Add({grid.rot[d], grid.tilt[d], psi}, lp_dir - dpsi * dpsi / (2 * sigma_psi_deg * sigma_psi_deg));
+      AddFromGrid(grid, {grid.rot[d], grid.tilt[d], psi}, lp_dir - dpsi * dpsi / (2 * sigma_psi_deg * sigma_psi_deg),
+                  &s);
       if (indices) indices->push_back(d * npsi + ip);
     }
   }
@@ -156,7 +190,7 @@ OrientationSet LocalOrientations(const HealpixGrid& grid, const SymmetryGroup& s
       const double dpsi = std::fabs(WrapDeg(grid.psi[ip] - mate_psi[nearest_mate]));
       if (dpsi < best_d) best_d = dpsi, best_ip = ip;
     }
-    s.Add({grid.rot[nearest_dir], grid.tilt[nearest_dir], grid.psi[best_ip]}, 0);
+    AddFromGrid(grid, {grid.rot[nearest_dir], grid.tilt[nearest_dir], grid.psi[best_ip]}, 0, &s);
     if (indices) indices->push_back(nearest_dir * npsi + best_ip);
   }
   return s;

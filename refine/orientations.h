@@ -4,6 +4,7 @@
 // near a prior (local searches with Gaussian priors, cut at 3 sigma).
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "core/geometry.h"
@@ -29,7 +30,15 @@ struct HealpixGrid {
   std::vector<double> rot, tilt;  // directions in the asymmetric unit (degrees)
   std::vector<long> pixel;        // their HEALPix NEST index
   std::vector<double> psi;        // degrees
-  double angular_step() const;    // 60 / 2^order degrees
+  // RELION's random perturbation of the sampling: every orientation made from the grid
+  // (GlobalOrientations, ChildOrientations, LocalOrientations) is A * perturbation, A its
+  // unperturbed matrix; off (the grid as it is) unless SetPerturbation turned it on.
+  bool perturbed = false;
+  Mat3 perturbation;
+  double angular_step() const;  // 60 / 2^order degrees
+  // perturbation = EulerToMatrix({a, a, a}) with a = fraction * angular_step() (RELION's
+  // HealpixSampling: random_perturbation x the angular sampling); fraction 0 turns it off.
+  void SetPerturbation(double fraction);
   int directions() const { return static_cast<int>(rot.size()); }
   long orientations() const { return static_cast<long>(rot.size()) * static_cast<long>(psi.size()); }
 };
@@ -38,6 +47,13 @@ struct HealpixGrid {
 // than to any symmetry image of p0 (the Dirichlet cell of p0, a fundamental domain: every
 // direction on the sphere has exactly one symmetry mate in it, up to ties on its border).
 HealpixGrid MakeHealpixGrid(int order, const SymmetryGroup& sym);
+
+// RELION's random_perturbation of iteration `iteration` (1, 2, ...) for perturbation factor f
+// (--perturb, RELION: 0.5): starting at 0, each iteration adds a uniform draw from [f/2, f] and
+// wraps into [-f, f), so the grid moves strongly every iteration. The draws come from (seed,
+// stream name, iteration j) for j = 1..iteration: a --continue run gets the same values. Returns
+// a fraction of the sampling step; 0 when f = 0.
+double SamplingPerturbation(double f, uint64_t seed, const char* stream, int iteration);
 
 // Every orientation of the grid (direction-major: index = idir * npsi + ipsi), flat prior.
 OrientationSet GlobalOrientations(const HealpixGrid& grid);

@@ -156,5 +156,57 @@ TEST(Orientations, DistanceIsTheRotationAngleUpToSymmetry) {
   EXPECT_GT(OrientationDistance(a, b, c1), 90);
 }
 
+TEST(Orientations, SamplingPerturbationMovesEveryIterationWithinItsRange) {
+  EXPECT_EQ(SamplingPerturbation(0, 1, "s", 5), 0);
+  EXPECT_EQ(SamplingPerturbation(0.5, 1, "s", 0), 0);
+  double previous = 0;
+  for (int it = 1; it <= 40; ++it) {
+    const double p = SamplingPerturbation(0.5, 1, "s", it);
+    EXPECT_GE(p, -0.5);
+    EXPECT_LT(p, 0.5);
+    // Each iteration adds a draw from [f/2, f] modulo 2f: the grid moves by at least a quarter step.
+    double step = p - previous;
+    if (step < 0) step += 1;
+    EXPECT_GE(step, 0.25 - 1e-12) << it;
+    EXPECT_LE(step, 0.5 + 1e-12) << it;
+    previous = p;
+    // The same for the same seed and stream (a --continue run), another for another seed.
+    EXPECT_EQ(p, SamplingPerturbation(0.5, 1, "s", it));
+  }
+  EXPECT_NE(SamplingPerturbation(0.5, 1, "s", 7), SamplingPerturbation(0.5, 2, "s", 7));
+  EXPECT_NE(SamplingPerturbation(0.5, 1, "s", 7), SamplingPerturbation(0.5, 1, "t", 7));
+}
+
+TEST(Orientations, PerturbedGridIsTheGridTimesOneRotation) {
+  const SymmetryGroup c1("C1");
+  HealpixGrid g = MakeHealpixGrid(2, c1);
+  const OrientationSet plain = GlobalOrientations(g);
+  g.SetPerturbation(0.3);
+  const Mat3 r = EulerToMatrix({4.5, 4.5, 4.5});  // 0.3 x 15 degrees, as RELION builds it
+  const OrientationSet moved = GlobalOrientations(g);
+  ASSERT_EQ(moved.size(), plain.size());
+  const double turn = OrientationDistance(r, Mat3(), c1);
+  EXPECT_GT(turn, 4);
+  for (int i = 0; i < moved.size(); i += 7) {
+    EXPECT_LT(MaxAbsDifference(moved.matrices[i], plain.matrices[i] * r), 1e-12) << i;
+    EXPECT_LT(MaxAbsDifference(moved.matrices[i], EulerToMatrix(moved.angles[i])), 1e-9) << i;
+    EXPECT_NEAR(OrientationDistance(moved.matrices[i], plain.matrices[i], c1), turn, 1e-6) << i;
+  }
+  // Children and local searches move with the grid.
+  const OrientationSet children = ChildOrientations(g, {0, 100});
+  g.SetPerturbation(0);
+  const OrientationSet plain_children = ChildOrientations(g, {0, 100});
+  ASSERT_EQ(children.size(), plain_children.size());
+  for (int i = 0; i < children.size(); ++i)
+    EXPECT_LT(MaxAbsDifference(children.matrices[i], plain_children.matrices[i] * r), 1e-12) << i;
+  // Turned off, the grid is exactly what it was.
+  const OrientationSet again = GlobalOrientations(g);
+  for (int i = 0; i < again.size(); ++i) {
+    EXPECT_EQ(again.angles[i].rot, plain.angles[i].rot);
+    EXPECT_EQ(again.angles[i].tilt, plain.angles[i].tilt);
+    EXPECT_EQ(again.angles[i].psi, plain.angles[i].psi);
+  }
+}
+
 }  // namespace
 }  // namespace emkit

@@ -48,6 +48,7 @@ void Refine3dOptions::Check() const {
   if (auto_local_healpix_order < 1 || auto_local_healpix_order > 8)
     fail("--auto-local-healpix-order must be in [1, 8]");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
+  if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
   if (minres_map < 0) fail("--minres-map must not be negative");
   if (low_resol_join_halves < 0) fail("--low-resol-join-halves must not be negative");
   if (!solvent_mask.empty() && !FileExists(solvent_mask))
@@ -66,7 +67,8 @@ struct Job : ParticleJob {
   std::vector<int> members[2];  // particle indices of each half
   std::vector<int> half_of;     // 0 or 1 per particle
   std::unique_ptr<SymmetryGroup> sym;
-  HealpixGrid grid;  // the coarse order (scored coarse to fine: 8 children at order + 1)
+  HealpixGrid grid;         // the coarse order (scored coarse to fine: 8 children at order + 1)
+  double perturbation = 0;  // this iteration's, a fraction of the angular and offset steps
   AutoSampling sampling;
   Volume solvent_mask;
   bool has_mask = false;
@@ -123,6 +125,10 @@ EStepSetup BaseSetup(const Job& job, int current_size) {
   s.px = SelectPixels(job.box, current_size);
   s.classes = 1;
   s.trans = TranslationGrid(job.sampling.offset_range_px, job.sampling.offset_step_px);
+  for (Translation& t : s.trans) {  // the perturbed sampling, as RELION moves it (x and y alike)
+    t.x += job.perturbation * job.sampling.offset_step_px;
+    t.y += job.perturbation * job.sampling.offset_step_px;
+  }
   SetNoise(job.model.sigma2_noise, &s);
   s.log_pk = {0.0};
   s.norm_sums = job.opt.norm_correction;
@@ -305,6 +311,8 @@ Volume Maximization(Job& job, const VolumeSums& sums, int current_size, bool cro
 
 SamplingInfo Sampling(const Job& job) {
   SamplingInfo si;
+  si.perturb_instance = job.perturbation;
+  si.perturb_factor = job.opt.perturb;
   si.healpix_order = job.sampling.healpix_order;
   si.healpix_order_original = job.opt.healpix_order;
   si.symmetry = job.sym->name();
@@ -581,6 +589,8 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
       EstimateAccuracy(job, current_size, projectors);
       if (!final && UpdateAngularSampling(job.sampling_options(), &job.sampling)) make_grids();
     }
+    job.perturbation = SamplingPerturbation(job.opt.perturb, job.opt.seed, "refine3d-perturb", it);
+    job.grid.SetPerturbation(job.perturbation);
     VolumeSums sums(2, 1, N, job.opt.pad, current_size / 2, job.opt.threads);  // one volume per half
     std::vector<double> seconds_so_far;
     for (const Refine3dIteration& r : result.iterations) seconds_so_far.push_back(r.seconds);

@@ -100,6 +100,8 @@ void WriteSamplingStar(const std::string& path, const SamplingInfo& s) {
   t.SetPair("rlnPsiStepOriginal", FormatStarNumber(HealpixStep(s.healpix_order_original)));
   t.SetPair("rlnOffsetRangeOriginal", FormatStarNumber(s.offset_range_original));
   t.SetPair("rlnOffsetStepOriginal", FormatStarNumber(s.offset_step_original));
+  t.SetPair("rlnSamplingPerturbInstance", FormatStarNumber(s.perturb_instance));
+  t.SetPair("rlnSamplingPerturbFactor", FormatStarNumber(s.perturb_factor));
   if (s.local) {
     // RELION's orientational prior mode 1 (rot, tilt, psi): sigma^2 in degrees^2.
     t.SetPair("rlnOrientationalPriorMode", "1");

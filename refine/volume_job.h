@@ -37,6 +37,8 @@ struct SamplingInfo {
   double offset_range_original = 0, offset_step_original = 0;
   bool local = false;           // local searches around each particle's previous orientation
   double sigma_angles_deg = 0;  // their prior's sigma
+  double perturb_instance = 0;  // this iteration's random perturbation (a fraction of the steps)
+  double perturb_factor = 0;    // --perturb
 };
 void WriteSamplingStar(const std::string& path, const SamplingInfo& s);
 

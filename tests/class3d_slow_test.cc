@@ -3,6 +3,7 @@
 // RELION's files, the result is the same bit for bit on 1 and 2 threads, and bad input is named.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -96,6 +97,13 @@ TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
   const std::string model = Slurp(dir + "/t1/run_it012_model.star");
   EXPECT_TRUE(std::regex_search(model, std::regex("_rlnReferenceDimensionality +3\\b")));
   EXPECT_NE(model.find("run_it012_class002.mrc"), std::string::npos);
+  // The sampling moved at random (RELION's --perturb 0.5): a fraction of the step in [-0.5, 0.5).
+  const std::string sampling = Slurp(dir + "/t1/run_it012_sampling.star");
+  EXPECT_TRUE(std::regex_search(sampling, std::regex("_rlnSamplingPerturbFactor +0.50*\\b"))) << sampling;
+  std::smatch instance;
+  ASSERT_TRUE(std::regex_search(sampling, instance, std::regex("_rlnSamplingPerturbInstance +(\\S+)")));
+  EXPECT_NE(std::stod(instance[1].str()), 0);
+  EXPECT_LT(std::fabs(std::stod(instance[1].str())), 0.5);
   const Image map = ReadMrc(dir + "/t1/run_it012_class001.mrc");
   EXPECT_EQ(map.nz(), 32);
 }
@@ -118,6 +126,9 @@ TEST(Class3dCli, BadInputIsNamed) {
   r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o3 --ref " + dir + "/small.mrc --sym Q5");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("Q5"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o4 --ref " + dir + "/small.mrc --perturb 1.5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--perturb"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
   StripTruth(dir + "/sim/particles.star", dir + "/particles.star");
   const std::string common = "refine3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --ini-high 40 --healpix-order 1 --auto-local-healpix-order 3 --offset-range 3 "
-                             "--particle-diameter 150 --iter 20 --seed 7 --quiet";
+                             "--particle-diameter 150 --iter 30 --seed 7 --quiet";
   auto one = testing::RunEmkitBinary(common + " --threads 1 -o " + dir + "/t1");
   ASSERT_EQ(one.status, 0) << one.err;
   auto two = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/t2");
@@ -133,7 +133,7 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
   EXPECT_TRUE(std::regex_search(sampling, std::regex("_rlnOrientationalPriorMode +1\\b"))) << sampling;
 
   // Continued from iteration 3's files, the run converges as the uninterrupted one does.
-  auto cont = testing::RunEmkitBinary("refine3d --continue " + dir + "/t1/run_it003_optimiser.star --iter 20 " +
+  auto cont = testing::RunEmkitBinary("refine3d --continue " + dir + "/t1/run_it003_optimiser.star --iter 30 " +
                                       "--seed 7 --quiet --threads 2 -o " + dir + "/t3");
   ASSERT_EQ(cont.status, 0) << cont.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/t3/run_it003_data.star"));

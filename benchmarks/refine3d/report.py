@@ -111,13 +111,24 @@ def main():
         p["seconds_per_iteration"] = ([i["seconds"] for i in emkit_iters] if name == "emkit" else per_iteration_relion())
         p["iterations"] = len(p["seconds_per_iteration"])
         prog[name] = p
+    # An unfinished RELION run is compared with emkit after the same iteration.
+    same_iteration = None
+    if "relion" in prog and not prog["relion"]["converged"] and "emkit" in prog:
+        k = prog["relion"]["iterations"]
+        files = {"data": "run_it%03d_data.star" % k, "map": "run_it%03d_half1_class001.mrc" % k}
+        if os.path.exists(os.path.join(work, "emkit", files["data"])):
+            same_iteration = {"iteration": k, "emkit": score("emkit", files), "relion": prog["relion"]["scores"],
+                              "emkit_resolution_A": star_value(os.path.join(work, "emkit", "run_it%03d_half1_model.star"
+                                                                            % k), "_rlnCurrentResolution"),
+                              "relion_resolution_A": prog["relion"]["resolution_A"]}
     cpu = "unknown"
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
     j = {"particles": n, "box": box, "pixel_size": apix, "snr": 0.05, "programs": prog, "emkit_iterations": emkit_iters,
-         "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count()}
+         "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count(),
+         "after_relions_last_iteration": same_iteration}
     os.makedirs(results, exist_ok=True)
     json.dump(j, open(os.path.join(results, "refine3d.json"), "w"), indent=1)
 
@@ -186,9 +197,20 @@ def main():
     row("median offset error (Å)", lambda p: p["scores"]["median_offset_error_A"],
         lambda p: p["scores"]["median_offset_error_A"], "%.2f")
     if r and not r["converged"]:
-        lines += ["", "relion_refine_mpi was stopped during its second iteration: at its first iteration's pace a run "
-                  "to convergence takes several hours on this machine, so only its first iteration is compared. "
-                  "emkit's half-map resolution at FSC 0.143 agrees with its final map's FSC 0.5 against the true map."]
+        stopped = os.path.exists(os.path.join(work, "relion.stopped"))
+        text = ("relion_refine_mpi was stopped after its iteration %d: at its pace a run to convergence takes hours on "
+                "this machine, so it is compared per iteration." % r["iterations"] if stopped else
+                "relion_refine_mpi did not finish (%d iterations written)." % r["iterations"])
+        if same_iteration:
+            a, b = same_iteration["emkit"], same_iteration["relion"]
+            text += (" After iteration %d: median angular error emkit %.2f°, RELION %.2f° (in each map's frame "
+                     "%.2f° and %.2f°); median offset error %.2f and %.2f Å; half-map resolution %.1f and %.1f Å." % (
+                         same_iteration["iteration"], a["median_angular_error_deg"], b["median_angular_error_deg"],
+                         a["median_angular_error_in_frame_deg"], b["median_angular_error_in_frame_deg"],
+                         a["median_offset_error_A"], b["median_offset_error_A"],
+                         same_iteration["emkit_resolution_A"], same_iteration["relion_resolution_A"]))
+        lines += ["", text + " emkit's half-map resolution at FSC 0.143 and its final map's FSC 0.5 against the true "
+                  "map: %.2f and %.2f Å." % (e["resolution_A"], e["scores"]["fsc_vs_truth_0.5_A"]) if e else ""]
     lines += ["", "Per iteration (s): emkit %s; RELION %s." % (
         ", ".join("%.0f" % v for v in e["seconds_per_iteration"]) if e else "–",
         ", ".join("%.0f" % v for v in r["seconds_per_iteration"]) if r else "–"), "",

@@ -11,7 +11,9 @@
 #   measured:  wall time per iteration and to convergence, peak memory (/usr/bin/time -v), final half-map resolution
 #              (FSC 0.143), FSC of the final map against the true map, median angular and offset errors
 # Usage: benchmarks/refine3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/refine3d/)
-#   N=2000 (particles); SKIP_RELION=1 / SKIP_EMKIT=1 reuse that program's run already in WORKDIR
+#   N=2000 (particles); SKIP_RELION=1 / SKIP_EMKIT=1 reuse that program's run already in WORKDIR;
+#   RELION_ITER=k stops relion_refine_mpi once its iteration k is written (a run to convergence takes hours on
+#   2 cores), and the report compares the two programs after that iteration
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -48,7 +50,22 @@ if [ -z "${SKIP_RELION:-}" ]; then
   /usr/bin/time -v -o relion.time mpirun --oversubscribe -np 3 relion_refine_mpi --auto_refine --split_random_halves \
     --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 --particle_diameter 300 --healpix_order 2 \
     --auto_local_healpix_order 4 --offset_range 5 --offset_step 1 --sym C1 --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --j 1 \
-    --low_resol_join_halves 40 --random_seed 1 --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1
+    --low_resol_join_halves 40 --random_seed 1 --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1 &
+  relion_pid=$!
+  rm -f relion.stopped
+  if [ -n "${RELION_ITER:-}" ]; then
+    last=relion/run_it$(printf %03d "$RELION_ITER")
+    while kill -0 $relion_pid 2> /dev/null; do
+      if [ -f ${last}_half2_model.star ] && [ -f ${last}_data.star ] && [ -f ${last}_optimiser.star ]; then
+        sleep 10  # the iteration's last files are written
+        echo "$RELION_ITER" > relion.stopped
+        pkill -f "relion_refine_mpi --auto_refine --split_random_halves --i particles.star --o relion/run" || true
+        break
+      fi
+      sleep 5
+    done
+  fi
+  wait $relion_pid || [ -f relion.stopped ]
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
 $py "$here/report.py" "$work" "$results" "$N"
