@@ -90,7 +90,40 @@ def per_iteration_relion():
         times.append(os.path.getmtime(os.path.join(d, "run_model.star")))
     first = os.path.getmtime(os.path.join(d, "run_it000_half1_model.star")) if os.path.exists(
         os.path.join(d, "run_it000_half1_model.star")) else start
-    return [round(b - a, 1) for a, b in zip([first] + times, times)]
+    seconds = [b - a for a, b in zip([first] + times, times)]
+    # Pauses (relion.pauses: "start end" per line, the processes stopped with SIGSTOP and
+    # continued) are taken out of the iterations they fell in.
+    for start, length in relion_pauses():
+        for i, (a, b) in enumerate(zip([first] + times, times)):
+            if a <= start < b:
+                seconds[i] -= length
+    return [round(v, 1) for v in seconds]
+
+
+def relion_first_iteration_projection():
+    """For a RELION run stopped before its first iteration ended: the seconds it had computed (pauses
+    taken out), the fraction of iteration 1 its progress bar showed, and the projected seconds of
+    the iteration; None when there is nothing to read."""
+    log, start = os.path.join(work, "relion.log"), os.path.join(work, "relion.start")
+    if not (os.path.exists(log) and os.path.exists(start)):
+        return None
+    bars = re.findall(r"([0-9.]+)/([0-9.]+) (min|hrs)", open(log, errors="replace").read())
+    if not bars:
+        return None
+    done, total, _ = bars[-1]
+    fraction = float(done) / float(total)
+    ran = os.path.getmtime(log) - float(open(start).read()) - sum(p[1] for p in relion_pauses())
+    return {"seconds_computed": round(ran, 1), "fraction_of_iteration_1": round(fraction, 3),
+            "projected_iteration_1_seconds": round(ran / fraction, 1) if fraction > 0 else None}
+
+
+def relion_pauses():
+    """[(start, seconds)] of the pauses of the RELION run."""
+    path = os.path.join(work, "relion.pauses")
+    if not os.path.exists(path):
+        return []
+    pauses = [[float(v) for v in line.split()] for line in open(path) if line.strip()]
+    return [(a, b - a) for a, b in pauses]
 
 
 def main():
@@ -105,12 +138,18 @@ def main():
         files = final_files(name) if os.path.isdir(d) else None
         if not files:
             continue
-        p = {"time": timing(name), "converged": files["converged"],
+        t = timing(name)
+        if name == "relion" and t:
+            t["seconds"] = round(t["seconds"] - sum(p[1] for p in relion_pauses()), 1)
+        p = {"time": t, "converged": files["converged"],
              "resolution_A": star_value(os.path.join(d, files["model"]), "_rlnCurrentResolution"),
              "gold_fsc": gold_fsc(os.path.join(d, files["model"])), "scores": score(name, files)}
         p["seconds_per_iteration"] = ([i["seconds"] for i in emkit_iters] if name == "emkit" else per_iteration_relion())
         p["iterations"] = len(p["seconds_per_iteration"])
         prog[name] = p
+    relion_projection = None
+    if "relion" not in prog and os.path.isdir(os.path.join(work, "relion")):
+        relion_projection = relion_first_iteration_projection()
     # An unfinished RELION run is compared with emkit after the same iteration.
     same_iteration = None
     if "relion" in prog and not prog["relion"]["converged"] and "emkit" in prog:
@@ -128,7 +167,7 @@ def main():
             break
     j = {"particles": n, "box": box, "pixel_size": apix, "snr": 0.05, "programs": prog, "emkit_iterations": emkit_iters,
          "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count(),
-         "after_relions_last_iteration": same_iteration}
+         "after_relions_last_iteration": same_iteration, "relion_unfinished_first_iteration": relion_projection}
     os.makedirs(results, exist_ok=True)
     json.dump(j, open(os.path.join(results, "refine3d.json"), "w"), indent=1)
 
@@ -162,8 +201,10 @@ def main():
              "searches: all of it; local searches: the orientations near each particle's) and then the 8 children of "
              "each significant orientation at the current size (RELION also splits each offset in 4)." % (
                  n, cpu, os.cpu_count()), "",
-             "Machine load (1/5/15 min): " + "; ".join(j["load"]) + ". Other jobs shared the 2 cores during these runs, "
-             "so the times are indicative.", "",
+             "Machine load (1/5/15 min): " + "; ".join(j["load"]) + "." + (
+                 " relion_refine_mpi was paused (SIGSTOP, then SIGCONT) for %.0f s while other work used the cores; "
+                 "the pauses are taken out of its times." % sum(p[1] for p in relion_pauses()) if relion_pauses() else "") +
+             " Other jobs shared the 2 cores during parts of these runs, so the times are indicative.", "",
              "| | emkit refine3d | relion_refine_mpi | ratio |", "|---|---|---|---|"]
 
 
@@ -196,6 +237,14 @@ def main():
         lambda p: p["scores"]["median_angular_error_in_frame_deg"], "%.2f")
     row("median offset error (Å)", lambda p: p["scores"]["median_offset_error_A"],
         lambda p: p["scores"]["median_offset_error_A"], "%.2f")
+    if relion_projection and relion_projection["projected_iteration_1_seconds"]:
+        q = relion_projection
+        lines += ["", "relion_refine_mpi was stopped during its first iteration (with `--ctf_corrected_ref`, 3 ranks): "
+                  "after %.0f s of running it had done %.0f%% of it by its own progress bar, which projects %.0f s "
+                  "for the iteration, %.1f× emkit's whole run to convergence (%.0f s)." % (
+                      q["seconds_computed"], 100 * q["fraction_of_iteration_1"], q["projected_iteration_1_seconds"],
+                      q["projected_iteration_1_seconds"] / e["time"]["seconds"] if e and e["time"] else 0,
+                      e["time"]["seconds"] if e and e["time"] else 0)]
     if r and not r["converged"]:
         stopped = os.path.exists(os.path.join(work, "relion.stopped"))
         text = ("relion_refine_mpi was stopped after its iteration %d: at its pace a run to convergence takes hours on "

@@ -52,7 +52,7 @@ if [ -z "${SKIP_RELION:-}" ]; then
     --auto_local_healpix_order 4 --offset_range 5 --offset_step 1 --sym C1 --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --j 1 \
     --low_resol_join_halves 40 --random_seed 1 --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1 &
   relion_pid=$!
-  rm -f relion.stopped
+  rm -f relion.stopped relion.pauses  # relion.pauses: "start end" per line of a pause (SIGSTOP/SIGCONT)
   if [ -n "${RELION_ITER:-}" ]; then
     last=relion/run_it$(printf %03d "$RELION_ITER")
     while kill -0 $relion_pid 2> /dev/null; do
