@@ -85,19 +85,21 @@ struct Job : ParticleJob {
   double mask_radius_px() const { return opt.particle_diameter / (2 * pixel_size); }
   // Weights (CTF^2 / sigma2) in RELION's units: emkit normalises its transforms as RELION does.
   double weight_unit() const { return 1; }
+  double perturbation = 0;  // this iteration's, a fraction of the angular and offset steps
 };
 
 // The E-step setup of one iteration at `size` without orientations and references; the
-// translations moved by `perturbation` (a fraction of the offset step) in x and y, as RELION.
-EStepSetup BaseSetup(const Job& job, int size, double perturbation) {
+// translations moved by the iteration's perturbation (a fraction of the offset step) in x and y,
+// as RELION.
+EStepSetup BaseSetup(const Job& job, int size) {
   EStepSetup s;
   s.px = SelectPixels(job.box, size);
   s.classes = job.model.classes;
   s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
-  if (perturbation != 0)
+  if (job.perturbation != 0)
     for (Translation& t : s.trans) {
-      t.x += perturbation * job.opt.offset_step;
-      t.y += perturbation * job.opt.offset_step;
+      t.x += job.perturbation * job.opt.offset_step;
+      t.y += job.perturbation * job.opt.offset_step;
     }
   SetNoise(job.model.sigma2_noise, &s);
   for (int k = 0; k < s.classes; ++k)
@@ -117,8 +119,8 @@ EStepSetup BaseSetup(const Job& job, int size, double perturbation) {
 }
 
 // Without adaptive oversampling: every class map projected in every orientation of the grid.
-EStepSetup MakeSetup(const Job& job, int current_size, double perturbation, const std::vector<const Projector*>& maps) {
-  EStepSetup s = BaseSetup(job, current_size, perturbation);
+EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<const Projector*>& maps) {
+  EStepSetup s = BaseSetup(job, current_size);
   s.orient = GlobalOrientations(job.grid);
   SetProjectedReferences(maps, &s);
   return s;
@@ -130,9 +132,9 @@ std::string ClassFile(const std::string& dir, int it, int k) {
   return IterationFile(dir, it, buf);
 }
 
-SamplingInfo Sampling(const Job& job, double perturbation) {
+SamplingInfo Sampling(const Job& job) {
   SamplingInfo si;
-  si.perturb_instance = perturbation;
+  si.perturb_instance = job.perturbation;
   si.perturb_factor = job.opt.perturb;
   si.healpix_order = si.healpix_order_original = job.opt.healpix_order;
   si.symmetry = job.sym->name();
@@ -141,7 +143,7 @@ SamplingInfo Sampling(const Job& job, double perturbation) {
   return si;
 }
 
-void WriteIteration(const Job& job, int it, double perturbation, Class3dResult* result) {
+void WriteIteration(const Job& job, int it, Class3dResult* result) {
   const std::string dir = job.opt.out_dir;
   MrcWriteOptions mo;
   mo.pixel_size = job.pixel_size;
@@ -153,7 +155,7 @@ void WriteIteration(const Job& job, int it, double perturbation, Class3dResult* 
   }
   WriteModelStar(IterationFile(dir, it, "model.star"), job.model, names, 3, job.opt.pad);
   WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
-  WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job, perturbation));
+  WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job));
   if (job.opt.write_png) WriteMapProjections(IterationFile(dir, it, "classes.png"), job.maps);
   result->last_model_star = IterationFile(dir, it, "model.star");
   result->last_data_star = IterationFile(dir, it, "data.star");
@@ -265,7 +267,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
       job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
     }
-    if (comm.is_root()) WriteIteration(job, 0, 0, &result);
+    if (comm.is_root()) WriteIteration(job, 0, &result);
     comm.Barrier();
   }
 
@@ -292,8 +294,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       tau2[k] = projectors.back()->PowerSpectrum(r_max);
     }
     const bool cc = it == 1 && job.opt.firstiter_cc;
-    const double perturbation = SamplingPerturbation(job.opt.perturb, job.opt.seed, "class3d-perturb", it);
-    job.grid.SetPerturbation(perturbation);
+    job.perturbation = SamplingPerturbation(job.opt.perturb, job.opt.seed, "class3d-perturb", it);
+    job.grid.SetPerturbation(job.perturbation);
     std::vector<const Projector*> maps;
     for (const auto& p : projectors) maps.push_back(p.get());
     VolumeSums sums(K, K, N, job.opt.pad, r_max, job.opt.threads);
@@ -309,11 +311,10 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     if (oversample) {
       // RELION's adaptive oversampling: the coarse grid on cropped images, then the children of
       // each particle's significant coarse orientations at the current size.
-      EStepSetup fine = BaseSetup(job, current_size, perturbation);
+      EStepSetup fine = BaseSetup(job, current_size);
       fine.cross_correlation = cc;
       EStepSetup coarse =
-          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size),
-                    perturbation);
+          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
       coarse.cross_correlation = cc;
       CoarseToFine c;
       c.grid = &job.grid;
@@ -326,7 +327,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       scored = job.grid.orientations() * K;
       projectors.clear();
     } else {
-      EStepSetup setup = MakeSetup(job, current_size, perturbation, maps);
+      EStepSetup setup = MakeSetup(job, current_size, maps);
       setup.cross_correlation = cc;
       projectors.clear();  // the references are projected: the volumes are not needed in the pass
       ProgressPassSums counted(&sums, progress.get());
@@ -392,7 +393,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     job.iteration = it;
     result.class_sizes.push_back(job.model.pk);
     if (comm.is_root()) {
-      WriteIteration(job, it, perturbation, &result);
+      WriteIteration(job, it, &result);
       WriteClassSizes(job.opt.out_dir, result, result.first_iteration);
       if (job.opt.on_iteration) job.opt.on_iteration(result);
     }
