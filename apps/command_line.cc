@@ -184,27 +184,53 @@ std::vector<Command>& Registry() {
   return commands;
 }
 
-// The commands that need LibTorch or OpenCV live in a plugin next to the binary, loaded only
-// when one of them runs (or for the command list): the light commands (class2d, simulate)
-// and every MPI rank then map none of those libraries (~170 MB of resident memory).
-std::string PluginPath() {
-  if (const char* env = std::getenv("EMKIT_PLUGIN")) return env;
-  std::vector<char> exe(4096);
-  const ssize_t n = readlink("/proc/self/exe", exe.data(), exe.size() - 1);
-  std::string dir = n > 0 ? std::string(exe.data(), static_cast<std::size_t>(n)) : std::string();
+// The commands that are not in the binary live in two plugins next to it, each loaded only when
+// one of its commands runs (or for the command list), so that the light commands (apps/CMakeLists.txt)
+// and every MPI rank map neither plugin's libraries:
+//  - libemkit_maps.so: the 3D map commands (class3d, refine3d, postprocess, fsc), whose plots draw
+//    with OpenCV's core and imgproc (~10 MB of resident memory);
+//  - libemkit_plugin.so: the commands that need LibTorch or OpenCV's codecs (~160 MB).
+// EMKIT_PLUGIN names the second; the first is then looked for beside it (EMKIT_MAPS_PLUGIN overrides).
+std::string PluginPath(bool maps) {
+  const char* env = std::getenv("EMKIT_PLUGIN");
+  if (maps) {
+    if (const char* m = std::getenv("EMKIT_MAPS_PLUGIN")) return m;
+  } else if (env) {
+    return env;
+  }
+  std::string dir;
+  if (env) {
+    dir = env;
+  } else {
+    std::vector<char> exe(4096);
+    const ssize_t n = readlink("/proc/self/exe", exe.data(), exe.size() - 1);
+    if (n > 0) dir.assign(exe.data(), static_cast<std::size_t>(n));
+  }
   dir = dir.substr(0, dir.find_last_of('/') + 1);
-  return dir + EMKIT_PLUGIN_FILE;
+  return dir + (maps ? EMKIT_MAPS_PLUGIN_FILE : EMKIT_PLUGIN_FILE);
 }
 
-// Loads the plugin once; returns an empty string or why it could not be loaded.
+// Loads a plugin once; returns an empty string or why it could not be loaded.
+std::string LoadOnePlugin(bool maps) {
+  static std::string error[2];
+  static bool tried[2] = {false, false};
+  if (!tried[maps]) {
+    tried[maps] = true;
+    const std::string path = PluginPath(maps);
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      const char* why = dlerror();
+      error[maps] = path + ": " + (why ? why : "cannot load");
+    }
+  }
+  return error[maps];
+}
+
+// Loads both plugins; returns why either could not be loaded (empty: both loaded).
 std::string LoadPlugin() {
-  static std::string error = [] {
-    const std::string path = PluginPath();
-    if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) != nullptr) return std::string();
-    const char* why = dlerror();
-    return path + ": " + (why ? why : "cannot load");
-  }();
-  return error;
+  std::string why = LoadOnePlugin(true);
+  const std::string heavy = LoadOnePlugin(false);
+  if (!heavy.empty()) why += (why.empty() ? "" : "; ") + heavy;
+  return why;
 }
 
 const Command* FindCommand(const std::string& name) {
@@ -219,7 +245,7 @@ void PrintUsage() {
   for (const auto& c : Commands()) std::printf("  %-12s %s\n", c.name, c.summary);
   std::printf("\n'emkit <command> --help' lists every option of a command with its default.\n");
   if (!plugin_error.empty())
-    std::printf("(picking, training, extraction and info need the plugin, which is not loadable: %s)\n",
+    std::printf("(the commands of a plugin that is not loadable are missing: %s)\n",
                 plugin_error.c_str());
 }
 
@@ -257,7 +283,12 @@ int RunEmkit(int argc, char** argv) {
   const Command* command = FindCommand(name);
   std::string plugin_error;
   if (command == nullptr) {
-    plugin_error = LoadPlugin();
+    plugin_error = LoadOnePlugin(true);
+    command = FindCommand(name);
+  }
+  if (command == nullptr) {
+    const std::string heavy = LoadOnePlugin(false);
+    if (!heavy.empty()) plugin_error += (plugin_error.empty() ? "" : "; ") + heavy;
     command = FindCommand(name);
   }
   if (command != nullptr) {
@@ -280,8 +311,7 @@ int RunEmkit(int argc, char** argv) {
   }
   if (!plugin_error.empty())
     std::fprintf(stderr,
-                 "emkit: error: unknown command '%s' (the plugin with the picking/training commands cannot be "
-                 "loaded: %s)\n",
+                 "emkit: error: unknown command '%s' (a plugin with more commands cannot be loaded: %s)\n",
                  name.c_str(), plugin_error.c_str());
   else
     std::fprintf(stderr, "emkit: error: unknown command '%s' (see 'emkit --help')\n", name.c_str());

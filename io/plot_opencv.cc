@@ -1,7 +1,8 @@
+#include <png.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -70,10 +71,20 @@ cv::Mat DrawLinePlot(const LinePlot& p) {
   return img;
 }
 
+// An 8-bit BGR picture as PNG through libpng (not imgcodecs: see io/CMakeLists.txt), atomically.
 void WritePng(const std::string& path, const cv::Mat& img) {
-  std::vector<unsigned char> png;
-  if (!cv::imencode(".png", img, png)) throw IoError(path + ": cannot encode PNG");
-  WriteBinaryFile(path, png);
+  const cv::Mat packed = img.isContinuous() ? img : img.clone();
+  WriteAtomically(path, [&](const std::string& tmp) {
+    png_image png{};
+    png.version = PNG_IMAGE_VERSION;
+    png.width = static_cast<png_uint_32>(packed.cols);
+    png.height = static_cast<png_uint_32>(packed.rows);
+    png.format = PNG_FORMAT_BGR;
+    const int ok = png_image_write_to_file(&png, tmp.c_str(), 0, packed.data, 0, nullptr);
+    const std::string why = png.message;
+    png_image_free(&png);
+    if (!ok) throw IoError(path + ": cannot write PNG: " + why);
+  });
 }
 
 }  // namespace

@@ -208,6 +208,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
     }
   }
+  // The cross terms and the weights share one rows x M buffer (the largest of the workspace): a
+  // particle's weights go into its rows once its cross terms are used. The last chunk's weights
+  // (ws->wt) become this chunk's cross terms.
+  ws->cross.swap(ws->wt);
+  ws->wt.clear();
   ws->cross.resize(static_cast<std::size_t>(rows) * M);
   ws->norm.resize(static_cast<std::size_t>(nc) * M);
   if (!forced) {
@@ -230,13 +235,13 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                   0.f, ws->norm.data() + k * npsi, M);
     }
   }
-  // Weights per particle.
-  if (ws->wt.size() == static_cast<std::size_t>(rows) * M) {
-    for (std::size_t e : ws->touched) ws->wt[e] = 0.f;
-  } else {
-    ws->wt.assign(static_cast<std::size_t>(rows) * M, 0.f);
-  }
-  ws->touched.clear();
+  // Weights per particle, written over its cross terms once they are used (clear_rows).
+  if (forced) std::fill(ws->cross.begin(), ws->cross.end(), 0.f);
+  float* const wt = ws->cross.data();
+  auto clear_rows = [&](int i) {
+    std::fill(ws->cross.begin() + static_cast<std::ptrdiff_t>(i) * T * M,
+              ws->cross.begin() + static_cast<std::ptrdiff_t>(i + 1) * T * M, 0.f);
+  };
   ws->wsum.assign(static_cast<std::size_t>(nc) * M, 0.f);
   results->assign(nc, ParticleResult());
   sums->class_weight.assign(K, 0.0);
@@ -257,8 +262,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     ParticleResult& r = (*results)[i];
     if (forced) {
       const int m = (*forced)[i];
-      ws->wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
-      ws->touched.push_back(static_cast<std::size_t>(i * T) * M + m);
+      wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
       ws->wsum[static_cast<std::size_t>(i) * M + m] = 1.f;
       r.class_index = m / npsi;
       SetAngles(s.orient, m % npsi, &r);
@@ -287,8 +291,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         }
       }
       const int bm = best / T, bt = best % T;
-      ws->wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
-      ws->touched.push_back(static_cast<std::size_t>(i * T + bt) * M + bm);
+      clear_rows(i);
+      wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
       ws->wsum[static_cast<std::size_t>(i) * M + bm] = 1.f;
       r.class_index = bm / npsi;
       SetAngles(s.orient, bm % npsi, &r);
@@ -330,6 +334,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         if (v > lmax) lmax = v, best = m * T + t;
       }
     }
+    clear_rows(i);
     // One exp per sample (kept in lp). 3D skips the samples below e^-60 of the best: their
     // weights are far below any significance threshold.
     double z = 0;
@@ -357,8 +362,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         const float v = w[static_cast<std::size_t>(m) * T + t];
         if (v < thr || v <= 0) continue;
         ++nsig;
-        ws->wt[static_cast<std::size_t>(i * T + t) * M + m] = v;
-        ws->touched.push_back(static_cast<std::size_t>(i * T + t) * M + m);
+        wt[static_cast<std::size_t>(i * T + t) * M + m] = v;
         *wsm += v;
         wtot += v;
         const double ox = offsets[i].x + s.trans[t].x, oy = offsets[i].y + s.trans[t].y;
@@ -381,6 +385,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     sums->offset_var[r.class_index] += r.offset_var;
     sums->count[r.class_index] += 1;
   }
+  ws->wt.swap(ws->cross);
   if (forced) {
     for (int i = 0; i < nc; ++i) sums->count[(*results)[i].class_index] += 1;
   }
@@ -494,25 +499,31 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
 
 namespace {
 
-// The compact sums: only the orientations of class k with weight in the chunk, each row added in
-// a fixed order (rows of the chunk, then orientations).
-void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::vector<float>* d,
-                      std::vector<float>* w, std::vector<int>* rows) {
-  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient(), m0 = k * npsi;
-  rows->clear();
+// Class k's orientations with weight in the chunk, ascending.
+std::vector<int> ActiveOrientations(const EStepSetup& s, int k, const EStepWorkspace& ws) {
+  const int M = s.num_refs(), npsi = s.num_orient(), m0 = k * npsi;
+  std::vector<int> active;
   for (int j = 0; j < npsi; ++j) {
     bool any = false;
     for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m0 + j] > 0;
-    if (any) rows->push_back(j);
+    if (any) active.push_back(j);
   }
-  const int na = static_cast<int>(rows->size());
+  return active;
+}
+
+// The compact sums of the orientations `rows` of class k, each row added in a fixed order (rows
+// of the chunk, then orientations).
+void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, const std::vector<int>& rows,
+                      std::vector<float>* d, std::vector<float>* w) {
+  const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient(), m0 = k * npsi;
+  const int na = static_cast<int>(rows.size());
   d->assign(static_cast<std::size_t>(na) * 2 * P, 0.f);
   w->assign(static_cast<std::size_t>(na) * P, 0.f);
   for (int row = 0; row < ws.rows; ++row) {
     const float* wr = &ws.wt[static_cast<std::size_t>(row) * M + m0];
     const float* yr = &ws.y[static_cast<std::size_t>(row) * 2 * P];
     for (int a = 0; a < na; ++a) {
-      const float v = wr[(*rows)[a]];
+      const float v = wr[rows[a]];
       if (v <= 0) continue;
       float* dm = &(*d)[static_cast<std::size_t>(a) * 2 * P];
       for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
@@ -521,7 +532,7 @@ void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std:
   for (int i = 0; i < ws.nc; ++i) {
     const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
     for (int a = 0; a < na; ++a) {
-      const float v = ws.wsum[static_cast<std::size_t>(i) * M + m0 + (*rows)[a]];
+      const float v = ws.wsum[static_cast<std::size_t>(i) * M + m0 + rows[a]];
       if (v <= 0) continue;
       float* wm = &(*w)[static_cast<std::size_t>(a) * P];
       for (int p = 0; p < P; ++p) wm[p] += v * g2[p];
@@ -529,47 +540,79 @@ void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std:
   }
 }
 
+// Class k's reference terms of the noise sums for the orientations `rows` (d, w: their sums).
+void AddReferenceNoiseTerms(const EStepSetup& s, int k, const EStepWorkspace& ws, const std::vector<float>& d,
+                            const std::vector<float>& w, const std::vector<int>& rows, ChunkSums* sums) {
+  const int P = s.px.size(), M = s.num_refs(), m0 = k * s.num_orient();
+  for (std::size_t a = 0; a < rows.size(); ++a) {
+    const int m = m0 + rows[a];
+    // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
+    bool any = false;
+    for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m] > 0;
+    if (!any) continue;
+    const float* dm = &d[a * 2 * P];
+    const float* wm = &w[a * P];
+    for (int p = 0; p < P; ++p) {
+      const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
+      const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
+      const double s2 = 1.0 / s.inv_sigma2[p];
+      sums->sigma2_num[s.px.shell[p]] += s2 * (-2.0 * (dm[p] * vr + dm[P + p] * vi) + wm[p] * (vr * vr + vi * vi));
+    }
+  }
+}
+
 }  // namespace
 
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
-                    std::vector<float>* w, std::vector<int>* rows) {
+                    std::vector<float>* w, std::vector<int>* rows, const ClassSumsSink& add) {
   if (!sums->active[k]) return false;
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int m0 = k * npsi;
   const bool residual_sums = !ws.forced && (s.norm_sums || !s.scale_shell.empty());
   if (s.compact_sums && !residual_sums) {
-    CompactClassSums(s, k, ws, d, w, rows);
+    // In blocks of orientations: a block's sums are all a thread holds at a time.
+    const std::vector<int> active = ActiveOrientations(s, k, ws);
+    for (std::size_t b0 = 0; b0 < active.size(); b0 += kCompactSumsBlock) {
+      rows->assign(active.begin() + b0, active.begin() + std::min(active.size(), b0 + kCompactSumsBlock));
+      CompactClassSums(s, k, ws, *rows, d, w);
+      if (!ws.forced) AddReferenceNoiseTerms(s, k, ws, *d, *w, *rows, sums);
+      add(*d, *w, *rows);
+    }
+    return true;
+  }
+  rows->resize(npsi);
+  for (int j = 0; j < npsi; ++j) (*rows)[j] = j;
+  d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
+  w->resize(static_cast<std::size_t>(npsi) * P);
+  if (residual_sums) {
+    ParticleClassSums(s, k, ws, d);
   } else {
-    rows->resize(npsi);
-    for (int j = 0; j < npsi; ++j) (*rows)[j] = j;
-    d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
-    w->resize(static_cast<std::size_t>(npsi) * P);
-    if (residual_sums) {
-      ParticleClassSums(s, k, ws, d);
-    } else {
-      ChunkClassSums(s, k, ws, d);
-    }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
-                0.f, w->data(), P);
+    ChunkClassSums(s, k, ws, d);
   }
-  if (!ws.forced) {
-    for (std::size_t a = 0; a < rows->size(); ++a) {
-      const int m = m0 + (*rows)[a];
-      // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
-      bool any = false;
-      for (int i = 0; i < ws.nc && !any; ++i) any = ws.wsum[static_cast<std::size_t>(i) * M + m] > 0;
-      if (!any) continue;
-      const float* dm = &(*d)[a * 2 * P];
-      const float* wm = &(*w)[a * P];
-      for (int p = 0; p < P; ++p) {
-        const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
-        const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
-        const double s2 = 1.0 / s.inv_sigma2[p];
-        sums->sigma2_num[s.px.shell[p]] += s2 * (-2.0 * (dm[p] * vr + dm[P + p] * vi) + wm[p] * (vr * vr + vi * vi));
-      }
-    }
-  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, npsi, P, ws.nc, 1.f, ws.wsum.data() + m0, M, ws.g2.data(), P,
+              0.f, w->data(), P);
+  if (!ws.forced) AddReferenceNoiseTerms(s, k, ws, *d, *w, *rows, sums);
+  add(*d, *w, *rows);
   return true;
+}
+
+bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+                    std::vector<float>* w, std::vector<int>* rows) {
+  std::vector<float> all_d, all_w;
+  std::vector<int> all_rows;
+  const bool any = ClassChunkSums(s, k, ws, sums, d, w, rows,
+                                  [&](const std::vector<float>& bd, const std::vector<float>& bw,
+                                      const std::vector<int>& br) {
+                                    all_d.insert(all_d.end(), bd.begin(), bd.end());
+                                    all_w.insert(all_w.end(), bw.begin(), bw.end());
+                                    all_rows.insert(all_rows.end(), br.begin(), br.end());
+                                  });
+  if (any) {
+    *d = std::move(all_d);
+    *w = std::move(all_w);
+    *rows = std::move(all_rows);
+  }
+  return any;
 }
 
 }  // namespace emkit

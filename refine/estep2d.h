@@ -8,6 +8,7 @@
 // are kept and the weighted sums for the M-step are again two matrix products.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "core/projector.h"
@@ -76,9 +77,10 @@ struct ChunkSums {
 struct EStepWorkspace {
   int nc = 0, rows = 0;
   bool forced = false;
+  // wt: the chunk's significant weights, rows (i, t) x M, in the buffer that held its cross terms
+  // (cross, empty between chunks).
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
-  std::vector<float> w;              // one particle's weights (M x T)
-  std::vector<std::size_t> touched;  // the entries of wt set by the last chunk (zeroed by the next)
+  std::vector<float> w;  // one particle's weights (M x T)
   std::vector<double> lp;
   std::vector<std::pair<float, int>> order;
   std::vector<float> di;                                  // one particle's class sums
@@ -99,6 +101,15 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
 // With norm or scale sums set up, it also adds each particle's share of them to ws.res_*.
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
                     std::vector<float>* w, std::vector<int>* rows);
+// The same, handing the sums to `add` as they are made: with s.compact_sums (and no norm or scale
+// sums) in blocks of at most kCompactSumsBlock orientations, ascending, so that a thread holds one
+// block's d and w, not those of every orientation with weight (3D: thousands); otherwise all at
+// once. d, w and rows are the buffers, holding the last block afterwards.
+using ClassSumsSink =
+    std::function<void(const std::vector<float>& d, const std::vector<float>& w, const std::vector<int>& rows)>;
+constexpr std::size_t kCompactSumsBlock = 256;
+bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
+                    std::vector<float>* w, std::vector<int>* rows, const ClassSumsSink& add);
 // After ClassChunkSums of every class: the particles' norm_residual, scale_xa, scale_aa.
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);

@@ -107,7 +107,10 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
           EStepChunk(local, one, {offsets[pos - begin]}, nullptr, &res, &cs, &ws);
           if (ctx.on_weights) ctx.on_weights(index_of(pos), local, ws, 0);
           for (int k = 0; k < local.classes; ++k)
-            if (ClassChunkSums(local, k, ws, &cs, &d, &w, &rows)) total->AddClass(local, k, d, w, rows, thread);
+            ClassChunkSums(local, k, ws, &cs, &d, &w, &rows,
+                           [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
+                             total->AddClass(local, k, bd, bw, br, thread);
+                           });
           FinishResidualSums(local, one, ws, &res);
           total->AddScalars(cs);
           mine[pos - my_first] = res[0];
@@ -121,7 +124,10 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
       if (ctx.on_weights)
         for (int pos = begin; pos < end; ++pos) ctx.on_weights(index_of(pos), setup, ws, pos - begin);
       for (int k = 0; k < setup.classes; ++k)
-        if (ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows)) total->AddClass(setup, k, d, w, rows, thread);
+        ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows,
+                       [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
+                         total->AddClass(setup, k, bd, bw, br, thread);
+                       });
       FinishResidualSums(setup, parts, ws, &res);
       total->AddScalars(cs);
       total->EndChunk(thread);

@@ -38,7 +38,9 @@ TEST(Cli, UnknownCommandsAndOptionsAreErrors) {
 }
 
 // class2d and simulate (and every MPI rank of class2d) run without LibTorch and OpenCV: those
-// live in the plugin, which the binary loads only for the other commands.
+// live in the plugins, which the binary loads only for the other commands. The 3D map commands
+// (class3d, refine3d, postprocess, fsc) load OpenCV's drawing for their plots, not LibTorch, not
+// OpenCV's codecs (~160 MB of resident memory in every process and MPI rank).
 TEST(Cli, LightCommandsLoadNeitherTorchNorOpenCv) {
   auto r = RunCommand("LD_DEBUG=files " EMKIT_BINARY " class2d --help");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -46,6 +48,16 @@ TEST(Cli, LightCommandsLoadNeitherTorchNorOpenCv) {
   EXPECT_EQ(r.err.find("libtorch"), std::string::npos);
   EXPECT_EQ(r.err.find("libopencv"), std::string::npos);
   EXPECT_EQ(r.err.find("emkit_plugin"), std::string::npos);
+  EXPECT_EQ(r.err.find("emkit_maps"), std::string::npos);
+  for (const char* command : {"class3d", "refine3d", "postprocess", "fsc"}) {
+    r = RunCommand(std::string("LD_DEBUG=files " EMKIT_BINARY " ") + command + " --help");
+    ASSERT_EQ(r.status, 0) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("libemkit_maps"), std::string::npos) << command;
+    EXPECT_NE(r.err.find("libopencv_imgproc"), std::string::npos) << command;
+    EXPECT_EQ(r.err.find("libopencv_imgcodecs"), std::string::npos) << command;
+    EXPECT_EQ(r.err.find("libtorch"), std::string::npos) << command;
+    EXPECT_EQ(r.err.find("emkit_plugin"), std::string::npos) << command;
+  }
   r = RunCommand("LD_DEBUG=files " EMKIT_BINARY " info --help");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("emkit_plugin"), std::string::npos);
