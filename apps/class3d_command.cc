@@ -81,6 +81,9 @@ int RunClass3dCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--firstiter-cc,--firstiter_cc", o.firstiter_cc,
                "First iteration by cross-correlation (for a reference not on the particles' greyscale)");
+  app.add_flag("--skip-align,--skip_align", o.skip_align,
+               "Keep each particle's orientation and offsets (from the input STAR, e.g. a refine3d run) and "
+               "classify only: every class scored in that one pose");
   app.add_option("--healpix-order,--healpix_order", o.healpix_order,
                  "Angular sampling: HEALPix order (2 = 15 degrees, 3 = 7.5 degrees)")
       ->capture_default_str();

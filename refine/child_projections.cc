@@ -62,32 +62,33 @@ void ChildProjectionTable::Setup(const HealpixGrid& grid, const std::vector<cons
   const int K = static_cast<int>(maps.size());
   EMKIT_CHECK(s->classes == K && (slot_.empty() || (K == K_ && s->px.size() == P_)), "the table's pixels and classes");
   s->orient = ChildOrientations(grid, indices);
-  const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
+  const int nor = s->num_orient();
   EMKIT_CHECK(nor == kChildren * static_cast<int>(indices.size()), "8 children per coarse orientation");
   if (parent_log_prior) {
     EMKIT_CHECK(parent_log_prior->size() == indices.size(), "one log-prior per coarse orientation");
     for (int j = 0; j < nor; ++j) s->orient.log_prior[j] = (*parent_log_prior)[j / kChildren];
   }
-  s->ref_ri.resize(static_cast<std::size_t>(2) * P * M);  // every value is set below
-  auto put = [&](int m, int p, float re, float im) {
-    s->ref_ri[static_cast<std::size_t>(p) * M + m] = re;
-    s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = im;
-  };
-  std::vector<Complex> section(P);
-  for (std::size_t a = 0; a < indices.size(); ++a) {
-    const int row = slot_.empty() ? -1 : slot_[indices[a]];
-    for (int k = 0; k < K; ++k)
-      for (int q = 0; q < kChildren; ++q) {
-        const int j = static_cast<int>(a) * kChildren + q, m = k * nor + j;
-        if (row >= 0) {
-          const float* v = &data_[((static_cast<std::size_t>(row) * K + k) * kChildren + q) * 2 * P];
-          for (int p = 0; p < P; ++p) put(m, p, v[p], v[P + p]);
-        } else {
-          maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-          for (int p = 0; p < P; ++p) put(m, p, section[p].real(), section[p].imag());
+  // Made block by block as the E-step needs them (EStepSetup::ref_block): tabulated ones copied,
+  // the others projected.
+  s->ref_ri.clear();
+  s->ref_block = [this, maps, indices, nor](const EStepSetup& e, int m0, int count, float* out) {
+    const int P = e.px.size();
+    std::vector<Complex> section(P);
+    for (int c = 0; c < count; ++c) {
+      const int m = m0 + c, k = m / nor, j = m % nor, q = j % kChildren;
+      const int row = slot_.empty() ? -1 : slot_[indices[j / kChildren]];
+      if (row >= 0) {
+        const float* v = &data_[((static_cast<std::size_t>(row) * K_ + k) * kChildren + q) * 2 * P];
+        for (int p = 0; p < 2 * P; ++p) out[static_cast<std::size_t>(p) * count + c] = v[p];
+      } else {
+        maps[k]->SliceAt(e.orient.matrices[j], e.px.n, e.px.kx.data(), e.px.ky.data(), P, section.data());
+        for (int p = 0; p < P; ++p) {
+          out[static_cast<std::size_t>(p) * count + c] = section[p].real();
+          out[static_cast<std::size_t>(P + p) * count + c] = section[p].imag();
         }
       }
-  }
+    }
+  };
 }
 
 }  // namespace emkit

@@ -25,7 +25,8 @@ class ChildProjectionTable {
 
   // local->orient = ChildOrientations(grid, indices) and the projections of every class map in
   // them (local->classes == maps.size(), reference m = k * num_orient + j; its pixels those the
-  // table was built for): tabulated ones copied, the others projected. With `parent_log_prior`
+  // table was built for), made on demand (local->ref_block; the table and maps must outlive it):
+  // tabulated ones copied, the others projected. With `parent_log_prior`
   // (one per index), each child gets its parent's log-prior (RELION's local searches); otherwise
   // the flat prior of ChildOrientations.
   void Setup(const HealpixGrid& grid, const std::vector<const Projector*>& maps, const std::vector<int>& indices,

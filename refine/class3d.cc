@@ -50,6 +50,8 @@ void Class3dOptions::Check() const {
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
   if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
+  if (skip_align && adaptive_oversampling) fail("--skip-align scores one pose per particle: it takes --oversampling 0");
+  if (skip_align && firstiter_cc) fail("--skip-align does not take --firstiter-cc (there is nothing to align)");
   SymmetryGroup check(symmetry);  // throws naming a bad group
 }
 
@@ -231,6 +233,9 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     if (job.opt.ignore_input_offsets)
       for (ParticleState& s : job.state) s.offset_x = s.offset_y = 0;
   }
+  if (job.opt.skip_align && !job.has_angles)
+    throw InvalidInputError(job.star_path + ": --skip-align needs the particles' orientations " +
+                            "(rlnAngleRot, rlnAngleTilt, rlnAnglePsi), and the STAR has none");
   if (job.opt.particle_diameter <= 0) job.opt.particle_diameter = 0.9 * job.box * job.pixel_size;
   if (job.mask_radius_px() > job.box / 2.0)
     throw InvalidInputError("--particle-diameter " + std::to_string(job.opt.particle_diameter) +
@@ -308,7 +313,24 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     const std::unique_ptr<Progress> progress = IterationProgress(
         "class3d", it, job.opt.iterations, job, result.seconds_per_iteration, comm.is_root(), oversample ? 2 : 1);
     long scored = 0;  // orientations x classes of the (coarse) grid
-    if (oversample) {
+    if (job.opt.skip_align) {
+      // Every particle in its own pose (orientation and offsets kept), against every class.
+      EStepSetup setup = BaseSetup(job, current_size);
+      setup.trans = {Translation{0, 0}};
+      SetTranslationPhases(&setup);
+      setup.orient = OrientationSet();
+      setup.orient.Add({0, 0, 0});  // each particle gets its own orientation (local_setup)
+      ctx.local_setup = [&job, &maps](int i, EStepSetup* s) {
+        const ParticleState& st = job.state[i];
+        s->orient = OrientationSet();
+        s->orient.Add({st.rot, st.tilt, st.psi});
+        SetProjectedReferences(maps, s);
+      };
+      ProgressPassSums counted(&sums, progress.get());
+      ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
+      projectors.clear();
+      scored = K;
+    } else if (oversample) {
       // RELION's adaptive oversampling: the coarse grid on cropped images, then the children of
       // each particle's significant coarse orientations at the current size.
       EStepSetup fine = BaseSetup(job, current_size);

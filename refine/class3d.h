@@ -40,6 +40,10 @@ struct Class3dOptions : ClassificationOptions {
   // by a random fraction of its steps, |fraction| <= perturb (RELION: 0.5), so that the maps are
   // not built from orientations on one fixed grid; 0 turns it off.
   double perturb = 0.5;
+  // RELION's --skip_align: each particle keeps its orientation and offsets (from the input STAR)
+  // and is scored against every class in that one pose: classification of aligned particles (after
+  // a consensus refinement), where only the classes are hidden.
+  bool skip_align = false;
   std::string symmetry = "C1";  // point group (RELION's --sym)
   int pad = 2;                  // oversampling of projector and back-projector
   int minres_map = 5;           // shells below are not regularised (RELION's --minres_map)

@@ -89,6 +89,22 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
     }
 }
 
+std::vector<float> AllReferences(const EStepSetup& s) {
+  if (!s.ref_ri.empty() || !s.ref_block) return s.ref_ri;
+  const int P = s.px.size(), npsi = s.num_orient(), M = s.num_refs();
+  std::vector<float> all(static_cast<std::size_t>(2) * P * M), block;
+  for (int k = 0; k < s.classes; ++k)
+    for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
+      const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
+      block.resize(static_cast<std::size_t>(2) * P * count);
+      s.ref_block(s, m0, count, block.data());
+      for (int r = 0; r < 2 * P; ++r)
+        std::copy(&block[static_cast<std::size_t>(r) * count], &block[static_cast<std::size_t>(r + 1) * count],
+                  &all[static_cast<std::size_t>(r) * M + m0]);
+    }
+  return all;
+}
+
 namespace {
 
 uint32_t FloatBits(float v) {
@@ -216,23 +232,42 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   ws->cross.resize(static_cast<std::size_t>(rows) * M);
   ws->norm.resize(static_cast<std::size_t>(nc) * M);
   if (!forced) {
-    // In blocks of ~128 references: the same sums, and OpenBLAS packs (and keeps touched) only a
-    // 2P x 128 panel of the references instead of all M columns.
-    const int block = std::max(1, 128 / npsi) * npsi;
-    for (int m0 = 0; m0 < M; m0 += block)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, std::min(block, M - m0), 2 * P, 1.f, ws->y.data(),
-                  2 * P, s.ref_ri.data() + m0, M, 0.f, ws->cross.data() + m0, M);
-    // sum_p G |V_m|^2, one class at a time (|V_m|^2 of a class is small; of all classes it is not).
-    ws->norm2.resize(static_cast<std::size_t>(P) * npsi);
-    for (int k = 0; k < K; ++k) {
+    // sum_p G |V_m|^2 of references m0 .. m0 + count - 1 (one class) from their columns `v` (2P rows
+    // of stride ld), in blocks of kReferenceBlock (|V_m|^2 of a block is small; of all it is not).
+    auto norm_block = [&](const float* v, int ld, int m0, int count) {
+      ws->norm2.resize(static_cast<std::size_t>(P) * count);
       for (int p = 0; p < P; ++p)
-        for (int j = 0; j < npsi; ++j) {
-          const float re = s.ref_ri[static_cast<std::size_t>(p) * M + k * npsi + j];
-          const float im = s.ref_ri[static_cast<std::size_t>(P + p) * M + k * npsi + j];
-          ws->norm2[static_cast<std::size_t>(p) * npsi + j] = re * re + im * im;
+        for (int j = 0; j < count; ++j) {
+          const float re = v[static_cast<std::size_t>(p) * ld + j];
+          const float im = v[static_cast<std::size_t>(P + p) * ld + j];
+          ws->norm2[static_cast<std::size_t>(p) * count + j] = re * re + im * im;
         }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, npsi, P, 1.f, ws->g.data(), P, ws->norm2.data(), npsi,
-                  0.f, ws->norm.data() + k * npsi, M);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, P, 1.f, ws->g.data(), P, ws->norm2.data(),
+                  count, 0.f, ws->norm.data() + m0, M);
+    };
+    if (s.ref_ri.empty() && s.ref_block) {
+      // References made block by block: each block's cross terms and norms, then the next block.
+      ws->refs.resize(static_cast<std::size_t>(2) * P * std::min(kReferenceBlock, npsi));
+      for (int k = 0; k < K; ++k)
+        for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
+          const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
+          s.ref_block(s, m0, count, ws->refs.data());
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, 2 * P, 1.f, ws->y.data(), 2 * P,
+                      ws->refs.data(), count, 0.f, ws->cross.data() + m0, M);
+          norm_block(ws->refs.data(), count, m0, count);
+        }
+    } else {
+      // In blocks of ~128 references: the same sums, and OpenBLAS packs (and keeps touched) only a
+      // 2P x 128 panel of the references instead of all M columns.
+      const int block = std::max(1, 128 / npsi) * npsi;
+      for (int m0 = 0; m0 < M; m0 += block)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, std::min(block, M - m0), 2 * P, 1.f,
+                    ws->y.data(), 2 * P, s.ref_ri.data() + m0, M, 0.f, ws->cross.data() + m0, M);
+      for (int k = 0; k < K; ++k)
+        for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
+          const int m0 = k * npsi + j0;
+          norm_block(s.ref_ri.data() + m0, M, m0, std::min(kReferenceBlock, npsi - j0));
+        }
     }
   }
   // Weights per particle, written over its cross terms once they are used (clear_rows).
@@ -441,7 +476,7 @@ void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::v
 // As ChunkClassSums, one particle at a time, keeping each particle's share for RELION's norm and
 // scale corrections: sum_w Re(X_t conj(CTF V)) = sum_p s2 Re(D conj V) and sum_w |CTF V|^2 (all
 // pixels, and the pixels of shells where class k's data_vs_prior > 3).
-void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vector<float>* d) {
+void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, const float* refs, std::vector<float>* d) {
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int T = static_cast<int>(s.trans.size()), m0 = k * npsi, nshell = s.px.n / 2 + 1;
   const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(k) * nshell];
@@ -472,8 +507,8 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
     const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
     double cross = 0, a2 = 0, xa = 0, aa = 0;
     for (int p = 0; p < P; ++p) {
-      const float* vr = &s.ref_ri[static_cast<std::size_t>(p) * M + m0];
-      const float* vi = &s.ref_ri[static_cast<std::size_t>(P + p) * M + m0];
+      const float* vr = &refs[static_cast<std::size_t>(p) * M + m0];
+      const float* vi = &refs[static_cast<std::size_t>(P + p) * M + m0];
       double cp = 0, ap = 0;
       for (int j = 0; j < npsi; ++j) {
         if (wsum[j] <= 0) continue;
@@ -541,9 +576,11 @@ void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, cons
 }
 
 // Class k's reference terms of the noise sums for the orientations `rows` (d, w: their sums).
-void AddReferenceNoiseTerms(const EStepSetup& s, int k, const EStepWorkspace& ws, const std::vector<float>& d,
+// (References made on demand are made again here, one at a time: only those with weight.)
+void AddReferenceNoiseTerms(const EStepSetup& s, int k, EStepWorkspace& ws, const std::vector<float>& d,
                             const std::vector<float>& w, const std::vector<int>& rows, ChunkSums* sums) {
   const int P = s.px.size(), M = s.num_refs(), m0 = k * s.num_orient();
+  const bool made = s.ref_ri.empty() && s.ref_block;
   for (std::size_t a = 0; a < rows.size(); ++a) {
     const int m = m0 + rows[a];
     // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
@@ -552,9 +589,17 @@ void AddReferenceNoiseTerms(const EStepSetup& s, int k, const EStepWorkspace& ws
     if (!any) continue;
     const float* dm = &d[a * 2 * P];
     const float* wm = &w[a * P];
+    const float* v = s.ref_ri.data() + m;
+    std::size_t ld = M;
+    if (made) {
+      ws.refs.resize(static_cast<std::size_t>(2) * P);
+      s.ref_block(s, m, 1, ws.refs.data());
+      v = ws.refs.data();
+      ld = 1;
+    }
     for (int p = 0; p < P; ++p) {
-      const double vr = s.ref_ri[static_cast<std::size_t>(p) * M + m];
-      const double vi = s.ref_ri[static_cast<std::size_t>(P + p) * M + m];
+      const double vr = v[static_cast<std::size_t>(p) * ld];
+      const double vi = v[static_cast<std::size_t>(P + p) * ld];
       const double s2 = 1.0 / s.inv_sigma2[p];
       sums->sigma2_num[s.px.shell[p]] += s2 * (-2.0 * (dm[p] * vr + dm[P + p] * vi) + wm[p] * (vr * vr + vi * vi));
     }
@@ -585,7 +630,10 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
   w->resize(static_cast<std::size_t>(npsi) * P);
   if (residual_sums) {
-    ParticleClassSums(s, k, ws, d);
+    const bool made = s.ref_ri.empty() && s.ref_block;
+    if (made) ws.refs_all = AllReferences(s);  // the norm and scale sums take every reference
+    ParticleClassSums(s, k, ws, made ? ws.refs_all.data() : s.ref_ri.data(), d);
+    if (made) std::vector<float>().swap(ws.refs_all);
   } else {
     ChunkClassSums(s, k, ws, d);
   }

@@ -28,6 +28,10 @@ struct EStepSetup {
   int num_orient() const { return orient.size(); }
   int num_refs() const { return classes * num_orient(); }  // m = k * num_orient + j
   std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p (empty: all zero)
+  // Instead of ref_ri (then empty): writes references m0 .. m0 + count - 1 (of one class) to `out`
+  // as ref_ri would hold them, 2P rows of `count`. The E-step then holds one block of references at
+  // a time, not all of them (refine3d's children: thousands per particle).
+  std::function<void(const EStepSetup& s, int m0, int count, float* out)> ref_block;
   std::vector<float> inv_sigma2;  // per pixel
   std::vector<double> log_pk;     // per class (-inf allowed)
   double sigma_offset_px = 10;
@@ -77,6 +81,7 @@ struct ChunkSums {
 struct EStepWorkspace {
   int nc = 0, rows = 0;
   bool forced = false;
+  std::vector<float> refs, refs_all;  // a block of references / all of them (EStepSetup::ref_block)
   // wt: the chunk's significant weights, rows (i, t) x M, in the buffer that held its cross terms
   // (cross, empty between chunks).
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
@@ -123,6 +128,10 @@ void SetTranslationPhases(EStepSetup* s);
 // Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
 // map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s);
+// Every reference in ref_ri's layout: ref_ri, or made from ref_block.
+std::vector<float> AllReferences(const EStepSetup& s);
+// References per E-step block when they are made on demand (EStepSetup::ref_block).
+constexpr int kReferenceBlock = 512;
 // Builds ref_ri from the class transforms (centred FFTs), rotated by each in-plane orientation.
 void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s);  // refs padded s->pad times
 // The value of a centred transform at the rotated position A(psi)^T k, bilinear (as RotateFourier).

@@ -141,6 +141,7 @@ void LoadParticleJob(const std::string& star, ParticleJob& job) {
   // Keep only the source columns the data.star copies through (those emkit does not write
   // itself): the text of every cell of every particle would otherwise stay in memory.
   StarTable* src = job.set.source.Find(job.set.particles_block);
+  job.has_angles = src && src->Has("rlnAngleRot") && src->Has("rlnAngleTilt") && src->Has("rlnAnglePsi");
   if (src && !job.set.particles.empty()) {
     ParticleSet one;
     one.optics = job.set.optics;

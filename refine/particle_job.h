@@ -24,6 +24,7 @@ struct ParticleJob {
   std::vector<Class2dGroup> groups;  // from the particles (state[i].group indexes it)
   int box = 0;
   double pixel_size = 1;
+  bool has_angles = false;  // the STAR gave rlnAngleRot, rlnAngleTilt and rlnAnglePsi
   int chunk = 0, num_chunks = 0, first_chunk = 0, last_chunk = 0;
   // Blocks of `chunk` particles; rank r of `ranks` takes a contiguous run of them.
   void SplitChunks(int chunk_size, int rank, int ranks);

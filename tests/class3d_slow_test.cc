@@ -13,6 +13,7 @@
 
 #include "io/mrc.h"
 #include "io/particles.h"
+#include "io/star.h"
 #include "refine/test_maps.h"
 #include "tests/testing.h"
 
@@ -27,7 +28,9 @@ std::string Slurp(const std::string& path) {
 }
 
 // Two conformations, interleaved in one particles STAR; returns the true class (1, 2) per particle.
-std::vector<int> TwoConformations(const std::string& dir, int n_each) {
+// With `poses`, the STAR keeps each particle's true orientation and offsets (as a consensus
+// refinement would give them); otherwise nothing of the truth.
+std::vector<int> TwoConformations(const std::string& dir, int n_each, bool poses = false) {
   for (const char* c : {"asym", "asym-broken"}) {
     auto sim = testing::RunEmkitBinary(std::string("simulate particles --phantom ") + c +
                                        " --diameter 150 --pixel-size 5 --box 32 --n " + std::to_string(n_each) +
@@ -46,7 +49,7 @@ std::vector<int> TwoConformations(const std::string& dir, int n_each) {
       Particle p = (c == 0 ? a : b).particles[i];
       p.image_name = p.image_name.substr(0, p.image_name.find('@') + 1) + dir + "/" +
                      (c == 0 ? "asym" : "asym-broken") + "/particles.mrcs";
-      p.rot = p.tilt = p.psi = p.origin_x_angst = p.origin_y_angst = 0;  // nothing of the truth given
+      if (!poses) p.rot = p.tilt = p.psi = p.origin_x_angst = p.origin_y_angst = 0;
       p.class_number = 0;
       all.particles.push_back(p);
       truth.push_back(c + 1);
@@ -106,6 +109,63 @@ TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
   EXPECT_LT(std::fabs(std::stod(instance[1].str())), 0.5);
   const Image map = ReadMrc(dir + "/t1/run_it012_class001.mrc");
   EXPECT_EQ(map.nz(), 32);
+}
+
+// --skip-align (RELION's --skip_align): particles with their orientations and offsets, from one
+// reference, classified without alignment; every pose is kept as it was.
+TEST(Class3dCli, SkipAlignClassifiesInTheGivenPoses) {
+  const std::string dir = testing::FreshDir("class3d_skip_align");
+  const std::vector<int> truth = TwoConformations(dir, 150, true);
+  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/asym/particles.star -o " + dir +
+                                     "/ref.mrc --ctf --threads 2 --quiet");
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --K 2 --iter 8 --ini-high 40 --particle-diameter 150 --skip-align --seed 7 "
+                             "--quiet";
+  auto one = testing::RunEmkitBinary(common + " --threads 1 -o " + dir + "/t1");
+  ASSERT_EQ(one.status, 0) << one.err;
+  auto two = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/t2");
+  ASSERT_EQ(two.status, 0) << two.err;
+  for (const char* f : {"run_it008_data.star", "run_it008_class001.mrc", "run_it008_class002.mrc"})
+    EXPECT_EQ(Slurp(dir + "/t1/" + f), Slurp(dir + "/t2/" + f)) << f;
+  const ParticleSet in = ReadParticles(dir + "/particles.star");
+  const ParticleSet out = ReadParticles(dir + "/t1/run_it008_data.star");
+  ASSERT_EQ(out.particles.size(), truth.size());
+  int same = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    same += out.particles[i].class_number == truth[i];
+    const Particle &a = in.particles[i], &b = out.particles[i];
+    EXPECT_NEAR(b.rot, a.rot, 1e-3) << i;
+    EXPECT_NEAR(b.tilt, a.tilt, 1e-3) << i;
+    EXPECT_NEAR(b.psi, a.psi, 1e-3) << i;
+    EXPECT_NEAR(b.origin_x_angst, a.origin_x_angst, 1e-3) << i;
+    EXPECT_NEAR(b.origin_y_angst, a.origin_y_angst, 1e-3) << i;
+  }
+  const double accuracy = std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
+  EXPECT_GT(accuracy, 0.95);
+  // Without orientations in the STAR there is nothing to keep: named, nothing written.
+  StarFile star = ReadStar(dir + "/particles.star");
+  StarTable& parts = *star.Find("particles");
+  StarTable stripped("particles");
+  std::vector<int> keep;
+  for (std::size_t c = 0; c < parts.labels().size(); ++c)
+    if (parts.labels()[c].rfind("rlnAngle", 0) != 0) {
+      stripped.AddColumn(parts.labels()[c]);
+      keep.push_back(static_cast<int>(c));
+    }
+  for (std::size_t r = 0; r < parts.num_rows(); ++r) {
+    std::vector<std::string> row;
+    for (int c : keep) row.push_back(parts.row(r)[c]);
+    stripped.AddRow(row);
+  }
+  parts = stripped;
+  WriteStar(dir + "/no_angles.star", star);
+  auto bad = testing::RunEmkitBinary("class3d -i " + dir + "/no_angles.star --ref " + dir +
+                                     "/ref.mrc --K 2 --iter 1 --skip-align --quiet -o " + dir + "/bad");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("no_angles.star"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("rlnAngleRot"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bad/run_it001_data.star"));
 }
 
 TEST(Class3dCli, BadInputIsNamed) {

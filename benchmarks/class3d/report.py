@@ -132,6 +132,29 @@ j["final_class_frames_deg"] = frame
 j["final_same_class_as_iteration_before"] = same
 json.dump(j, open(os.path.join(results, "class3d.json"), "w"), indent=1)
 counts = [truth.count(1), truth.count(2)]
+# The companion pages' results, when they have been made (skip_align.sh, large.sh).
+extra = []
+skip_json = os.path.join(results, "skip_align.json")
+if os.path.exists(skip_json):
+    sk = json.load(open(skip_json))
+    sk_acc = sk["accuracy"]
+    extra += ["**Aligned particles separate.** Refined together first (a consensus emkit refine3d) and then "
+              "classified in their consensus poses without alignment (`--skip-align`, RELION's `--skip_align`, the "
+              "usual way to separate conformations), the same particles split by conformation: %.1f%% with emkit "
+              "and %.1f%% with relion_refine after %d iterations, %.1f%% from the true poses "
+              "([skip_align.md](skip_align.md))." % (100 * sk_acc["emkit_consensus_poses"][-1],
+                                                     100 * sk_acc["relion_consensus_poses"][-1], sk["iterations"],
+                                                     100 * sk_acc["emkit_true_poses"][-1]), ""]
+large_json = os.path.join(results, "large.json")
+if os.path.exists(large_json):
+    lg = json.load(open(large_json))
+    prog = lg.get("relion_iteration1_progress")
+    if prog and lg["emkit_seconds_per_iteration"]:
+        extra += ["**More particles.** On %d particles emkit's first iteration took %.0f s with a peak of %.0f MB; "
+                  "relion_refine's projects to %.0f s (%.1f× longer; [large.md](large.md))." % (
+                      lg["particles"], lg["emkit_seconds_per_iteration"][0], lg["emkit"]["peak_rss_mb"],
+                      prog["projected_s"], prog["projected_s"] / lg["emkit_seconds_per_iteration"][0]), ""]
+
 lines = ["# 3D classification: emkit class3d vs relion_refine (RELION %s)" % relion_version, "",
          "%d simulated particles (64 px, 5 Å/px, CTF, SNR 0.05), each drawn at random from the 70S ribosome map (A, "
          "%d particles) or the same map with density removed (B, %d: %s), scaled so the background noise has unit "
@@ -165,6 +188,7 @@ lines = ["# 3D classification: emkit class3d vs relion_refine (RELION %s)" % rel
             ", ".join(" / ".join(str(x) for x in r["class_sizes"]) for r in relion_scores) if relion_scores else "–",
             ", ".join(" / ".join(str(x) for x in e["class_sizes"]) for e in emkit_scores[:max(3, len(relion_scores))])),
          "",
+         ] + extra + [
          "**Offsets.** The true offsets are up to ±2 px (RMS %.1f Å per axis). emkit's final offsets are off by "
          "%.1f Å RMS%s. relion_refine 3.1 adds the sampled translations (in Å) to the particle's offset (in pixels) "
          "in its offset prior and multiplies the sum by the pixel size squared (`ml_optimiser.cpp`), so at 5 Å/px a "

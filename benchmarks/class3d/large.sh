@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# 3D classification, the larger case: the particles of run.sh (two conformations of the ribosome, 64 px at
+# 5 Å/px, CTF, SNR 0.05, normalised) but N of them (default 20000), with run.sh's flags. emkit class3d runs ITER
+# iterations (default 1); relion_refine (one process, --j 2) runs its first iteration for RELION_SECONDS (default
+# 900) and is then stopped: its own progress bar ("elapsed/estimated" time of the iteration) projects the
+# iteration's time. Peak memory of both from /usr/bin/time -v (RELION's up to where it was stopped).
+# Usage: benchmarks/class3d/large.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/large.{md,json})
+#   SKIP_EMKIT=1 / SKIP_RELION=1 reuse that program's run already in WORKDIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+emkit=$(realpath "${1:-$root/build/apps/emkit}")
+work=${2:-/tmp/emkit_bench_class3d_large}
+results=$root/benchmarks/results/class3d
+data=$root/../shared/data
+N=${N:-20000} ITER=${ITER:-1} RELION_SECONDS=${RELION_SECONDS:-900}
+py=/usr/bin/python3
+mkdir -p "$work" "$results"
+cd "$work"
+if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N normalised" ]; then
+  $py "$here/make_data.py" "$data/maps/ribosome70s_65.mrc" . > removed.txt
+  $py "$here/simulate_normalised.py" "$emkit" sim truthA64.mrc truthB64.mrc -- --pixel-size 5 --box 64 --n "$N" \
+    --snr 0.05 --defocus-min 10000 --defocus-max 30000 --seed 11 > scale.txt
+  $py "$here/merge.py" sim/particles.star particles.star truth.txt true_angles.star
+  echo "$N normalised" > n.txt
+fi
+touch load.txt
+if [ -z "${SKIP_EMKIT:-}" ]; then
+  grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt
+  echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+  /usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter "$ITER" \
+    --ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5 --offset-step 1 \
+    --particle-diameter 300 --sym C1 --threads 2 --seed 1 > emkit.log 2>&1
+  echo "load after emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+fi
+if [ -z "${SKIP_RELION:-}" ]; then
+  grep -v relion load.txt > load.tmp || true; mv load.tmp load.txt
+  echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+  rm -rf relion && mkdir relion
+  /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
+    --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
+    --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --oversampling 0 --j 2 --iter 1 --random_seed 1 \
+    --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1 &
+  relion_pid=$!
+  date +%s > relion.start
+  for ((s = 0; s < RELION_SECONDS; s += 5)); do
+    kill -0 $relion_pid 2> /dev/null || break
+    sleep 5
+  done
+  pkill -f "^relion_refine --i particles.star --o relion/run" || true
+  wait $relion_pid || true
+  echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+fi
+$py "$here/large_report.py" "$work" "$results" "$N" "$ITER"
