@@ -427,7 +427,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
       LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, " << scored
-                                    << " refs x " << translations << " shifts, resolution "
+                                    << " refs x " << (job.opt.skip_align ? 1.0 : translations) << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
                                     << ", classes " << sizes << ", " << sec << " s");
     }
