@@ -245,8 +245,7 @@ void PrintUsage() {
   for (const auto& c : Commands()) std::printf("  %-12s %s\n", c.name, c.summary);
   std::printf("\n'emkit <command> --help' lists every option of a command with its default.\n");
   if (!plugin_error.empty())
-    std::printf("(the commands of a plugin that is not loadable are missing: %s)\n",
-                plugin_error.c_str());
+    std::printf("(the commands of a plugin that is not loadable are missing: %s)\n", plugin_error.c_str());
 }
 
 }  // namespace
@@ -310,8 +309,7 @@ int RunEmkit(int argc, char** argv) {
     }
   }
   if (!plugin_error.empty())
-    std::fprintf(stderr,
-                 "emkit: error: unknown command '%s' (a plugin with more commands cannot be loaded: %s)\n",
+    std::fprintf(stderr, "emkit: error: unknown command '%s' (a plugin with more commands cannot be loaded: %s)\n",
                  name.c_str(), plugin_error.c_str());
   else
     std::fprintf(stderr, "emkit: error: unknown command '%s' (see 'emkit --help')\n", name.c_str());

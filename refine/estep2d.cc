@@ -90,7 +90,7 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
 }
 
 std::vector<float> AllReferences(const EStepSetup& s) {
-  if (!s.ref_ri.empty() || !s.ref_block) return s.ref_ri;
+  if (!ReferencesMadeOnDemand(s)) return s.ref_ri;
   const int P = s.px.size(), npsi = s.num_orient(), M = s.num_refs();
   std::vector<float> all(static_cast<std::size_t>(2) * P * M), block;
   for (int k = 0; k < s.classes; ++k)
@@ -245,7 +245,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, P, 1.f, ws->g.data(), P, ws->norm2.data(),
                   count, 0.f, ws->norm.data() + m0, M);
     };
-    if (s.ref_ri.empty() && s.ref_block) {
+    if (ReferencesMadeOnDemand(s)) {
       // References made block by block: each block's cross terms and norms, then the next block.
       ws->refs.resize(static_cast<std::size_t>(2) * P * std::min(kReferenceBlock, npsi));
       for (int k = 0; k < K; ++k)
@@ -261,8 +261,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       // 2P x 128 panel of the references instead of all M columns.
       const int block = std::max(1, 128 / npsi) * npsi;
       for (int m0 = 0; m0 < M; m0 += block)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, std::min(block, M - m0), 2 * P, 1.f,
-                    ws->y.data(), 2 * P, s.ref_ri.data() + m0, M, 0.f, ws->cross.data() + m0, M);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, std::min(block, M - m0), 2 * P, 1.f, ws->y.data(),
+                    2 * P, s.ref_ri.data() + m0, M, 0.f, ws->cross.data() + m0, M);
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0;
@@ -580,7 +580,7 @@ void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, cons
 void AddReferenceNoiseTerms(const EStepSetup& s, int k, EStepWorkspace& ws, const std::vector<float>& d,
                             const std::vector<float>& w, const std::vector<int>& rows, ChunkSums* sums) {
   const int P = s.px.size(), M = s.num_refs(), m0 = k * s.num_orient();
-  const bool made = s.ref_ri.empty() && s.ref_block;
+  const bool made = ReferencesMadeOnDemand(s);
   for (std::size_t a = 0; a < rows.size(); ++a) {
     const int m = m0 + rows[a];
     // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
@@ -630,7 +630,7 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
   w->resize(static_cast<std::size_t>(npsi) * P);
   if (residual_sums) {
-    const bool made = s.ref_ri.empty() && s.ref_block;
+    const bool made = ReferencesMadeOnDemand(s);
     if (made) ws.refs_all = AllReferences(s);  // the norm and scale sums take every reference
     ParticleClassSums(s, k, ws, made ? ws.refs_all.data() : s.ref_ri.data(), d);
     if (made) std::vector<float>().swap(ws.refs_all);
@@ -648,13 +648,13 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
                     std::vector<float>* w, std::vector<int>* rows) {
   std::vector<float> all_d, all_w;
   std::vector<int> all_rows;
-  const bool any = ClassChunkSums(s, k, ws, sums, d, w, rows,
-                                  [&](const std::vector<float>& bd, const std::vector<float>& bw,
-                                      const std::vector<int>& br) {
-                                    all_d.insert(all_d.end(), bd.begin(), bd.end());
-                                    all_w.insert(all_w.end(), bw.begin(), bw.end());
-                                    all_rows.insert(all_rows.end(), br.begin(), br.end());
-                                  });
+  const bool any =
+      ClassChunkSums(s, k, ws, sums, d, w, rows,
+                     [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
+                       all_d.insert(all_d.end(), bd.begin(), bd.end());
+                       all_w.insert(all_w.end(), bw.begin(), bw.end());
+                       all_rows.insert(all_rows.end(), br.begin(), br.end());
+                     });
   if (any) {
     *d = std::move(all_d);
     *w = std::move(all_w);

@@ -27,7 +27,7 @@ struct EStepSetup {
   std::vector<Translation> trans;  // grid around each particle's current offset (px)
   int num_orient() const { return orient.size(); }
   int num_refs() const { return classes * num_orient(); }  // m = k * num_orient + j
-  std::vector<float> ref_ri;      // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p (empty: all zero)
+  std::vector<float> ref_ri;  // 2P x M: Re V_m(p) in row p, Im V_m(p) in row P + p (empty: all zero)
   // Instead of ref_ri (then empty): writes references m0 .. m0 + count - 1 (of one class) to `out`
   // as ref_ri would hold them, 2P rows of `count`. The E-step then holds one block of references at
   // a time, not all of them (refine3d's children: thousands per particle).
@@ -128,6 +128,8 @@ void SetTranslationPhases(EStepSetup* s);
 // Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
 // map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s);
+// Whether the references come from ref_block (ref_ri empty) rather than ref_ri.
+inline bool ReferencesMadeOnDemand(const EStepSetup& s) { return s.ref_ri.empty() && static_cast<bool>(s.ref_block); }
 // Every reference in ref_ri's layout: ref_ri, or made from ref_block.
 std::vector<float> AllReferences(const EStepSetup& s);
 // References per E-step block when they are made on demand (EStepSetup::ref_block).

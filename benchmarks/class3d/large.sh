@@ -17,13 +17,7 @@ N=${N:-20000} ITER=${ITER:-1} RELION_SECONDS=${RELION_SECONDS:-900}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
-if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N normalised" ]; then
-  $py "$here/make_data.py" "$data/maps/ribosome70s_65.mrc" . > removed.txt
-  $py "$here/simulate_normalised.py" "$emkit" sim truthA64.mrc truthB64.mrc -- --pixel-size 5 --box 64 --n "$N" \
-    --snr 0.05 --defocus-min 10000 --defocus-max 30000 --seed 11 > scale.txt
-  $py "$here/merge.py" sim/particles.star particles.star truth.txt true_angles.star
-  echo "$N normalised" > n.txt
-fi
+"$here/make_particles.sh" "$emkit" "$data" "$N"
 touch load.txt
 if [ -z "${SKIP_EMKIT:-}" ]; then
   grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt

@@ -29,13 +29,7 @@ N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
-if [ ! -f particles.star ] || [ "$(cat n.txt 2>/dev/null)" != "$N normalised" ]; then
-  $py "$here/make_data.py" "$data/maps/ribosome70s_65.mrc" . > removed.txt
-  $py "$here/simulate_normalised.py" "$emkit" sim truthA64.mrc truthB64.mrc -- --pixel-size 5 --box 64 --n "$N" \
-    --snr 0.05 --defocus-min 10000 --defocus-max 30000 --seed 11 > scale.txt
-  $py "$here/merge.py" sim/particles.star particles.star truth.txt true_angles.star
-  echo "$N normalised" > n.txt
-fi
+"$here/make_particles.sh" "$emkit" "$data" "$N"
 flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5
              --offset-step 1 --particle-diameter 300 --sym C1 --threads 2 --seed 1)
 touch load.txt
