@@ -152,6 +152,18 @@ TEST(Sampling2d, GridsMatchRelion) {
   EXPECT_THROW(TranslationGrid(3, 0), std::exception);
 }
 
+TEST(Sampling2d, PerturbedTranslationsMoveByAFractionOfTheStep) {
+  const std::vector<Translation> grid = TranslationGrid(5, 2);
+  const std::vector<Translation> moved = PerturbedTranslationGrid(5, 2, -0.25);
+  ASSERT_EQ(moved.size(), grid.size());
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    EXPECT_DOUBLE_EQ(moved[i].x, grid[i].x - 0.5);
+    EXPECT_DOUBLE_EQ(moved[i].y, grid[i].y - 0.5);
+  }
+  const std::vector<Translation> still = PerturbedTranslationGrid(5, 2, 0);
+  for (std::size_t i = 0; i < grid.size(); ++i) EXPECT_EQ(still[i].x, grid[i].x);
+}
+
 TEST(Sampling2d, RotatedSamplingMatchesRotateFourier) {
   const Image img = TruthImages()[0];
   const FourierGrid f = CentredFft(img);

@@ -97,12 +97,7 @@ EStepSetup BaseSetup(const Job& job, int size) {
   EStepSetup s;
   s.px = SelectPixels(job.box, size);
   s.classes = job.model.classes;
-  s.trans = TranslationGrid(job.opt.offset_range, job.opt.offset_step);
-  if (job.perturbation != 0)
-    for (Translation& t : s.trans) {
-      t.x += job.perturbation * job.opt.offset_step;
-      t.y += job.perturbation * job.opt.offset_step;
-    }
+  s.trans = PerturbedTranslationGrid(job.opt.offset_range, job.opt.offset_step, job.perturbation);
   SetNoise(job.model.sigma2_noise, &s);
   for (int k = 0; k < s.classes; ++k)
     s.log_pk.push_back(job.model.pk[k] > 0 ? std::log(job.model.pk[k]) : -std::numeric_limits<double>::infinity());

@@ -124,11 +124,7 @@ EStepSetup BaseSetup(const Job& job, int current_size) {
   EStepSetup s;
   s.px = SelectPixels(job.box, current_size);
   s.classes = 1;
-  s.trans = TranslationGrid(job.sampling.offset_range_px, job.sampling.offset_step_px);
-  for (Translation& t : s.trans) {  // the perturbed sampling, as RELION moves it (x and y alike)
-    t.x += job.perturbation * job.sampling.offset_step_px;
-    t.y += job.perturbation * job.sampling.offset_step_px;
-  }
+  s.trans = PerturbedTranslationGrid(job.sampling.offset_range_px, job.sampling.offset_step_px, job.perturbation);
   SetNoise(job.model.sigma2_noise, &s);
   s.log_pk = {0.0};
   s.norm_sums = job.opt.norm_correction;

@@ -27,4 +27,14 @@ std::vector<Translation> TranslationGrid(double range_px, double step_px) {
   return t;
 }
 
+std::vector<Translation> PerturbedTranslationGrid(double range_px, double step_px, double fraction) {
+  std::vector<Translation> t = TranslationGrid(range_px, step_px);
+  if (fraction != 0)
+    for (Translation& v : t) {
+      v.x += fraction * step_px;
+      v.y += fraction * step_px;
+    }
+  return t;
+}
+
 }  // namespace emkit

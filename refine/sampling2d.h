@@ -13,5 +13,8 @@ struct Translation {
 std::vector<double> PsiGrid(double step_deg);
 // All (i step, j step) with |t| <= range, sorted by (y, x); (0,0) always included.
 std::vector<Translation> TranslationGrid(double range_px, double step_px);
+// The same grid moved by `fraction` of the step in x and y alike: RELION's random perturbation of
+// the sampling (3D), which moves the translations with the orientations every iteration.
+std::vector<Translation> PerturbedTranslationGrid(double range_px, double step_px, double fraction);
 
 }  // namespace emkit

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes benchmarks/results/refine3d/{refine3d.json,README.md,fsc.png} from run.sh's work folder.
+"""Writes benchmarks/results/refine3d/{refine3d.json,README.md,fsc.png} from run.sh's work folder, or
+PAGE.json, PAGE.md and PAGE_fsc.png when a page name is given.
 
-usage: report.py WORK RESULTS N
+usage: report.py WORK RESULTS N [OFFSET_RANGE [PAGE]]
 """
 import json, os, re, subprocess, sys
 
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt
 here = os.path.dirname(os.path.abspath(__file__))
 box, apix = 64, 5.0
 work = results = n = None  # set by main()
+offset_range, page = 5.0, ""
 
 
 def timing(name):
@@ -127,8 +129,14 @@ def relion_pauses():
 
 
 def main():
-    global work, results, n
+    global work, results, n, offset_range, page
     work, results, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if len(sys.argv) > 4:
+        offset_range = float(sys.argv[4])
+    if len(sys.argv) > 5:
+        page = sys.argv[5]
+    json_name, png_name, md_name = ((page + ".json", page + "_fsc.png", page + ".md") if page else
+                                    ("refine3d.json", "fsc.png", "README.md"))
     log = open(os.path.join(work, "emkit.log")).read()
     emkit_iters = [{"seconds": float(m.group(3)), "order": int(m.group(1)), "mode": m.group(2)} for m in
                    re.finditer(r"refine3d iteration \d+.*?HEALPix order (\d+) (local|global).*?, ([0-9.]+) s\n", log)]
@@ -169,7 +177,7 @@ def main():
          "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"), "cpu": cpu, "cores": os.cpu_count(),
          "after_relions_last_iteration": same_iteration, "relion_unfinished_first_iteration": relion_projection}
     os.makedirs(results, exist_ok=True)
-    json.dump(j, open(os.path.join(results, "refine3d.json"), "w"), indent=1)
+    json.dump(j, open(os.path.join(results, json_name), "w"), indent=1)
 
     plt.figure(figsize=(7, 4.2))
     for name, style in (("emkit", "-"), ("relion", "--")):
@@ -189,22 +197,24 @@ def main():
     plt.title("Gold-standard FSC, %d ribosome particles (64 px, 5 Å/px, SNR 0.05)" % n, fontsize=10)
     plt.legend()
     plt.tight_layout()
-    plt.savefig(os.path.join(results, "fsc.png"), dpi=110)
+    plt.savefig(os.path.join(results, png_name), dpi=110)
 
     e, r = prog.get("emkit"), prog.get("relion")
     lines = ["# 3D auto-refinement: emkit refine3d vs relion_refine_mpi --auto_refine (RELION 3.1.3)", "",
              "%d simulated particles of the 70S ribosome map (64 px, 5 Å/px, CTF with defocus 1-3 µm, SNR 0.05; the "
              "STAR file gives no angles or origins). Both start from the true map low-passed to 60 Å, with gold-standard "
-             "halves, HEALPix order 2, local searches from order 4, offsets ±5 px in 1 px steps, a 300 Å mask, solvent "
+             "halves, HEALPix order 2, local searches from order 4, offsets ±%g px in 1 px steps, a 300 Å mask, solvent "
              "flattening and CTF correction, C1. emkit runs one process with 2 threads; RELION runs 3 MPI ranks (a leader "
              "and one follower per half) with 1 thread each, on %s (%d cores). Both score a coarse grid on cropped images (global "
              "searches: all of it; local searches: the orientations near each particle's) and then the 8 children of "
              "each significant orientation at the current size (RELION also splits each offset in 4)." % (
-                 n, cpu, os.cpu_count()), "",
+                 n, offset_range, cpu, os.cpu_count()), "",
+             ("This case is smaller than the main one (%d particles, offsets ±%g px) so that relion_refine_mpi "
+              "reaches convergence within about an hour on these 2 cores." % (n, offset_range) + "\n\n" if page else "") +
              "Machine load (1/5/15 min): " + "; ".join(j["load"]) + "." + (
                  " relion_refine_mpi was paused (SIGSTOP, then SIGCONT) for %.0f s while other work used the cores; "
-                 "the pauses are taken out of its times." % sum(p[1] for p in relion_pauses()) if relion_pauses() else "") +
-             " Other jobs shared the 2 cores during parts of these runs, so the times are indicative.", "",
+                 "the pauses are taken out of its times. Other jobs shared the 2 cores during parts of these runs, so "
+                 "the times are indicative." % sum(p[1] for p in relion_pauses()) if relion_pauses() else ""), "",
              "| | emkit refine3d | relion_refine_mpi | ratio |", "|---|---|---|---|"]
 
 
@@ -225,7 +235,7 @@ def main():
         lambda p: p["time"]["seconds"] if p["time"] else None, "%.0f", True)
     row("mean time per iteration (s)", lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])),
         lambda p: sum(p["seconds_per_iteration"]) / max(1, len(p["seconds_per_iteration"])), "%.0f", True)
-    row("peak memory (MB)", lambda p: p["time"]["peak_rss_mb"] if p["time"] else None,
+    row("peak memory (MB; RELION: its largest rank)", lambda p: p["time"]["peak_rss_mb"] if p["time"] else None,
         lambda p: p["time"]["peak_rss_mb"] if p["time"] else None, "%.0f", True)
     row("final resolution (Å; half maps, FSC 0.143)", lambda p: p["resolution_A"], lambda p: p["resolution_A"], "%.2f")
     row("final map vs true map, FSC 0.5 (Å)", lambda p: p["scores"]["fsc_vs_truth_0.5_A"],
@@ -237,6 +247,26 @@ def main():
         lambda p: p["scores"]["median_angular_error_in_frame_deg"], "%.2f")
     row("median offset error (Å)", lambda p: p["scores"]["median_offset_error_A"],
         lambda p: p["scores"]["median_offset_error_A"], "%.2f")
+    if e and r and r["converged"] and e["time"] and r["time"]:
+        lines += ["", "**Result.** Both runs converged: emkit in %d iterations and %.0f s, relion_refine_mpi in %d "
+                  "iterations and %.0f s (%.1f× emkit's time; %.1f× per iteration). Half-map resolution: emkit %.2f Å, "
+                  "RELION %.2f Å; median angular error against the true orientations: emkit %.2f°, RELION %.2f°; "
+                  "median offset error %.2f and %.2f Å." % (
+                      e["iterations"], e["time"]["seconds"], r["iterations"], r["time"]["seconds"],
+                      r["time"]["seconds"] / e["time"]["seconds"],
+                      (r["time"]["seconds"] / r["iterations"]) / (e["time"]["seconds"] / e["iterations"]),
+                      e["resolution_A"], r["resolution_A"], e["scores"]["median_angular_error_deg"],
+                      r["scores"]["median_angular_error_deg"], e["scores"]["median_offset_error_A"],
+                      r["scores"]["median_offset_error_A"])]
+    if r and r["time"]:
+        lines += ["", "Peak memory is the largest resident set of one process (`/usr/bin/time -v`): emkit's one process, "
+                  "and the largest of relion_refine_mpi's three ranks (the three together hold more)."]
+    if e and r and r["converged"]:
+        lines += ["", "Iterations: emkit's auto-sampling follows RELION 3.1's rules, but the counters of "
+                  "iterations without resolution gain and without smaller changes in the hidden variables move with "
+                  "each run's own noise, so the two programs spend different numbers of iterations at each "
+                  "HEALPix order; both stop when the angular step is below 75%% of their estimated accuracy "
+                  "(emkit %d iterations, RELION %d)." % (e["iterations"], r["iterations"])]
     if relion_projection and relion_projection["projected_iteration_1_seconds"]:
         q = relion_projection
         lines += ["", "relion_refine_mpi was stopped during its first iteration (with `--ctf_corrected_ref`, 3 ranks): "
@@ -265,13 +295,18 @@ def main():
         ", ".join("%.0f" % v for v in r["seconds_per_iteration"]) if r else "–"), "",
               "emkit's sampling per iteration: %s." % ", ".join("%d%s" % (i["order"], "L" if i["mode"] == "local" else "")
                                                               for i in emkit_iters) + " (HEALPix order; L = local search)",
-              "", "![FSC](fsc.png)", "",
-              "Command: `N=%d benchmarks/refine3d/run.sh` (JSON: refine3d.json; the RELION time includes MPI start-up)." % n]
-    more = [(f, t) for f, t in (("symmetry.md", "symmetry (D2 with and without --sym) and handedness"),
+              "", "![FSC](%s)" % png_name, "",
+              "Command: `N=%d%s%s benchmarks/refine3d/run.sh` (JSON: %s; the RELION time includes MPI start-up)." % (
+                  n, " OFFSET_RANGE=%g" % offset_range if offset_range != 5 else "", " PAGE=" + page if page else "",
+                  json_name)]
+    more = [(f, t) for f, t in (("convergence.md", "both programs to convergence on a smaller case"),
+                                ("symmetry.md", "symmetry (D2 with and without --sym) and handedness"),
                                 ("scale.md", "time and memory against particles and box")) if os.path.exists(os.path.join(results, f))]
-    if more:
+    if more and not page:
         lines += ["", "Also: " + "; ".join("[%s](%s)" % (t, f) for f, t in more) + "."]
-    open(os.path.join(results, "README.md"), "w").write("\n".join(lines) + "\n")
+    if page:
+        lines += ["", "The main comparison and the other refine3d pages: [README.md](README.md)."]
+    open(os.path.join(results, md_name), "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -11,7 +11,9 @@
 #   measured:  wall time per iteration and to convergence, peak memory (/usr/bin/time -v), final half-map resolution
 #              (FSC 0.143), FSC of the final map against the true map, median angular and offset errors
 # Usage: benchmarks/refine3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/refine3d/)
-#   N=2000 (particles); SKIP_RELION=1 / SKIP_EMKIT=1 reuse that program's run already in WORKDIR;
+#   N=2000 (particles); OFFSET_RANGE=5 (pixels, both programs); PAGE=name writes name.md, name.json and
+#   name_fsc.png instead of README.md, refine3d.json and fsc.png;
+#   SKIP_RELION=1 / SKIP_EMKIT=1 reuse that program's run already in WORKDIR;
 #   RELION_ITER=k stops relion_refine_mpi once its iteration k is written (a run to convergence takes hours on
 #   2 cores), and the report compares the two programs after that iteration
 set -euo pipefail
@@ -22,6 +24,7 @@ work=${2:-/tmp/emkit_bench_refine3d}
 results=$root/benchmarks/results/refine3d
 data=${EMKIT_SHARED_DATA:-$root/../shared/data}
 N=${N:-2000}
+offset_range=${OFFSET_RANGE:-5}
 py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work" "$results"
@@ -38,7 +41,7 @@ if [ -z "${SKIP_EMKIT:-}" ]; then
   grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt
   echo "load before emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
   /usr/bin/time -v -o emkit.time "$emkit" refine3d -i particles.star -o emkit --overwrite --ref truthA64.mrc \
-    --ini-high 60 --particle-diameter 300 --healpix-order 2 --auto-local-healpix-order 4 --offset-range 5 \
+    --ini-high 60 --particle-diameter 300 --healpix-order 2 --auto-local-healpix-order 4 --offset-range "$offset_range" \
     --offset-step 1 --sym C1 --threads 2 --seed 1 > emkit.log 2>&1
   echo "load after emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
@@ -49,7 +52,7 @@ if [ -z "${SKIP_RELION:-}" ]; then
   date +%s.%N > relion.start
   /usr/bin/time -v -o relion.time mpirun --oversubscribe -np 3 relion_refine_mpi --auto_refine --split_random_halves \
     --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 --particle_diameter 300 --healpix_order 2 \
-    --auto_local_healpix_order 4 --offset_range 5 --offset_step 1 --sym C1 --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --j 1 \
+    --auto_local_healpix_order 4 --offset_range "$offset_range" --offset_step 1 --sym C1 --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --j 1 \
     --low_resol_join_halves 40 --random_seed 1 --dont_combine_weights_via_disc --pool 3 > relion.log 2>&1 &
   relion_pid=$!
   rm -f relion.stopped relion.pauses  # relion.pauses: "start end" per line of a pause (SIGSTOP/SIGCONT)
@@ -68,4 +71,4 @@ if [ -z "${SKIP_RELION:-}" ]; then
   wait $relion_pid || [ -f relion.stopped ]
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
-$py "$here/report.py" "$work" "$results" "$N"
+$py "$here/report.py" "$work" "$results" "$N" "$offset_range" "${PAGE:-}"
