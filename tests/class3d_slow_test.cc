@@ -3,14 +3,14 @@
 // RELION's files, the result is the same bit for bit on 1 and 2 threads, and bad input is named.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "io/star.h"
@@ -20,11 +20,18 @@
 namespace emkit {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The reference, dir/ref.mrc: the intact particle reconstructed from its own projections (true angles).
+void ReconstructReference(const std::string& dir) {
+  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/asym/particles.star -o " + dir +
+                                     "/ref.mrc --ctf --threads 2 --quiet");
+  ASSERT_EQ(rec.status, 0) << rec.err;
+}
+
+// The fraction of particles in their true class, under the better of the two labellings.
+double Accuracy(const std::vector<int>& truth, const ParticleSet& out) {
+  int same = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) same += out.particles[i].class_number == truth[i];
+  return std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
 }
 
 // Two conformations, interleaved in one particles STAR; returns the true class (1, 2) per particle.
@@ -61,29 +68,19 @@ std::vector<int> TwoConformations(const std::string& dir, int n_each, bool poses
 TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
   const std::string dir = testing::FreshDir("class3d");
   const std::vector<int> truth = TwoConformations(dir, 150);
-  // The reference: the intact particle reconstructed from its own projections (true angles).
-  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/asym/particles.star -o " + dir +
-                                     "/ref.mrc --ctf --threads 2 --quiet");
-  ASSERT_EQ(rec.status, 0) << rec.err;
+  ASSERT_NO_FATAL_FAILURE(ReconstructReference(dir));
   const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --K 2 --iter 12 --ini-high 40 --healpix-order 1 --offset-range 2 "
                              "--particle-diameter 150 --seed 7 --quiet";
-  auto one = testing::RunEmkitBinary(common + " --threads 1 -o " + dir + "/t1");
-  ASSERT_EQ(one.status, 0) << one.err;
-  auto two = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/t2");
-  ASSERT_EQ(two.status, 0) << two.err;
-  for (const char* f : {"run_it012_data.star", "run_it012_class001.mrc", "run_it012_class002.mrc"})
-    EXPECT_EQ(Slurp(dir + "/t1/" + f), Slurp(dir + "/t2/" + f)) << f;
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(
+      common, dir, {"run_it012_data.star", "run_it012_class001.mrc", "run_it012_class002.mrc"}));
   for (const char* f : {"run_it000_class001.mrc", "run_it012_model.star", "run_it012_sampling.star",
                         "run_it012_classes.png", "run_class_sizes.star", "run_class_sizes.png"})
     EXPECT_TRUE(std::filesystem::exists(dir + "/t1/" + f)) << f;
   // Assignment accuracy (best labelling of the two classes).
   const ParticleSet out = ReadParticles(dir + "/t1/run_it012_data.star");
   ASSERT_EQ(out.particles.size(), truth.size());
-  int same = 0;
-  for (std::size_t i = 0; i < truth.size(); ++i) same += out.particles[i].class_number == truth[i];
-  const double accuracy = std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
-  EXPECT_GT(accuracy, 0.9);
+  EXPECT_GT(Accuracy(truth, out), 0.9);
   // Continued from iteration 10's files (rounded to the STAR files' digits), iterations 11-12 assign the
   // particles as the uninterrupted run does.
   auto cont = testing::RunEmkitBinary("class3d --continue " + dir + "/t1/run_it010_model.star --iter 12 " +
@@ -97,11 +94,11 @@ TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
   EXPECT_GT(agree, 0.97 * truth.size());
   EXPECT_FALSE(std::filesystem::exists(dir + "/t3/run_it010_data.star"));
   // The RELION model: 3D references, one map file per class.
-  const std::string model = Slurp(dir + "/t1/run_it012_model.star");
+  const std::string model = ReadTextFile(dir + "/t1/run_it012_model.star");
   EXPECT_TRUE(std::regex_search(model, std::regex("_rlnReferenceDimensionality +3\\b")));
   EXPECT_NE(model.find("run_it012_class002.mrc"), std::string::npos);
   // The sampling moved at random (RELION's --perturb 0.5): a fraction of the step in [-0.5, 0.5).
-  const std::string sampling = Slurp(dir + "/t1/run_it012_sampling.star");
+  const std::string sampling = ReadTextFile(dir + "/t1/run_it012_sampling.star");
   EXPECT_TRUE(std::regex_search(sampling, std::regex("_rlnSamplingPerturbFactor +0.50*\\b"))) << sampling;
   std::smatch instance;
   ASSERT_TRUE(std::regex_search(sampling, instance, std::regex("_rlnSamplingPerturbInstance +(\\S+)")));
@@ -116,24 +113,16 @@ TEST(Class3dCli, SeparatesTwoConformationsTheSameOnAnyThreadCount) {
 TEST(Class3dCli, SkipAlignClassifiesInTheGivenPoses) {
   const std::string dir = testing::FreshDir("class3d_skip_align");
   const std::vector<int> truth = TwoConformations(dir, 150, true);
-  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/asym/particles.star -o " + dir +
-                                     "/ref.mrc --ctf --threads 2 --quiet");
-  ASSERT_EQ(rec.status, 0) << rec.err;
+  ASSERT_NO_FATAL_FAILURE(ReconstructReference(dir));
   const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --K 2 --iter 8 --ini-high 40 --particle-diameter 150 --skip-align --seed 7 "
                              "--quiet";
-  auto one = testing::RunEmkitBinary(common + " --threads 1 -o " + dir + "/t1");
-  ASSERT_EQ(one.status, 0) << one.err;
-  auto two = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/t2");
-  ASSERT_EQ(two.status, 0) << two.err;
-  for (const char* f : {"run_it008_data.star", "run_it008_class001.mrc", "run_it008_class002.mrc"})
-    EXPECT_EQ(Slurp(dir + "/t1/" + f), Slurp(dir + "/t2/" + f)) << f;
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(
+      common, dir, {"run_it008_data.star", "run_it008_class001.mrc", "run_it008_class002.mrc"}));
   const ParticleSet in = ReadParticles(dir + "/particles.star");
   const ParticleSet out = ReadParticles(dir + "/t1/run_it008_data.star");
   ASSERT_EQ(out.particles.size(), truth.size());
-  int same = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
-    same += out.particles[i].class_number == truth[i];
     const Particle &a = in.particles[i], &b = out.particles[i];
     EXPECT_NEAR(b.rot, a.rot, 1e-3) << i;
     EXPECT_NEAR(b.tilt, a.tilt, 1e-3) << i;
@@ -141,24 +130,11 @@ TEST(Class3dCli, SkipAlignClassifiesInTheGivenPoses) {
     EXPECT_NEAR(b.origin_x_angst, a.origin_x_angst, 1e-3) << i;
     EXPECT_NEAR(b.origin_y_angst, a.origin_y_angst, 1e-3) << i;
   }
-  const double accuracy = std::max(same, static_cast<int>(truth.size()) - same) / double(truth.size());
-  EXPECT_GT(accuracy, 0.95);
+  EXPECT_GT(Accuracy(truth, out), 0.95);
   // Without orientations in the STAR there is nothing to keep: named, nothing written.
   StarFile star = ReadStar(dir + "/particles.star");
   StarTable& parts = *star.Find("particles");
-  StarTable stripped("particles");
-  std::vector<int> keep;
-  for (std::size_t c = 0; c < parts.labels().size(); ++c)
-    if (parts.labels()[c].rfind("rlnAngle", 0) != 0) {
-      stripped.AddColumn(parts.labels()[c]);
-      keep.push_back(static_cast<int>(c));
-    }
-  for (std::size_t r = 0; r < parts.num_rows(); ++r) {
-    std::vector<std::string> row;
-    for (int c : keep) row.push_back(parts.row(r)[c]);
-    stripped.AddRow(row);
-  }
-  parts = stripped;
+  parts = testing::WithoutColumns(parts, [](const std::string& l) { return l.rfind("rlnAngle", 0) == 0; });
   WriteStar(dir + "/no_angles.star", star);
   auto bad = testing::RunEmkitBinary("class3d -i " + dir + "/no_angles.star --ref " + dir +
                                      "/ref.mrc --K 2 --iter 1 --skip-align --quiet -o " + dir + "/bad");

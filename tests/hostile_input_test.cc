@@ -162,17 +162,7 @@ TEST(HostileInput, Class2dWithTheCtfOnNeedsDefocus) {
   MakeParticles(dir, 10);
   StarFile f = ReadStar(dir + "/particles.star");
   StarTable* t = f.Find("particles");
-  StarTable pruned("particles");
-  std::vector<int> keep;
-  for (std::size_t c = 0; c < t->labels().size(); ++c)
-    if (t->labels()[c] != "rlnDefocusU" && t->labels()[c] != "rlnDefocusV")
-      keep.push_back(static_cast<int>(c)), pruned.AddColumn(t->labels()[c]);
-  for (std::size_t r = 0; r < t->num_rows(); ++r) {
-    std::vector<std::string> row;
-    for (int c : keep) row.push_back(t->row(r)[c]);
-    pruned.AddRow(row);
-  }
-  *t = pruned;
+  *t = testing::WithoutColumns(*t, [](const std::string& l) { return l == "rlnDefocusU" || l == "rlnDefocusV"; });
   WriteStar(dir + "/nodefocus.star", f);
   auto r = RunEmkitBinary("class2d --i " + dir + "/nodefocus.star --o " + dir + "/out" + kClass2dFast);
   EXPECT_EQ(r.status, 1) << r.err;

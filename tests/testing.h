@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "core/files.h"
+#include "io/star.h"
+
 namespace emkit::testing {
 
 // ../shared/data next to the checkout, or $EMKIT_SHARED_DATA; empty when absent.
@@ -90,6 +93,36 @@ inline CommandResult RunCommand(const std::string& command) {
 // Runs the emkit binary with the given arguments.
 inline CommandResult RunEmkitBinary(const std::string& args) {
   return RunCommand(std::string(EMKIT_BINARY) + " " + args);
+}
+
+// `table` without the columns whose label `drop(label)` is true for: a STAR with a column
+// missing, as bad input.
+template <class Drop>
+StarTable WithoutColumns(const StarTable& table, Drop drop) {
+  StarTable out(table.name());
+  std::vector<std::size_t> keep;
+  for (std::size_t c = 0; c < table.labels().size(); ++c)
+    if (!drop(table.labels()[c])) {
+      out.AddColumn(table.labels()[c]);
+      keep.push_back(c);
+    }
+  for (std::size_t r = 0; r < table.num_rows(); ++r) {
+    std::vector<std::string> row;
+    for (std::size_t c : keep) row.push_back(table.row(r)[c]);
+    out.AddRow(row);
+  }
+  return out;
+}
+
+// Runs emkit with `args` on one thread into dir/t1 and on two into dir/t2; each of `files` must
+// come out the same bit for bit. Call it in ASSERT_NO_FATAL_FAILURE: a run that fails stops the test.
+inline void ExpectSameOnOneAndTwoThreads(const std::string& args, const std::string& dir,
+                                         const std::vector<std::string>& files) {
+  auto one = RunEmkitBinary(args + " --threads 1 -o " + dir + "/t1");
+  ASSERT_EQ(one.status, 0) << one.err;
+  auto two = RunEmkitBinary(args + " --threads 2 -o " + dir + "/t2");
+  ASSERT_EQ(two.status, 0) << two.err;
+  for (const std::string& f : files) EXPECT_EQ(ReadTextFile(dir + "/t1/" + f), ReadTextFile(dir + "/t2/" + f)) << f;
 }
 
 }  // namespace emkit::testing

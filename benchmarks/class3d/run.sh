@@ -30,8 +30,7 @@ py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
 "$here/make_particles.sh" "$emkit" "$data" "$N"
-flags_emkit=(--ref truthA64.mrc --ini-high 60 --K 2 --tau2-fudge 4 --healpix-order 2 --offset-range 5
-             --offset-step 1 --particle-diameter 300 --sym C1 --threads 2 --seed 1)
+source "$here/flags.sh"
 touch load.txt
 if [ -z "${SKIP_EMKIT:-}" ]; then
   grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt
@@ -45,10 +44,8 @@ if [ -z "${SKIP_RELION:-}" ]; then
   grep -v relion load.txt > load.tmp || true; mv load.tmp load.txt
   echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
   rm -rf relion && mkdir relion
-  /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --ref truthA64.mrc --ini_high 60 \
-    --K 2 --tau2_fudge 4 --healpix_order 2 --offset_range 5 --offset_step 1 --particle_diameter 300 --sym C1 \
-    --ctf --ctf_corrected_ref --flatten_solvent --pad 2 --oversampling 0 --j 2 --iter $RELION_ITER --random_seed 1 --dont_combine_weights_via_disc \
-    --pool 3 > relion.log 2>&1
+  /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --iter "$RELION_ITER" \
+    "${flags_relion[@]}" > relion.log 2>&1
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
 for c in 1 2; do
