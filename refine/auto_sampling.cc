@@ -14,7 +14,7 @@ void UpdateHiddenVariableChanges(double mean_orientation_change, double rms_offs
   s->changes_orientations = mean_orientation_change;
   s->changes_offsets = rms_offset_change_A;
   const double ratio_orient = mean_orientation_change / s->angular_step();
-  const double ratio_trans = rms_offset_change_A / (s->offset_step_px * opt.pixel_size);
+  const double ratio_trans = rms_offset_change_A / (s->fine_offset_step_px() * opt.pixel_size);
   if ((ratio_trans < 0.40 || 1.03 * rms_offset_change_A >= s->smallest_changes_offsets) &&
       (ratio_orient < 0.40 || 1.03 * mean_orientation_change >= s->smallest_changes_orientations))
     ++s->iter_wo_large_changes;
@@ -32,17 +32,17 @@ bool UpdateAngularSampling(const AutoSamplingOptions& opt, AutoSampling* s) {
     return false;
   }
   s->fine_enough = false;
-  // Translations (RELION, in Å): the fine step from the accuracy (at most 1.5 Å); the range five
-  // times the last offset changes, at most 1.3x the old range, at least 1.5 coarse steps (RELION's
-  // coarse step is twice its fine one), halved (and the step coarsened) when over 4 coarse steps.
+  // Translations (RELION, in Å): the coarse step twice the fine one from the accuracy (at most
+  // 1.5 Å); the range five times the last offset changes, at most 1.3x the old range, at least 1.5
+  // coarse steps, halved (and the step coarsened) when over 4 coarse steps; never coarser than
+  // before.
   const double apix = opt.pixel_size;
-  double step = std::min(1.5, 0.75 * s->acc_trans);
-  double coarse = 2 * step;
+  double step = 2 * std::min(1.5, 0.75 * s->acc_trans);
   double range = std::min(1.3 * s->offset_range_px * apix, 5 * s->changes_offsets);
-  range = std::max(range, 1.5 * coarse);
-  if (range > 4 * coarse) range /= 2;
-  if (range > 4 * coarse) coarse = range / 4, step = coarse / 2;
-  if (step / apix > s->offset_step_px) {  // never coarser than before
+  range = std::max(range, 1.5 * step);
+  if (range > 4 * step) range /= 2;
+  if (range > 4 * step) step = range / 4;
+  if (step / apix > s->offset_step_px) {
     step = s->offset_step_px * apix;
     range = s->offset_range_px * apix;
   }

@@ -15,7 +15,10 @@ namespace emkit {
 
 struct AutoSampling {
   int healpix_order = 2;
+  // The coarse translation step (RELION's offset_step, rlnOffsetStep); the fine pass splits it in
+  // two (RELION's getTranslationalSampling(1)).
   double offset_range_px = 5, offset_step_px = 1;
+  double fine_offset_step_px() const { return offset_step_px / 2; }
   bool local = false;           // local searches around each particle's previous orientation
   double sigma_angles_deg = 0;  // their Gaussian prior's sigma (2 steps)
   // Estimated accuracies (calculateExpectedAngularErrors): degrees and Å.

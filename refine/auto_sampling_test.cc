@@ -30,9 +30,10 @@ TEST(AutoSampling, FinerOnlyWhenResolutionAndChangesStall) {
   ASSERT_TRUE(UpdateAngularSampling(opt, &s));
   EXPECT_EQ(s.healpix_order, 3);
   EXPECT_FALSE(s.local);
-  // Translations (Å): fine step min(1.5, 0.75 acc) = 0.75; range min(1.3 x 10, 5 x 0.8) = 4 >
-  // 4 coarse steps (6) is false, so 4 Å.
-  EXPECT_NEAR(s.offset_step_px * opt.pixel_size, 0.75, 1e-12);
+  // Translations (Å): coarse step 2 x min(1.5, 0.75 acc) = 1.5 (fine 0.75); range min(1.3 x 10,
+  // 5 x 0.8) = 4 > 4 coarse steps (6) is false, so 4 Å.
+  EXPECT_NEAR(s.offset_step_px * opt.pixel_size, 1.5, 1e-12);
+  EXPECT_NEAR(s.fine_offset_step_px() * opt.pixel_size, 0.75, 1e-12);
   EXPECT_NEAR(s.offset_range_px * opt.pixel_size, 4.0, 1e-12);
   EXPECT_EQ(s.iter_wo_resolution_gain, 0);
   EXPECT_EQ(s.iter_wo_large_changes, 0);
@@ -54,7 +55,7 @@ TEST(AutoSampling, FinerOnlyWhenResolutionAndChangesStall) {
 
 TEST(AutoSampling, HiddenVariableChangesCountAgainstTheSmallestSeen) {
   AutoSamplingOptions opt;
-  AutoSampling s;  // order 2: 7.5 degrees; offsets 1 px at 1 Å/px
+  AutoSampling s;  // order 2: 7.5 degrees; offsets 1 px at 1 Å/px (fine: 0.5 Å)
   UpdateHiddenVariableChanges(20, 3, opt, &s);
   EXPECT_EQ(s.iter_wo_large_changes, 0);  // large against the initial 999
   UpdateHiddenVariableChanges(10, 2, opt, &s);
@@ -62,7 +63,9 @@ TEST(AutoSampling, HiddenVariableChangesCountAgainstTheSmallestSeen) {
   UpdateHiddenVariableChanges(10.2, 2.01, opt, &s);
   EXPECT_EQ(s.iter_wo_large_changes, 1);  // within 3% of the smallest
   UpdateHiddenVariableChanges(2.5, 0.3, opt, &s);
-  EXPECT_EQ(s.iter_wo_large_changes, 2);  // below 40% of the steps counts too
+  EXPECT_EQ(s.iter_wo_large_changes, 0);  // 0.3 Å is 60% of the fine offset step
+  UpdateHiddenVariableChanges(2.5, 0.19, opt, &s);
+  EXPECT_EQ(s.iter_wo_large_changes, 1);  // below 40% of the fine steps counts too
 }
 
 TEST(AutoSampling, ExpectedAccuracyGrowsWithTheNoise) {

@@ -6,6 +6,9 @@
 //   fine:   the 8 children (order + 1) of those orientations scored at the current size, every
 //           class map projected in each (a class a coarse orientation was significant for or
 //           not), local searches with the parent's prior; these weights make the M-step sums.
+//           With translations oversampled too (RELION's, for auto-refinement), the coarse pass
+//           scores the coarse translation grid and the fine pass the 4 sub-translations
+//           (+-1/4 step in x and y) of each coarse translation significant for a kept orientation.
 // The children that several particles of the rank share are projected once (ChildProjectionTable).
 #pragma once
 
@@ -38,6 +41,10 @@ struct CoarseToFine {
   // of its significant coarse orientations per class, those of the class's largest weight
   // (summed over translations); 0: all of them.
   int max_significant = 0;
+  // RELION's translational oversampling: > 0, the step (px) of coarse.trans, whose significant
+  // translations the fine pass splits into 4 at +-step/4 (fine.trans unused); 0: both passes
+  // score fine.trans.
+  double oversampled_translation_step = 0;
   // Local searches: particle i's coarse orientations (a LocalOrientations set with its priors)
   // and their GlobalOrientations indices in *indices. Empty: global searches over the grid.
   std::function<OrientationSet(int particle, std::vector<int>* indices)> local_orientations;

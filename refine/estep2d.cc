@@ -121,48 +121,42 @@ float BitsFloat(uint32_t b) {
 
 // The smallest weight kept: the smallest set of samples whose (normalised) weights add up
 // to `fraction`. Ties at the threshold are all kept.
-float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<std::pair<float, int>>* order) {
+float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<float>* scratch) {
   // Samples below (1 - fraction) / n together weigh less than 1 - fraction, so the threshold
-  // is never below that: only larger weights need sorting.
+  // is never below that: only larger weights count.
   const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(w.size(), 1));
-  // Broad posteriors leave millions above the floor. Their sums per binary exponent show from
-  // which power of two down the largest weights reach `fraction`; sorting only those (one power
-  // more as margin) gives the same answer whenever they reach it, as they are the top of the
-  // full order. Otherwise all weights above the floor are sorted.
-  std::array<double, 256> by_exponent{};
+  // Broad posteriors leave millions above the floor. Instead of sorting them all, they are summed
+  // per bin of the float's exponent and first 4 mantissa bits (bins ordered as the values, all
+  // weights being positive); walking the bins from the largest, only the bin where the sum
+  // reaches `fraction` is sorted, and its weights added one by one.
+  constexpr int kShift = 19, kBins = 1 << (32 - 1 - kShift);
+  std::array<double, kBins> by_bin{};
+  float smallest = 0;
+  bool any = false;
   for (const float v : w)
-    if (v > floor_value) by_exponent[(FloatBits(v) >> 23) & 255] += v;
-  double top = 0;
-  int cut = 0;
-  for (int e = 255; e > 0; --e) {
-    top += by_exponent[e];
-    if (top >= fraction) {
-      cut = e - 1;
-      break;
+    if (v > floor_value) {
+      by_bin[(FloatBits(v) >> kShift) & (kBins - 1)] += v;
+      smallest = any ? std::min(smallest, v) : v;
+      any = true;
     }
-  }
-  const float bound = std::max(floor_value, cut > 0 ? BitsFloat(static_cast<uint32_t>(cut) << 23) : 0.f);
-  auto select = [&](float lowest) {  // sorts the weights above the floor and >= lowest
-    order->clear();
-    for (int i = 0; i < static_cast<int>(w.size()); ++i)
-      if (w[i] > floor_value && w[i] >= lowest) order->emplace_back(w[i], i);
-    std::sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    double cum = 0;
-    for (const auto& e : *order) {
-      cum += e.first;
-      if (cum >= fraction) return e.first;
+  double above = 0;  // the weights of the bins above bin e
+  for (int e = kBins - 1; e >= 0; --e) {
+    if (by_bin[e] == 0 || above + by_bin[e] < fraction) {
+      above += by_bin[e];
+      continue;
     }
-    return -1.f;
-  };
-  if (bound > floor_value) {
-    const float t = select(bound);
-    if (t >= 0) return t;
+    scratch->clear();
+    for (const float v : w)
+      if (v > floor_value && static_cast<int>((FloatBits(v) >> kShift) & (kBins - 1)) == e) scratch->push_back(v);
+    std::sort(scratch->begin(), scratch->end(), std::greater<float>());
+    double cum = above;
+    for (const float v : *scratch) {
+      cum += v;
+      if (cum >= fraction) return v;
+    }
+    above = cum;  // rounding: the bin's own sum reached it, its weights added one by one did not
   }
-  const float t = select(floor_value);
-  if (t >= 0) return t;
-  return order->empty() ? 0.f : order->back().first;
+  return smallest;  // the weights above the floor add up to less than `fraction`: keep them all
 }
 
 double WrapDegrees(double d) {
@@ -321,6 +315,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         if (!(a2 > 0)) continue;
         const double inv = 1.0 / std::sqrt(a2);
         for (int t = 0; t < T; ++t) {
+          if (!s.sample_mask.empty() && !s.sample_mask[static_cast<std::size_t>(t) * npsi + m % npsi]) continue;
           const double cc = ws->cross[static_cast<std::size_t>(i * T + t) * M + m] * inv;
           if (cc > best_cc) best_cc = cc, best = m * T + t;
         }
@@ -363,8 +358,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                                  ? -std::numeric_limits<double>::infinity()
                                  : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
+      const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
       for (int t = 0; t < T; ++t) {
-        const double v = base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
+        const double v = mask && !mask[static_cast<std::size_t>(t) * npsi]
+                             ? -std::numeric_limits<double>::infinity()
+                             : base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
         ws->lp[static_cast<std::size_t>(m) * T + t] = v;
         if (v > lmax) lmax = v, best = m * T + t;
       }

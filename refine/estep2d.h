@@ -32,6 +32,9 @@ struct EStepSetup {
   // as ref_ri would hold them, 2P rows of `count`. The E-step then holds one block of references at
   // a time, not all of them (refine3d's children: thousands per particle).
   std::function<void(const EStepSetup& s, int m0, int count, float* out)> ref_block;
+  // Optional (empty: every sample): T x num_orient, translation-major; 0 leaves sample (t, j) out
+  // for every class (RELION's fine pass scores only the children of significant coarse samples).
+  std::vector<char> sample_mask;
   std::vector<float> inv_sigma2;  // per pixel
   std::vector<double> log_pk;     // per class (-inf allowed)
   double sigma_offset_px = 10;
@@ -87,7 +90,7 @@ struct EStepWorkspace {
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
   std::vector<float> w;  // one particle's weights (M x T)
   std::vector<double> lp;
-  std::vector<std::pair<float, int>> order;
+  std::vector<float> order;  // scratch of the significance threshold
   std::vector<float> di;                                  // one particle's class sums
   std::vector<double> res_cross, res_a2, res_xa, res_aa;  // per particle (norm and scale sums)
 };

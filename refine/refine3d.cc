@@ -182,6 +182,7 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
     c.box = job.box;
     c.chunk_option = job.opt.chunk_size;
     c.threads = job.opt.threads;
+    c.oversampled_translation_step = job.sampling.offset_step_px;
     if (job.sampling.local)
       c.local_orientations = [&job, sigma](int i, std::vector<int>* indices) {
         const ParticleState& st = job.state[i];

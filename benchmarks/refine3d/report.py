@@ -206,8 +206,9 @@ def main():
              "halves, HEALPix order 2, local searches from order 4, offsets ±%g px in 1 px steps, a 300 Å mask, solvent "
              "flattening and CTF correction, C1. emkit runs one process with 2 threads; RELION runs 3 MPI ranks (a leader "
              "and one follower per half) with 1 thread each, on %s (%d cores). Both score a coarse grid on cropped images (global "
-             "searches: all of it; local searches: the orientations near each particle's) and then the 8 children of "
-             "each significant orientation at the current size (RELION also splits each offset in 4)." % (
+             "searches: all of it; local searches: the orientations near each particle's) at the coarse offset step, "
+             "and then, at the current size, the 8 children of each significant orientation and the 4 half-step "
+             "sub-offsets of each significant offset." % (
                  n, offset_range, cpu, os.cpu_count()), "",
              ("This case is smaller than the main one (%d particles, offsets ±%g px) so that relion_refine_mpi "
               "reaches convergence within about an hour on these 2 cores." % (n, offset_range) + "\n\n" if page else "") +
