@@ -349,36 +349,45 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     double zt = 0;
     for (int t = 0; t < T; ++t) zt += std::exp(log_pt[t] - lmax_t);
     for (int t = 0; t < T; ++t) log_pt[t] -= lmax_t + std::log(zt);
-    ws->lp.resize(static_cast<std::size_t>(M) * T);
-    double lmax = -std::numeric_limits<double>::infinity();
-    int best = 0;
+    // The log-posterior of sample (m, t), from the particle's cross terms (not stored: computed
+    // once for the maximum, once for the sum and once for the weights, so a thread holds no
+    // double per sample).
     const int only = parts[i].only_class;
+    std::vector<double>& base = ws->lp;  // per reference: prior and norm terms
+    base.resize(M);
     for (int m = 0; m < M; ++m) {
       const double prior_m = only >= 0 && m / npsi != only
                                  ? -std::numeric_limits<double>::infinity()
                                  : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
-      const double base = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
-      const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
-      for (int t = 0; t < T; ++t) {
-        const double v = mask && !mask[static_cast<std::size_t>(t) * npsi]
-                             ? -std::numeric_limits<double>::infinity()
-                             : base + log_pt[t] + ws->cross[static_cast<std::size_t>(i * T + t) * M + m];
-        ws->lp[static_cast<std::size_t>(m) * T + t] = v;
-        if (v > lmax) lmax = v, best = m * T + t;
+      base[m] = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
+    }
+    const float* cross_i = &ws->cross[static_cast<std::size_t>(i) * T * M];
+    auto each_sample = [&](auto f) {  // f(j = m * T + t, log-posterior), j ascending
+      for (int m = 0; m < M; ++m) {
+        const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
+        for (int t = 0; t < T; ++t)
+          f(static_cast<std::size_t>(m) * T + t, mask && !mask[static_cast<std::size_t>(t) * npsi]
+                                                     ? -std::numeric_limits<double>::infinity()
+                                                     : base[m] + log_pt[t] + cross_i[static_cast<std::size_t>(t) * M + m]);
       }
-    }
-    clear_rows(i);
-    // One exp per sample (kept in lp). 3D skips the samples below e^-60 of the best: their
-    // weights are far below any significance threshold.
-    double z = 0;
+    };
+    double lmax = -std::numeric_limits<double>::infinity();
+    int best = 0;
+    each_sample([&](std::size_t j, double v) {
+      if (v > lmax) lmax = v, best = static_cast<int>(j);
+    });
+    // 3D skips the samples below e^-60 of the best: their weights are far below any significance
+    // threshold.
     const double cutoff = s.compact_sums ? -60.0 : -std::numeric_limits<double>::infinity();
-    for (std::size_t j = 0; j < w.size(); ++j) {
-      const double x = ws->lp[j] - lmax;
-      ws->lp[j] = x < cutoff ? 0.0 : std::exp(x);
-      z += ws->lp[j];
-    }
+    auto weight = [&](double v) {
+      const double x = v - lmax;
+      return x < cutoff ? 0.0 : std::exp(x);
+    };
+    double z = 0;
+    each_sample([&](std::size_t, double v) { z += weight(v); });
     const double inv_z = 1.0 / z;
-    for (std::size_t j = 0; j < w.size(); ++j) w[j] = static_cast<float>(ws->lp[j] * inv_z);
+    each_sample([&](std::size_t j, double v) { w[j] = static_cast<float>(weight(v) * inv_z); });
+    clear_rows(i);
     const float thr = SignificanceThreshold(w, s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
     r.class_index = bm / npsi;
