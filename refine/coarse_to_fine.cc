@@ -64,8 +64,8 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
   // heaviest ones (ties: the lower j), so that a class with little weight still has its own
   // orientations in the fine pass; the union is kept in the order of j.
   const int cap = c.max_significant;
-  ctx.on_weights = [local, K, cap, split, &significant, &significant_trans, &significant_pairs, &candidates,
-                    &prior](int i, const EStepSetup& s, const EStepWorkspace& ws, int row) {
+  ctx.on_weights = [local, K, cap, split, &significant, &significant_trans, &significant_pairs, &candidates, &prior](
+                       int i, const EStepSetup& s, const EStepWorkspace& ws, int row) {
     const int M = s.num_refs(), nor = s.num_orient();
     const float* w = &ws.wsum[static_cast<std::size_t>(row) * M];
     std::vector<char> keep(nor, 0);
@@ -146,8 +146,8 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
     fine.phase.clear();
   }
   const CoarseToFine* cp = &c;
-  ctx.local_setup = [cp, local, split, &significant, &significant_trans, &significant_pairs, &prior, &table,
-                     &subs](int i, EStepSetup* s) {
+  ctx.local_setup = [cp, local, split, &significant, &significant_trans, &significant_pairs, &prior, &table, &subs](
+                        int i, EStepSetup* s) {
     table.Setup(*cp->grid, cp->maps, significant[i], local ? &prior[i] : nullptr, s);
     if (!split) return;
     // The 4 sub-translations of each significant translation; of those, each child is scored with
@@ -171,8 +171,7 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
     for (std::size_t a = 0; a < na; ++a)
       for (std::size_t b = 0; b < nb; ++b)
         if (bits[a * words + b / 64] >> (b % 64) & 1)
-          for (std::size_t q = 0; q < 4; ++q)
-            std::fill_n(&s->sample_mask[(4 * b + q) * nor + 8 * a], 8, char{1});
+          for (std::size_t q = 0; q < 4; ++q) std::fill_n(&s->sample_mask[(4 * b + q) * nor + 8 * a], 8, char{1});
   };
   ProgressPassSums counted(sums, progress);
   ExpectationPass(ctx, fine, nullptr, prep, comm, &counted, results);

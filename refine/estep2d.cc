@@ -366,9 +366,10 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       for (int m = 0; m < M; ++m) {
         const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
         for (int t = 0; t < T; ++t)
-          f(static_cast<std::size_t>(m) * T + t, mask && !mask[static_cast<std::size_t>(t) * npsi]
-                                                     ? -std::numeric_limits<double>::infinity()
-                                                     : base[m] + log_pt[t] + cross_i[static_cast<std::size_t>(t) * M + m]);
+          f(static_cast<std::size_t>(m) * T + t,
+            mask && !mask[static_cast<std::size_t>(t) * npsi]
+                ? -std::numeric_limits<double>::infinity()
+                : base[m] + log_pt[t] + cross_i[static_cast<std::size_t>(t) * M + m]);
       }
     };
     double lmax = -std::numeric_limits<double>::infinity();
