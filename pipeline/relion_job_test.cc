@@ -146,6 +146,7 @@ TEST(RelionJob, Class3dUsesRelionSpellings) {
                      {"nr_classes", "3"},
                      {"tau_fudge", "4"},
                      {"nr_iter", "10"},
+                     {"highres_limit", "12"},
                      {"particle_diameter", "200"},
                      {"do_zero_mask", "Yes"},
                      {"sampling", "7.5 degrees"},
@@ -154,7 +155,8 @@ TEST(RelionJob, Class3dUsesRelionSpellings) {
   RelionJobFile j = ReadRelionJobStar(Write("class3d.star", JobStar(9, v)));
   EXPECT_EQ(j.type, "class3d");
   EXPECT_EQ(Options(j),
-            " --i p.star --K 3 --tau2_fudge 4 --iter 10 --particle_diameter 200 --zero_mask --ref ref.mrc "
+            " --i p.star --K 3 --tau2_fudge 4 --iter 10 --strict_highres_exp 12 --particle_diameter 200 --zero_mask "
+            "--ref ref.mrc "
             "--firstiter_cc --ini_high 40 --sym D2 --healpix_order 3");
   v.push_back({"fn_mask", "mask.mrc"});
   v.push_back({"do_local_ang_searches", "Yes"});

@@ -49,6 +49,7 @@ void Class3dOptions::Check() const {
   if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100) or positive");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
+  if (!(strict_highres_exp >= 0)) fail("--strict-highres-exp must not be negative");
   if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
   if (skip_align && adaptive_oversampling) fail("--skip-align scores one pose per particle: it takes --oversampling 0");
   if (skip_align && firstiter_cc) fail("--skip-align does not take --firstiter-cc (there is nothing to align)");
@@ -96,6 +97,7 @@ struct Job : ParticleJob {
 EStepSetup BaseSetup(const Job& job, int size) {
   EStepSetup s;
   s.px = SelectPixels(job.box, size);
+  s.score_pixels = LimitScoring(job.opt.strict_highres_exp, job.pixel_size, &s.px);
   s.classes = job.model.classes;
   s.trans = PerturbedTranslationGrid(job.opt.offset_range, job.opt.offset_step, job.perturbation);
   SetNoise(job.model.sigma2_noise, &s);
@@ -330,8 +332,12 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       // each particle's significant coarse orientations at the current size.
       EStepSetup fine = BaseSetup(job, current_size);
       fine.cross_correlation = cc;
-      EStepSetup coarse =
-          BaseSetup(job, CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size));
+      // RELION: with --strict_highres_exp the coarse size is that of the limit.
+      const int coarse_size =
+          job.opt.strict_highres_exp > 0
+              ? std::min(current_size, 2 * static_cast<int>(std::lround(N * job.pixel_size / job.opt.strict_highres_exp)))
+              : CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size);
+      EStepSetup coarse = BaseSetup(job, coarse_size);
       coarse.cross_correlation = cc;
       CoarseToFine c;
       c.grid = &job.grid;
@@ -421,7 +427,12 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     if (comm.is_root()) {
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
-      LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, " << scored
+      const std::string scored_to =
+          job.opt.strict_highres_exp > 0 && 2 * std::lround(N * job.pixel_size / job.opt.strict_highres_exp) < current_size
+              ? " (scored to " + std::to_string(job.opt.strict_highres_exp).substr(0, 5) + " Å)"
+              : "";
+      LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px"
+                                    << scored_to << ", " << scored
                                     << " refs x " << (job.opt.skip_align ? 1.0 : translations) << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
                                     << ", classes " << sizes << ", " << sec << " s");

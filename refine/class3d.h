@@ -29,8 +29,8 @@ struct Class3dOptions : ClassificationOptions {
   // RELION's --oversampling: 1 scores the grid coarse to fine (the children, order + 1, of each
   // particle's significant coarse orientations, at the current size; RELION's default), 0 only
   // the grid (emkit's default: it costs less, and on the two-conformation ribosome benchmark,
-  // 2000 particles at SNR 0.05, neither separates the conformations: with the finer orientations
-  // one class takes every particle by iteration 5; benchmarks/results/class3d).
+  // 2000 particles at SNR 0.05, the finer orientations let one class take every particle by
+  // iteration 5; benchmarks/results/class3d/oversampling.md).
   int adaptive_oversampling = 0;
   // With adaptive oversampling, like RELION's --maxsig: the children of at most this many of each
   // particle's significant coarse orientations per class (the class's heaviest) are scored.
@@ -44,6 +44,11 @@ struct Class3dOptions : ClassificationOptions {
   // and is scored against every class in that one pose: classification of aligned particles (after
   // a consensus refinement), where only the classes are hidden.
   bool skip_align = false;
+  // RELION's --strict_highres_exp (Å; 0: off): the probabilities (orientations, offsets, classes)
+  // come only from the frequencies below this; the maps are still reconstructed to the current
+  // resolution. On weak data the classes then follow the large differences between the particles,
+  // which the low frequencies carry, rather than the noise of the high ones.
+  double strict_highres_exp = 0;
   std::string symmetry = "C1";  // point group (RELION's --sym)
   int pad = 2;                  // oversampling of projector and back-projector
   int minres_map = 5;           // shells below are not regularised (RELION's --minres_map)

@@ -42,8 +42,29 @@ void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s) {
   s->inv_sigma2.resize(P);
   for (int p = 0; p < P; ++p) {
     s->inv_sigma2[p] = static_cast<float>(1.0 / sigma2[s->px.shell[p]]);
-    s->log_norm_const -= std::log(2 * M_PI * sigma2[s->px.shell[p]]);
+    if (Scored(*s, p)) s->log_norm_const -= std::log(2 * M_PI * sigma2[s->px.shell[p]]);
   }
+}
+
+int LimitScoring(double resolution, double pixel_size, FourierPixels* px) {
+  if (!(resolution > 0)) return 0;
+  const int radius = std::max(1, static_cast<int>(std::lround(px->n * pixel_size / resolution)));
+  if (2 * radius >= px->current_size) return 0;
+  std::vector<int> order(px->size());
+  for (int p = 0; p < px->size(); ++p) order[p] = p;
+  const auto scored = [&](int p) { return px->kx[p] * px->kx[p] + px->ky[p] * px->ky[p] < radius * radius; };
+  const int count = static_cast<int>(std::stable_partition(order.begin(), order.end(), scored) - order.begin());
+  FourierPixels out;
+  out.n = px->n;
+  out.current_size = px->current_size;
+  for (int p : order) {
+    out.index.push_back(px->index[p]);
+    out.kx.push_back(px->kx[p]);
+    out.ky.push_back(px->ky[p]);
+    out.shell.push_back(px->shell[p]);
+  }
+  *px = std::move(out);
+  return count;
 }
 
 void SetTranslationPhases(EStepSetup* s) {
@@ -111,12 +132,6 @@ uint32_t FloatBits(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
   return b;
-}
-
-float BitsFloat(uint32_t b) {
-  float v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
 }
 
 // The smallest weight kept: the smallest set of samples whose (normalised) weights add up
@@ -189,6 +204,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                 std::vector<ParticleResult>* results, ChunkSums* sums, EStepWorkspace* ws) {
   const int nc = static_cast<int>(parts.size());
   const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = s.num_orient();
+  const int Ps = s.score_pixels > 0 ? std::min(P, s.score_pixels) : P;  // the pixels that make the probabilities
   EMKIT_CHECK(npsi > 0 && static_cast<int>(s.orient.log_prior.size()) == npsi, "E-step without orientations");
   const int T = static_cast<int>(s.trans.size());
   const int rows = nc * T;
@@ -205,7 +221,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       const float c = pp.ctf[p], is = s.inv_sigma2[p];
       ws->g[static_cast<std::size_t>(i) * P + p] = 0.5f * c * c * is;
       ws->g2[static_cast<std::size_t>(i) * P + p] = c * c * is;
-      xn += 0.5 * double(std::norm(pp.x[p])) * is;
+      if (p < Ps) xn += 0.5 * double(std::norm(pp.x[p])) * is;
     }
     xnorm[i] = xn;
     for (int t = 0; t < T; ++t) {
@@ -228,16 +244,29 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   if (!forced) {
     // sum_p G |V_m|^2 of references m0 .. m0 + count - 1 (one class) from their columns `v` (2P rows
     // of stride ld), in blocks of kReferenceBlock (|V_m|^2 of a block is small; of all it is not).
+    // With fewer scored pixels (Ps < P) both take only the first Ps of the real and imaginary rows.
     auto norm_block = [&](const float* v, int ld, int m0, int count) {
-      ws->norm2.resize(static_cast<std::size_t>(P) * count);
-      for (int p = 0; p < P; ++p)
+      ws->norm2.resize(static_cast<std::size_t>(Ps) * count);
+      for (int p = 0; p < Ps; ++p)
         for (int j = 0; j < count; ++j) {
           const float re = v[static_cast<std::size_t>(p) * ld + j];
           const float im = v[static_cast<std::size_t>(P + p) * ld + j];
           ws->norm2[static_cast<std::size_t>(p) * count + j] = re * re + im * im;
         }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, P, 1.f, ws->g.data(), P, ws->norm2.data(),
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, Ps, 1.f, ws->g.data(), P, ws->norm2.data(),
                   count, 0.f, ws->norm.data() + m0, M);
+    };
+    // cross(:, m0 .. m0 + count - 1) = Y V for the columns `v` (2P rows of stride ld).
+    auto cross_block = [&](const float* v, int ld, int m0, int count) {
+      if (Ps == P) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, 2 * P, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
+                    ws->cross.data() + m0, M);
+        return;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
+                  ws->cross.data() + m0, M);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data() + P, 2 * P,
+                  v + static_cast<std::size_t>(P) * ld, ld, 1.f, ws->cross.data() + m0, M);
     };
     if (ReferencesMadeOnDemand(s)) {
       // References made block by block: each block's cross terms and norms, then the next block.
@@ -246,8 +275,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
           s.ref_block(s, m0, count, ws->refs.data());
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, 2 * P, 1.f, ws->y.data(), 2 * P,
-                      ws->refs.data(), count, 0.f, ws->cross.data() + m0, M);
+          cross_block(ws->refs.data(), count, m0, count);
           norm_block(ws->refs.data(), count, m0, count);
         }
     } else {
@@ -255,8 +283,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       // 2P x 128 panel of the references instead of all M columns.
       const int block = std::max(1, 128 / npsi) * npsi;
       for (int m0 = 0; m0 < M; m0 += block)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, std::min(block, M - m0), 2 * P, 1.f, ws->y.data(),
-                    2 * P, s.ref_ri.data() + m0, M, 0.f, ws->cross.data() + m0, M);
+        cross_block(s.ref_ri.data() + m0, M, m0, std::min(block, M - m0));
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0;

@@ -40,6 +40,9 @@ struct EStepSetup {
   double sigma_offset_px = 10;
   double adaptive_fraction = 0.999;
   double log_norm_const = 0;   // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
+  // RELION's --strict_highres_exp: > 0, only the pixels p < score_pixels (those LimitScoring put
+  // first) make the probabilities; the sums for the M-step (and the noise) take every pixel.
+  int score_pixels = 0;
   std::vector<Complex> phase;  // T x P: exp(-2 pi i k.t / n)
   // RELION's --norm and --scale: per particle, the weighted residual power sum_w |X_t - CTF V_m|^2
   // (norm) and sum_w X_t.CTF V_m, sum_w |CTF V_m|^2 over the shells where class k's data_vs_prior
@@ -122,9 +125,15 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);
 
-// The noise of the likelihood: inv_sigma2 per selected pixel and log_norm_const from a spectrum
-// per shell (non-positive values replaced by the smallest positive one, or 1).
+// The noise of the likelihood: inv_sigma2 per selected pixel and log_norm_const (over the scored
+// pixels) from a spectrum per shell (non-positive values replaced by the smallest positive one, or 1).
 void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s);
+// RELION's --strict_highres_exp: puts the pixels of *px below `resolution` (Å; radius
+// ROUND(n x pixel size / resolution) Fourier pixels) first, in their order, and returns how many
+// they are (EStepSetup::score_pixels); 0 (px unchanged) when the limit leaves none of px out.
+int LimitScoring(double resolution, double pixel_size, FourierPixels* px);
+// Whether pixel p of s makes the probabilities (see EStepSetup::score_pixels).
+inline bool Scored(const EStepSetup& s, int p) { return s.score_pixels <= 0 || p < s.score_pixels; }
 // phase (T x P) = exp(-2 pi i k.t / n) for s->trans at the selected pixels.
 void SetTranslationPhases(EStepSetup* s);
 

@@ -117,5 +117,98 @@ TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
   EXPECT_NEAR(slope, 1.0, 0.05);
 }
 
+// RELION's --strict_highres_exp: the probabilities come from the pixels below the limit only (the
+// same as an E-step at that size), the sums for the M-step from every pixel.
+TEST(EStep3d, StrictHighresScoresTheLowFrequenciesAndSumsThemAll) {
+  const int n = 32, count = 12, radius = 6;
+  const Volume map = testing::Blobs(n, testing::ChiralBlobs());
+  const Projector proj(map, 1.0);
+  const HealpixGrid grid = MakeHealpixGrid(1, SymmetryGroup("C1"));
+  auto setup = [&](int size, double limit) {
+    EStepSetup s;
+    s.px = SelectPixels(n, size);
+    s.score_pixels = LimitScoring(limit, 1.0, &s.px);
+    s.classes = 1;
+    s.orient = GlobalOrientations(grid);
+    s.trans = {Translation{}, Translation{1, 0}};
+    s.log_pk = {0.0};
+    std::vector<double> sigma2(n / 2 + 1);
+    for (std::size_t sh = 0; sh < sigma2.size(); ++sh) sigma2[sh] = 1e-4 * (1 + 0.1 * sh);
+    SetNoise(sigma2, &s);
+    SetTranslationPhases(&s);
+    s.compact_sums = true;
+    SetProjectedReferences({&proj}, &s);
+    return s;
+  };
+  EStepSetup limited = setup(20, n / double(radius)), small = setup(2 * radius, 0), full = setup(20, 0);
+  {
+    FourierPixels px = SelectPixels(n, 20);
+    EXPECT_EQ(LimitScoring(n / 10.0, 1.0, &px), 0);  // radius 10: the whole current size
+  }
+  ASSERT_EQ(limited.score_pixels, small.px.size());
+  for (int p = 0; p < full.px.size(); ++p) {
+    const int r2 = limited.px.kx[p] * limited.px.kx[p] + limited.px.ky[p] * limited.px.ky[p];
+    EXPECT_EQ(r2 < radius * radius, Scored(limited, p)) << p;
+  }
+  EXPECT_NEAR(limited.log_norm_const, small.log_norm_const, 1e-6 * std::fabs(small.log_norm_const));
+
+  Rng rng(7, 0);
+  std::vector<PreparedParticle> parts_full(count), parts_small(count), parts_limited(count);
+  std::vector<Translation> offsets(count);
+  PrepOptions prep;
+  prep.ctf = false;
+  for (int i = 0; i < count; ++i) {
+    const int j = rng.UniformInt(0, full.num_orient() - 1);
+    Image img = InverseCentredFft(proj.Slice(full.orient.matrices[j], n, 1.0));
+    for (float& v : img) v += static_cast<float>(rng.Normal(0, 0.3));
+    Rng m1(1, i), m2(1, i), m3(1, i);
+    PrepareParticle(img, 0, 0, CtfParams{}, 1.0, prep, full.px, {}, &m1, &parts_full[i]);
+    PrepareParticle(img, 0, 0, CtfParams{}, 1.0, prep, small.px, {}, &m2, &parts_small[i]);
+    PrepareParticle(img, 0, 0, CtfParams{}, 1.0, prep, limited.px, {}, &m3, &parts_limited[i]);
+  }
+  std::vector<ParticleResult> rl, rs, rf;
+  ChunkSums sl, ss, sf;
+  EStepWorkspace wl, ws, wf;
+  EStepChunk(limited, parts_limited, offsets, nullptr, &rl, &sl, &wl);
+  EStepChunk(small, parts_small, offsets, nullptr, &rs, &ss, &ws);
+  EStepChunk(full, parts_full, offsets, nullptr, &rf, &sf, &wf);
+  bool all_certain = true;
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(rl[i].orientation, rs[i].orientation) << i;
+    EXPECT_NEAR(rl[i].pmax, rs[i].pmax, 1e-4) << i;
+    EXPECT_NEAR(rl[i].loglik, rs[i].loglik, 1e-3 * (1 + std::fabs(rs[i].loglik))) << i;
+    all_certain = all_certain && rl[i].pmax > 0.9999 && rf[i].pmax > 0.9999 && rl[i].orientation == rf[i].orientation;
+  }
+  // (and not the likelihood of all pixels)
+  for (int i = 0; i < count; ++i) EXPECT_GT(std::fabs(rl[i].loglik - rf[i].loglik), 1.0) << i;
+  // The sums take every pixel: with the same (certain) weights they are those of the unlimited pass.
+  ASSERT_TRUE(all_certain);
+  std::vector<float> dl, wl_sums, df, wf_sums;
+  std::vector<int> rows_l, rows_f;
+  ASSERT_TRUE(ClassChunkSums(limited, 0, wl, &sl, &dl, &wl_sums, &rows_l));
+  ASSERT_TRUE(ClassChunkSums(full, 0, wf, &sf, &df, &wf_sums, &rows_f));
+  ASSERT_EQ(rows_l, rows_f);
+  ASSERT_EQ(dl.size(), df.size());
+  int beyond = 0;
+  const int P = full.px.size();
+  std::vector<int> where(P);  // full's pixel of limited's pixel p
+  for (int p = 0; p < P; ++p)
+    for (int q = 0; q < P; ++q)
+      if (full.px.kx[q] == limited.px.kx[p] && full.px.ky[q] == limited.px.ky[p]) where[p] = q;
+  for (std::size_t a = 0; a < rows_l.size(); ++a)
+    for (int p = 0; p < P; ++p) {
+      const int q = where[p];
+      for (int part = 0; part < 2; ++part) {
+        const float want = df[a * 2 * P + part * P + q];
+        EXPECT_NEAR(dl[a * 2 * P + part * P + p], want, 1e-3 * (1 + std::fabs(want)));
+      }
+      EXPECT_NEAR(wl_sums[a * P + p], wf_sums[a * P + q], 1e-3 * (1 + std::fabs(wf_sums[a * P + q])));
+      beyond += !Scored(limited, p) && dl[a * 2 * P + p] != 0;
+    }
+  EXPECT_GT(beyond, 0);
+  for (std::size_t sh = 0; sh < sf.sigma2_num.size(); ++sh)
+    EXPECT_NEAR(sl.sigma2_num[sh], sf.sigma2_num[sh], 1e-3 * (1 + std::fabs(sf.sigma2_num[sh]))) << sh;
+}
+
 }  // namespace
 }  // namespace emkit

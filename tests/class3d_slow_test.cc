@@ -144,6 +144,27 @@ TEST(Class3dCli, SkipAlignClassifiesInTheGivenPoses) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/bad/run_it001_data.star"));
 }
 
+// --strict-highres-exp (RELION's --strict_highres_exp): the probabilities from the frequencies below
+// the limit only; the same on 1 and 2 threads, and not the run without the limit.
+TEST(Class3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
+  const std::string dir = testing::FreshDir("class3d_strict");
+  TwoConformations(dir, 60);
+  ASSERT_NO_FATAL_FAILURE(ReconstructReference(dir));
+  const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --K 2 --ini-high 20 --healpix-order 1 --offset-range 2 "
+                             "--particle-diameter 150 --seed 7 --quiet";
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(
+      common + " --iter 3 --strict-highres-exp 25", dir, {"run_it003_data.star", "run_it003_class001.mrc"}));
+  auto plain = testing::RunEmkitBinary(common + " --iter 3 --threads 2 -o " + dir + "/plain");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_NE(ReadTextFile(dir + "/plain/run_it003_data.star"), ReadTextFile(dir + "/t1/run_it003_data.star"));
+  // Coarse to fine: both passes at the limit's size.
+  auto fine = testing::RunEmkitBinary(common + " --threads 2 --iter 1 --oversampling 1 --strict_highres_exp 25 -o " +
+                                      dir + "/fine");
+  ASSERT_EQ(fine.status, 0) << fine.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/fine/run_it001_data.star"));
+}
+
 TEST(Class3dCli, BadInputIsNamed) {
   const std::string dir = testing::FreshDir("class3d_bad");
   auto sim = testing::RunEmkitBinary(
@@ -165,6 +186,10 @@ TEST(Class3dCli, BadInputIsNamed) {
   r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o4 --ref " + dir + "/small.mrc --perturb 1.5");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--perturb"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class3d -i " + star + " -o " + dir + "/o5 --ref " + dir +
+                              "/small.mrc --strict-highres-exp -5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--strict-highres-exp"), std::string::npos) << r.err;
 }
 
 }  // namespace

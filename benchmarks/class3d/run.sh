@@ -11,8 +11,9 @@
 #              first iteration scores the particles against references without the CTF and does not align
 #              them; RELION 4 made it the default), the 15° grid alone (emkit's
 #              default; relion_refine --oversampling 0, as its default adaptive oversampling would score finer
-#              orientations), 2 threads; emkit runs ITER iterations, relion_refine (one process, --j 2)
-#              RELION_ITER
+#              orientations), the probabilities from the frequencies below STRICT Å (default 40;
+#              --strict-highres-exp / RELION's --strict_highres_exp; 0: all of them), 2 threads; emkit runs
+#              ITER iterations, relion_refine (one process, --j 2) RELION_ITER
 #   measured:  wall time per iteration, peak memory (/usr/bin/time -v), assignment accuracy against the truth
 #              (best labelling), median angular error, FSC of each emkit class map against its true map, and
 #              the oracle: the accuracy of classifying by the true maps at the true orientations (oracle.py)
@@ -25,12 +26,16 @@ emkit=$(realpath "${1:-$root/build/apps/emkit}")
 work=${2:-/tmp/emkit_bench_class3d}
 results=$root/benchmarks/results/class3d
 data=$root/../shared/data
-N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2}
+N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2} STRICT=${STRICT:-40}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
 "$here/make_particles.sh" "$emkit" "$data" "$N"
 source "$here/flags.sh"
+if [ "$STRICT" != 0 ]; then
+  flags_emkit+=(--strict-highres-exp "$STRICT")
+  flags_relion+=(--strict_highres_exp "$STRICT")
+fi
 touch load.txt
 if [ -z "${SKIP_EMKIT:-}" ]; then
   grep -v emkit load.txt > load.tmp || true; mv load.tmp load.txt
@@ -51,4 +56,4 @@ fi
 for c in 1 2; do
   for t in A B; do "$emkit" fsc emkit/run_it$(printf %03d $ITER)_class00$c.mrc truth${t}64.mrc -o fsc_c${c}_$t -q; done
 done
-$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER"
+$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER" "$STRICT"
