@@ -335,7 +335,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       // RELION: with --strict_highres_exp the coarse size is that of the limit.
       const int coarse_size =
           job.opt.strict_highres_exp > 0
-              ? std::min(current_size, 2 * static_cast<int>(std::lround(N * job.pixel_size / job.opt.strict_highres_exp)))
+              ? std::min(current_size,
+                         2 * static_cast<int>(std::lround(N * job.pixel_size / job.opt.strict_highres_exp)))
               : CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size);
       EStepSetup coarse = BaseSetup(job, coarse_size);
       coarse.cross_correlation = cc;
@@ -428,12 +429,13 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
       const std::string scored_to =
-          job.opt.strict_highres_exp > 0 && 2 * std::lround(N * job.pixel_size / job.opt.strict_highres_exp) < current_size
+          job.opt.strict_highres_exp > 0 &&
+                  2 * std::lround(N * job.pixel_size / job.opt.strict_highres_exp) < current_size
               ? " (scored to " + std::to_string(job.opt.strict_highres_exp).substr(0, 5) + " Å)"
               : "";
       LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px"
-                                    << scored_to << ", " << scored
-                                    << " refs x " << (job.opt.skip_align ? 1.0 : translations) << " shifts, resolution "
+                                    << scored_to << ", " << scored << " refs x "
+                                    << (job.opt.skip_align ? 1.0 : translations) << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
                                     << ", classes " << sizes << ", " << sec << " s");
     }

@@ -282,8 +282,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       // In blocks of ~128 references: the same sums, and OpenBLAS packs (and keeps touched) only a
       // 2P x 128 panel of the references instead of all M columns.
       const int block = std::max(1, 128 / npsi) * npsi;
-      for (int m0 = 0; m0 < M; m0 += block)
-        cross_block(s.ref_ri.data() + m0, M, m0, std::min(block, M - m0));
+      for (int m0 = 0; m0 < M; m0 += block) cross_block(s.ref_ri.data() + m0, M, m0, std::min(block, M - m0));
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0;

@@ -39,7 +39,7 @@ struct EStepSetup {
   std::vector<double> log_pk;     // per class (-inf allowed)
   double sigma_offset_px = 10;
   double adaptive_fraction = 0.999;
-  double log_norm_const = 0;   // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
+  double log_norm_const = 0;  // sum_p -log(2 pi sigma2(p)) (Gaussian normalisation)
   // RELION's --strict_highres_exp: > 0, only the pixels p < score_pixels (those LimitScoring put
   // first) make the probabilities; the sums for the M-step (and the noise) take every pixel.
   int score_pixels = 0;

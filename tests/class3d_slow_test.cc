@@ -153,8 +153,8 @@ TEST(Class3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --K 2 --ini-high 20 --healpix-order 1 --offset-range 2 "
                              "--particle-diameter 150 --seed 7 --quiet";
-  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(
-      common + " --iter 3 --strict-highres-exp 25", dir, {"run_it003_data.star", "run_it003_class001.mrc"}));
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(common + " --iter 3 --strict-highres-exp 25", dir,
+                                                                {"run_it003_data.star", "run_it003_class001.mrc"}));
   auto plain = testing::RunEmkitBinary(common + " --iter 3 --threads 2 -o " + dir + "/plain");
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_NE(ReadTextFile(dir + "/plain/run_it003_data.star"), ReadTextFile(dir + "/t1/run_it003_data.star"));
