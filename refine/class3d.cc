@@ -287,6 +287,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
   for (int it = job.iteration + 1; it <= job.opt.iterations; ++it) {
     const auto t0 = std::chrono::steady_clock::now();
     const int current_size = job.model.current_size, r_max = current_size / 2;
+    const int scoring_size = ScoringSize(job.opt.strict_highres_exp, job.pixel_size, N);  // 0: no limit
     std::vector<std::unique_ptr<Projector>> projectors;
     std::vector<std::vector<double>> tau2(K);
     ProjectorOptions po;
@@ -333,11 +334,9 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       EStepSetup fine = BaseSetup(job, current_size);
       fine.cross_correlation = cc;
       // RELION: with --strict_highres_exp the coarse size is that of the limit.
-      const int coarse_size =
-          job.opt.strict_highres_exp > 0
-              ? std::min(current_size,
-                         2 * static_cast<int>(std::lround(N * job.pixel_size / job.opt.strict_highres_exp)))
-              : CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N, job.pixel_size, current_size);
+      const int coarse_size = scoring_size > 0 ? std::min(current_size, scoring_size)
+                                               : CoarseSize(job.opt.healpix_order, job.opt.particle_diameter, N,
+                                                            job.pixel_size, current_size);
       EStepSetup coarse = BaseSetup(job, coarse_size);
       coarse.cross_correlation = cc;
       CoarseToFine c;
@@ -429,8 +428,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
       const std::string scored_to =
-          job.opt.strict_highres_exp > 0 &&
-                  2 * std::lround(N * job.pixel_size / job.opt.strict_highres_exp) < current_size
+          scoring_size > 0 && scoring_size < current_size
               ? " (scored to " + std::to_string(job.opt.strict_highres_exp).substr(0, 5) + " Å)"
               : "";
       LOG_INFO("class3d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px"

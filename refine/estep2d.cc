@@ -46,10 +46,14 @@ void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s) {
   }
 }
 
-int LimitScoring(double resolution, double pixel_size, FourierPixels* px) {
+int ScoringSize(double resolution, double pixel_size, int n) {
   if (!(resolution > 0)) return 0;
-  const int radius = std::max(1, static_cast<int>(std::lround(px->n * pixel_size / resolution)));
-  if (2 * radius >= px->current_size) return 0;
+  return 2 * std::max(1, static_cast<int>(std::lround(n * pixel_size / resolution)));
+}
+
+int LimitScoring(double resolution, double pixel_size, FourierPixels* px) {
+  const int size = ScoringSize(resolution, pixel_size, px->n), radius = size / 2;
+  if (size == 0 || size >= px->current_size) return 0;
   std::vector<int> order(px->size());
   for (int p = 0; p < px->size(); ++p) order[p] = p;
   const auto scored = [&](int p) { return px->kx[p] * px->kx[p] + px->ky[p] * px->ky[p] < radius * radius; };

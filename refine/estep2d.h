@@ -132,6 +132,9 @@ void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s);
 // ROUND(n x pixel size / resolution) Fourier pixels) first, in their order, and returns how many
 // they are (EStepSetup::score_pixels); 0 (px unchanged) when the limit leaves none of px out.
 int LimitScoring(double resolution, double pixel_size, FourierPixels* px);
+// The image size of that limit in a box of n (RELION's 2 ROUND(n x pixel size / resolution)); 0
+// without a limit (resolution <= 0).
+int ScoringSize(double resolution, double pixel_size, int n);
 // Whether pixel p of s makes the probabilities (see EStepSetup::score_pixels).
 inline bool Scored(const EStepSetup& s, int p) { return s.score_pixels <= 0 || p < s.score_pixels; }
 // phase (T x P) = exp(-2 pi i k.t / n) for s->trans at the selected pixels.
