@@ -89,7 +89,8 @@ int RunClass3dCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--oversampling", o.adaptive_oversampling,
                  "Adaptive oversampling: 1 scores the children (HEALPix order + 1) of each particle's significant "
-                 "orientations at full size (RELION's default), 0 only the grid")
+                 "orientations, and its significant offsets at half the step, at full size (RELION's default), 0 "
+                 "only the grid")
       ->capture_default_str();
   app.add_option("--maxsig", o.max_significant,
                  "With --oversampling 1: the children of at most this many of each particle's significant "

@@ -346,6 +346,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       c.chunk_option = job.opt.chunk_size;
       c.threads = job.opt.threads;
       c.max_significant = job.opt.max_significant == 0 ? 100 : std::max(0, job.opt.max_significant);  // -1: no cap
+      c.oversampled_translation_step = job.opt.offset_step;  // each significant offset as 4 at half the step
       CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress.get(), &sums, &results);
       scored = job.grid.orientations() * K;
       projectors.clear();

@@ -27,7 +27,8 @@ struct Class3dOptions : ClassificationOptions {
   bool firstiter_cc = false;  // first iteration by cross-correlation (a reference not on the particles' greyscale)
   int healpix_order = 2;      // 15 degrees (RELION's --healpix_order)
   // RELION's --oversampling: 1 scores the grid coarse to fine (the children, order + 1, of each
-  // particle's significant coarse orientations, at the current size; RELION's default), 0 only
+  // particle's significant coarse orientations, with each significant offset split into 4 at half
+  // the step, at the current size; RELION's default), 0 only
   // the grid (emkit's default: it costs less, and on the two-conformation ribosome benchmark,
   // 2000 particles at SNR 0.05, the finer orientations let one class take every particle by
   // iteration 5; benchmarks/results/class3d/oversampling.md).

@@ -56,6 +56,7 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
   auto index_of = [&](int pos) { return ctx.particles ? (*ctx.particles)[pos] : pos; };
   const std::vector<ParticleState>& state = *ctx.state;
   const Class2dModel& model = *ctx.model;
+  const bool class_sums = total->wants_class_sums();
   std::vector<EStepWorkspace> workspaces(threads);
   std::vector<std::unique_ptr<EStepSetup>> locals(threads);
   std::vector<std::vector<float>> sums_d(threads), sums_w(threads);  // a thread's class sums, reused
@@ -106,12 +107,13 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
           ChunkSums cs;
           EStepChunk(local, one, {offsets[pos - begin]}, nullptr, &res, &cs, &ws);
           if (ctx.on_weights) ctx.on_weights(index_of(pos), local, ws, 0);
-          for (int k = 0; k < local.classes; ++k)
-            ClassChunkSums(local, k, ws, &cs, &d, &w, &rows,
-                           [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
-                             total->AddClass(local, k, bd, bw, br, thread);
-                           });
-          FinishResidualSums(local, one, ws, &res);
+          if (class_sums) {
+            for (int k = 0; k < local.classes; ++k)
+              ClassChunkSums(local, k, ws, &cs, &d, &w, &rows,
+                             [&](const std::vector<float>& bd, const std::vector<float>& bw,
+                                 const std::vector<int>& br) { total->AddClass(local, k, bd, bw, br, thread); });
+            FinishResidualSums(local, one, ws, &res);
+          }
           total->AddScalars(cs);
           mine[pos - my_first] = res[0];
         }
@@ -123,12 +125,14 @@ void ExpectationPass(const PassContext& ctx, const EStepSetup& setup, const std:
       EStepChunk(setup, parts, offsets, forced_all ? &forced : nullptr, &res, &cs, &ws);
       if (ctx.on_weights)
         for (int pos = begin; pos < end; ++pos) ctx.on_weights(index_of(pos), setup, ws, pos - begin);
-      for (int k = 0; k < setup.classes; ++k)
-        ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows,
-                       [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
-                         total->AddClass(setup, k, bd, bw, br, thread);
-                       });
-      FinishResidualSums(setup, parts, ws, &res);
+      if (class_sums) {
+        for (int k = 0; k < setup.classes; ++k)
+          ClassChunkSums(setup, k, ws, &cs, &d, &w, &rows,
+                         [&](const std::vector<float>& bd, const std::vector<float>& bw, const std::vector<int>& br) {
+                           total->AddClass(setup, k, bd, bw, br, thread);
+                         });
+        FinishResidualSums(setup, parts, ws, &res);
+      }
       total->AddScalars(cs);
       total->EndChunk(thread);
       for (int pos = begin; pos < end; ++pos) mine[pos - my_first] = res[pos - begin];

@@ -55,6 +55,9 @@ class PassSums {
   virtual void EndChunk(int thread) { (void)thread; }
   // After every chunk of every rank: the totals over ranks (every rank gets them).
   virtual void Reduce(Communicator& comm) = 0;
+  // False: the pass makes no class sums (no AddClass) and leaves the results' norm and scale sums
+  // at 0; the scalars (AddScalars) still come.
+  virtual bool wants_class_sums() const { return true; }
 };
 
 // A pass whose sums are not needed (e.g. a coarse pass that only selects orientations).
@@ -64,6 +67,7 @@ class DiscardSums : public PassSums {
                 int) override {}
   void AddScalars(const ChunkSums&) override {}
   void Reduce(Communicator&) override {}
+  bool wants_class_sums() const override { return false; }
 };
 
 // Class2dSums as a pass's receiver: one total per process, shared by its threads (2D class

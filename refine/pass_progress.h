@@ -37,6 +37,7 @@ class ProgressPassSums : public PassSums {
   void EndChunk(int thread) override { inner_->EndChunk(thread); }
   void AddScalars(const ChunkSums& c) override;
   void Reduce(Communicator& comm) override { inner_->Reduce(comm); }
+  bool wants_class_sums() const override { return inner_->wants_class_sums(); }
 
  private:
   PassSums* inner_;

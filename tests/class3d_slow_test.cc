@@ -158,11 +158,19 @@ TEST(Class3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   auto plain = testing::RunEmkitBinary(common + " --iter 3 --threads 2 -o " + dir + "/plain");
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_NE(ReadTextFile(dir + "/plain/run_it003_data.star"), ReadTextFile(dir + "/t1/run_it003_data.star"));
-  // Coarse to fine: both passes at the limit's size.
-  auto fine = testing::RunEmkitBinary(common + " --threads 2 --iter 1 --oversampling 1 --strict_highres_exp 25 -o " +
-                                      dir + "/fine");
+  // Coarse to fine: both passes at the limit's size. As RELION's adaptive oversampling, each
+  // significant offset of the 1 px grid is scored again as 4 offsets a quarter step away in x and
+  // y (the grid is not moved: --perturb 0), so every particle's offset is off the 1 px grid.
+  auto fine = testing::RunEmkitBinary(
+      common + " --threads 2 --iter 1 --oversampling 1 --perturb 0 --strict_highres_exp 25 -o " + dir + "/fine");
   ASSERT_EQ(fine.status, 0) << fine.err;
-  EXPECT_TRUE(std::filesystem::exists(dir + "/fine/run_it001_data.star"));
+  const ParticleSet out = ReadParticles(dir + "/fine/run_it001_data.star");
+  ASSERT_EQ(out.particles.size(), 120u);
+  for (const Particle& p : out.particles)
+    for (const double angst : {p.origin_x_angst, p.origin_y_angst}) {
+      const double px = angst / 5, frac = px - std::floor(px);
+      EXPECT_NEAR(std::fabs(frac - 0.5), 0.25, 1e-3) << p.image_name << " " << px;
+    }
 }
 
 TEST(Class3dCli, BadInputIsNamed) {
