@@ -96,10 +96,6 @@ int RunClass3dCommand(int argc, char** argv) {
                  "With --oversampling 1: the children of at most this many of each particle's significant "
                  "orientations per class (the class's heaviest); 0: 100, -1: all (RELION 3.1)")
       ->capture_default_str();
-  app.add_option("--strict-highres-exp,--strict_highres_exp", o.strict_highres_exp,
-                 "Only frequencies below this resolution (Å) make the probabilities; the maps are still "
-                 "reconstructed to the current resolution (0: off)")
-      ->capture_default_str();
   AddPerturbOption(app, &o.perturb);
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();
@@ -114,8 +110,7 @@ int RunClass3dCommand(int argc, char** argv) {
                                      {"--oversampling", InRange(0, 1)},
                                      {"--perturb", InRange(0, 1)},
                                      {"--pad", InRange(1, 3)},
-                                     {"--minres-map", NonNegative()},
-                                     {"--strict-highres-exp", NonNegative()}});
+                                     {"--minres-map", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;
   ApplyClassificationFlags(&flags, &o);
   o.flatten_solvent = !no_flatten;

@@ -39,6 +39,10 @@ void AddClassificationOptions(CLI::App& app, ClassificationOptions* o, Classific
                "rlnGroupNumber or the micrograph; off by default, as relion_refine)");
   app.add_flag("--ignore-offsets", o->ignore_input_offsets,
                "Start all particles at offset 0 (ignore rlnOriginX/YAngst)");
+  app.add_option("--strict-highres-exp,--strict_highres_exp", o->strict_highres_exp,
+                 "Only frequencies below this resolution (Å) make the probabilities; the classes or maps are "
+                 "still reconstructed to the current resolution (0: off)")
+      ->capture_default_str();
   app.add_flag("--no-png", f->no_png, "Do not write the PNG pictures");
   AddOverwriteOption(app, &f->overwrite);
   AddCommonOptions(app, &f->common);
@@ -59,7 +63,8 @@ void AddClassificationRangeChecks(CLI::App& app, std::vector<RangeCheck> own) {
                                     {"--offset-range", NonNegative()},
                                     {"--offset-step", Positive()},
                                     {"--incr-size", NonNegative()},
-                                    {"--chunk", NonNegative()}};
+                                    {"--chunk", NonNegative()},
+                                    {"--strict-highres-exp", NonNegative()}};
   checks.insert(checks.end(), own.begin(), own.end());
   AddRangeChecks(app, checks);
 }

@@ -232,8 +232,9 @@ void Refine(Reader& r, int type) {
     r.Map("tau_fudge", "tau2_fudge");
     r.Map("nr_iter", "iter");
     r.Default("do_fast_subsets", "No");
-    // "Limit resolution E-step to (A)": relion_refine's --strict_highres_exp, which class3d takes.
-    if (type == 9 && r.Number("highres_limit", -1) > 0)
+    // "Limit resolution E-step to (A)": relion_refine's --strict_highres_exp, which class2d and
+    // class3d take.
+    if (r.Number("highres_limit", -1) > 0)
       r.Map("highres_limit", "strict_highres_exp");
     else
       r.Default("highres_limit", "-1");

@@ -132,6 +132,10 @@ TEST(RelionJob, TemplateAndExtractAndClass2d) {
   EXPECT_EQ(Options(j),
             " --i Extract/job007/particles.star --K 50 --tau2_fudge 2 --iter 25 --particle_diameter 200 --zero_mask "
             "--offset_range 5 --offset_step 1 --psi_step 6");
+  for (auto& kv : v)
+    if (kv.first == "highres_limit") kv.second = "8";  // "Limit resolution E-step to (A)"
+  j = ReadRelionJobStar(Write("class2d_limit.star", JobStar(8, v)));
+  EXPECT_NE(Options(j).find(" --iter 25 --strict_highres_exp 8 --particle_diameter"), std::string::npos) << Options(j);
 }
 
 TEST(RelionJob, Class3dUsesRelionSpellings) {
@@ -199,7 +203,6 @@ TEST(RelionJob, NamesEveryOptionEmkitCannotRun) {
   v.insert(v.end(), {{"fn_img", "p.star"},
                      {"nr_classes", "10"},
                      {"do_fast_subsets", "Yes"},
-                     {"highres_limit", "8"},
                      {"do_helix", "Yes"},
                      {"made_up_option", "1"}});
   v.push_back({"do_queue", "Yes"});
@@ -208,7 +211,7 @@ TEST(RelionJob, NamesEveryOptionEmkitCannotRun) {
     FAIL() << "no error";
   } catch (const InvalidInputError& e) {
     const std::string m = e.what();
-    for (const char* k : {"do_fast_subsets = 'Yes'", "highres_limit = '8'", "do_helix = 'Yes'",
+    for (const char* k : {"do_fast_subsets = 'Yes'", "do_helix = 'Yes'",
                           "made_up_option = '1': not a RELION 3.1 Class2D option", "do_queue = 'Yes'"})
       EXPECT_NE(m.find(k), std::string::npos) << k << " in " << m;
     EXPECT_NE(m.find("bad.star:"), std::string::npos) << m;  // with the line

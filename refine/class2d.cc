@@ -13,6 +13,7 @@
 #include <numeric>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/fft.h"
@@ -71,6 +72,7 @@ Class2dSums Pass(Job& job, const EStepSetup& setup, const std::vector<int>* forc
 EStepSetup MakeSetup(const Job& job, int current_size, bool initial) {
   EStepSetup s;
   s.px = SelectPixels(job.box, current_size);
+  if (!initial) s.score_pixels = LimitScoring(job.opt.strict_highres_exp, job.pixel_size, &s.px);
   s.classes = job.model.classes;
   const int P = s.px.size();
   if (initial) {
@@ -326,8 +328,11 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     comm.Barrier();
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.seconds_per_iteration.push_back(sec);
+    std::ostringstream scored;
+    scored << job.opt.strict_highres_exp;
     if (comm.is_root())
-      LOG_INFO("class2d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px, "
+      LOG_INFO("class2d iteration " << it << "/" << job.opt.iterations << ": size " << current_size << " px"
+                                    << (setup.score_pixels > 0 ? " (scored to " + scored.str() + " Å)" : "") << ", "
                                     << setup.num_refs() << " refs x " << setup.trans.size() << " shifts, "
                                     << "resolution " << job.model.current_resolution << " Å, <Pmax> "
                                     << job.model.ave_pmax

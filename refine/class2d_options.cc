@@ -17,6 +17,7 @@ void ClassificationOptions::CheckShared(const std::string& program) const {
   if (!(adaptive_fraction > 0 && adaptive_fraction <= 1)) fail("adaptive fraction must be in (0, 1]");
   if (incr_size < 0) fail("--incr-size must not be negative, got " + std::to_string(incr_size));
   if (chunk_size < 0) fail("--chunk must not be negative");
+  if (!(strict_highres_exp >= 0)) fail("--strict-highres-exp must not be negative");
   if (threads < 1) fail("--threads must be at least 1");
   if (only_flip_phases && !ctf) fail("--only-flip-phases needs --ctf");
   if (ctf_intact_first_peak && !ctf) fail("--ctf-intact-first-peak needs --ctf");

@@ -49,7 +49,6 @@ void Class3dOptions::Check() const {
   if (max_significant < -1) fail("--maxsig must be -1 (all), 0 (100) or positive");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
-  if (!(strict_highres_exp >= 0)) fail("--strict-highres-exp must not be negative");
   if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
   if (skip_align && adaptive_oversampling) fail("--skip-align scores one pose per particle: it takes --oversampling 0");
   if (skip_align && firstiter_cc) fail("--skip-align does not take --firstiter-cc (there is nothing to align)");

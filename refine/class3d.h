@@ -45,11 +45,6 @@ struct Class3dOptions : ClassificationOptions {
   // and is scored against every class in that one pose: classification of aligned particles (after
   // a consensus refinement), where only the classes are hidden.
   bool skip_align = false;
-  // RELION's --strict_highres_exp (Å; 0: off): the probabilities (orientations, offsets, classes)
-  // come only from the frequencies below this; the maps are still reconstructed to the current
-  // resolution. On weak data the classes then follow the large differences between the particles,
-  // which the low frequencies carry, rather than the noise of the high ones.
-  double strict_highres_exp = 0;
   std::string symmetry = "C1";  // point group (RELION's --sym)
   int pad = 2;                  // oversampling of projector and back-projector
   int minres_map = 5;           // shells below are not regularised (RELION's --minres_map)

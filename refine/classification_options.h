@@ -1,4 +1,4 @@
-// Options shared by 2D and 3D classification (emkit class2d, emkit class3d), with RELION's
+// Options shared by 2D and 3D classification and refinement (emkit class2d, class3d, refine3d), with RELION's
 // defaults; each job adds its own (in-plane sampling and random start in 2D; references, HEALPix
 // sampling and symmetry in 3D).
 #pragma once
@@ -32,6 +32,11 @@ struct ClassificationOptions {
   uint64_t seed = 42;
   bool write_png = true;
   bool ignore_input_offsets = false;  // start every particle at offset 0 (e.g. simulated truth in the STAR)
+  // RELION's --strict_highres_exp (Å; 0: off): the probabilities (orientations, offsets, classes)
+  // come only from the frequencies below this; the classes or maps are still reconstructed to the
+  // current resolution. On weak data the classes then follow the large differences between the
+  // particles, which the low frequencies carry, rather than the noise of the high ones.
+  double strict_highres_exp = 0;
 
   // Throws InvalidInputError naming the bad option; `program` prefixes the message.
   void CheckShared(const std::string& program) const;

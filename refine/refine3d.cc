@@ -123,6 +123,7 @@ void SplitHalves(Job& job) {
 EStepSetup BaseSetup(const Job& job, int current_size) {
   EStepSetup s;
   s.px = SelectPixels(job.box, current_size);
+  s.score_pixels = LimitScoring(job.opt.strict_highres_exp, job.pixel_size, &s.px);
   s.classes = 1;
   s.trans = PerturbedTranslationGrid(job.sampling.offset_range_px, job.sampling.offset_step_px, job.perturbation);
   SetNoise(job.model.sigma2_noise, &s);
@@ -169,8 +170,12 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
   const PrepOptions prep = MakePrepOptions(job.opt, job.mask_radius_px());
   EStepSetup fine = BaseSetup(job, current_size);
   fine.cross_correlation = cross_correlation;
-  EStepSetup coarse = BaseSetup(
-      job, CoarseSize(job.sampling.healpix_order, job.opt.particle_diameter, job.box, job.pixel_size, current_size));
+  // RELION: with --strict_highres_exp the coarse size is that of the limit.
+  const int scoring_size = ScoringSize(job.opt.strict_highres_exp, job.pixel_size, job.box);
+  EStepSetup coarse =
+      BaseSetup(job, scoring_size > 0 ? std::min(current_size, scoring_size)
+                                      : CoarseSize(job.sampling.healpix_order, job.opt.particle_diameter, job.box,
+                                                   job.pixel_size, current_size));
   coarse.cross_correlation = cross_correlation;
   const double sigma = job.sampling.sigma_angles_deg;
   for (int h = 0; h < 2; ++h) {

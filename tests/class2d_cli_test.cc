@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/fft.h"
 #include "core/filters.h"
 #include "io/mrc.h"
 #include "io/particles.h"
@@ -56,6 +57,39 @@ TEST(Class2dCli, ContinuesRelionClass2dRun) {
   EXPECT_GE(close, 450) << "norm corrections within 10% of RELION's iteration 5";
 }
 
+// --strict-highres-exp (RELION's --strict_highres_exp): the probabilities from the frequencies
+// below the limit, the class averages to the current size; the same on 1 and 2 threads, and not the
+// run without the limit.
+TEST(Class2dCli, StrictHighresExpTheSameOnAnyThreadCount) {
+  const std::string dir = testing::FreshDir("c2d_strict");
+  auto sim = testing::RunEmkitBinary(
+      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n 60 --snr 1 --seed 3 --quiet -o " +
+      dir + "/sim");
+  ASSERT_EQ(sim.status, 0) << sim.err;
+  const std::string common =
+      "class2d -i " + dir + "/sim/particles.star --K 3 --particle-diameter 150 " + "--ignore-offsets --seed 7";
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(common + " --iter 3 --strict-highres-exp 25 -q", dir,
+                                                                {"run_it003_data.star", "run_it003_classes.mrcs"}));
+  auto plain = testing::RunEmkitBinary(common + " --iter 3 --threads 2 -o " + dir + "/plain");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_NE(ReadTextFile(dir + "/plain/run_it003_data.star"), ReadTextFile(dir + "/t1/run_it003_data.star"));
+  EXPECT_EQ(plain.err.find("scored to"), std::string::npos) << plain.err;
+  // The averages keep the current size: frequencies beyond the limit's 12 px are not empty.
+  const Image classes = ReadMrc(dir + "/t1/run_it003_classes.mrcs");
+  const Image first = classes.Section(0);
+  const FourierGrid f = CentredFft(first);
+  double beyond = 0;
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 17; ++x) {
+      const int ky = FourierGrid::Freq(y, 32);
+      if (x * x + ky * ky > 8 * 8 && x * x + ky * ky < 10 * 10) beyond += std::norm(f.At(x, ky));
+    }
+  EXPECT_GT(beyond, 0);
+  auto logged = testing::RunEmkitBinary(common + " --iter 1 --strict_highres_exp 25 --threads 2 -o " + dir + "/log");
+  ASSERT_EQ(logged.status, 0) << logged.err;
+  EXPECT_NE((logged.out + logged.err).find("scored to 25"), std::string::npos) << logged.err;
+}
+
 TEST(Class2dCli, RejectsBadInput) {
   const std::string out = testing::FreshDir("bad");
   auto r = testing::RunEmkitBinary("class2d --i " + out + "/missing.star --o " + out + "/o");
@@ -64,6 +98,9 @@ TEST(Class2dCli, RejectsBadInput) {
   r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --K 0");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--K"), std::string::npos) << r.err;
+  r = testing::RunEmkitBinary("class2d --i x.star --o " + out + " --strict-highres-exp -3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--strict-highres-exp"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -140,6 +140,31 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
   EXPECT_NEAR(1 / cont_resolution, 1 / resolution, 1.5 / (32 * 5));  // within a shell and a half
 }
 
+// --strict-highres-exp (RELION's --strict_highres_exp): the orientations from the frequencies below
+// the limit; the same on 1 and 2 threads, not the run without the limit, and a bad value is named.
+TEST(Refine3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
+  const std::string dir = testing::FreshDir("refine3d_strict");
+  auto sim = testing::RunEmkitBinary(
+      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n 100 --snr 1 --seed 3 --quiet -o " +
+      dir + "/sim");
+  ASSERT_EQ(sim.status, 0) << sim.err;
+  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/sim/particles.star -o " + dir +
+                                     "/ref.mrc --ctf --threads 2 --quiet");
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  StripTruth(dir + "/sim/particles.star", dir + "/particles.star");
+  const std::string common = "refine3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --ini-high 30 --healpix-order 1 --offset-range 2 --particle-diameter 150 "
+                             "--iter 2 --seed 7 --quiet";
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectSameOnOneAndTwoThreads(
+      common + " --strict-highres-exp 25", dir, {"run_it002_data.star", "run_it002_half1_class001.mrc"}));
+  auto plain = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/plain");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_NE(ReadTextFile(dir + "/plain/run_it002_data.star"), ReadTextFile(dir + "/t1/run_it002_data.star"));
+  auto bad = testing::RunEmkitBinary(common + " --strict_highres_exp -1 -o " + dir + "/bad");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--strict-highres-exp"), std::string::npos) << bad.err;
+}
+
 TEST(Refine3dCli, BadInputIsNamed) {
   const std::string dir = testing::FreshDir("refine3d_bad");
   auto sim = testing::RunEmkitBinary(
