@@ -61,6 +61,7 @@ int RunClass2dCommand(int argc, char** argv) {
   if (cont.size() > 15 && cont.substr(cont.size() - 15) == "_optimiser.star") {
     const OptimiserState prev = ReadOptimiserStar(cont);
     if (!app.count("--psi-step")) o.psi_step = prev.psi_step;
+    if (!app.count("--strict-highres-exp")) o.strict_highres_exp = prev.strict_highres_exp;
     if (!app.count("--offset-range")) o.offset_range = prev.offset_range_px;
     if (!app.count("--offset-step")) o.offset_step = prev.offset_step_px;
     if (!app.count("--particle-diameter")) o.particle_diameter = prev.particle_diameter;

@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "io/plot.h"
 #include "io/star.h"
+#include "refine/class2d_model.h"
 #include "refine/class3d.h"
 #include "refine/communicator.h"
 
@@ -53,6 +54,9 @@ void ContinueSampling(const CLI::App& app, Class3dOptions* o) {
       base = base.substr(0, base.size() - s.size());
   }
   const std::string sampling = base + "_sampling.star", model = base + "_model.star";
+  // RELION's runs (emkit's class3d writes no optimiser.star) keep their E-step limit.
+  if (!app.count("--strict-highres-exp") && FileExists(base + "_optimiser.star"))
+    o->strict_highres_exp = ReadStrictHighresExp(base + "_optimiser.star");
   if (!FileExists(sampling) || !FileExists(model)) return;
   const StarFile f = ReadStar(sampling);
   const StarTable& t = f.Require("sampling_general");

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "io/plot.h"
+#include "refine/class2d_model.h"
 #include "refine/communicator.h"
 #include "refine/refine3d.h"
 
@@ -92,6 +93,9 @@ int RunRefine3dCommand(int argc, char** argv) {
   o.flatten_solvent = !no_flatten;
   if (!o.continue_from.empty() && !FileExists(o.continue_from))
     throw IoError(o.continue_from + ": no such file (--continue)");
+  // A continued run keeps its E-step limit unless it is given again (as relion_refine --continue).
+  if (!o.continue_from.empty() && !app.count("--strict-highres-exp"))
+    o.strict_highres_exp = ReadStrictHighresExp(o.continue_from);
   o.Check();
   if (o.continue_from.empty()) {
     if (!FileExists(o.input)) throw IoError(o.input + ": no such particles STAR file");

@@ -172,6 +172,7 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   o.norm_correction = job.opt.norm_correction;
   o.scale_correction = job.opt.scale_correction;
   o.incr_size = job.opt.incr_size;
+  o.strict_highres_exp = job.opt.strict_highres_exp;
   WriteSamplingStar(o.sampling_star, o, job.pixel_size);
   WriteClass2dState(IterationFile(dir, it, "state.bin"), it, job.model, job.state);
   std::string png;

@@ -435,6 +435,7 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnAdaptiveOversampleOrder", "0");
   t.SetPair("rlnAdaptiveOversampleFraction", Num(0.999));
   t.SetPair("rlnIncrementImageSize", std::to_string(o.incr_size));
+  t.SetPair("rlnHighresLimitExpectation", Num(o.strict_highres_exp > 0 ? o.strict_highres_exp : -1));
   t.SetPair("rlnRandomSeed", std::to_string(o.seed));
   t.SetPair("rlnParticleDiameter", Num(o.particle_diameter));
   t.SetPair("rlnWidthMaskEdge", "5");
@@ -464,6 +465,12 @@ void WriteSamplingStar(const std::string& path, const OptimiserState& o, double 
   WriteStar(path, f);
 }
 
+double ReadStrictHighresExp(const std::string& optimiser_star) {
+  const StarFile f = ReadStar(optimiser_star);
+  const StarTable* t = f.Find("optimiser_general");
+  return t ? std::max(0.0, t->GetDouble(0, "rlnHighresLimitExpectation", -1)) : 0.0;
+}
+
 OptimiserState ReadOptimiserStar(const std::string& path) {
   const StarFile f = ReadStar(path);
   const StarTable& t = f.Require("optimiser_general");
@@ -481,6 +488,7 @@ OptimiserState ReadOptimiserStar(const std::string& path) {
   o.norm_correction = t.GetDouble(0, "rlnDoCorrectNorm", 0) != 0;
   o.scale_correction = t.GetDouble(0, "rlnDoCorrectScale", 0) != 0;
   o.incr_size = static_cast<int>(t.GetDouble(0, "rlnIncrementImageSize", 10));
+  o.strict_highres_exp = std::max(0.0, t.GetDouble(0, "rlnHighresLimitExpectation", -1));
   o.tau2_fudge = ReadStar(o.model_star).Require("model_general").GetDouble(0, "rlnTau2FudgeFactor", 2);
   if (t.Has("rlnOrientSamplingStarFile")) {
     o.sampling_star = ResolveNear(t.Get(0, "rlnOrientSamplingStarFile"), path);

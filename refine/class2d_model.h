@@ -84,13 +84,17 @@ struct OptimiserState {
   bool zero_mask = false, ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
   bool norm_correction = false, scale_correction = false;  // rlnDoCorrectNorm, rlnDoCorrectScale
   int incr_size = 10;                                      // rlnIncrementImageSize
-  double tau2_fudge = 2;                                   // the model's rlnTau2FudgeFactor (read only)
+  double strict_highres_exp = 0;  // rlnHighresLimitExpectation (Å; 0: none, which RELION writes as -1)
+  double tau2_fudge = 2;          // the model's rlnTau2FudgeFactor (read only)
 };
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line);
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size);
 // Reads an emkit or RELION optimiser.star (and its sampling.star); paths are resolved against
 // the optimiser's folder when they do not exist as written.
 OptimiserState ReadOptimiserStar(const std::string& path);
+// The E-step limit (rlnHighresLimitExpectation, Å) of a run's optimiser.star (emkit's or RELION's; 0:
+// none, or no such label), which --continue keeps unless --strict-highres-exp is given again.
+double ReadStrictHighresExp(const std::string& optimiser_star);
 
 // Montage of class averages sorted by size (largest first), each tile enlarged to >= 160 px and
 // captioned with its class number, share of the particles and estimated resolution.

@@ -366,6 +366,8 @@ void WriteOptimiserState(const std::string& path, const Job& job, const std::str
   t.SetPair("rlnHasConverged", s.converged ? "1" : "0");
   t.SetPair("rlnHasHighFscAtResolLimit", job.high_fsc_at_limit ? "1" : "0");
   t.SetPair("rlnIncrementImageSize", std::to_string(job.incr_size));
+  t.SetPair("rlnHighresLimitExpectation",
+            FormatStarNumber(job.opt.strict_highres_exp > 0 ? job.opt.strict_highres_exp : -1));
   t.SetPair("rlnChangesOptimalOrientations", FormatStarNumber(s.changes_orientations));
   t.SetPair("rlnChangesOptimalOffsets", FormatStarNumber(s.changes_offsets));
   t.SetPair("rlnSmallestChangesOrientations", FormatStarNumber(s.smallest_changes_orientations));

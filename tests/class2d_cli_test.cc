@@ -88,6 +88,13 @@ TEST(Class2dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   auto logged = testing::RunEmkitBinary(common + " --iter 1 --strict_highres_exp 25 --threads 2 -o " + dir + "/log");
   ASSERT_EQ(logged.status, 0) << logged.err;
   EXPECT_NE((logged.out + logged.err).find("scored to 25"), std::string::npos) << logged.err;
+  // --continue keeps the limit (rlnHighresLimitExpectation of the optimiser.star), as relion_refine does.
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/t1/run_it003_optimiser.star"), 25);
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/plain/run_it003_optimiser.star"), 0);
+  auto cont = testing::RunEmkitBinary("class2d --continue " + dir + "/t1/run_it003_optimiser.star --iter 4 -o " + dir +
+                                      "/cont --threads 2");
+  ASSERT_EQ(cont.status, 0) << cont.err;
+  EXPECT_NE((cont.out + cont.err).find("scored to 25"), std::string::npos) << cont.err;
 }
 
 TEST(Class2dCli, RejectsBadInput) {

@@ -18,6 +18,7 @@
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "io/star.h"
+#include "refine/class2d_model.h"
 #include "tests/testing.h"
 
 namespace emkit {
@@ -160,6 +161,13 @@ TEST(Refine3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   auto plain = testing::RunEmkitBinary(common + " --threads 2 -o " + dir + "/plain");
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_NE(ReadTextFile(dir + "/plain/run_it002_data.star"), ReadTextFile(dir + "/t1/run_it002_data.star"));
+  // --continue keeps the limit (rlnHighresLimitExpectation), as relion_refine does.
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/t1/run_it002_optimiser.star"), 25);
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/plain/run_it002_optimiser.star"), 0);
+  auto cont = testing::RunEmkitBinary("refine3d --continue " + dir + "/t1/run_it002_optimiser.star --iter 3 -o " + dir +
+                                      "/t1 --threads 2 --quiet");
+  ASSERT_EQ(cont.status, 0) << cont.err;
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/t1/run_it003_optimiser.star"), 25);
   auto bad = testing::RunEmkitBinary(common + " --strict_highres_exp -1 -o " + dir + "/bad");
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("--strict-highres-exp"), std::string::npos) << bad.err;

@@ -18,7 +18,11 @@
 #              (best labelling), median angular error, FSC of each emkit class map against its true map, and
 #              the oracle: the accuracy of classifying by the true maps at the true orientations (oracle.py)
 # Usage: benchmarks/class3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/)
-#   SKIP_EMKIT=1 / SKIP_RELION=1 reuse that program's run already in WORKDIR
+#   SKIP_EMKIT=1 / SKIP_RELION=1 reuse that program's run already in WORKDIR;
+#   OVERSAMPLING=1: both programs score coarse to fine (--oversampling 1, RELION's default adaptive
+#   oversampling: the significant orientations again at HEALPix order 3, their offsets at half the step; emkit
+#   keeps each particle's heaviest 100 orientations per class, its default --maxsig 0) and the page is
+#   oversampling.md; UNLIMITED_RUN=DIR adds to it an emkit class3d run of the same flags without the limit
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -26,12 +30,16 @@ emkit=$(realpath "${1:-$root/build/apps/emkit}")
 work=${2:-/tmp/emkit_bench_class3d}
 results=$root/benchmarks/results/class3d
 data=$root/../shared/data
-N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2} STRICT=${STRICT:-40}
+N=${N:-2000} ITER=${ITER:-25} RELION_ITER=${RELION_ITER:-2} STRICT=${STRICT:-40} OVERSAMPLING=${OVERSAMPLING:-0}
 py=/usr/bin/python3
 mkdir -p "$work" "$results"
 cd "$work"
 "$here/make_particles.sh" "$emkit" "$data" "$N"
 source "$here/flags.sh"
+if [ "$OVERSAMPLING" = 1 ]; then
+  flags_emkit+=(--oversampling 1)
+  for i in "${!flags_relion[@]}"; do [ "${flags_relion[$i]}" = --oversampling ] && flags_relion[i + 1]=1; done
+fi
 if [ "$STRICT" != 0 ]; then
   flags_emkit+=(--strict-highres-exp "$STRICT")
   flags_relion+=(--strict_highres_exp "$STRICT")
@@ -56,4 +64,4 @@ fi
 for c in 1 2; do
   for t in A B; do "$emkit" fsc emkit/run_it$(printf %03d $ITER)_class00$c.mrc truth${t}64.mrc -o fsc_c${c}_$t -q; done
 done
-$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER" "$STRICT"
+$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER" "$STRICT" "$OVERSAMPLING" "${UNLIMITED_RUN:-}"
