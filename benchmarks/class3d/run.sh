@@ -22,7 +22,9 @@
 #   OVERSAMPLING=1: both programs score coarse to fine (--oversampling 1, RELION's default adaptive
 #   oversampling: the significant orientations again at HEALPix order 3, their offsets at half the step; emkit
 #   keeps each particle's heaviest 100 orientations per class, its default --maxsig 0) and the page is
-#   oversampling.md; UNLIMITED_RUN=DIR adds to it an emkit class3d run of the same flags without the limit
+#   oversampling.md, to which UNLIMITED_ITER=k (default 7) adds an emkit run of the same flags without the limit
+#   (WORKDIR/emkit_unlimited; SKIP_UNLIMITED=1 reuses it) and NOCAP=1 emkit's first RELION_ITER iterations
+#   with every significant orientation kept (--maxsig -1, as relion_refine 3.1; WORKDIR/emkit_nocap)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,6 +42,14 @@ if [ "$OVERSAMPLING" = 1 ]; then
   flags_emkit+=(--oversampling 1)
   for i in "${!flags_relion[@]}"; do [ "${flags_relion[$i]}" = --oversampling ] && flags_relion[i + 1]=1; done
 fi
+unlimited_run=""
+if [ "$OVERSAMPLING" = 1 ] && [ "${UNLIMITED_ITER:-7}" != 0 ]; then
+  unlimited_run=$work/emkit_unlimited
+  if [ -z "${SKIP_UNLIMITED:-}" ]; then
+    "$emkit" class3d -i particles.star -o emkit_unlimited --overwrite --iter "${UNLIMITED_ITER:-7}" \
+      "${flags_emkit[@]}" > emkit_unlimited.log 2>&1
+  fi
+fi
 if [ "$STRICT" != 0 ]; then
   flags_emkit+=(--strict-highres-exp "$STRICT")
   flags_relion+=(--strict_highres_exp "$STRICT")
@@ -51,6 +61,10 @@ if [ -z "${SKIP_EMKIT:-}" ]; then
   /usr/bin/time -v -o emkit.time "$emkit" class3d -i particles.star -o emkit --overwrite --iter $ITER \
     "${flags_emkit[@]}" > emkit.log 2>&1
   echo "load after emkit: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
+fi
+if [ "$OVERSAMPLING" = 1 ] && [ -n "${NOCAP:-}" ] && [ -z "${SKIP_EMKIT:-}" ]; then
+  /usr/bin/time -v -o emkit_nocap.time "$emkit" class3d -i particles.star -o emkit_nocap --overwrite \
+    --iter "$RELION_ITER" "${flags_emkit[@]}" --maxsig -1 > emkit_nocap.log 2>&1
 fi
 $py "$here/oracle.py" . "$emkit" > oracle.txt
 if [ -z "${SKIP_RELION:-}" ]; then
@@ -64,4 +78,4 @@ fi
 for c in 1 2; do
   for t in A B; do "$emkit" fsc emkit/run_it$(printf %03d $ITER)_class00$c.mrc truth${t}64.mrc -o fsc_c${c}_$t -q; done
 done
-$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER" "$STRICT" "$OVERSAMPLING" "${UNLIMITED_RUN:-}"
+$py "$here/report.py" "$work" "$results" "$N" "$ITER" "$RELION_ITER" "$STRICT" "$OVERSAMPLING" "$unlimited_run"
