@@ -90,13 +90,13 @@ seed = 5
 
   // An unsupported RELION option is named with its line.
   WriteTextFile(dir + "/bad.star", RelionJobStar(dir + "/scratch", "Class2D",
-                                                 "fn_img == x.star;do_fast_subsets == Yes;highres_limit == 8"));
+                                                 "fn_img == x.star;do_fast_subsets == Yes;do_helix == Yes"));
   WriteTextFile(dir + "/bad.toml", "[[job]]\nrelion_job = \"bad.star\"\n");
   r = testing::RunEmkitBinary("pipeline run " + dir + "/bad.toml -o " + dir + "/bad --dry-run");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("bad.toml:2: relion_job:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("do_fast_subsets = 'Yes'"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("highres_limit = '8'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("do_helix = 'Yes'"), std::string::npos) << r.err;
 
   // emkit pick and train as RELION External jobs, as RELION calls them from the project folder.
   const std::string emkit = EMKIT_BINARY;
