@@ -264,10 +264,11 @@ void Refine(Reader& r, int type) {
   // "No" (its GUI's default) scores the first iteration against references without the CTF, which
   // leaves CTF-modulated particles unaligned; both values run as RELION 4 runs them.
   r.Ignore("ctf_corrected_ref");
-  // The GUI's sampling is the oversampled step: class3d scores it directly, refine3d (as RELION)
-  // scores the order below and oversamples.
-  const int oversampled = type == 10 ? 1 : 0;
+  // The GUI's sampling is the oversampled step: relion_refine, run from the GUI, scores the order
+  // below and oversamples (--oversampling 1); class3d and refine3d do the same.
+  const int oversampled = 1;
   r.Add("healpix_order", std::to_string(std::max(0, HealpixOrder(r.Get("sampling")) - oversampled)));
+  if (type == 9) r.Add("oversampling", "1");  // refine3d always oversamples
   r.Default("relax_sym", "");
   if (type == 9) {
     r.Default("do_local_ang_searches", "No");

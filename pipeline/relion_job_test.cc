@@ -161,7 +161,7 @@ TEST(RelionJob, Class3dUsesRelionSpellings) {
   EXPECT_EQ(Options(j),
             " --i p.star --K 3 --tau2_fudge 4 --iter 10 --strict_highres_exp 12 --particle_diameter 200 --zero_mask "
             "--ref ref.mrc "
-            "--firstiter_cc --ini_high 40 --sym D2 --healpix_order 3");
+            "--firstiter_cc --ini_high 40 --sym D2 --healpix_order 2 --oversampling 1");
   v.push_back({"fn_mask", "mask.mrc"});
   v.push_back({"do_local_ang_searches", "Yes"});
   try {
