@@ -243,7 +243,12 @@ void Refine(Reader& r, int type) {
   r.Map("particle_diameter", "particle_diameter");
   if (r.Yes("do_zero_mask")) r.Flag("zero_mask");
   r.Map("offset_range", "offset_range");
-  r.Map("offset_step", "offset_step");
+  if (type == 8) {
+    r.Map("offset_step", "offset_step");  // class2d scores the GUI's (oversampled) step directly
+  } else if (r.Has("offset_step")) {
+    // As the GUI runs relion_refine: twice the GUI's step, which the oversampling halves.
+    r.Add("offset_step", Num(2 * r.Number("offset_step", 1)));
+  }
   if (type == 8) {
     r.Map("psi_sampling", "psi_step");
     r.Default("do_helix", "No");

@@ -190,9 +190,10 @@ TEST(RelionJob, Refine3dMapsSamplingAndMask) {
                      {"do_solvent_fsc", "No"}});
   RelionJobFile j = ReadRelionJobStar(Write("refine3d.star", JobStar(10, v)));
   EXPECT_EQ(j.type, "refine3d");
-  // RELION's GUI gives the oversampled steps: 7.5 degrees is --healpix_order 2, 1.8 is order 4.
+  // RELION's GUI gives the oversampled steps: 7.5 degrees is --healpix_order 2, 1.8 is order 4, a 1 px offset
+  // step is --offset_step 2.
   EXPECT_EQ(Options(j),
-            " --i p.star --particle_diameter 200 --offset_range 5 --offset_step 1 --ref ref.mrc "
+            " --i p.star --particle_diameter 200 --offset_range 5 --offset_step 2 --ref ref.mrc "
             "--solvent_mask mask.mrc --ini_high 60 --sym C1 --healpix_order 2 --auto_local_healpix_order 4");
   v.back() = {"do_solvent_fsc", "Yes"};  // a mask-corrected FSC inside refine3d: emkit postprocess does it
   EXPECT_THROW(ReadRelionJobStar(Write("refine3d_bad.star", JobStar(10, v))), InvalidInputError);
