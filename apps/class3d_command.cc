@@ -54,7 +54,7 @@ void ContinueSampling(const CLI::App& app, Class3dOptions* o) {
       base = base.substr(0, base.size() - s.size());
   }
   const std::string sampling = base + "_sampling.star", model = base + "_model.star";
-  // RELION's runs (emkit's class3d writes no optimiser.star) keep their E-step limit.
+  // The run's E-step limit (RELION's and emkit's runs write it in the optimiser.star).
   if (!app.count("--strict-highres-exp") && FileExists(base + "_optimiser.star"))
     o->strict_highres_exp = ReadStrictHighresExp(base + "_optimiser.star");
   if (!FileExists(sampling) || !FileExists(model)) return;

@@ -432,7 +432,7 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnCurrentIteration", std::to_string(o.iteration));
   t.SetPair("rlnNumberOfIterations", std::to_string(o.iterations));
   t.SetPair("rlnDoSplitRandomHalves", "0");
-  t.SetPair("rlnAdaptiveOversampleOrder", "0");
+  t.SetPair("rlnAdaptiveOversampleOrder", std::to_string(o.adaptive_oversampling));
   t.SetPair("rlnAdaptiveOversampleFraction", Num(0.999));
   t.SetPair("rlnIncrementImageSize", std::to_string(o.incr_size));
   t.SetPair("rlnHighresLimitExpectation", Num(o.strict_highres_exp > 0 ? o.strict_highres_exp : -1));
@@ -447,7 +447,7 @@ void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const 
   t.SetPair("rlnDoOnlyFlipCtfPhases", o.only_flip_phases ? "1" : "0");
   t.SetPair("rlnCtfDataArePhaseFlipped", "0");
   t.SetPair("rlnRefsAreCtfCorrected", "1");
-  WriteTextFile(path, "# emkit class2d optimiser\n# " + command_line + "\n" + FormatStar(f));
+  WriteTextFile(path, "# emkit " + o.program + " optimiser\n# " + command_line + "\n" + FormatStar(f));
 }
 
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size) {

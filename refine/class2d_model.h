@@ -84,8 +84,10 @@ struct OptimiserState {
   bool zero_mask = false, ctf = true, only_flip_phases = false, ctf_intact_first_peak = false;
   bool norm_correction = false, scale_correction = false;  // rlnDoCorrectNorm, rlnDoCorrectScale
   int incr_size = 10;                                      // rlnIncrementImageSize
-  double strict_highres_exp = 0;  // rlnHighresLimitExpectation (Å; 0: none, which RELION writes as -1)
-  double tau2_fudge = 2;          // the model's rlnTau2FudgeFactor (read only)
+  double strict_highres_exp = 0;    // rlnHighresLimitExpectation (Å; 0: none, which RELION writes as -1)
+  int adaptive_oversampling = 0;    // rlnAdaptiveOversampleOrder
+  std::string program = "class2d";  // the emkit command, named in the file's header
+  double tau2_fudge = 2;            // the model's rlnTau2FudgeFactor (read only)
 };
 void WriteOptimiserStar(const std::string& path, const OptimiserState& o, const std::string& command_line);
 void WriteSamplingStar(const std::string& path, const OptimiserState& o, double pixel_size);

@@ -141,7 +141,7 @@ SamplingInfo Sampling(const Job& job) {
   return si;
 }
 
-void WriteIteration(const Job& job, int it, Class3dResult* result) {
+void WriteIteration(const Job& job, int it, const std::string& command_line, Class3dResult* result) {
   const std::string dir = job.opt.out_dir;
   MrcWriteOptions mo;
   mo.pixel_size = job.pixel_size;
@@ -155,6 +155,27 @@ void WriteIteration(const Job& job, int it, Class3dResult* result) {
   WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
   WriteSamplingStar(IterationFile(dir, it, "sampling.star"), Sampling(job));
   if (job.opt.write_png) WriteMapProjections(IterationFile(dir, it, "classes.png"), job.maps);
+  // As RELION's Class3D: the run's options, which --continue run_itNNN_optimiser.star (or the
+  // model.star beside it) keeps.
+  OptimiserState o;
+  o.program = "class3d";
+  o.iteration = it;
+  o.iterations = job.opt.iterations;
+  o.seed = job.opt.seed;
+  o.model_star = IterationFile(dir, it, "model.star");
+  o.data_star = IterationFile(dir, it, "data.star");
+  o.sampling_star = IterationFile(dir, it, "sampling.star");
+  o.particle_diameter = job.opt.particle_diameter;
+  o.zero_mask = job.opt.zero_mask;
+  o.ctf = job.opt.ctf;
+  o.only_flip_phases = job.opt.only_flip_phases;
+  o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
+  o.norm_correction = job.opt.norm_correction;
+  o.scale_correction = job.opt.scale_correction;
+  o.incr_size = job.opt.incr_size;
+  o.strict_highres_exp = job.opt.strict_highres_exp;
+  o.adaptive_oversampling = job.opt.adaptive_oversampling;
+  WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
   result->last_model_star = IterationFile(dir, it, "model.star");
   result->last_data_star = IterationFile(dir, it, "data.star");
   result->last_maps = names;
@@ -216,7 +237,6 @@ void LoadContinue(Job& job) {
 
 Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, const std::string& command_line) {
   options.Check();
-  (void)command_line;
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   Job job;
   job.opt = options;
@@ -268,7 +288,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       job.model.current_resolution = maxres > 0 ? N * job.pixel_size / maxres : 2 * job.pixel_size;
       job.model.current_size = std::min(N, 2 * (maxres + job.opt.incr_size));
     }
-    if (comm.is_root()) WriteIteration(job, 0, &result);
+    if (comm.is_root()) WriteIteration(job, 0, command_line, &result);
     comm.Barrier();
   }
 
@@ -416,7 +436,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     job.iteration = it;
     result.class_sizes.push_back(job.model.pk);
     if (comm.is_root()) {
-      WriteIteration(job, it, &result);
+      WriteIteration(job, it, command_line, &result);
       WriteClassSizes(job.opt.out_dir, result, result.first_iteration);
       if (job.opt.on_iteration) job.opt.on_iteration(result);
     }

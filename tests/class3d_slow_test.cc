@@ -14,6 +14,7 @@
 #include "io/mrc.h"
 #include "io/particles.h"
 #include "io/star.h"
+#include "refine/class2d_model.h"
 #include "refine/test_maps.h"
 #include "tests/testing.h"
 
@@ -158,6 +159,14 @@ TEST(Class3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   auto plain = testing::RunEmkitBinary(common + " --iter 3 --threads 2 -o " + dir + "/plain");
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_NE(ReadTextFile(dir + "/plain/run_it003_data.star"), ReadTextFile(dir + "/t1/run_it003_data.star"));
+  // --continue keeps the limit (rlnHighresLimitExpectation of the optimiser.star), as relion_refine does.
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/t1/run_it003_optimiser.star"), 25);
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/plain/run_it003_optimiser.star"), 0);
+  auto cont = testing::RunEmkitBinary("class3d --continue " + dir + "/t1/run_it003_model.star --iter 4 -o " + dir +
+                                      "/cont --threads 2");
+  ASSERT_EQ(cont.status, 0) << cont.err;
+  EXPECT_NE((cont.out + cont.err).find("scored to 25"), std::string::npos) << cont.err;
+  EXPECT_EQ(ReadStrictHighresExp(dir + "/cont/run_it004_optimiser.star"), 25);
   // Coarse to fine: both passes at the limit's size. As RELION's adaptive oversampling, each
   // significant offset of the 1 px grid is scored again as 4 offsets a quarter step away in x and
   // y (the grid is not moved: --perturb 0), so every particle's offset is off the 1 px grid.
