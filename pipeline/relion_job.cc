@@ -244,12 +244,7 @@ void Refine(Reader& r, int type) {
   if (r.Yes("do_zero_mask")) r.Flag("zero_mask");
   r.Map("offset_range", "offset_range");
   if (type == 8) {
-    r.Map("offset_step", "offset_step");  // class2d scores the GUI's (oversampled) step directly
-  } else if (r.Has("offset_step")) {
-    // As the GUI runs relion_refine: twice the GUI's step, which the oversampling halves.
-    r.Add("offset_step", Num(2 * r.Number("offset_step", 1)));
-  }
-  if (type == 8) {
+    r.Map("offset_step", "offset_step");  // class2d scores the GUI's (oversampled) steps directly
     r.Map("psi_sampling", "psi_step");
     r.Default("do_helix", "No");
     for (const char* k :
@@ -257,6 +252,8 @@ void Refine(Reader& r, int type) {
       r.Ignore(k);
     return;
   }
+  // As the GUI runs relion_refine: twice the GUI's offset step, which the oversampling halves.
+  if (r.Has("offset_step")) r.Add("offset_step", Num(2 * r.Number("offset_step", 1)));
   r.Map("fn_ref", "ref");
   if (type == 10)
     r.Map("fn_mask", "solvent_mask");

@@ -41,6 +41,28 @@ std::string IterationFile(const std::string& dir, int it, const std::string& suf
   return JoinPath(dir, buf + suffix);
 }
 
+OptimiserState RunOptimiserState(const ClassificationOptions& opt, const std::string& dir, int it) {
+  OptimiserState o;
+  o.iteration = it;
+  o.iterations = opt.iterations;
+  o.seed = opt.seed;
+  o.model_star = IterationFile(dir, it, "model.star");
+  o.data_star = IterationFile(dir, it, "data.star");
+  o.sampling_star = IterationFile(dir, it, "sampling.star");
+  o.particle_diameter = opt.particle_diameter;
+  o.offset_range_px = opt.offset_range;
+  o.offset_step_px = opt.offset_step;
+  o.zero_mask = opt.zero_mask;
+  o.ctf = opt.ctf;
+  o.only_flip_phases = opt.only_flip_phases;
+  o.ctf_intact_first_peak = opt.ctf_intact_first_peak;
+  o.norm_correction = opt.norm_correction;
+  o.scale_correction = opt.scale_correction;
+  o.incr_size = opt.incr_size;
+  o.strict_highres_exp = opt.strict_highres_exp;
+  return o;
+}
+
 namespace {
 
 struct Job : ParticleJob {
@@ -154,25 +176,8 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   WriteMrcStack(classes, job.model.refs, mo);
   WriteModelStar(IterationFile(dir, it, "model.star"), job.model, classes);
   WriteDataStar(IterationFile(dir, it, "data.star"), job.set, job.state, job.pixel_size, job.model.groups);
-  OptimiserState o;
-  o.iteration = it;
-  o.iterations = job.opt.iterations;
-  o.seed = job.opt.seed;
-  o.model_star = IterationFile(dir, it, "model.star");
-  o.data_star = IterationFile(dir, it, "data.star");
-  o.sampling_star = IterationFile(dir, it, "sampling.star");
-  o.particle_diameter = job.opt.particle_diameter;
+  OptimiserState o = RunOptimiserState(job.opt, dir, it);
   o.psi_step = job.opt.psi_step;
-  o.offset_range_px = job.opt.offset_range;
-  o.offset_step_px = job.opt.offset_step;
-  o.zero_mask = job.opt.zero_mask;
-  o.ctf = job.opt.ctf;
-  o.only_flip_phases = job.opt.only_flip_phases;
-  o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
-  o.norm_correction = job.opt.norm_correction;
-  o.scale_correction = job.opt.scale_correction;
-  o.incr_size = job.opt.incr_size;
-  o.strict_highres_exp = job.opt.strict_highres_exp;
   WriteSamplingStar(o.sampling_star, o, job.pixel_size);
   WriteClass2dState(IterationFile(dir, it, "state.bin"), it, job.model, job.state);
   std::string png;

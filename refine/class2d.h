@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "refine/class2d_model.h"
 #include "refine/class2d_options.h"
 #include "refine/communicator.h"
 
@@ -22,5 +23,9 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
 
 // File name of iteration `it` in `dir`, e.g. IterationFile(d, 3, "model.star") = d/run_it003_model.star.
 std::string IterationFile(const std::string& dir, int it, const std::string& suffix);
+
+// The optimiser.star of iteration `it` in `dir` for a class2d or class3d run: its files and the
+// options both share (each job adds its own sampling).
+OptimiserState RunOptimiserState(const ClassificationOptions& opt, const std::string& dir, int it);
 
 }  // namespace emkit

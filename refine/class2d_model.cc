@@ -465,10 +465,17 @@ void WriteSamplingStar(const std::string& path, const OptimiserState& o, double 
   WriteStar(path, f);
 }
 
+namespace {
+// rlnHighresLimitExpectation (RELION: -1 when off) as emkit's 0-is-off value.
+double StrictHighresExpOf(const StarTable& optimiser_general) {
+  return std::max(0.0, optimiser_general.GetDouble(0, "rlnHighresLimitExpectation", -1));
+}
+}  // namespace
+
 double ReadStrictHighresExp(const std::string& optimiser_star) {
   const StarFile f = ReadStar(optimiser_star);
   const StarTable* t = f.Find("optimiser_general");
-  return t ? std::max(0.0, t->GetDouble(0, "rlnHighresLimitExpectation", -1)) : 0.0;
+  return t ? StrictHighresExpOf(*t) : 0.0;
 }
 
 OptimiserState ReadOptimiserStar(const std::string& path) {
@@ -488,7 +495,7 @@ OptimiserState ReadOptimiserStar(const std::string& path) {
   o.norm_correction = t.GetDouble(0, "rlnDoCorrectNorm", 0) != 0;
   o.scale_correction = t.GetDouble(0, "rlnDoCorrectScale", 0) != 0;
   o.incr_size = static_cast<int>(t.GetDouble(0, "rlnIncrementImageSize", 10));
-  o.strict_highres_exp = std::max(0.0, t.GetDouble(0, "rlnHighresLimitExpectation", -1));
+  o.strict_highres_exp = StrictHighresExpOf(t);
   o.tau2_fudge = ReadStar(o.model_star).Require("model_general").GetDouble(0, "rlnTau2FudgeFactor", 2);
   if (t.Has("rlnOrientSamplingStarFile")) {
     o.sampling_star = ResolveNear(t.Get(0, "rlnOrientSamplingStarFile"), path);

@@ -157,23 +157,8 @@ void WriteIteration(const Job& job, int it, const std::string& command_line, Cla
   if (job.opt.write_png) WriteMapProjections(IterationFile(dir, it, "classes.png"), job.maps);
   // As RELION's Class3D: the run's options, which --continue run_itNNN_optimiser.star (or the
   // model.star beside it) keeps.
-  OptimiserState o;
+  OptimiserState o = RunOptimiserState(job.opt, dir, it);
   o.program = "class3d";
-  o.iteration = it;
-  o.iterations = job.opt.iterations;
-  o.seed = job.opt.seed;
-  o.model_star = IterationFile(dir, it, "model.star");
-  o.data_star = IterationFile(dir, it, "data.star");
-  o.sampling_star = IterationFile(dir, it, "sampling.star");
-  o.particle_diameter = job.opt.particle_diameter;
-  o.zero_mask = job.opt.zero_mask;
-  o.ctf = job.opt.ctf;
-  o.only_flip_phases = job.opt.only_flip_phases;
-  o.ctf_intact_first_peak = job.opt.ctf_intact_first_peak;
-  o.norm_correction = job.opt.norm_correction;
-  o.scale_correction = job.opt.scale_correction;
-  o.incr_size = job.opt.incr_size;
-  o.strict_highres_exp = job.opt.strict_highres_exp;
   o.adaptive_oversampling = job.opt.adaptive_oversampling;
   WriteOptimiserStar(IterationFile(dir, it, "optimiser.star"), o, command_line);
   result->last_model_star = IterationFile(dir, it, "model.star");

@@ -89,8 +89,8 @@ seed = 5
   EXPECT_EQ(DataRows(p + "/default_pipeline.star", "pipeline_processes"), 4u);  // RELION wrote it back
 
   // An unsupported RELION option is named with its line.
-  WriteTextFile(dir + "/bad.star", RelionJobStar(dir + "/scratch", "Class2D",
-                                                 "fn_img == x.star;do_fast_subsets == Yes;do_helix == Yes"));
+  WriteTextFile(dir + "/bad.star",
+                RelionJobStar(dir + "/scratch", "Class2D", "fn_img == x.star;do_fast_subsets == Yes;do_helix == Yes"));
   WriteTextFile(dir + "/bad.toml", "[[job]]\nrelion_job = \"bad.star\"\n");
   r = testing::RunEmkitBinary("pipeline run " + dir + "/bad.toml -o " + dir + "/bad --dry-run");
   EXPECT_NE(r.status, 0);

@@ -90,16 +90,21 @@ void StripTruth(const std::string& in, const std::string& out) {
   WriteParticles(out, s);
 }
 
-TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
-  const std::string dir = testing::FreshDir("refine3d");
-  auto sim = testing::RunEmkitBinary(
-      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n 200 --snr 1 --seed 3 --quiet -o " +
-      dir + "/sim");
+// `n` simulated particles of the asymmetric phantom (dir/sim, with the truth), the same without
+// angles or origins (dir/particles.star) and the reference reconstructed from the truth (dir/ref.mrc).
+void SimulateRefineInput(const std::string& dir, int n) {
+  auto sim = testing::RunEmkitBinary("simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n " +
+                                     std::to_string(n) + " --snr 1 --seed 3 --quiet -o " + dir + "/sim");
   ASSERT_EQ(sim.status, 0) << sim.err;
   auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/sim/particles.star -o " + dir +
                                      "/ref.mrc --ctf --threads 2 --quiet");
   ASSERT_EQ(rec.status, 0) << rec.err;
   StripTruth(dir + "/sim/particles.star", dir + "/particles.star");
+}
+
+TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
+  const std::string dir = testing::FreshDir("refine3d");
+  ASSERT_NO_FATAL_FAILURE(SimulateRefineInput(dir, 200));
   const std::string common = "refine3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --ini-high 40 --healpix-order 1 --auto-local-healpix-order 3 --offset-range 3 "
                              "--particle-diameter 150 --iter 30 --seed 7 --quiet";
@@ -145,14 +150,7 @@ TEST(Refine3dCli, ConvergesToTheTrueOrientationsTheSameOnAnyThreadCount) {
 // the limit; the same on 1 and 2 threads, not the run without the limit, and a bad value is named.
 TEST(Refine3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   const std::string dir = testing::FreshDir("refine3d_strict");
-  auto sim = testing::RunEmkitBinary(
-      "simulate particles --phantom asym --diameter 150 --pixel-size 5 --box 32 --n 100 --snr 1 --seed 3 --quiet -o " +
-      dir + "/sim");
-  ASSERT_EQ(sim.status, 0) << sim.err;
-  auto rec = testing::RunEmkitBinary("reconstruct -i " + dir + "/sim/particles.star -o " + dir +
-                                     "/ref.mrc --ctf --threads 2 --quiet");
-  ASSERT_EQ(rec.status, 0) << rec.err;
-  StripTruth(dir + "/sim/particles.star", dir + "/particles.star");
+  ASSERT_NO_FATAL_FAILURE(SimulateRefineInput(dir, 100));
   const std::string common = "refine3d -i " + dir + "/particles.star --ref " + dir +
                              "/ref.mrc --ini-high 30 --healpix-order 1 --offset-range 2 --particle-diameter 150 "
                              "--iter 2 --seed 7 --quiet";

@@ -45,8 +45,13 @@ def fsc_res(name, thr):
     return round(64 * 5.0 / last, 1) if last else None
 
 
-emkit_iter_s = [float(m.group(1)) for m in
-                re.finditer(r"class3d iteration \d+/\d+: .*, ([0-9.]+) s", open(os.path.join(work, "emkit.log")).read())]
+def iteration_seconds(log):
+    """Seconds of each iteration from an emkit class3d log."""
+    return [float(m.group(1)) for m in
+            re.finditer(r"class3d iteration \d+/\d+: .*, ([0-9.]+) s", open(os.path.join(work, log)).read())]
+
+
+emkit_iter_s = iteration_seconds("emkit.log")
 mt = [os.path.getmtime(os.path.join(work, "relion", "run_it%03d_model.star" % i)) for i in range(relion_iters + 1)
       if os.path.exists(os.path.join(work, "relion", "run_it%03d_model.star" % i))]
 relion_iter_s = [round(b - a, 1) for a, b in zip(mt, mt[1:])]
@@ -213,10 +218,8 @@ def why_paragraph():
                      "sizes %s in iterations 1-%d, accuracy %.1f%% after the last (%s). " % (
                          ", ".join(" / ".join(str(x) for x in s["class_sizes"]) for s in u), len(u),
                          100 * u[-1]["accuracy"], "its median orientation error %.1f°" % u[-1]["median_angular_error_deg"]))
-        nocap_log = os.path.join(work, "emkit_nocap.log")
-        if os.path.exists(nocap_log):
-            nc = [float(m.group(1)) for m in re.finditer(r"class3d iteration \d+/\d+: .*, ([0-9.]+) s",
-                                                         open(nocap_log).read())]
+        if os.path.exists(os.path.join(work, "emkit_nocap.log")):
+            nc = iteration_seconds("emkit_nocap.log")
             j["emkit_nocap_seconds_per_iteration"] = nc
             j["emkit_nocap"] = timing("emkit_nocap")
             cap = ("**Without the cap.** Keeping every significant orientation (`--maxsig -1`, as relion_refine "
