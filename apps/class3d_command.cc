@@ -101,6 +101,7 @@ int RunClass3dCommand(int argc, char** argv) {
                  "orientations per class (the class's heaviest); 0: 100, -1: all (RELION 3.1)")
       ->capture_default_str();
   AddPerturbOption(app, &o.perturb);
+  AddProjectionMemoryOption(app, &o.projection_memory);
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();
   app.add_option("--minres-map,--minres_map", o.minres_map, "Fourier shells below this are not regularised")
@@ -113,6 +114,7 @@ int RunClass3dCommand(int argc, char** argv) {
                                      {"--healpix-order", InRange(0, 6)},
                                      {"--oversampling", InRange(0, 1)},
                                      {"--perturb", InRange(0, 1)},
+                                     {"--projection-memory", NonNegative()},
                                      {"--pad", InRange(1, 3)},
                                      {"--minres-map", NonNegative()}});
   if (int rc = ParseCommandLine(app, argc, argv); rc >= 0) return rc;

@@ -55,6 +55,14 @@ void AddPerturbOption(CLI::App& app, double* perturb) {
       ->capture_default_str();
 }
 
+void AddProjectionMemoryOption(CLI::App& app, int* megabytes) {
+  app.add_option("--projection-memory", *megabytes,
+                 "Memory (MB per rank) for projections made once and reused: the references of the orientation "
+                 "grid, the children that particles share; the others are projected each time they are scored "
+                 "(slower, the same results)")
+      ->capture_default_str();
+}
+
 void AddClassificationRangeChecks(CLI::App& app, std::vector<RangeCheck> own) {
   std::vector<RangeCheck> checks = {{"--K", InRange(1, 10000)},
                                     {"--iter", Positive()},

@@ -22,6 +22,8 @@ void AddClassificationOptions(CLI::App& app, ClassificationOptions* o, Classific
                               const std::string& output_description);
 // --perturb of the 3D commands (class3d, refine3d): the random perturbation of the sampling.
 void AddPerturbOption(CLI::App& app, double* perturb);
+// --projection-memory (class3d, refine3d): MB of tabulated projections per rank.
+void AddProjectionMemoryOption(CLI::App& app, int* megabytes);
 // Range checks of the shared options, followed by the command's own.
 void AddClassificationRangeChecks(CLI::App& app, std::vector<RangeCheck> own);
 // After parsing: threads, seed, --no-ctf, --no-png into the options.

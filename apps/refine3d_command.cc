@@ -66,6 +66,7 @@ int RunRefine3dCommand(int argc, char** argv) {
                  "Local searches (sigma = 2 steps) from this HEALPix order on")
       ->capture_default_str();
   AddPerturbOption(app, &o.perturb);
+  AddProjectionMemoryOption(app, &o.projection_memory);
   app.add_option("--sym", o.symmetry, "Point group: C1, Cn, Dn, T, O, I")->capture_default_str();
   app.add_option("--pad", o.pad, "Oversampling of the Fourier volumes (RELION: 2)")->capture_default_str();
   app.add_option("--minres-map,--minres_map", o.minres_map, "Fourier shells below this are not regularised")
@@ -85,6 +86,7 @@ int RunRefine3dCommand(int argc, char** argv) {
                                      {"--healpix-order", InRange(0, 6)},
                                      {"--auto-local-healpix-order", InRange(1, 8)},
                                      {"--perturb", InRange(0, 1)},
+                                     {"--projection-memory", NonNegative()},
                                      {"--pad", InRange(1, 3)},
                                      {"--minres-map", NonNegative()},
                                      {"--low-resol-join-halves", NonNegative()}});

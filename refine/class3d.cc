@@ -50,6 +50,7 @@ void Class3dOptions::Check() const {
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (minres_map < 0) fail("--minres-map must not be negative");
   if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
+  if (projection_memory < 0) fail("--projection-memory must not be negative");
   if (skip_align && adaptive_oversampling) fail("--skip-align scores one pose per particle: it takes --oversampling 0");
   if (skip_align && firstiter_cc) fail("--skip-align does not take --firstiter-cc (there is nothing to align)");
   SymmetryGroup check(symmetry);  // throws naming a bad group
@@ -120,7 +121,7 @@ EStepSetup BaseSetup(const Job& job, int size) {
 EStepSetup MakeSetup(const Job& job, int current_size, const std::vector<const Projector*>& maps) {
   EStepSetup s = BaseSetup(job, current_size);
   s.orient = GlobalOrientations(job.grid);
-  SetProjectedReferences(maps, &s);
+  SetProjectedReferences(maps, &s, ProjectionBytes(job.opt.projection_memory));
   return s;
 }
 
@@ -349,6 +350,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
       c.box = N;
       c.chunk_option = job.opt.chunk_size;
       c.threads = job.opt.threads;
+      c.projection_bytes = ProjectionBytes(job.opt.projection_memory);
       c.max_significant = job.opt.max_significant == 0 ? 100 : std::max(0, job.opt.max_significant);  // -1: no cap
       c.oversampled_translation_step = job.opt.offset_step;  // each significant offset as 4 at half the step
       CoarseToFinePass(ctx, coarse, fine, c, prep, comm, progress.get(), &sums, &results);
@@ -357,7 +359,9 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     } else {
       EStepSetup setup = MakeSetup(job, current_size, maps);
       setup.cross_correlation = cc;
-      projectors.clear();  // the references are projected: the volumes are not needed in the pass
+      // With every reference projected the volumes are not needed in the pass; otherwise the
+      // references not tabulated are projected from them as they are scored.
+      if (!ReferencesMadeOnDemand(setup)) projectors.clear();
       ProgressPassSums counted(&sums, progress.get());
       ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
       scored = setup.num_refs();

@@ -42,6 +42,10 @@ struct Class3dOptions : ClassificationOptions {
   // by a random fraction of its steps, |fraction| <= perturb (RELION: 0.5), so that the maps are
   // not built from orientations on one fixed grid; 0 turns it off.
   double perturb = 0.5;
+  // MB per rank for projections made once and reused (the grid's references; with adaptive
+  // oversampling the coarse grid's, then the children particles share); the others are projected
+  // each time they are scored: slower, the same results.
+  int projection_memory = 512;
   // RELION's --skip_align: each particle keeps its orientation and offsets (from the input STAR)
   // and is scored against every class in that one pose: classification of aligned particles (after
   // a consensus refinement), where only the classes are hidden.

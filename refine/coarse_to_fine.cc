@@ -52,7 +52,7 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
     };
   } else {
     coarse.orient = GlobalOrientations(*c.grid);
-    SetProjectedReferences(c.maps, &coarse);
+    SetProjectedReferences(c.maps, &coarse, c.projection_bytes);
     ctx.chunk = ChunkSize(c.chunk_option, c.box, static_cast<double>(coarse.trans.size()),
                           static_cast<double>(coarse.num_refs()));
   }
@@ -119,6 +119,8 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
   ProgressPassSums counted_coarse(&discard, progress);
   ExpectationPass(ctx, coarse, nullptr, prep, comm, &counted_coarse, &coarse_results);
   ctx.on_weights = nullptr;
+  std::vector<float>().swap(coarse.ref_ri);  // the fine pass's projections take their place
+  coarse.ref_block = nullptr;
 
   // Fine pass: the children of coarse orientations shared by this rank's particles are projected
   // once.
@@ -128,7 +130,7 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
     if (!significant[i].empty()) sets.push_back(&significant[i]);
   }
   ChildProjectionTable table;
-  table.Build(*c.grid, c.maps, fine_base.px, sets, c.table_bytes, c.threads);
+  table.Build(*c.grid, c.maps, fine_base.px, sets, c.projection_bytes, c.threads);
   EStepSetup fine = fine_base;
   fine.orient = OrientationSet();
   fine.orient.Add({0, 0, 0});  // each particle gets its own orientations (local_setup)

@@ -30,13 +30,18 @@ namespace emkit {
 // step moves the particle's edge (diameter in Å) by 1.2 of a Fourier pixel's resolution.
 int CoarseSize(int healpix_order, double particle_diameter, int box, double pixel_size, int current_size);
 
+// --projection-memory (MB) in bytes.
+inline std::size_t ProjectionBytes(int megabytes) { return static_cast<std::size_t>(megabytes) << 20; }
+
 struct CoarseToFine {
   const HealpixGrid* grid = nullptr;
   std::vector<const Projector*> maps;  // one per class
   int box = 0;                         // particle box (the automatic chunk size)
   int chunk_option = 0;                // --chunk (0: automatic)
   int threads = 1;
-  std::size_t table_bytes = std::size_t{512} << 20;  // projections of shared children, per rank
+  // Tabulated projections per rank (--projection-memory): the coarse grid's references (global
+  // searches), then the shared children of the fine pass; the rest are projected when scored.
+  std::size_t projection_bytes = std::size_t{512} << 20;
   // A cap like RELION's --maxsig: a particle's fine pass takes the children of at most this many
   // of its significant coarse orientations per class, those of the class's largest weight
   // (summed over translations); 0: all of them.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "core/error.h"
 #include "core/geometry.h"
@@ -112,6 +113,49 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
         s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = section[p].imag();
       }
     }
+}
+
+void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes) {
+  const int P = s->px.size(), nor = s->num_orient(), K = s->classes;
+  const std::size_t column = static_cast<std::size_t>(2) * P;  // floats of one reference
+  if (column * sizeof(float) * K * nor <= budget_bytes) {
+    SetProjectedReferences(maps, s);
+    return;
+  }
+  EMKIT_CHECK(static_cast<int>(maps.size()) == K, "one projector per class");
+  EMKIT_CHECK(nor > 0, "no orientations to project");
+  // The first `kept` orientations of every class tabulated (as many as fit), the others projected
+  // each time the E-step asks for them: the same SliceAt on the same matrices, so the same values.
+  const int kept = static_cast<int>(std::min<std::size_t>(nor, budget_bytes / (column * sizeof(float) * K)));
+  auto table = std::make_shared<std::vector<float>>(column * K * kept);
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < kept; ++j) {
+      std::vector<Complex> section(P);
+      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
+      float* out = &(*table)[(static_cast<std::size_t>(k) * kept + j) * column];
+      for (int p = 0; p < P; ++p) {
+        out[p] = section[p].real();
+        out[P + p] = section[p].imag();
+      }
+    }
+  s->ref_ri.clear();
+  s->ref_block = [maps, table, kept](const EStepSetup& e, int m0, int count, float* out) {
+    const int P = e.px.size(), nor = e.num_orient();
+    std::vector<Complex> section(P);
+    for (int c = 0; c < count; ++c) {
+      const int m = m0 + c, k = m / nor, j = m % nor;
+      if (j < kept) {
+        const float* v = &(*table)[(static_cast<std::size_t>(k) * kept + j) * 2 * P];
+        for (int p = 0; p < 2 * P; ++p) out[static_cast<std::size_t>(p) * count + c] = v[p];
+        continue;
+      }
+      maps[k]->SliceAt(e.orient.matrices[j], e.px.n, e.px.kx.data(), e.px.ky.data(), P, section.data());
+      for (int p = 0; p < P; ++p) {
+        out[static_cast<std::size_t>(p) * count + c] = section[p].real();
+        out[static_cast<std::size_t>(P + p) * count + c] = section[p].imag();
+      }
+    }
+  };
 }
 
 std::vector<float> AllReferences(const EStepSetup& s) {
@@ -281,6 +325,16 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
           s.ref_block(s, m0, count, ws->refs.data());
           cross_block(ws->refs.data(), count, m0, count);
           norm_block(ws->refs.data(), count, m0, count);
+        }
+    } else if (s.compact_sums) {
+      // 3D: in the blocks of one class that references made on demand come in (the same cross
+      // terms, bit for bit, whether the references are tabulated or not: OpenBLAS's sums depend
+      // on the block's width).
+      for (int k = 0; k < K; ++k)
+        for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
+          const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
+          cross_block(s.ref_ri.data() + m0, M, m0, count);
+          norm_block(s.ref_ri.data() + m0, M, m0, count);
         }
     } else {
       // In blocks of ~128 references: the same sums, and OpenBLAS packs (and keeps touched) only a
@@ -514,7 +568,9 @@ void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::v
 // As ChunkClassSums, one particle at a time, keeping each particle's share for RELION's norm and
 // scale corrections: sum_w Re(X_t conj(CTF V)) = sum_p s2 Re(D conj V) and sum_w |CTF V|^2 (all
 // pixels, and the pixels of shells where class k's data_vs_prior > 3).
-void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, const float* refs, std::vector<float>* d) {
+// References made on demand (EStepSetup::ref_block) come block by block, each pixel's sums running
+// over the blocks in the order of the orientations, as over ref_ri's columns: the same sums.
+void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vector<float>* d) {
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int T = static_cast<int>(s.trans.size()), m0 = k * npsi, nshell = s.px.n / 2 + 1;
   const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(k) * nshell];
@@ -543,20 +599,43 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, const flo
     }
     for (std::size_t q = 0; q < di.size(); ++q) (*d)[q] += di[q];
     const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
+    std::vector<double>& cps = ws.res_cp;
+    std::vector<double>& aps = ws.res_ap;
+    cps.assign(P, 0.0);
+    aps.assign(P, 0.0);
+    const bool made = ReferencesMadeOnDemand(s);
+    const int block = made ? kReferenceBlock : npsi;
+    for (int j0 = 0; j0 < npsi; j0 += block) {
+      const int count = std::min(block, npsi - j0);
+      if (std::all_of(wsum + j0, wsum + j0 + count, [](float v) { return v <= 0; })) continue;
+      const float* refs = s.ref_ri.data() + m0 + j0;
+      std::size_t ld = M;
+      if (made) {
+        ws.refs.resize(static_cast<std::size_t>(2) * P * count);
+        s.ref_block(s, m0 + j0, count, ws.refs.data());
+        refs = ws.refs.data();
+        ld = count;
+      }
+      for (int p = 0; p < P; ++p) {
+        const float* vr = &refs[static_cast<std::size_t>(p) * ld];
+        const float* vi = &refs[static_cast<std::size_t>(P + p) * ld];
+        double cp = cps[p], ap = aps[p];
+        for (int c = 0; c < count; ++c) {
+          const int j = j0 + c;
+          if (wsum[j] <= 0) continue;
+          const float* dj = &di[static_cast<std::size_t>(j) * 2 * P];
+          cp += double(dj[p]) * vr[c] + double(dj[P + p]) * vi[c];
+          ap += double(wsum[j]) * (double(vr[c]) * vr[c] + double(vi[c]) * vi[c]);
+        }
+        cps[p] = cp;
+        aps[p] = ap;
+      }
+    }
     double cross = 0, a2 = 0, xa = 0, aa = 0;
     for (int p = 0; p < P; ++p) {
-      const float* vr = &refs[static_cast<std::size_t>(p) * M + m0];
-      const float* vi = &refs[static_cast<std::size_t>(P + p) * M + m0];
-      double cp = 0, ap = 0;
-      for (int j = 0; j < npsi; ++j) {
-        if (wsum[j] <= 0) continue;
-        const float* dj = &di[static_cast<std::size_t>(j) * 2 * P];
-        cp += double(dj[p]) * vr[j] + double(dj[P + p]) * vi[j];
-        ap += double(wsum[j]) * (double(vr[j]) * vr[j] + double(vi[j]) * vi[j]);
-      }
       const double s2 = 1.0 / s.inv_sigma2[p];
-      cp *= s2;
-      ap *= s2 * g2[p];
+      const double cp = cps[p] * s2;
+      const double ap = aps[p] * (s2 * g2[p]);
       cross += cp;
       a2 += ap;
       if (mask && mask[s.px.shell[p]]) xa += cp, aa += ap;
@@ -668,10 +747,7 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   d->assign(static_cast<std::size_t>(npsi) * 2 * P, 0.f);
   w->resize(static_cast<std::size_t>(npsi) * P);
   if (residual_sums) {
-    const bool made = ReferencesMadeOnDemand(s);
-    if (made) ws.refs_all = AllReferences(s);  // the norm and scale sums take every reference
-    ParticleClassSums(s, k, ws, made ? ws.refs_all.data() : s.ref_ri.data(), d);
-    if (made) std::vector<float>().swap(ws.refs_all);
+    ParticleClassSums(s, k, ws, d);
   } else {
     ChunkClassSums(s, k, ws, d);
   }

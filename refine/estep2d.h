@@ -8,6 +8,7 @@
 // are kept and the weighted sums for the M-step are again two matrix products.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <vector>
 
@@ -87,7 +88,7 @@ struct ChunkSums {
 struct EStepWorkspace {
   int nc = 0, rows = 0;
   bool forced = false;
-  std::vector<float> refs, refs_all;  // a block of references / all of them (EStepSetup::ref_block)
+  std::vector<float> refs;  // a block of references (EStepSetup::ref_block)
   // wt: the chunk's significant weights, rows (i, t) x M, in the buffer that held its cross terms
   // (cross, empty between chunks).
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
@@ -96,6 +97,7 @@ struct EStepWorkspace {
   std::vector<float> order;                               // scratch of the significance threshold
   std::vector<float> di;                                  // one particle's class sums
   std::vector<double> res_cross, res_a2, res_xa, res_aa;  // per particle (norm and scale sums)
+  std::vector<double> res_cp, res_ap;                      // per pixel, one particle's share of them
 };
 
 // `offsets` are each particle's current offsets (px), already applied in `parts`.
@@ -143,6 +145,11 @@ void SetTranslationPhases(EStepSetup* s);
 // Builds ref_ri from 3D references: the central section of class k's map (its Projector, at the
 // map's pixel size = the particles') in each orientation of s->orient, at the selected pixels.
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s);
+// The same within `budget_bytes`: when every reference does not fit, the first orientations of
+// every class that do are tabulated and the others projected each time the E-step takes them
+// (s->ref_block; `maps` must outlive s). The same values either way, so the same results; less
+// memory for more time.
+void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes);
 // Whether the references come from ref_block (ref_ri empty) rather than ref_ri.
 inline bool ReferencesMadeOnDemand(const EStepSetup& s) { return s.ref_ri.empty() && static_cast<bool>(s.ref_block); }
 // Every reference in ref_ri's layout: ref_ri, or made from ref_block.

@@ -49,6 +49,7 @@ void Refine3dOptions::Check() const {
     fail("--auto-local-healpix-order must be in [1, 8]");
   if (pad < 1 || pad > 3) fail("--pad must be 1, 2 or 3");
   if (!(perturb >= 0 && perturb <= 1)) fail("--perturb must be in [0, 1]");
+  if (projection_memory < 0) fail("--projection-memory must not be negative");
   if (minres_map < 0) fail("--minres-map must not be negative");
   if (low_resol_join_halves < 0) fail("--low-resol-join-halves must not be negative");
   if (!solvent_mask.empty() && !FileExists(solvent_mask))
@@ -187,6 +188,7 @@ void Expectation(Job& job, int current_size, bool cross_correlation, const Proje
     c.box = job.box;
     c.chunk_option = job.opt.chunk_size;
     c.threads = job.opt.threads;
+    c.projection_bytes = ProjectionBytes(job.opt.projection_memory);
     c.oversampled_translation_step = job.sampling.offset_step_px;
     if (job.sampling.local)
       c.local_orientations = [&job, sigma](int i, std::vector<int>* indices) {

@@ -31,6 +31,7 @@ struct Refine3dOptions : ClassificationOptions {
   int auto_local_healpix_order = 4;                         // local searches from this order on
   std::string symmetry = "C1";                              // point group
   double perturb = 0.5;                                     // the sampling moves at random each iteration (RELION)
+  int projection_memory = 512;                              // MB per rank of reused projections (as class3d)
   int pad = 2;                                              // oversampling of projector and back-projector
   int minres_map = 5;                                       // shells below are not regularised
   double low_resol_join_halves = 40;                        // Å: the halves' sums are averaged below this (0: never)

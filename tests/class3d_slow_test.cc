@@ -182,6 +182,33 @@ TEST(Class3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
     }
 }
 
+// --projection-memory only trades time for memory: with the grid's references partly tabulated
+// (1 MB of the ~3 MB they take; --norm, whose sums take every reference) or none of them (coarse to
+// fine: neither the coarse grid's nor the children), the outputs are those of the default, bit for bit.
+TEST(Class3dCli, ProjectionMemoryChangesNoResult) {
+  const std::string dir = testing::FreshDir("class3d_projection_memory");
+  TwoConformations(dir, 40);
+  ASSERT_NO_FATAL_FAILURE(ReconstructReference(dir));
+  const std::string common = "class3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --K 2 --ini-high 20 --healpix-order 1 --offset-range 2 "
+                             "--particle-diameter 150 --seed 7 --quiet --threads 2";
+  struct Case {
+    std::string flags, memory, file;
+  };
+  for (const Case& c : {Case{" --iter 2 --norm", "1", "run_it002"}, Case{" --iter 1 --oversampling 1", "0", "run_it001"}}) {
+    const std::string full = dir + "/full" + c.memory, low = dir + "/low" + c.memory;
+    auto a = testing::RunEmkitBinary(common + c.flags + " -o " + full);
+    ASSERT_EQ(a.status, 0) << a.err;
+    auto b = testing::RunEmkitBinary(common + c.flags + " --projection-memory " + c.memory + " -o " + low);
+    ASSERT_EQ(b.status, 0) << b.err;
+    for (const std::string f : {"_data.star", "_class001.mrc", "_class002.mrc"})
+      EXPECT_EQ(ReadTextFile(full + "/" + c.file + f), ReadTextFile(low + "/" + c.file + f)) << c.flags << f;
+  }
+  auto bad = testing::RunEmkitBinary(common + " --iter 1 --projection-memory -1 -o " + dir + "/bad");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--projection-memory"), std::string::npos) << bad.err;
+}
+
 TEST(Class3dCli, BadInputIsNamed) {
   const std::string dir = testing::FreshDir("class3d_bad");
   auto sim = testing::RunEmkitBinary(

@@ -171,6 +171,22 @@ TEST(Refine3dCli, StrictHighresExpTheSameOnAnyThreadCount) {
   EXPECT_NE(bad.err.find("--strict-highres-exp"), std::string::npos) << bad.err;
 }
 
+// --projection-memory 0 (no projection tabulated: the coarse grid's and the children projected as
+// they are scored) gives the default's outputs bit for bit.
+TEST(Refine3dCli, ProjectionMemoryChangesNoResult) {
+  const std::string dir = testing::FreshDir("refine3d_projection_memory");
+  ASSERT_NO_FATAL_FAILURE(SimulateRefineInput(dir, 60));
+  const std::string common = "refine3d -i " + dir + "/particles.star --ref " + dir +
+                             "/ref.mrc --ini-high 30 --healpix-order 1 --offset-range 2 --particle-diameter 150 "
+                             "--iter 2 --seed 7 --quiet --threads 2";
+  auto full = testing::RunEmkitBinary(common + " -o " + dir + "/full");
+  ASSERT_EQ(full.status, 0) << full.err;
+  auto low = testing::RunEmkitBinary(common + " --projection-memory 0 -o " + dir + "/low");
+  ASSERT_EQ(low.status, 0) << low.err;
+  for (const std::string f : {"run_it002_data.star", "run_it002_half1_class001.mrc", "run_it002_half2_class001.mrc"})
+    EXPECT_EQ(ReadTextFile(dir + "/full/" + f), ReadTextFile(dir + "/low/" + f)) << f;
+}
+
 TEST(Refine3dCli, BadInputIsNamed) {
   const std::string dir = testing::FreshDir("refine3d_bad");
   auto sim = testing::RunEmkitBinary(
