@@ -55,12 +55,46 @@ Projector::Projector(const Volume& map, double pixel_size, const ProjectorOption
   // CentredFft divides by padded^3; a 2D transform of an n x n projection divides by n^2.
   const float scale = static_cast<float>(double(padded_) * padded_ * padded_ / (double(n_) * n_));
   for (auto& v : data_.grid()) v *= scale;
+  if (opt.max_radius < 0) throw InvalidInputError("projector: max_radius must not be negative");
+  max_radius_ = opt.max_radius;
+  // A sample within max_radius (padded radius max_radius x padded / n) reads neighbours up to one
+  // pixel further in each axis: those are kept, so projections within it are unchanged.
+  const int r = static_cast<int>(std::ceil(max_radius_ * padded_ / n_)) + 2;
+  if (max_radius_ > 0 && r < padded_ / 2) {
+    const int side = 2 * r + 1;
+    crop_.assign(static_cast<std::size_t>(side) * side * (r + 1), Complex(0, 0));
+    for (int z = -r; z <= r; ++z)
+      for (int y = -r; y <= r; ++y)
+        for (int x = 0; x <= r; ++x)
+          crop_[(static_cast<std::size_t>(z + r) * side + (y + r)) * (r + 1) + x] = data_.At(x, y, z);
+    cropped_ = true;
+    crop_r_ = r;
+    data_ = FourierGrid();
+  }
+}
+
+Complex Projector::Stored(int x, int y, int z) const {
+  if (cropped_) {
+    const int r = crop_r_, side = 2 * r + 1;
+    if (x < 0 || x > r || y < -r || y > r || z < -r || z > r) return Complex(0, 0);
+    return crop_[(static_cast<std::size_t>(z + r) * side + (y + r)) * (r + 1) + x];
+  }
+  const int half = padded_ / 2;
+  if (x < 0 || x > half || y < -half || y >= half || z < -half || z >= half) return Complex(0, 0);
+  return data_.At(x, y, z);
+}
+
+double Projector::LimitRadius(int box) const {
+  const double step = double(padded_) / box;
+  const double nyquist = (padded_ / 2) / step;  // the map's Nyquist frequency in output pixels
+  return max_radius_ > 0 ? std::min(nyquist, max_radius_ * box / n_) : nyquist;
 }
 
 std::vector<double> Projector::PowerSpectrum(int max_shell) const {
   const int ns = n_ / 2 + 1, half = padded_ / 2;
   const double pad = double(padded_) / n_;
   const long rp = std::lround(max_shell * pad), max_r2 = rp * rp;
+  EMKIT_CHECK(!cropped_ || rp <= crop_r_, "the power spectrum within the projector's max_radius");
   std::vector<double> power(ns, 0.0), count(ns, 0.0);
   for (int z = -half; z < half; ++z)
     for (int y = -half; y < half; ++y)
@@ -69,7 +103,7 @@ std::vector<double> Projector::PowerSpectrum(int max_shell) const {
         if (r2 > max_r2) continue;
         const int ires = static_cast<int>(std::lround(std::sqrt(double(r2)) / pad));
         if (ires >= ns) continue;
-        power[ires] += std::norm(std::complex<double>(data_.At(x, y, z))) / 2;
+        power[ires] += std::norm(std::complex<double>(Stored(x, y, z))) / 2;
         count[ires] += 1;
       }
   for (int i = 0; i < ns; ++i) power[i] = count[i] >= 1 ? power[i] / count[i] : 0.0;
@@ -84,15 +118,20 @@ inline Complex Projector::Sample(double x, double y, double z) const {
     z = -z;
     conjugate = true;
   }
-  const int half = padded_ / 2, n = padded_, hx = data_.half_nx();
   const int x0 = static_cast<int>(std::floor(x)), y0 = static_cast<int>(std::floor(y)),
             z0 = static_cast<int>(std::floor(z));
   const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0), fz = static_cast<float>(z - z0);
-  // The 8 neighbours' offsets in the wrapped layout (FourierGrid::At); -1: outside the transform (zero).
-  auto row = [&](int k) -> long { return k < -half || k >= half ? -1 : (k < 0 ? k + n : k); };
+  // The 8 neighbours' offsets in the stored layout: the wrapped one of FourierGrid::At or the
+  // cropped cube's; -1: outside what is stored (zero).
+  const int half = cropped_ ? crop_r_ : padded_ / 2, n = cropped_ ? 2 * crop_r_ + 1 : padded_;
+  const int hx = cropped_ ? crop_r_ + 1 : data_.half_nx();
+  auto row = [&](int k) -> long {
+    if (cropped_) return k < -half || k > half ? -1 : k + half;
+    return k < -half || k >= half ? -1 : (k < 0 ? k + n : k);
+  };
   const long ry[2] = {row(y0), row(y0 + 1)}, rz[2] = {row(z0), row(z0 + 1)};
   const bool inx[2] = {x0 <= half, x0 + 1 <= half};
-  const Complex* d = data_.data();
+  const Complex* d = cropped_ ? crop_.data() : data_.data();
   auto at = [&](int ix, int iy, int iz) -> Complex {
     if (!inx[ix] || ry[iy] < 0 || rz[iz] < 0) return Complex(0, 0);
     return d[(rz[iz] * n + ry[iy]) * hx + x0 + ix];
@@ -112,9 +151,10 @@ FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size, doub
   // Output frequency index k (cycles per box) is k / (box * p_out) 1/Å, which is
   // k * padded * p_map / (box * p_out) in units of the padded map's Fourier pixels.
   const double step = double(padded_) * pixel_size_ / (box * out_pixel_size);
-  const double map_nyquist = padded_ / 2;  // the map's Nyquist frequency in padded Fourier pixels
+  // The map's Nyquist frequency (or its max_radius) in padded Fourier pixels.
+  const double map_limit = max_radius_ > 0 ? std::min<double>(padded_ / 2, max_radius_ * padded_ / n_) : padded_ / 2;
   const double out_r = max_radius > 0 ? std::min<double>(box / 2, max_radius) : box / 2;
-  const double r_max2 = std::min(out_r * out_r, (map_nyquist / step) * (map_nyquist / step));
+  const double r_max2 = std::min(out_r * out_r, (map_limit / step) * (map_limit / step));
   // Coefficients of a 2D transform divide by the pixel count: (n p_map / (box p_out))^2 for
   // the same physical frequency; p_map / p_out from summing voxels of the resampled map.
   const double area = double(n_) * pixel_size_ / (double(box) * out_pixel_size);
@@ -134,8 +174,8 @@ FourierGrid Projector::Slice(const Mat3& a, int box, double out_pixel_size, doub
 
 void Projector::SliceAt(const Mat3& a, int box, const int* kx, const int* ky, int count, Complex* out) const {
   const double step = double(padded_) / box;
-  const double map_nyquist = padded_ / 2;
-  const double r_max2 = (map_nyquist / step) * (map_nyquist / step);
+  const double limit = LimitRadius(box);
+  const double r_max2 = limit * limit;
   const double area = double(n_) / box;
   const float scale = static_cast<float>(area * area);
   for (int i = 0; i < count; ++i) {

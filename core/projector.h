@@ -8,6 +8,7 @@
 // Thread-safe after construction: one Projector serves every thread.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "core/ctf.h"
@@ -19,6 +20,11 @@ namespace emkit {
 struct ProjectorOptions {
   int padding = 2;                  // RELION's --pad
   bool gridding_correction = true;  // divide by sinc^2 before the transform (RELION does)
+  // > 0: only frequencies up to this radius (Fourier pixels of a map-sized image, e.g. a
+  // refinement's current image size / 2) are kept, as RELION's projector keeps r_max: the stored
+  // transform is a cube of about (2 padding max_radius)^3 / 2 instead of the padded map's, and
+  // projections are zero beyond it. 0: up to Nyquist.
+  double max_radius = 0;
 };
 
 class Projector {
@@ -44,8 +50,10 @@ class Projector {
 
   // RELION's power spectrum of the reference (its tau2, computeFourierTransformMap): per shell
   // 0..n/2, mean |V|^2 / 2 over the padded transform's samples within max_shell (shell =
-  // round(padded radius / padding); 0 beyond max_shell).
+  // round(padded radius / padding); 0 beyond max_shell). max_shell must be within max_radius.
   std::vector<double> PowerSpectrum(int max_shell) const;
+  // Bytes of the stored transform.
+  std::size_t bytes() const { return (cropped_ ? crop_.size() : data_.grid().size()) * sizeof(Complex); }
 
   // Real-space projection in orientation e, shifted by (shift_x, shift_y) output pixels
   // (the image holds the projection moved by +shift), optionally multiplied by a CTF.
@@ -54,10 +62,21 @@ class Projector {
 
  private:
   Complex Sample(double x, double y, double z) const;
+  // The stored coefficient at padded frequency (x >= 0, y, z); zero outside the transform.
+  Complex Stored(int x, int y, int z) const;
+  // Output pixels (of a box x box image) beyond which a projection is zero: the map's Nyquist
+  // frequency or max_radius.
+  double LimitRadius(int box) const;
 
   int n_ = 0, padded_ = 0;
   double pixel_size_ = 1;
-  FourierGrid data_;  // centred transform of the padded, gridding-corrected map
+  double max_radius_ = 0;
+  FourierGrid data_;  // centred transform of the padded, gridding-corrected map (unless cropped)
+  // Cropped (max_radius): frequencies x in [0, crop_r_], y, z in [-crop_r_, crop_r_] of that
+  // transform, at ((z + r) (2r + 1) + y + r) (r + 1) + x.
+  bool cropped_ = false;
+  int crop_r_ = 0;
+  std::vector<Complex> crop_;
 };
 
 // Real-space attenuation sinc^2(pi x / m) that linear interpolation on a Fourier grid of m samples

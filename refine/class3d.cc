@@ -297,6 +297,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     std::vector<std::vector<double>> tau2(K);
     ProjectorOptions po;
     po.padding = job.opt.pad;
+    po.max_radius = r_max;  // the volumes sized by the current resolution
     for (int k = 0; k < K; ++k) {
       projectors.push_back(std::make_unique<Projector>(job.maps[k], job.pixel_size, po));
       tau2[k] = projectors.back()->PowerSpectrum(r_max);

@@ -588,6 +588,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     const int current_size = final ? N : job.model.current_size;
     ProjectorOptions po;
     po.padding = job.opt.pad;
+    po.max_radius = current_size / 2;  // the volumes sized by the current resolution
     const Projector proj0(job.maps[0], job.pixel_size, po), proj1(job.maps[1], job.pixel_size, po);
     const Projector* const projectors[2] = {&proj0, &proj1};
     const bool cc = it == 1 && job.opt.firstiter_cc;

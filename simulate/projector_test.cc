@@ -144,6 +144,48 @@ TEST(Projector, SliceAtGivenPixelsEqualsTheFullSlice) {
   for (std::size_t i = 0; i < kx.size(); ++i) ASSERT_EQ(got[i], full.At(kx[i], ky[i])) << kx[i] << " " << ky[i];
 }
 
+// A projector limited to max_radius (RELION's r_max) stores a smaller transform and gives the same
+// projections within it, bit for bit (and zero beyond), and the same power spectrum; even and odd maps.
+TEST(Projector, MaxRadiusKeepsTheProjectionsWithinIt) {
+  for (const int n : {32, 33}) {
+    const Volume map = MakePhantom("asym", n, 8, 200);
+    const Projector full(map, 8);
+    ProjectorOptions lim;
+    lim.max_radius = 6;
+    const Projector cropped(map, 8, lim);
+    EXPECT_LT(cropped.bytes() * 8, full.bytes()) << n;
+    std::vector<int> kx, ky;
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x <= n / 2; ++x) {
+        kx.push_back(x);
+        ky.push_back(FourierGrid::Freq(y, n));
+      }
+    for (const Euler e : {Euler{0, 0, 0}, Euler{33, 71, -120}, Euler{-100, 150, 45}}) {
+      const Mat3 a = EulerToMatrix(e);
+      std::vector<Complex> want(kx.size()), got(kx.size());
+      full.SliceAt(a, n, kx.data(), ky.data(), static_cast<int>(kx.size()), want.data());
+      cropped.SliceAt(a, n, kx.data(), ky.data(), static_cast<int>(kx.size()), got.data());
+      int inside = 0;
+      for (std::size_t i = 0; i < kx.size(); ++i) {
+        if (kx[i] * kx[i] + ky[i] * ky[i] <= 36) {
+          ASSERT_EQ(got[i], want[i]) << n << ": " << kx[i] << " " << ky[i];
+          inside += std::abs(want[i]) > 0;
+        } else {
+          ASSERT_EQ(got[i], Complex(0, 0)) << n << ": " << kx[i] << " " << ky[i];
+        }
+      }
+      EXPECT_GT(inside, 50);  // of the ~63 pixels of the half plane within radius 6
+      // Slice (any output box and pixel size) keeps the same limit in 1/Å: a 2n box at half the
+      // pixel size has the map's frequencies at the same indices.
+      const FourierGrid s = cropped.Slice(a, 2 * n, 4), f = full.Slice(a, 2 * n, 4);
+      EXPECT_EQ(s.At(6, 0), f.At(6, 0));
+      EXPECT_NE(f.At(7, 0), Complex(0, 0));
+      EXPECT_EQ(s.At(7, 0), Complex(0, 0));
+    }
+    EXPECT_EQ(cropped.PowerSpectrum(6), full.PowerSpectrum(6)) << n;
+  }
+}
+
 TEST(Projector, RefusesNonCubicMaps) {
   EXPECT_THROW(Projector(Volume(8, 8, 10), 1.0), InvalidInputError);
   EXPECT_THROW(Projector(Volume(8, 8, 8), 0.0), InvalidInputError);
