@@ -184,6 +184,20 @@ if os.path.exists(large_json) and not oversampling:
                       lg["particles"], lg["emkit_seconds_per_iteration"][0], lg["emkit"]["peak_rss_mb"],
                       prog["projected_s"], prog["projected_s"] / lg["emkit_seconds_per_iteration"][0]), ""]
 
+pm_json = os.path.join(results, "projection_memory.json")
+if os.path.exists(pm_json) and not oversampling:
+    pm = {c["case"]: c["rows"] for c in json.load(open(pm_json))["cases"]}
+    if "grid" in pm and "fine" in pm:
+        def at(rows, i):
+            r = rows[i]
+            return "%.0f MB in %.0f s" % (r["time"]["peak_rss_mb"], r["iteration1_seconds"])
+        extra += ["**Memory against time.** `--projection-memory` (MB per rank, default 512) bounds the projections "
+                  "made once and reused; beyond it they are made again as they are scored, with the same outputs bit "
+                  "for bit. In iteration 1 the grid alone takes %s at the default and %s at %d MB; coarse to fine %s "
+                  "at the default and %s at %d MB ([projection_memory.md](projection_memory.md))." % (
+                      at(pm["grid"], 0), at(pm["grid"], -1), pm["grid"][-1]["budget_mb"], at(pm["fine"], 0),
+                      at(pm["fine"], -1), pm["fine"][-1]["budget_mb"]), ""]
+
 def why_paragraph():
     sizes = ("Class sizes in the first iterations: relion_refine %s; emkit %s." % (
         ", ".join(" / ".join(str(x) for x in r["class_sizes"]) for r in relion_scores) if relion_scores else "–",

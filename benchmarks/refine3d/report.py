@@ -302,7 +302,9 @@ def main():
                   json_name)]
     more = [(f, t) for f, t in (("convergence.md", "both programs to convergence on a smaller case"),
                                 ("symmetry.md", "symmetry (D2 with and without --sym) and handedness"),
-                                ("scale.md", "time and memory against particles and box")) if os.path.exists(os.path.join(results, f))]
+                                ("scale.md", "time and memory against particles and box"),
+                                ("../class3d/projection_memory.md", "memory against time (--projection-memory)"))
+            if os.path.exists(os.path.join(results, f))]
     if more and not page:
         lines += ["", "Also: " + "; ".join("[%s](%s)" % (t, f) for f, t in more) + "."]
     if page:
