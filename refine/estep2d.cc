@@ -128,9 +128,9 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
   // each time the E-step asks for them: the same SliceAt on the same matrices, so the same values.
   const int kept = static_cast<int>(std::min<std::size_t>(nor, budget_bytes / (column * sizeof(float) * K)));
   auto table = std::make_shared<std::vector<float>>(column * K * kept);
+  std::vector<Complex> section(P);
   for (int k = 0; k < K; ++k)
     for (int j = 0; j < kept; ++j) {
-      std::vector<Complex> section(P);
       maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
       float* out = &(*table)[(static_cast<std::size_t>(k) * kept + j) * column];
       for (int p = 0; p < P; ++p) {
