@@ -45,7 +45,8 @@ class Projector {
   FourierGrid Slice(const Mat3& a, int box, double out_pixel_size, double max_radius = 0) const;
   // The same section at `count` given frequencies (kx[i] >= 0, ky[i]) of a box x box image at the
   // map's own pixel size: out[i] = Slice(a, box, pixel_size())(kx[i], ky[i]) within the map's
-  // Nyquist frequency. The E-step's form: only the pixels of the current image size.
+  // Nyquist frequency and max_radius (zero beyond). The E-step's form: only the pixels of the
+  // current image size.
   void SliceAt(const Mat3& a, int box, const int* kx, const int* ky, int count, Complex* out) const;
 
   // RELION's power spectrum of the reference (its tau2, computeFourierTransformMap): per shell

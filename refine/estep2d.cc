@@ -608,13 +608,16 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
     for (int j0 = 0; j0 < npsi; j0 += block) {
       const int count = std::min(block, npsi - j0);
       if (std::all_of(wsum + j0, wsum + j0 + count, [](float v) { return v <= 0; })) continue;
-      const float* refs = s.ref_ri.data() + m0 + j0;
-      std::size_t ld = M;
+      const float* refs;
+      std::size_t ld;
       if (made) {
         ws.refs.resize(static_cast<std::size_t>(2) * P * count);
         s.ref_block(s, m0 + j0, count, ws.refs.data());
         refs = ws.refs.data();
         ld = count;
+      } else {
+        refs = s.ref_ri.data() + m0 + j0;
+        ld = M;
       }
       for (int p = 0; p < P; ++p) {
         const float* vr = &refs[static_cast<std::size_t>(p) * ld];

@@ -189,6 +189,11 @@ TEST(Projector, MaxRadiusKeepsTheProjectionsWithinIt) {
 TEST(Projector, RefusesNonCubicMaps) {
   EXPECT_THROW(Projector(Volume(8, 8, 10), 1.0), InvalidInputError);
   EXPECT_THROW(Projector(Volume(8, 8, 8), 0.0), InvalidInputError);
+  for (const double r : {-1.0, std::nan(""), 1e12}) {
+    ProjectorOptions o;
+    o.max_radius = r;
+    EXPECT_THROW(Projector(Volume(8, 8, 8), 1.0, o), InvalidInputError) << r;
+  }
 }
 
 }  // namespace
