@@ -184,10 +184,12 @@ uint32_t FloatBits(float v) {
 
 // The smallest weight kept: the smallest set of samples whose (normalised) weights add up
 // to `fraction`. Ties at the threshold are all kept.
-float SignificanceThreshold(const std::vector<float>& w, double fraction, std::vector<float>* scratch) {
+// `each(f)` calls f(v) for the n weights, always in the same order (the bins' sums follow it).
+template <typename Each>
+float SignificanceThreshold(std::size_t n, const Each& each, double fraction, std::vector<float>* scratch) {
   // Samples below (1 - fraction) / n together weigh less than 1 - fraction, so the threshold
   // is never below that: only larger weights count.
-  const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(w.size(), 1));
+  const float floor_value = static_cast<float>((1.0 - fraction) / std::max<std::size_t>(n, 1));
   // Broad posteriors leave millions above the floor. Instead of sorting them all, they are summed
   // per bin of the float's exponent and first 4 mantissa bits (bins ordered as the values, all
   // weights being positive); walking the bins from the largest, only the bin where the sum
@@ -196,12 +198,13 @@ float SignificanceThreshold(const std::vector<float>& w, double fraction, std::v
   std::array<double, kBins> by_bin{};
   float smallest = 0;
   bool any = false;
-  for (const float v : w)
+  each([&](float v) {
     if (v > floor_value) {
       by_bin[(FloatBits(v) >> kShift) & (kBins - 1)] += v;
       smallest = any ? std::min(smallest, v) : v;
       any = true;
     }
+  });
   double above = 0;  // the weights of the bins above bin e
   for (int e = kBins - 1; e >= 0; --e) {
     if (by_bin[e] == 0 || above + by_bin[e] < fraction) {
@@ -209,8 +212,9 @@ float SignificanceThreshold(const std::vector<float>& w, double fraction, std::v
       continue;
     }
     scratch->clear();
-    for (const float v : w)
+    each([&](float v) {
       if (v > floor_value && static_cast<int>((FloatBits(v) >> kShift) & (kBins - 1)) == e) scratch->push_back(v);
+    });
     std::sort(scratch->begin(), scratch->end(), std::greater<float>());
     double cum = above;
     for (const float v : *scratch) {
@@ -368,8 +372,6 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   for (double v : s.orient.log_prior) lp_max = std::max(lp_max, v);
   for (double v : s.orient.log_prior) lp_sum += std::exp(v - lp_max);
   const double lp_norm = lp_max + std::log(lp_sum);
-  std::vector<float>& w = ws->w;
-  w.resize(static_cast<std::size_t>(M) * T);
   std::vector<double> log_pt(T);
   for (int i = 0; i < nc; ++i) {
     ParticleResult& r = (*results)[i];
@@ -445,7 +447,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
                                  : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       base[m] = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
     }
-    const float* cross_i = &ws->cross[static_cast<std::size_t>(i) * T * M];
+    // The particle's rows: its cross terms (t x M), overwritten in place by its weights.
+    float* const cross_i = &ws->cross[static_cast<std::size_t>(i) * T * M];
     auto each_sample = [&](auto f) {  // f(j = m * T + t, log-posterior), j ascending
       for (int m = 0; m < M; ++m) {
         const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
@@ -471,25 +474,35 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     double z = 0;
     each_sample([&](std::size_t, double v) { z += weight(v); });
     const double inv_z = 1.0 / z;
-    each_sample([&](std::size_t j, double v) { w[j] = static_cast<float>(weight(v) * inv_z); });
-    clear_rows(i);
-    const float thr = SignificanceThreshold(w, s.adaptive_fraction, &ws->order);
+    // Each sample's weight where its cross term was (read just before), in the same order.
+    auto at = [&](std::size_t j) -> float& { return cross_i[(j % T) * M + j / T]; };
+    each_sample([&](std::size_t j, double v) { at(j) = static_cast<float>(weight(v) * inv_z); });
+    const std::size_t samples = static_cast<std::size_t>(M) * T;
+    const float thr = SignificanceThreshold(
+        samples,
+        [&](auto f) {
+          for (std::size_t j = 0; j < samples; ++j) f(at(j));
+        },
+        s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
     r.class_index = bm / npsi;
     SetAngles(s.orient, bm % npsi, &r);
     r.offset_x = offsets[i].x + s.trans[bt].x;
     r.offset_y = offsets[i].y + s.trans[bt].y;
-    r.pmax = w[best];
+    r.pmax = at(best);
     r.loglik = lmax + std::log(z) + s.log_norm_const;
     double wtot = 0, pv = 0, ov = 0;
     int nsig = 0;
     for (int m = 0; m < M; ++m) {
       float* wsm = &ws->wsum[static_cast<std::size_t>(i) * M + m];
       for (int t = 0; t < T; ++t) {
-        const float v = w[static_cast<std::size_t>(m) * T + t];
-        if (v < thr || v <= 0) continue;
+        float& cell = at(static_cast<std::size_t>(m) * T + t);  // wt's (i, t, m): the significant weights stay
+        const float v = cell;
+        if (v < thr || v <= 0) {
+          cell = 0;
+          continue;
+        }
         ++nsig;
-        wt[static_cast<std::size_t>(i * T + t) * M + m] = v;
         *wsm += v;
         wtot += v;
         const double ox = offsets[i].x + s.trans[t].x, oy = offsets[i].y + s.trans[t].y;

@@ -92,7 +92,6 @@ struct EStepWorkspace {
   // wt: the chunk's significant weights, rows (i, t) x M, in the buffer that held its cross terms
   // (cross, empty between chunks).
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
-  std::vector<float> w;                                   // one particle's weights (M x T)
   std::vector<double> lp;                                 // per reference of a particle: its prior and norm terms
   std::vector<float> order;                               // scratch of the significance threshold
   std::vector<float> di;                                  // one particle's class sums
