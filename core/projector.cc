@@ -55,7 +55,8 @@ Projector::Projector(const Volume& map, double pixel_size, const ProjectorOption
   // CentredFft divides by padded^3; a 2D transform of an n x n projection divides by n^2.
   const float scale = static_cast<float>(double(padded_) * padded_ * padded_ / (double(n_) * n_));
   for (auto& v : data_.grid()) v *= scale;
-  if (!(opt.max_radius >= 0 && opt.max_radius <= n_)) throw InvalidInputError("projector: max_radius must be in [0, map size]");
+  if (!(opt.max_radius >= 0 && opt.max_radius <= n_))
+    throw InvalidInputError("projector: max_radius must be in [0, map size]");
   max_radius_ = opt.max_radius;
   // A sample within max_radius (padded radius max_radius x padded / n) reads neighbours up to one
   // pixel further in each axis: those are kept, so projections within it are unchanged.

@@ -47,11 +47,8 @@ void ChildProjectionTable::Build(const HealpixGrid& grid, const std::vector<cons
     for (int k = 0; k < K_; ++k)
       for (int q = 0; q < kChildren; ++q) {
         maps[k]->SliceAt(children.matrices[q], px.n, px.kx.data(), px.ky.data(), P_, section.data());
-        float* out = &data_[r * row + (static_cast<std::size_t>(k) * kChildren + q) * 2 * P_];
-        for (int p = 0; p < P_; ++p) {
-          out[p] = section[p].real();
-          out[P_ + p] = section[p].imag();
-        }
+        PutReferenceColumn(section.data(), P_, 1, 0,
+                           &data_[r * row + (static_cast<std::size_t>(k) * kChildren + q) * 2 * P_]);
       }
   });
 }
@@ -78,14 +75,11 @@ void ChildProjectionTable::Setup(const HealpixGrid& grid, const std::vector<cons
       const int m = m0 + c, k = m / nor, j = m % nor, q = j % kChildren;
       const int row = slot_.empty() ? -1 : slot_[indices[j / kChildren]];
       if (row >= 0) {
-        const float* v = &data_[((static_cast<std::size_t>(row) * K_ + k) * kChildren + q) * 2 * P];
-        for (int p = 0; p < 2 * P; ++p) out[static_cast<std::size_t>(p) * count + c] = v[p];
+        PutReferenceColumn(&data_[((static_cast<std::size_t>(row) * K_ + k) * kChildren + q) * 2 * P], P, count, c,
+                           out);
       } else {
         maps[k]->SliceAt(e.orient.matrices[j], e.px.n, e.px.kx.data(), e.px.ky.data(), P, section.data());
-        for (int p = 0; p < P; ++p) {
-          out[static_cast<std::size_t>(p) * count + c] = section[p].real();
-          out[static_cast<std::size_t>(P + p) * count + c] = section[p].imag();
-        }
+        PutReferenceColumn(section.data(), P, count, c, out);
       }
     }
   };

@@ -8,28 +8,11 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <memory>
 
 #include "core/error.h"
 #include "core/geometry.h"
 
 namespace emkit {
-
-Complex SampleRotated(const FourierGrid& ref, double a00, double a01, double a10, double a11, int kx, int ky,
-                      double scale) {
-  const int n = ref.logical_nx();
-  auto at = [&](int x, int y) -> Complex {
-    const bool conjugate = x < 0;
-    if (conjugate) x = -x, y = -y;
-    if (x > n / 2 || y >= n / 2 || y < -n / 2) return Complex(0, 0);
-    return conjugate ? std::conj(ref.At(x, y)) : ref.At(x, y);
-  };
-  const double sx = scale * (a00 * kx + a10 * ky), sy = scale * (a01 * kx + a11 * ky);
-  const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
-  const float fx = static_cast<float>(sx - x0), fy = static_cast<float>(sy - y0);
-  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
-         fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
-}
 
 void SetNoise(const std::vector<double>& sigma2_noise, EStepSetup* s) {
   std::vector<double> sigma2 = sigma2_noise;
@@ -81,97 +64,6 @@ void SetTranslationPhases(EStepSetup* s) {
       s->phase[static_cast<std::size_t>(t) * P + p] =
           Complex(static_cast<float>(std::cos(ph)), static_cast<float>(std::sin(ph)));
     }
-}
-
-void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
-  const int P = s->px.size(), npsi = s->num_orient(), M = s->num_refs();
-  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
-  for (int k = 0; k < s->classes; ++k)
-    for (int ip = 0; ip < npsi; ++ip) {
-      const Mat3& a = s->orient.matrices[ip];
-      const int m = k * npsi + ip;
-      for (int p = 0; p < P; ++p) {
-        const Complex v = SampleRotated(refs[k], a(0, 0), a(0, 1), a(1, 0), a(1, 1), s->px.kx[p], s->px.ky[p], s->pad);
-        s->ref_ri[static_cast<std::size_t>(p) * M + m] = v.real();
-        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = v.imag();
-      }
-    }
-}
-
-void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s) {
-  EMKIT_CHECK(static_cast<int>(maps.size()) == s->classes, "one projector per class");
-  const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
-  EMKIT_CHECK(nor > 0, "no orientations to project");
-  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
-  std::vector<Complex> section(P);
-  for (int k = 0; k < s->classes; ++k)
-    for (int j = 0; j < nor; ++j) {
-      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-      const int m = k * nor + j;
-      for (int p = 0; p < P; ++p) {
-        s->ref_ri[static_cast<std::size_t>(p) * M + m] = section[p].real();
-        s->ref_ri[static_cast<std::size_t>(P + p) * M + m] = section[p].imag();
-      }
-    }
-}
-
-void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes) {
-  const int P = s->px.size(), nor = s->num_orient(), K = s->classes;
-  const std::size_t column = static_cast<std::size_t>(2) * P;  // floats of one reference
-  if (column * sizeof(float) * K * nor <= budget_bytes) {
-    SetProjectedReferences(maps, s);
-    return;
-  }
-  EMKIT_CHECK(static_cast<int>(maps.size()) == K, "one projector per class");
-  EMKIT_CHECK(nor > 0, "no orientations to project");
-  // The first `kept` orientations of every class tabulated (as many as fit), the others projected
-  // each time the E-step asks for them: the same SliceAt on the same matrices, so the same values.
-  const int kept = static_cast<int>(std::min<std::size_t>(nor, budget_bytes / (column * sizeof(float) * K)));
-  auto table = std::make_shared<std::vector<float>>(column * K * kept);
-  std::vector<Complex> section(P);
-  for (int k = 0; k < K; ++k)
-    for (int j = 0; j < kept; ++j) {
-      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-      float* out = &(*table)[(static_cast<std::size_t>(k) * kept + j) * column];
-      for (int p = 0; p < P; ++p) {
-        out[p] = section[p].real();
-        out[P + p] = section[p].imag();
-      }
-    }
-  s->ref_ri.clear();
-  s->ref_block = [maps, table, kept](const EStepSetup& e, int m0, int count, float* out) {
-    const int P = e.px.size(), nor = e.num_orient();
-    std::vector<Complex> section(P);
-    for (int c = 0; c < count; ++c) {
-      const int m = m0 + c, k = m / nor, j = m % nor;
-      if (j < kept) {
-        const float* v = &(*table)[(static_cast<std::size_t>(k) * kept + j) * 2 * P];
-        for (int p = 0; p < 2 * P; ++p) out[static_cast<std::size_t>(p) * count + c] = v[p];
-        continue;
-      }
-      maps[k]->SliceAt(e.orient.matrices[j], e.px.n, e.px.kx.data(), e.px.ky.data(), P, section.data());
-      for (int p = 0; p < P; ++p) {
-        out[static_cast<std::size_t>(p) * count + c] = section[p].real();
-        out[static_cast<std::size_t>(P + p) * count + c] = section[p].imag();
-      }
-    }
-  };
-}
-
-std::vector<float> AllReferences(const EStepSetup& s) {
-  if (!ReferencesMadeOnDemand(s)) return s.ref_ri;
-  const int P = s.px.size(), npsi = s.num_orient(), M = s.num_refs();
-  std::vector<float> all(static_cast<std::size_t>(2) * P * M), block;
-  for (int k = 0; k < s.classes; ++k)
-    for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
-      const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
-      block.resize(static_cast<std::size_t>(2) * P * count);
-      s.ref_block(s, m0, count, block.data());
-      for (int r = 0; r < 2 * P; ++r)
-        std::copy(&block[static_cast<std::size_t>(r) * count], &block[static_cast<std::size_t>(r + 1) * count],
-                  &all[static_cast<std::size_t>(r) * M + m0]);
-    }
-  return all;
 }
 
 namespace {

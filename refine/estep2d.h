@@ -96,7 +96,7 @@ struct EStepWorkspace {
   std::vector<float> order;                               // scratch of the significance threshold
   std::vector<float> di;                                  // one particle's class sums
   std::vector<double> res_cross, res_a2, res_xa, res_aa;  // per particle (norm and scale sums)
-  std::vector<double> res_cp, res_ap;                      // per pixel, one particle's share of them
+  std::vector<double> res_cp, res_ap;                     // per pixel, one particle's share of them
 };
 
 // `offsets` are each particle's current offsets (px), already applied in `parts`.
@@ -149,6 +149,10 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
 // (s->ref_block; `maps` must outlive s). The same values either way, so the same results; less
 // memory for more time.
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes);
+// Writes one reference (P complex values, or 2P floats: real parts then imaginary) as column c of
+// 2P rows of `count` (ref_ri's layout for a block; count 1: one reference's 2P floats).
+void PutReferenceColumn(const Complex* v, int P, int count, int c, float* out);
+void PutReferenceColumn(const float* ri, int P, int count, int c, float* out);
 // Whether the references come from ref_block (ref_ri empty) rather than ref_ri.
 inline bool ReferencesMadeOnDemand(const EStepSetup& s) { return s.ref_ri.empty() && static_cast<bool>(s.ref_block); }
 // Every reference in ref_ri's layout: ref_ri, or made from ref_block.

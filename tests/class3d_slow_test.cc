@@ -195,7 +195,8 @@ TEST(Class3dCli, ProjectionMemoryChangesNoResult) {
   struct Case {
     std::string flags, memory, file;
   };
-  for (const Case& c : {Case{" --iter 2 --norm", "1", "run_it002"}, Case{" --iter 1 --oversampling 1", "0", "run_it001"}}) {
+  for (const Case& c :
+       {Case{" --iter 2 --norm", "1", "run_it002"}, Case{" --iter 1 --oversampling 1", "0", "run_it001"}}) {
     const std::string full = dir + "/full" + c.memory, low = dir + "/low" + c.memory;
     auto a = testing::RunEmkitBinary(common + c.flags + " -o " + full);
     ASSERT_EQ(a.status, 0) << a.err;
