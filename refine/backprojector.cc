@@ -84,7 +84,20 @@ BackProjector::BackProjector(int box, int pad, int r_max) : box_(box), pad_(pad)
   r_max_ = r_max <= 0 ? box / 2 : std::min(r_max, box / 2);
   reach_ = RoundInt(pad_ * r_max_) + 1;
   side_ = 2 * reach_ + 1;
-  const std::size_t n = static_cast<std::size_t>(side_) * side_ * (reach_ + 1);
+  // Inserted points lie within pad r_max (SliceMap, up to rounding), their trilinear neighbours
+  // within pad r_max + sqrt(3): the cells within pad r_max + 2 are stored.
+  const double keep2 = (double(pad_) * r_max_ + 2) * (double(pad_) * r_max_ + 2);
+  row_len_.assign(static_cast<std::size_t>(side_) * side_, 0);
+  row_start_.assign(row_len_.size(), 0);
+  std::size_t n = 0;
+  for (int z = -reach_; z <= reach_; ++z)
+    for (int y = -reach_; y <= reach_; ++y) {
+      const std::size_t row = Row(y, z);
+      const double left = keep2 - double(y) * y - double(z) * z;
+      row_start_[row] = n;
+      row_len_[row] = left < 0 ? 0 : std::min(reach_, static_cast<int>(std::floor(std::sqrt(left)))) + 1;
+      n += row_len_[row];
+    }
   data_.assign(n, {0, 0});
   weight_.assign(n, 0);
 }
@@ -105,13 +118,16 @@ inline __attribute__((always_inline)) void BackProjector::Accumulate(double xp, 
   const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
             z0 = static_cast<int>(std::floor(zp));
   if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) return;
+  // The four rows of the neighbours (stored as far as x0 + 1 for any point within pad r_max).
+  const std::size_t r00 = Row(y0, z0), r10 = r00 + 1, r01 = r00 + side_, r11 = r01 + 1;
+  if (x0 + 1 >= std::min(std::min(row_len_[r00], row_len_[r10]), std::min(row_len_[r01], row_len_[r11]))) return;
   const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
   const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
   const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
                         fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
-  const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
-  const std::size_t idx[8] = {i000,      i000 + 1,      i000 + dy,      i000 + dy + 1,
-                              i000 + dz, i000 + dz + 1, i000 + dz + dy, i000 + dz + dy + 1};
+  const std::size_t i000 = row_start_[r00] + x0, i010 = row_start_[r10] + x0, i001 = row_start_[r01] + x0,
+                    i011 = row_start_[r11] + x0;
+  const std::size_t idx[8] = {i000, i000 + 1, i010, i010 + 1, i001, i001 + 1, i011, i011 + 1};
   for (int c = 0; c < 8; ++c) {
     data_[idx[c]] += dd[c] * v;
     weight_[idx[c]] += dd[c] * wt;
@@ -227,22 +243,20 @@ BackProjector::SsnrArrays BackProjector::SsnrFromFsc(const std::vector<double>& 
 
 std::vector<double> BackProjector::HalfFsc(const BackProjector& a, const BackProjector& b) {
   EMKIT_CHECK(a.box_ == b.box_ && a.pad_ == b.pad_ && a.r_max_ == b.r_max_, "FSC of back-projectors of one shape");
-  const int D = a.r_max_ + 1, side = 2 * D + 1, R = a.reach_;
+  const int D = a.r_max_ + 1, side = 2 * D + 1;
   const std::size_t cells = static_cast<std::size_t>(side) * side * (D + 1);
   auto index = [&](int x, int y, int z) { return (static_cast<std::size_t>(z + D) * side + (y + D)) * (D + 1) + x; };
   auto average = [&](const BackProjector& bp) {
     std::vector<std::complex<double>> avg(cells);
     std::vector<double> w(cells, 0.0);
-    for (int z = -R; z <= R; ++z)
-      for (int y = -R; y <= R; ++y)
-        for (int x = 0; x <= R; ++x) {
-          const int kp = RoundInt(double(z) / bp.pad_), ip = RoundInt(double(y) / bp.pad_),
-                    jp = RoundInt(double(x) / bp.pad_);
-          if (std::abs(kp) > D || std::abs(ip) > D || jp > D) continue;
-          const std::size_t c = bp.Index(x, y, z), d = index(jp, ip, kp);
-          avg[d] += bp.data_[c];
-          w[d] += bp.weight_[c];
-        }
+    bp.ForEachCell([&](std::size_t c, int x, int y, int z) {
+      const int kp = RoundInt(double(z) / bp.pad_), ip = RoundInt(double(y) / bp.pad_),
+                jp = RoundInt(double(x) / bp.pad_);
+      if (std::abs(kp) > D || std::abs(ip) > D || jp > D) return;
+      const std::size_t d = index(jp, ip, kp);
+      avg[d] += bp.data_[c];
+      w[d] += bp.weight_[c];
+    });
     for (std::size_t i = 0; i < cells; ++i) avg[i] = w[i] > 0 ? avg[i] / w[i] : std::complex<double>(0, 0);
     return avg;
   };
@@ -275,7 +289,7 @@ void BackProjector::JoinLowResolution(BackProjector* a, BackProjector* b, int r)
   for (int z = -R; z <= R; ++z)
     for (int y = -R; y <= R; ++y)
       for (int x = 0; x <= R; ++x) {
-        if (long(x) * x + long(y) * y + long(z) * z > max_r2) continue;
+        if (long(x) * x + long(y) * y + long(z) * z > max_r2 || !a->Stored(x, y, z)) continue;
         const std::size_t c = a->Index(x, y, z);
         const std::complex<double> d = (a->data_[c] + b->data_[c]) / 2.0;
         const double w = (a->weight_[c] + b->weight_[c]) / 2;
@@ -294,6 +308,7 @@ void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {
   // Hermitian symmetry of the x = 0 plane (each pair once; sums, not averages).
   for (int z = -reach_; z <= reach_; ++z)
     for (int y = z < 0 ? 0 : 1; y <= reach_; ++y) {
+      if (!Stored(0, y, z)) continue;  // nor (0, -y, -z): rows are stored symmetrically
       const std::size_t a = Index(0, y, z), b = Index(0, -y, -z);
       const std::complex<double> s = data_[a] + std::conj(data_[b]);
       data_[a] = s;
@@ -330,19 +345,23 @@ void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {
                     z0 = static_cast<int>(std::floor(zp));
           if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) continue;
           const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
-          const std::size_t i000 = Index(x0, y0, z0), dy = reach_ + 1, dz = static_cast<std::size_t>(side_) * dy;
+          const std::size_t r00 = Row(y0, z0), r10 = r00 + 1, r01 = r00 + side_, r11 = r01 + 1;
+          if (x0 + 1 >= std::min(std::min(row_len_[r00], row_len_[r10]), std::min(row_len_[r01], row_len_[r11])))
+            continue;  // not reached from within the sphere (neighbours lie within pad r_max + sqrt(3))
+          const std::size_t i000 = row_start_[r00] + x0, i010 = row_start_[r10] + x0, i001 = row_start_[r01] + x0,
+                            i011 = row_start_[r11] + x0;
           auto lerp = [](double t, auto a, auto b) { return a + (b - a) * t; };
           const auto& d = data_;
           const std::complex<double> dx00 = lerp(fx, d[i000], d[i000 + 1]);
-          const std::complex<double> dx01 = lerp(fx, d[i000 + dz], d[i000 + dz + 1]);
-          const std::complex<double> dx10 = lerp(fx, d[i000 + dy], d[i000 + dy + 1]);
-          const std::complex<double> dx11 = lerp(fx, d[i000 + dz + dy], d[i000 + dz + dy + 1]);
+          const std::complex<double> dx01 = lerp(fx, d[i001], d[i001 + 1]);
+          const std::complex<double> dx10 = lerp(fx, d[i010], d[i010 + 1]);
+          const std::complex<double> dx11 = lerp(fx, d[i011], d[i011 + 1]);
           const std::complex<double> v = lerp(fz, lerp(fy, dx00, dx10), lerp(fy, dx01, dx11));
           const auto& wv = weight_;
           const double wx00 = lerp(fx, wv[i000], wv[i000 + 1]);
-          const double wx01 = lerp(fx, wv[i000 + dz], wv[i000 + dz + 1]);
-          const double wx10 = lerp(fx, wv[i000 + dy], wv[i000 + dy + 1]);
-          const double wx11 = lerp(fx, wv[i000 + dz + dy], wv[i000 + dz + dy + 1]);
+          const double wx01 = lerp(fx, wv[i001], wv[i001 + 1]);
+          const double wx10 = lerp(fx, wv[i010], wv[i010 + 1]);
+          const double wx11 = lerp(fx, wv[i011], wv[i011 + 1]);
           const std::size_t o = Index(x, y, z);
           sum_data[o] += neg ? std::conj(v) : v;
           sum_weight[o] += lerp(fz, lerp(fy, wx00, wx10), lerp(fy, wx01, wx11));
@@ -354,23 +373,18 @@ void BackProjector::Symmetrise(const SymmetryGroup& sym, int threads) {
 }
 
 Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
-  const int n = box_, P = side_, R = reach_;
+  const int n = box_, R = reach_;
   const int rp = RoundInt(r_max_ * pad_);
   const long max_r2 = static_cast<long>(rp) * rp;
   const double pad3 = double(pad_) * pad_ * pad_;
   const std::size_t cells = weight_.size();
-  auto r2_of = [&](std::size_t i) {
-    const long x = static_cast<long>(i % (R + 1));
-    const long y = static_cast<long>((i / (R + 1)) % P) - R;
-    const long z = static_cast<long>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
-    return x * x + y * y + z * z;
-  };
+  auto r2_of = [](int x, int y, int z) { return long(x) * x + long(y) * y + long(z) * z; };
 
-  // Weights (with RELION's MAP term) and the iterative gridding correction on the P^3 grid.
+  // Weights (with RELION's MAP term) and the iterative gridding correction on the stored cells.
   std::vector<double> fweight(cells, 0.0), fnew(cells, 0.0);
-  for (std::size_t i = 0; i < cells; ++i) {
-    const long r2 = r2_of(i);
-    if (r2 > max_r2) continue;
+  ForEachCell([&](std::size_t i, int x, int y, int z) {
+    const long r2 = r2_of(x, y, z);
+    if (r2 > max_r2) return;
     double w = weight_[i];
     if (!opt.tau2.empty() && r2 < max_r2) {
       const int ires = RoundInt(std::sqrt(double(r2)) / pad_);
@@ -384,7 +398,7 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
     }
     fweight[i] = w;
     if (r2 < max_r2) fnew[i] = 1;
-  }
+  });
   // The convolution of the weights with the blob runs on a Q^3 grid holding the window
   // (x <= R, |y|, |z| <= R). RELION uses Q = P = 2R + 1, often a prime (131 for a 64 px box) that
   // FFTW transforms ~5x slower than a size of small factors; the blob vanishes beyond 0.5 / pad of
@@ -392,12 +406,6 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
   // amounts (FSC with relion_reconstruct's map: benchmarks/results/reconstruct).
   const int Q = NiceFftSize(2 * R + 2);
   FourierGrid conv(Q, Q, Q);
-  auto slot = [&](std::size_t i) -> Complex& {
-    const int x = static_cast<int>(i % (R + 1));
-    const int y = static_cast<int>((i / (R + 1)) % P) - R;
-    const int z = static_cast<int>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
-    return conv.At(x, y, z);
-  };
   // The blob's transform on the Q^3 real grid (RELION's indices: k < Q/2 positive).
   std::vector<float> blob(static_cast<std::size_t>(Q) * Q * Q);
   {
@@ -413,28 +421,27 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
   }
   for (int iter = 0; iter < opt.iterations; ++iter) {
     conv.grid().Fill(Complex(0, 0));  // the last round's convolution spread beyond the window
-    for (std::size_t i = 0; i < cells; ++i) slot(i) = Complex(static_cast<float>(fnew[i] * fweight[i]), 0);
+    ForEachCell([&](std::size_t i, int x, int y, int z) {
+      conv.At(x, y, z) = Complex(static_cast<float>(fnew[i] * fweight[i]), 0);
+    });
     Image real = InverseFft(conv, opt.threads);
     for (std::size_t i = 0; i < real.size(); ++i) real[i] *= blob[i];
     Fft(real, &conv, opt.threads);
-    for (std::size_t i = 0; i < cells; ++i) {
-      if (r2_of(i) >= max_r2) continue;
-      fnew[i] /= std::max(1e-6, static_cast<double>(std::abs(slot(i))));
-    }
+    ForEachCell([&](std::size_t i, int x, int y, int z) {
+      if (r2_of(x, y, z) >= max_r2) return;
+      fnew[i] /= std::max(1e-6, static_cast<double>(std::abs(conv.At(x, y, z))));
+    });
   }
 
   // data x corrected weight on the 2n-padded grid, inverse transform, window to the box.
   int padded = RoundInt(double(pad_) * n);
   padded += padded % 2;
   FourierGrid big(padded, padded, padded);
-  for (std::size_t i = 0; i < cells; ++i) {
-    if (fnew[i] == 0) continue;
-    const int x = static_cast<int>(i % (R + 1));
-    const int y = static_cast<int>((i / (R + 1)) % P) - R;
-    const int z = static_cast<int>(i / (static_cast<std::size_t>(R + 1) * P)) - R;
-    if (x > padded / 2 || y < -padded / 2 || y >= padded / 2 || z < -padded / 2 || z >= padded / 2) continue;
+  ForEachCell([&](std::size_t i, int x, int y, int z) {
+    if (fnew[i] == 0) return;
+    if (x > padded / 2 || y < -padded / 2 || y >= padded / 2 || z < -padded / 2 || z >= padded / 2) return;
     big.At(x, y, z) = Complex(data_[i] * fnew[i]);
-  }
+  });
   const Image full = InverseCentredFft(big, opt.threads);
   Volume vol(n, n, n);
   const int off = padded / 2 - n / 2;

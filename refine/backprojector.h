@@ -6,9 +6,11 @@
 // Kaiser-Bessel blob RELION uses), optionally regularised by 1/tau2 (Wiener-like), windowed back
 // to the box and divided by the trilinear kernel's transform (sinc^2).
 //
-// Only the window |k| <= pad * r_max + 1 of the padded Hermitian half is stored, so memory follows
-// the resolution. Sums can be added exactly as fixed point (AddToFixed), so a reconstruction does
-// not depend on how images were split over threads or ranks.
+// Only the cells of the padded Hermitian half within radius pad * r_max + 2 (the only ones an
+// insertion reaches: trilinear neighbours of points within pad * r_max) are stored, row by row,
+// so memory follows the resolution (about half the cube around that sphere). Sums can be added
+// exactly as fixed point (AddToFixed), so a reconstruction does not depend on how images were
+// split over threads or ranks.
 #pragma once
 
 #include <complex>
@@ -28,8 +30,8 @@ class BackProjector {
   int box() const { return box_; }
   int pad() const { return pad_; }
   int r_max() const { return r_max_; }
-  int reach() const { return reach_; }  // half-width of the stored window (RELION's pad_size / 2)
-  std::size_t cells() const { return weight_.size(); }
+  int reach() const { return reach_; }                  // half-width of the window (RELION's pad_size / 2)
+  std::size_t cells() const { return weight_.size(); }  // stored cells
   std::size_t bytes() const { return cells() * (sizeof(double) + sizeof(std::complex<double>)); }
 
   void Clear();
@@ -91,17 +93,31 @@ class BackProjector {
   void AddToFixed(std::vector<__int128>* total) const;
   void SetFromFixed(const std::vector<__int128>& total);
 
-  // Stored sums at padded frequency (x >= 0, y, z), |y|, |z|, x <= reach(); for tests.
-  std::complex<double> data(int x, int y, int z) const { return data_[Index(x, y, z)]; }
-  double weight(int x, int y, int z) const { return weight_[Index(x, y, z)]; }
+  // Sums at padded frequency (x >= 0, y, z), |y|, |z|, x <= reach() (0 where not stored); for tests.
+  std::complex<double> data(int x, int y, int z) const {
+    return Stored(x, y, z) ? data_[Index(x, y, z)] : std::complex<double>(0, 0);
+  }
+  double weight(int x, int y, int z) const { return Stored(x, y, z) ? weight_[Index(x, y, z)] : 0.0; }
 
  private:
   // Trilinear insertion at padded coordinates (the conjugate at -p when xp < 0).
   void Accumulate(double xp, double yp, double zp, std::complex<double> v, double wt);
-  std::size_t Index(int x, int y, int z) const {
-    return (static_cast<std::size_t>(z + reach_) * side_ + (y + reach_)) * (reach_ + 1) + x;
+  // Row (y, z) of the window holds x = 0 .. row_len_[row] - 1 from row_start_[row] on.
+  std::size_t Row(int y, int z) const { return static_cast<std::size_t>(z + reach_) * side_ + (y + reach_); }
+  bool Stored(int x, int y, int z) const { return x >= 0 && x < row_len_[Row(y, z)]; }
+  std::size_t Index(int x, int y, int z) const { return row_start_[Row(y, z)] + x; }
+  // f(i, x, y, z) for every stored cell i, in storage order.
+  template <class F>
+  void ForEachCell(F&& f) const {
+    for (int z = -reach_; z <= reach_; ++z)
+      for (int y = -reach_; y <= reach_; ++y) {
+        const std::size_t row = Row(y, z), start = row_start_[row];
+        for (int x = 0; x < row_len_[row]; ++x) f(start + x, x, y, z);
+      }
   }
   int box_, pad_, r_max_, reach_, side_;
+  std::vector<int> row_len_;
+  std::vector<std::size_t> row_start_;
   std::vector<std::complex<double>> data_;
   std::vector<double> weight_;
 };

@@ -117,6 +117,43 @@ TEST(BackProjector, FixedPointSumsDoNotDependOnTheSplit) {
   EXPECT_TRUE(again == split);  // the order of the blocks does not matter
 }
 
+TEST(BackProjector, StoresAboutHalfTheWindowAndLosesNoInsertedPixel) {
+  // Only the cells within pad r_max + 2 are stored: every pixel of every image (r_max = box / 2 and
+  // smaller, pad 1 and 2) still lands whole (its trilinear weights sum to 1), and the sums come back
+  // from the fixed-point totals to within their resolution.
+  const int n = 24;
+  FourierGrid ones(n, n);
+  for (std::size_t i = 0; i < ones.size(); ++i) ones.data()[i] = Complex(1, 0);
+  const auto views = RandomOrientations(60, 9);
+  for (int pad : {1, 2})
+    for (int r_max : {0, 7}) {
+      BackProjector bp(n, pad, r_max), back(n, pad, r_max);
+      for (const Euler& e : views) bp.Insert(ones, nullptr, EulerToMatrix(e), 0.3, -0.7);
+      const int R = bp.reach(), r = bp.r_max();
+      const double cube = double(2 * R + 1) * (2 * R + 1) * (R + 1);
+      EXPECT_LT(bp.cells(), R >= 20 ? 0.6 * cube : cube) << "pad " << pad << ", r_max " << r_max;
+      // Pixels inserted per image: x >= 0 within r_max, without (0, y < 0); RELION's rows hold
+      // y = -n/2 + 1 .. n/2.
+      int pixels = 0;
+      for (int y = -n / 2 + 1; y <= n / 2; ++y)
+        for (int x = 0; x <= n / 2; ++x) pixels += x * x + y * y <= r * r && !(x == 0 && y < 0);
+      double total = 0;
+      for (int z = -R; z <= R; ++z)
+        for (int y = -R; y <= R; ++y)
+          for (int x = 0; x <= R; ++x) total += bp.weight(x, y, z);
+      EXPECT_NEAR(total, double(pixels) * views.size(), 1e-6) << "pad " << pad << ", r_max " << r_max;
+      std::vector<__int128> fixed(bp.fixed_size(), 0);
+      bp.AddToFixed(&fixed);
+      back.SetFromFixed(fixed);
+      for (int z = -R; z <= R; ++z)
+        for (int y = -R; y <= R; ++y)
+          for (int x = 0; x <= R; ++x) {
+            ASSERT_NEAR(back.weight(x, y, z), bp.weight(x, y, z), 1e-12) << x << " " << y << " " << z;
+            ASSERT_NEAR(std::abs(back.data(x, y, z) - bp.data(x, y, z)), 0.0, 2e-12) << x << " " << y << " " << z;
+          }
+    }
+}
+
 TEST(BackProjector, HermitianInsertionAndWindowFollowTheResolution) {
   BackProjector bp(32, 2, 8);
   EXPECT_EQ(bp.r_max(), 8);

@@ -334,6 +334,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
     comm.Barrier();
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.seconds_per_iteration.push_back(sec);
+    const double peak_mb = LargestPeakMemoryMb(comm);
     std::ostringstream scored;
     scored << job.opt.strict_highres_exp;
     if (comm.is_root())
@@ -343,7 +344,7 @@ Class2dResult RunClass2d(const Class2dOptions& options, Communicator& comm, cons
                                     << "resolution " << job.model.current_resolution << " Å, <Pmax> "
                                     << job.model.ave_pmax
                                     << (job.opt.norm_correction ? ", <norm> " + std::to_string(job.model.avg_norm) : "")
-                                    << ", " << sec << " s");
+                                    << ", peak memory " << std::lround(peak_mb) << " MB, " << sec << " s");
   }
   result.last_iteration = job.iteration;
   return result;

@@ -434,6 +434,7 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     comm.Barrier();
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.seconds_per_iteration.push_back(sec);
+    const double peak_mb = LargestPeakMemoryMb(comm);
     if (comm.is_root()) {
       std::string sizes;
       for (int k = 0; k < K; ++k) sizes += (k ? " " : "") + std::to_string(job.model.pk[k]).substr(0, 5);
@@ -445,7 +446,8 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
                                     << scored_to << ", " << scored << " refs x "
                                     << (job.opt.skip_align ? 1.0 : translations) << " shifts, resolution "
                                     << job.model.current_resolution << " Å, <Pmax> " << job.model.ave_pmax
-                                    << ", classes " << sizes << ", " << sec << " s");
+                                    << ", classes " << sizes << ", peak memory " << std::lround(peak_mb) << " MB, "
+                                    << sec << " s");
     }
   }
   result.last_iteration = job.iteration;

@@ -64,6 +64,10 @@ void RunOnAllRanks(Communicator& comm, const std::string& what, F&& body) {
   }
 }
 
+// The largest of every rank's peak resident set so far (PeakMemoryMb), on every rank (a collective:
+// every rank calls it at the same point).
+double LargestPeakMemoryMb(Communicator& comm);
+
 // True when this process was started by mpirun/srun (Open MPI, MPICH or PMI variables set).
 bool LaunchedUnderMpi();
 // MPI communicator when launched under MPI (initialising MPI), the single-rank one otherwise.

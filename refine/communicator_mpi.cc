@@ -2,11 +2,14 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
+#include "core/memory_usage.h"
 #include "refine/communicator.h"
 
 namespace emkit {
@@ -83,6 +86,20 @@ class MpiCommunicator : public Communicator {
 };
 
 }  // namespace
+
+double LargestPeakMemoryMb(Communicator& comm) {
+  const double mine = PeakMemoryMb();
+  std::vector<char> bytes(sizeof mine);
+  std::memcpy(bytes.data(), &mine, sizeof mine);
+  const std::vector<char> all = comm.AllGatherBytes(bytes);
+  double largest = 0;
+  for (std::size_t i = 0; i + sizeof mine <= all.size(); i += sizeof mine) {
+    double v;
+    std::memcpy(&v, &all[i], sizeof v);
+    largest = std::max(largest, v);
+  }
+  return largest;
+}
 
 bool LaunchedUnderMpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})

@@ -504,7 +504,8 @@ void LogIteration(const Refine3dIteration& r, int max_iterations, bool final) {
                                  << r.offset_range_px << "/" << r.offset_step_px << " px, accuracy " << r.acc_rot
                                  << " deg / " << r.acc_trans << " Å, changes " << r.changes_orientations << " deg / "
                                  << r.changes_offsets << " Å, <Pmax> " << r.ave_pmax << ", resolution " << r.resolution
-                                 << " Å, " << r.seconds << " s");
+                                 << " Å, peak memory " << std::lround(r.peak_memory_mb) << " MB, " << r.seconds
+                                 << " s");
 }
 
 }  // namespace
@@ -642,6 +643,7 @@ Refine3dResult RunRefine3d(const Refine3dOptions& options, Communicator& comm, c
     malloc_trim(0);
     comm.Barrier();
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.peak_memory_mb = LargestPeakMemoryMb(comm);
     result.iterations.push_back(rec);
     if (comm.is_root()) {
       LogIteration(rec, job.opt.iterations, final);

@@ -53,6 +53,7 @@ struct Refine3dIteration {
   double acc_rot = 999, acc_trans = 999;  // degrees, Å
   double changes_orientations = 0, changes_offsets = 0;
   double ave_pmax = 0;
+  double peak_memory_mb = 0;  // the largest rank's peak resident set up to the end of the iteration
 };
 
 struct Refine3dResult {

@@ -51,10 +51,32 @@ def iteration_seconds(log):
             re.finditer(r"class3d iteration \d+/\d+: .*, ([0-9.]+) s", open(os.path.join(work, log)).read())]
 
 
+def iteration_peaks(log):
+    """Peak memory (MB) up to the end of each iteration from an emkit class3d log (builds that log it)."""
+    return [float(m.group(1)) for m in re.finditer(r"class3d iteration \d+/\d+: .*, peak memory (\d+) MB,",
+                                                    open(os.path.join(work, log)).read())]
+
+
+def relion_iteration_peaks(model_times):
+    """relion_refine's peak resident set (MB) up to each iteration's end, from peak_poll.sh's samples
+    (relion.peak: "time KiB", once a second; the high-water mark, so a sample a second late is the same)."""
+    path = os.path.join(work, "relion.peak")
+    if not os.path.exists(path):
+        return []
+    samples = [tuple(float(v) for v in l.split()) for l in open(path) if len(l.split()) == 2]
+    peaks = []
+    for t in model_times[1:]:
+        before = [kb for when, kb in samples if when <= t + 1]
+        peaks.append(round(max(before) / 1024, 1) if before else None)
+    return peaks
+
+
 emkit_iter_s = iteration_seconds("emkit.log")
+emkit_iter_peak = iteration_peaks("emkit.log")
 mt = [os.path.getmtime(os.path.join(work, "relion", "run_it%03d_model.star" % i)) for i in range(relion_iters + 1)
       if os.path.exists(os.path.join(work, "relion", "run_it%03d_model.star" % i))]
 relion_iter_s = [round(b - a, 1) for a, b in zip(mt, mt[1:])]
+relion_iter_peak = relion_iteration_peaks(mt)
 emkit_scores = [score(os.path.join(work, "emkit", "run_it%03d_data.star" % i)) for i in range(1, iters + 1)]
 relion_scores = [score(os.path.join(work, "relion", "run_it%03d_data.star" % i)) for i in range(1, len(mt))]
 fsc = {}
@@ -72,7 +94,8 @@ relion_version = relion_version.split("\n")[0].replace("RELION version:", "").st
 j = {"particles": n, "box": 64, "pixel_size": 5.0, "emkit_iterations": iters, "relion_iterations": relion_iters,
      "strict_highres_exp_A": strict, "oversampling": int(oversampling),
      "emkit": timing("emkit"), "relion": timing("relion"), "emkit_seconds_per_iteration": emkit_iter_s,
-     "relion_seconds_per_iteration": relion_iter_s, "emkit_scores": emkit_scores, "relion_scores": relion_scores,
+     "relion_seconds_per_iteration": relion_iter_s, "emkit_peak_mb_per_iteration": emkit_iter_peak,
+     "relion_peak_mb_per_iteration": relion_iter_peak, "emkit_scores": emkit_scores, "relion_scores": relion_scores,
      "fsc_emkit_final_vs_truth": fsc, "load": open(os.path.join(work, "load.txt")).read().strip().split("\n"),
      "cpu": cpu, "cores": os.cpu_count(), "relion_version": relion_version,
      "removed": open(os.path.join(work, "removed.txt")).read().strip()}
@@ -263,6 +286,17 @@ def why_paragraph():
             "separates them. %s" % (frames, sizes))
 
 
+def same_iterations_memory():
+    """The two programs' peaks over the iterations both ran (their images and volumes grow with the
+    resolution, so a longer run peaks higher)."""
+    kk = min(len(relion_iter_peak), len(emkit_iter_peak))
+    if not kk or relion_iter_peak[kk - 1] is None:
+        return ""
+    return ("; over the %d iteration(s) both ran, emkit peaked at %.0f MB and relion_refine at %.0f MB (emkit's from "
+            "its log, relion_refine's from its resident set polled each second, `peak_poll.sh`), and emkit's peak "
+            "after each iteration is in the table" % (kk, emkit_iter_peak[kk - 1], relion_iter_peak[kk - 1]))
+
+
 lines = ["# 3D classification%s: emkit class3d vs relion_refine (RELION %s)" % (
     " coarse to fine (`--oversampling 1`)" if oversampling else "" if strict > 0
     else " scored to the current resolution", relion_version), "",
@@ -292,11 +326,11 @@ lines = ["# 3D classification%s: emkit class3d vs relion_refine (RELION %s)" % (
          "Over the iterations both ran, emkit was %s× faster per iteration (%s; %.1f× over those iterations together), "
          "and the two programs' class sizes and accuracies followed the same course (table below). relion_refine to "
          "%d iterations would take about %.1f h on these 2 cores at its pace so far, so its final accuracy is not "
-         "measured here. Peak memory is the resident set of the whole process (`/usr/bin/time -v`)."
+         "measured here. Peak memory is the resident set of the whole process (`/usr/bin/time -v`)%s."
          % ("–".join(sorted({"%.1f" % r for r in (min(ratio), max(ratio))}, key=float)) if ratio else "–",
             ", ".join("iteration %d: %.1f×" % (i + 1, r) for i, r in enumerate(ratio)),
             sum(relion_iter_s[:k]) / sum(emkit_iter_s[:k]) if k else 0, iters,
-            iters * sum(relion_iter_s) / max(1, len(relion_iter_s)) / 3600), "",
+            iters * sum(relion_iter_s) / max(1, len(relion_iter_s)) / 3600, same_iterations_memory()), "",
          why_paragraph(), "",
          ] + extra + [
          "**Offsets.** The true offsets are up to ±2 px (RMS %.1f Å per axis). emkit's final offsets are off by "
@@ -313,15 +347,18 @@ lines = ["# 3D classification%s: emkit class3d vs relion_refine (RELION %s)" % (
                       for r in oracle["resolutions"] if r["resolution_A"] in (60, 40, 25)),
             "%.1f" % final_res if final_res else "?"), "",
          "Machine load (1/5/15 min): " + "; ".join(j["load"]) + ".", "",
-         "| iteration | emkit s | relion_refine s | speed-up | emkit accuracy | RELION accuracy | emkit median angle error | RELION median angle error |",
-         "|---|---|---|---|---|---|---|---|"]
+         "| iteration | emkit s | relion_refine s | speed-up | emkit accuracy | RELION accuracy | emkit median angle error | RELION median angle error | emkit peak MB | RELION peak MB |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 for i in range(iters):
     e = emkit_scores[i]
     r = relion_scores[i] if i < len(relion_scores) else None
-    lines.append("| %d | %.1f | %s | %s | %.3f | %s | %.1f° | %s |" % (
+    ep = emkit_iter_peak[i] if i < len(emkit_iter_peak) else None
+    rp = relion_iter_peak[i] if i < len(relion_iter_peak) else None
+    lines.append("| %d | %.1f | %s | %s | %.3f | %s | %.1f° | %s | %s | %s |" % (
         i + 1, emkit_iter_s[i], "%.1f" % relion_iter_s[i] if i < len(relion_iter_s) else "–",
         "%.1f×" % ratio[i] if i < k else "–", e["accuracy"], "%.3f" % r["accuracy"] if r else "–",
-        e["median_angular_error_deg"], "%.1f°" % r["median_angular_error_deg"] if r else "–"))
+        e["median_angular_error_deg"], "%.1f°" % r["median_angular_error_deg"] if r else "–",
+        "%.0f" % ep if ep is not None else "–", "%.0f" % rp if rp is not None else "–"))
 lines += ["", "| program | iterations | wall time | peak memory |", "|---|---|---|---|",
           "| emkit class3d | %d | %.0f s | %.0f MB |" % (iters, j["emkit"]["seconds"], j["emkit"]["peak_rss_mb"]),
           "| relion_refine | %d | %.0f s | %.0f MB |" % (relion_iters, j["relion"]["seconds"], j["relion"]["peak_rss_mb"]),

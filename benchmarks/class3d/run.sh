@@ -14,7 +14,8 @@
 #              orientations), the probabilities from the frequencies below STRICT Å (default 40;
 #              --strict-highres-exp / RELION's --strict_highres_exp; 0: all of them), 2 threads; emkit runs
 #              ITER iterations, relion_refine (one process, --j 2) RELION_ITER
-#   measured:  wall time per iteration, peak memory (/usr/bin/time -v), assignment accuracy against the truth
+#   measured:  wall time per iteration, peak memory (/usr/bin/time -v; up to each iteration: emkit's log,
+#              relion_refine's resident set polled each second, peak_poll.sh), assignment accuracy against the truth
 #              (best labelling), median angular error, FSC of each emkit class map against its true map, and
 #              the oracle: the accuracy of classifying by the true maps at the true orientations (oracle.py)
 # Usage: benchmarks/class3d/run.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/class3d/)
@@ -72,7 +73,10 @@ if [ -z "${SKIP_RELION:-}" ]; then
   echo "load before relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
   rm -rf relion && mkdir relion
   /usr/bin/time -v -o relion.time relion_refine --i particles.star --o relion/run --iter "$RELION_ITER" \
-    "${flags_relion[@]}" > relion.log 2>&1
+    "${flags_relion[@]}" > relion.log 2>&1 &
+  relion_pid=$!
+  "$here/peak_poll.sh" relion_refine "$relion_pid" relion.peak &  # its peak up to each iteration
+  wait "$relion_pid"
   echo "load after relion: $(cut -d' ' -f1-3 /proc/loadavg)" >> load.txt
 fi
 for c in 1 2; do
