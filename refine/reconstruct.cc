@@ -86,8 +86,9 @@ ReconstructResult RunReconstruct(const ReconstructOptions& o, Communicator& comm
   std::vector<__int128> total(BackProjector(n, o.pad, r_max).fixed_size(), 0);
 
   // Fixed blocks of particles (never depending on threads or ranks); block b goes to rank b mod size.
-  // Adding a block's sums to the exact total costs one pass over the Fourier volume (~4 n^3 cells)
-  // and inserting one image ~8 x pi n^2 / 4 updates: blocks of 8 n images keep the pass cheap.
+  // Adding a block's sums to the exact total costs one pass over the stored Fourier cells (~2 n^3
+  // at pad 2) and inserting one image ~8 x pi n^2 / 4 updates: blocks of 8 n images keep the pass
+  // cheap.
   const int kBlock = std::clamp(8 * n, 64, 4096);
   const int blocks = static_cast<int>((chosen.size() + kBlock - 1) / kBlock);
   std::vector<int> mine;

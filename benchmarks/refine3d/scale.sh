@@ -6,6 +6,8 @@
 #   over 4x the Fourier pixels);
 #   the first ITER iterations of each (default 2: global searches at HEALPix order 2, the broadest), 2 threads.
 # Usage: benchmarks/refine3d/scale.sh [EMKIT] [WORKDIR]   (writes benchmarks/results/refine3d/scale.{json,md})
+#   A run stopped for a while (kill -STOP, then -CONT) while other work needs the cores has each pause as a
+#   line "start end" (epoch seconds) in WORKDIR/n<N>_box<BOX>.pauses; the report takes them out of its times.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
