@@ -1,6 +1,7 @@
 #include "refine/backprojector.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 
@@ -118,15 +119,16 @@ inline __attribute__((always_inline)) void BackProjector::Accumulate(double xp, 
   const int x0 = static_cast<int>(std::floor(xp)), y0 = static_cast<int>(std::floor(yp)),
             z0 = static_cast<int>(std::floor(zp));
   if (x0 < 0 || x0 + 1 > reach_ || y0 < -reach_ || y0 + 1 > reach_ || z0 < -reach_ || z0 + 1 > reach_) return;
-  // The four rows of the neighbours (stored as far as x0 + 1 for any point within pad r_max).
-  const std::size_t r00 = Row(y0, z0), r10 = r00 + 1, r01 = r00 + side_, r11 = r01 + 1;
-  if (x0 + 1 >= std::min(std::min(row_len_[r00], row_len_[r10]), std::min(row_len_[r01], row_len_[r11]))) return;
+  // The four rows of the neighbours: stored as far as x0 + 1 for any point within pad r_max (the
+  // only points Insert and InsertPixels pass on), so no further check in this hot loop.
+  const std::size_t* start = &row_start_[Row(y0, z0)];
+  assert(x0 + 1 < std::min(std::min(row_len_[Row(y0, z0)], row_len_[Row(y0 + 1, z0)]),
+                           std::min(row_len_[Row(y0, z0 + 1)], row_len_[Row(y0 + 1, z0 + 1)])));
   const double fx = xp - x0, fy = yp - y0, fz = zp - z0;
   const double mx = 1 - fx, my = 1 - fy, mz = 1 - fz;
   const double dd[8] = {mz * my * mx, mz * my * fx, mz * fy * mx, mz * fy * fx,
                         fz * my * mx, fz * my * fx, fz * fy * mx, fz * fy * fx};
-  const std::size_t i000 = row_start_[r00] + x0, i010 = row_start_[r10] + x0, i001 = row_start_[r01] + x0,
-                    i011 = row_start_[r11] + x0;
+  const std::size_t i000 = start[0] + x0, i010 = start[1] + x0, i001 = start[side_] + x0, i011 = start[side_ + 1] + x0;
   const std::size_t idx[8] = {i000, i000 + 1, i010, i010 + 1, i001, i001 + 1, i011, i011 + 1};
   for (int c = 0; c < 8; ++c) {
     data_[idx[c]] += dd[c] * v;
