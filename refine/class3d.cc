@@ -360,9 +360,9 @@ Class3dResult RunClass3d(const Class3dOptions& options, Communicator& comm, cons
     } else {
       EStepSetup setup = MakeSetup(job, current_size, maps);
       setup.cross_correlation = cc;
-      // With every reference projected the volumes are not needed in the pass; otherwise the
-      // references not tabulated are projected from them as they are scored.
-      if (!ReferencesMadeOnDemand(setup)) projectors.clear();
+      // With every pixel of every reference tabulated the volumes are not needed in the pass;
+      // otherwise the references (or pixels) not tabulated are projected from them as needed.
+      if (!ReferencesNeedMaps(setup)) projectors.clear();
       ProgressPassSums counted(&sums, progress.get());
       ExpectationPass(ctx, setup, nullptr, prep, comm, &counted, &results);
       scored = setup.num_refs();

@@ -121,6 +121,7 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
   ctx.on_weights = nullptr;
   std::vector<float>().swap(coarse.ref_ri);  // the fine pass's projections take their place
   coarse.ref_block = nullptr;
+  coarse.ref_rest = nullptr;
 
   // Fine pass: the children of coarse orientations shared by this rank's particles are projected
   // once.

@@ -149,6 +149,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   const int nc = static_cast<int>(parts.size());
   const int P = s.px.size(), M = s.num_refs(), K = s.classes, npsi = s.num_orient();
   const int Ps = s.score_pixels > 0 ? std::min(P, s.score_pixels) : P;  // the pixels that make the probabilities
+  const int Pt = s.table_pixels();                                      // ref_ri's rows per half
+  EMKIT_CHECK(Pt >= Ps, "E-step: the reference table lacks scored pixels");
   EMKIT_CHECK(npsi > 0 && static_cast<int>(s.orient.log_prior.size()) == npsi, "E-step without orientations");
   const int T = static_cast<int>(s.trans.size());
   const int rows = nc * T;
@@ -186,22 +188,23 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
   ws->cross.resize(static_cast<std::size_t>(rows) * M);
   ws->norm.resize(static_cast<std::size_t>(nc) * M);
   if (!forced) {
-    // sum_p G |V_m|^2 of references m0 .. m0 + count - 1 (one class) from their columns `v` (2P rows
-    // of stride ld), in blocks of kReferenceBlock (|V_m|^2 of a block is small; of all it is not).
+    // sum_p G |V_m|^2 of references m0 .. m0 + count - 1 (one class) from their columns `v` (2 h rows
+    // of stride ld: h real parts, then h imaginary; h = P, or the table's pixels), in blocks of
+    // kReferenceBlock (|V_m|^2 of a block is small; of all it is not).
     // With fewer scored pixels (Ps < P) both take only the first Ps of the real and imaginary rows.
-    auto norm_block = [&](const float* v, int ld, int m0, int count) {
+    auto norm_block = [&](const float* v, int ld, int h, int m0, int count) {
       ws->norm2.resize(static_cast<std::size_t>(Ps) * count);
       for (int p = 0; p < Ps; ++p)
         for (int j = 0; j < count; ++j) {
           const float re = v[static_cast<std::size_t>(p) * ld + j];
-          const float im = v[static_cast<std::size_t>(P + p) * ld + j];
+          const float im = v[static_cast<std::size_t>(h + p) * ld + j];
           ws->norm2[static_cast<std::size_t>(p) * count + j] = re * re + im * im;
         }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, Ps, 1.f, ws->g.data(), P, ws->norm2.data(),
                   count, 0.f, ws->norm.data() + m0, M);
     };
-    // cross(:, m0 .. m0 + count - 1) = Y V for the columns `v` (2P rows of stride ld).
-    auto cross_block = [&](const float* v, int ld, int m0, int count) {
+    // cross(:, m0 .. m0 + count - 1) = Y V for the columns `v` (2 h rows of stride ld).
+    auto cross_block = [&](const float* v, int ld, int h, int m0, int count) {
       if (Ps == P) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, 2 * P, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
                     ws->cross.data() + m0, M);
@@ -210,7 +213,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
                   ws->cross.data() + m0, M);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data() + P, 2 * P,
-                  v + static_cast<std::size_t>(P) * ld, ld, 1.f, ws->cross.data() + m0, M);
+                  v + static_cast<std::size_t>(h) * ld, ld, 1.f, ws->cross.data() + m0, M);
     };
     if (ReferencesMadeOnDemand(s)) {
       // References made block by block: each block's cross terms and norms, then the next block.
@@ -219,8 +222,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
           s.ref_block(s, m0, count, ws->refs.data());
-          cross_block(ws->refs.data(), count, m0, count);
-          norm_block(ws->refs.data(), count, m0, count);
+          cross_block(ws->refs.data(), count, P, m0, count);
+          norm_block(ws->refs.data(), count, P, m0, count);
         }
     } else if (s.compact_sums) {
       // 3D: in the blocks of one class that references made on demand come in (the same cross
@@ -229,18 +232,18 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
-          cross_block(s.ref_ri.data() + m0, M, m0, count);
-          norm_block(s.ref_ri.data() + m0, M, m0, count);
+          cross_block(s.ref_ri.data() + m0, M, Pt, m0, count);
+          norm_block(s.ref_ri.data() + m0, M, Pt, m0, count);
         }
     } else {
       // In blocks of ~128 references: the same sums, and OpenBLAS packs (and keeps touched) only a
       // 2P x 128 panel of the references instead of all M columns.
       const int block = std::max(1, 128 / npsi) * npsi;
-      for (int m0 = 0; m0 < M; m0 += block) cross_block(s.ref_ri.data() + m0, M, m0, std::min(block, M - m0));
+      for (int m0 = 0; m0 < M; m0 += block) cross_block(s.ref_ri.data() + m0, M, Pt, m0, std::min(block, M - m0));
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0;
-          norm_block(s.ref_ri.data() + m0, M, m0, std::min(kReferenceBlock, npsi - j0));
+          norm_block(s.ref_ri.data() + m0, M, Pt, m0, std::min(kReferenceBlock, npsi - j0));
         }
     }
   }
@@ -509,6 +512,7 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
     cps.assign(P, 0.0);
     aps.assign(P, 0.0);
     const bool made = ReferencesMadeOnDemand(s);
+    EMKIT_CHECK(made || s.table_pixels() == P, "norm and scale sums need every pixel of the references tabulated");
     const int block = made ? kReferenceBlock : npsi;
     for (int j0 = 0; j0 < npsi; j0 += block) {
       const int count = std::min(block, npsi - j0);
@@ -601,11 +605,12 @@ void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, cons
 }
 
 // Class k's reference terms of the noise sums for the orientations `rows` (d, w: their sums).
-// (References made on demand are made again here, one at a time: only those with weight.)
+// (References made on demand, or tabulated only at the scored pixels, are made again here, one at
+// a time: only those with weight.)
 void AddReferenceNoiseTerms(const EStepSetup& s, int k, EStepWorkspace& ws, const std::vector<float>& d,
                             const std::vector<float>& w, const std::vector<int>& rows, ChunkSums* sums) {
   const int P = s.px.size(), M = s.num_refs(), m0 = k * s.num_orient();
-  const bool made = ReferencesMadeOnDemand(s);
+  const bool made = ReferencesMadeOnDemand(s) || s.table_pixels() < P;
   for (std::size_t a = 0; a < rows.size(); ++a) {
     const int m = m0 + rows[a];
     // No particle of the chunk has weight here: its d and w rows are zero and add nothing.
@@ -618,7 +623,7 @@ void AddReferenceNoiseTerms(const EStepSetup& s, int k, EStepWorkspace& ws, cons
     std::size_t ld = M;
     if (made) {
       ws.refs.resize(static_cast<std::size_t>(2) * P);
-      s.ref_block(s, m, 1, ws.refs.data());
+      FullReference(s, m, ws.refs.data(), &ws.rest);
       v = ws.refs.data();
       ld = 1;
     }

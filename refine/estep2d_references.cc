@@ -56,6 +56,8 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
   EMKIT_CHECK(static_cast<int>(maps.size()) == s->classes, "one projector per class");
   const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
   EMKIT_CHECK(nor > 0, "no orientations to project");
+  s->ref_pixels = 0;
+  s->ref_rest = nullptr;
   s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
   std::vector<Complex> section(P);
   for (int k = 0; k < s->classes; ++k)
@@ -66,12 +68,36 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
 }
 
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes) {
-  const int P = s->px.size(), nor = s->num_orient(), K = s->classes;
-  const std::size_t column = static_cast<std::size_t>(2) * P;  // floats of one reference
-  if (column * sizeof(float) * K * nor <= budget_bytes) {
+  const int P = s->px.size(), nor = s->num_orient(), K = s->classes, M = s->num_refs();
+  if (static_cast<std::size_t>(2) * P * sizeof(float) * M <= budget_bytes) {
     SetProjectedReferences(maps, s);
     return;
   }
+  // When every pixel does not fit: only the scored pixels, if the rest is needed just for the sums of
+  // the orientations with weight (compact sums; norm and scale sums take every reference of a
+  // particle's blocks) and they fit.
+  const bool scored_only =
+      s->compact_sums && s->score_pixels > 0 && s->score_pixels < P && !s->norm_sums && s->scale_shell.empty();
+  const int Pt = scored_only ? s->score_pixels : P;
+  if (scored_only && static_cast<std::size_t>(2) * Pt * sizeof(float) * M <= budget_bytes) {
+    EMKIT_CHECK(static_cast<int>(maps.size()) == K, "one projector per class");
+    EMKIT_CHECK(nor > 0, "no orientations to project");
+    s->ref_ri.assign(static_cast<std::size_t>(2) * Pt * M, 0.f);
+    std::vector<Complex> section(Pt);
+    for (int k = 0; k < K; ++k)
+      for (int j = 0; j < nor; ++j) {
+        maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), Pt, section.data());
+        PutReferenceColumn(section.data(), Pt, M, k * nor + j, s->ref_ri.data());
+      }
+    s->ref_pixels = Pt;
+    s->ref_rest = [maps](const EStepSetup& e, int m, Complex* out) {
+      const int nor = e.num_orient(), first = e.ref_pixels;
+      maps[m / nor]->SliceAt(e.orient.matrices[m % nor], e.px.n, e.px.kx.data() + first, e.px.ky.data() + first,
+                             e.px.size() - first, out);
+    };
+    return;
+  }
+  const std::size_t column = static_cast<std::size_t>(2) * P;  // floats of one reference
   EMKIT_CHECK(static_cast<int>(maps.size()) == K, "one projector per class");
   EMKIT_CHECK(nor > 0, "no orientations to project");
   // The first `kept` orientations of every class tabulated (as many as fit), the others projected
@@ -85,6 +111,8 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
       PutReferenceColumn(section.data(), P, 1, 0, &(*table)[(static_cast<std::size_t>(k) * kept + j) * column]);
     }
   s->ref_ri.clear();
+  s->ref_pixels = 0;
+  s->ref_rest = nullptr;
   s->ref_block = [maps, table, kept](const EStepSetup& e, int m0, int count, float* out) {
     const int P = e.px.size(), nor = e.num_orient();
     std::vector<Complex> section(P);
@@ -100,9 +128,37 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
   };
 }
 
+void FullReference(const EStepSetup& s, int m, float* out, std::vector<Complex>* rest) {
+  if (ReferencesMadeOnDemand(s)) {
+    s.ref_block(s, m, 1, out);
+    return;
+  }
+  const int P = s.px.size(), M = s.num_refs(), Pt = s.table_pixels();
+  for (int p = 0; p < Pt; ++p) {
+    out[p] = s.ref_ri[static_cast<std::size_t>(p) * M + m];
+    out[P + p] = s.ref_ri[static_cast<std::size_t>(Pt + p) * M + m];
+  }
+  if (Pt == P) return;
+  rest->resize(P - Pt);
+  s.ref_rest(s, m, rest->data());
+  for (int p = Pt; p < P; ++p) {
+    out[p] = (*rest)[p - Pt].real();
+    out[P + p] = (*rest)[p - Pt].imag();
+  }
+}
+
 std::vector<float> AllReferences(const EStepSetup& s) {
-  if (!ReferencesMadeOnDemand(s)) return s.ref_ri;
   const int P = s.px.size(), npsi = s.num_orient(), M = s.num_refs();
+  if (s.ref_pixels > 0 && !ReferencesMadeOnDemand(s)) {
+    std::vector<float> all(static_cast<std::size_t>(2) * P * M), column(2 * P);
+    std::vector<Complex> rest;
+    for (int m = 0; m < M; ++m) {
+      FullReference(s, m, column.data(), &rest);
+      PutReferenceColumn(column.data(), P, M, m, all.data());
+    }
+    return all;
+  }
+  if (!ReferencesMadeOnDemand(s)) return s.ref_ri;
   std::vector<float> all(static_cast<std::size_t>(2) * P * M), block;
   for (int k = 0; k < s.classes; ++k)
     for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {

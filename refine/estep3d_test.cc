@@ -208,6 +208,39 @@ TEST(EStep3d, StrictHighresScoresTheLowFrequenciesAndSumsThemAll) {
   EXPECT_GT(beyond, 0);
   for (std::size_t sh = 0; sh < sf.sigma2_num.size(); ++sh)
     EXPECT_NEAR(sl.sigma2_num[sh], sf.sigma2_num[sh], 1e-3 * (1 + std::fabs(sf.sigma2_num[sh]))) << sh;
+
+  // Within a budget that holds only the scored pixels of every reference: a quarter of the table,
+  // the other pixels projected for the orientations with weight; the same results bit for bit.
+  EStepSetup part = limited;
+  const std::size_t scored_bytes = std::size_t{2} * limited.score_pixels * sizeof(float) * limited.num_refs();
+  SetProjectedReferences({&proj}, &part, scored_bytes);
+  ASSERT_EQ(part.ref_pixels, limited.score_pixels);
+  EXPECT_EQ(part.ref_ri.size() * P, limited.ref_ri.size() * limited.score_pixels);
+  EXPECT_TRUE(ReferencesNeedMaps(part));
+  EXPECT_FALSE(ReferencesNeedMaps(limited));
+  EXPECT_EQ(AllReferences(part), limited.ref_ri);
+  std::vector<ParticleResult> rp;
+  ChunkSums sp;
+  EStepWorkspace wp;
+  EStepChunk(part, parts_limited, offsets, nullptr, &rp, &sp, &wp);
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(rp[i].orientation, rl[i].orientation) << i;
+    EXPECT_EQ(rp[i].loglik, rl[i].loglik) << i;
+  }
+  EXPECT_EQ(wp.wt, wl.wt);
+  std::vector<float> dp, wp_sums;
+  std::vector<int> rows_p;
+  ASSERT_TRUE(ClassChunkSums(part, 0, wp, &sp, &dp, &wp_sums, &rows_p));
+  EXPECT_EQ(rows_p, rows_l);
+  EXPECT_EQ(dp, dl);
+  EXPECT_EQ(wp_sums, wl_sums);
+  EXPECT_EQ(sp.sigma2_num, sl.sigma2_num);
+  // One byte less: every pixel projected on demand (ref_block), the same again.
+  EStepSetup made = limited;
+  SetProjectedReferences({&proj}, &made, scored_bytes - 1);
+  EXPECT_EQ(made.ref_pixels, 0);
+  EXPECT_TRUE(ReferencesMadeOnDemand(made));
+  EXPECT_EQ(AllReferences(made), limited.ref_ri);
 }
 
 }  // namespace

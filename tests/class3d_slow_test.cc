@@ -196,8 +196,11 @@ TEST(Class3dCli, ProjectionMemoryChangesNoResult) {
     std::string flags, memory, file;
   };
   for (const Case& c :
-       {Case{" --iter 2 --norm", "1", "run_it002"}, Case{" --iter 1 --oversampling 1", "0", "run_it001"}}) {
-    const std::string full = dir + "/full" + c.memory, low = dir + "/low" + c.memory;
+       {Case{" --iter 2 --norm", "1", "run_it002"}, Case{" --iter 1 --oversampling 1", "0", "run_it001"},
+        // 1 MB: the scored pixels of the grid's references fit, the whole references do not.
+        Case{" --iter 2 --strict-highres-exp 20", "1", "run_it002"}}) {
+    const std::string tag = c.memory + std::to_string(c.flags.size());
+    const std::string full = dir + "/full" + tag, low = dir + "/low" + tag;
     auto a = testing::RunEmkitBinary(common + c.flags + " -o " + full);
     ASSERT_EQ(a.status, 0) << a.err;
     auto b = testing::RunEmkitBinary(common + c.flags + " --projection-memory " + c.memory + " -o " + low);

@@ -52,7 +52,10 @@ lines = ["# Projection memory: time against memory in class3d and refine3d", "",
          "`--projection-memory` (MB per rank, default 512) is the memory class3d and refine3d give to projections "
          "made once and reused: the references of the orientation grid, and in coarse-to-fine passes the children "
          "of significant orientations that several particles share. Projections beyond it are made again each time "
-         "they are scored. The values are the same either way, so the outputs are too (last column: the iteration's "
+         "they are scored. With `--strict-highres-exp`, when the grid's references do not fit but their scored "
+         "pixels (those below the limit) do, only these are kept, and the other pixels are made for the orientations "
+         "with weight in a block of particles, when their sums for the maps and the noise are made. "
+         "The values are the same either way, so the outputs are too (last column: the iteration's "
          "data.star and maps compared byte for byte with the first row's).", "",
          "class3d: the %d particles of the [main benchmark](README.md) (two conformations of the ribosome, 64 px at "
          "5 Å/px, CTF, SNR 0.05) with its flags and `--strict-highres-exp 40`, K = 2, HEALPix order 2; refine3d: %d "
