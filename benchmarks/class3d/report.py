@@ -214,12 +214,15 @@ if os.path.exists(pm_json) and not oversampling:
         def at(rows, i):
             r = rows[i]
             return "%.0f MB in %.0f s" % (r["time"]["peak_rss_mb"], r["iteration1_seconds"])
+        grid = pm["grid"]
         extra += ["**Memory against time.** `--projection-memory` (MB per rank, default 512) bounds the projections "
-                  "made once and reused; beyond it they are made again as they are scored, with the same outputs bit "
-                  "for bit. In iteration 1 the grid alone takes %s at the default and %s at %d MB; coarse to fine %s "
+                  "made once and reused; beyond it they are made again as they are scored (with "
+                  "`--strict-highres-exp`, first only the pixels beyond the limit), with the same outputs bit "
+                  "for bit. In iteration 1 the grid alone takes %s at the default, %s; coarse to fine %s "
                   "at the default and %s at %d MB ([projection_memory.md](projection_memory.md))." % (
-                      at(pm["grid"], 0), at(pm["grid"], -1), pm["grid"][-1]["budget_mb"], at(pm["fine"], 0),
-                      at(pm["fine"], -1), pm["fine"][-1]["budget_mb"]), ""]
+                      at(grid, 0), " and ".join("%s at %d MB" % (at(grid, i), grid[i]["budget_mb"])
+                                                for i in range(1, len(grid))),
+                      at(pm["fine"], 0), at(pm["fine"], -1), pm["fine"][-1]["budget_mb"]), ""]
 
 def why_paragraph():
     sizes = ("Class sizes in the first iterations: relion_refine %s; emkit %s." % (
