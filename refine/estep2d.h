@@ -33,13 +33,12 @@ struct EStepSetup {
   // as ref_ri would hold them, 2P rows of `count`. The E-step then holds one block of references at
   // a time, not all of them (refine3d's children: thousands per particle).
   std::function<void(const EStepSetup& s, int m0, int count, float* out)> ref_block;
-  // With a scoring limit (score_pixels) ref_ri may hold only the scored pixels (ref_pixels > 0:
-  // ref_pixels rows of real parts, then as many of imaginary parts), which are all the probabilities
-  // take; ref_rest then makes reference m's other pixels (P - ref_pixels values, in px's order) for
-  // the sums of the orientations with weight. 0: ref_ri holds every pixel.
-  int ref_pixels = 0;
+  // With a scoring limit (score_pixels) and ref_rest set, ref_ri holds only the scored pixels
+  // (score_pixels rows of real parts, then as many of imaginary parts), which are all the
+  // probabilities take; ref_rest makes reference m's other pixels (P - score_pixels values, in px's
+  // order) for the sums of the orientations with weight. Unset: ref_ri holds every pixel.
   std::function<void(const EStepSetup& s, int m, Complex* out)> ref_rest;
-  int table_pixels() const { return ref_pixels > 0 ? ref_pixels : px.size(); }
+  int table_pixels() const { return ref_rest ? score_pixels : px.size(); }  // ref_ri's rows per half
   // Optional (empty: every sample): T x num_orient, translation-major; 0 leaves sample (t, j) out
   // for every class (RELION's fine pass scores only the children of significant coarse samples).
   std::vector<char> sample_mask;
@@ -157,7 +156,7 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
 // (s->ref_block; `maps` must outlive s). The same values either way, so the same results; less
 // memory for more time.
 // Before that, with compact sums, a scoring limit and neither norm nor scale sums: when the scored
-// pixels of every reference fit, only they are tabulated (ref_pixels, ref_rest; `maps` must outlive
+// pixels of every reference fit, only they are tabulated (ref_rest; `maps` must outlive
 // s), and the others are projected for the orientations with weight in a chunk as their sums are
 // made (3D classification's first iterations: ~1/4 of the table at 40 Å for +25% time).
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes);
@@ -168,7 +167,9 @@ void PutReferenceColumn(const float* ri, int P, int count, int c, float* out);
 // Whether the references come from ref_block (ref_ri empty) rather than ref_ri.
 inline bool ReferencesMadeOnDemand(const EStepSetup& s) { return s.ref_ri.empty() && static_cast<bool>(s.ref_block); }
 // Whether the E-step projects from the maps (ref_block or ref_rest), which must then outlive it.
-inline bool ReferencesNeedMaps(const EStepSetup& s) { return ReferencesMadeOnDemand(s) || s.ref_pixels > 0; }
+inline bool ReferencesNeedMaps(const EStepSetup& s) {
+  return ReferencesMadeOnDemand(s) || static_cast<bool>(s.ref_rest);
+}
 // Reference m with every pixel (2P floats: real parts, then imaginary), from ref_ri (and ref_rest)
 // or ref_block; `rest` is scratch.
 void FullReference(const EStepSetup& s, int m, float* out, std::vector<Complex>* rest);

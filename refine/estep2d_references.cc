@@ -52,19 +52,27 @@ void SetReferences(const std::vector<FourierGrid>& refs, EStepSetup* s) {
     }
 }
 
-void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s) {
+namespace {
+
+// ref_ri = the first `pixels` pixels of every reference (pixels rows of real parts, then imaginary).
+void TabulateReferences(const std::vector<const Projector*>& maps, int pixels, EStepSetup* s) {
   EMKIT_CHECK(static_cast<int>(maps.size()) == s->classes, "one projector per class");
-  const int P = s->px.size(), nor = s->num_orient(), M = s->num_refs();
+  const int nor = s->num_orient(), M = s->num_refs();
   EMKIT_CHECK(nor > 0, "no orientations to project");
-  s->ref_pixels = 0;
   s->ref_rest = nullptr;
-  s->ref_ri.assign(static_cast<std::size_t>(2) * P * M, 0.f);
-  std::vector<Complex> section(P);
+  s->ref_ri.assign(static_cast<std::size_t>(2) * pixels * M, 0.f);
+  std::vector<Complex> section(pixels);
   for (int k = 0; k < s->classes; ++k)
     for (int j = 0; j < nor; ++j) {
-      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), P, section.data());
-      PutReferenceColumn(section.data(), P, M, k * nor + j, s->ref_ri.data());
+      maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), pixels, section.data());
+      PutReferenceColumn(section.data(), pixels, M, k * nor + j, s->ref_ri.data());
     }
+}
+
+}  // namespace
+
+void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s) {
+  TabulateReferences(maps, s->px.size(), s);
 }
 
 void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetup* s, std::size_t budget_bytes) {
@@ -78,20 +86,10 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
   // particle's blocks) and they fit.
   const bool scored_only =
       s->compact_sums && s->score_pixels > 0 && s->score_pixels < P && !s->norm_sums && s->scale_shell.empty();
-  const int Pt = scored_only ? s->score_pixels : P;
-  if (scored_only && static_cast<std::size_t>(2) * Pt * sizeof(float) * M <= budget_bytes) {
-    EMKIT_CHECK(static_cast<int>(maps.size()) == K, "one projector per class");
-    EMKIT_CHECK(nor > 0, "no orientations to project");
-    s->ref_ri.assign(static_cast<std::size_t>(2) * Pt * M, 0.f);
-    std::vector<Complex> section(Pt);
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < nor; ++j) {
-        maps[k]->SliceAt(s->orient.matrices[j], s->px.n, s->px.kx.data(), s->px.ky.data(), Pt, section.data());
-        PutReferenceColumn(section.data(), Pt, M, k * nor + j, s->ref_ri.data());
-      }
-    s->ref_pixels = Pt;
+  if (scored_only && static_cast<std::size_t>(2) * s->score_pixels * sizeof(float) * M <= budget_bytes) {
+    TabulateReferences(maps, s->score_pixels, s);
     s->ref_rest = [maps](const EStepSetup& e, int m, Complex* out) {
-      const int nor = e.num_orient(), first = e.ref_pixels;
+      const int nor = e.num_orient(), first = e.table_pixels();
       maps[m / nor]->SliceAt(e.orient.matrices[m % nor], e.px.n, e.px.kx.data() + first, e.px.ky.data() + first,
                              e.px.size() - first, out);
     };
@@ -111,7 +109,6 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
       PutReferenceColumn(section.data(), P, 1, 0, &(*table)[(static_cast<std::size_t>(k) * kept + j) * column]);
     }
   s->ref_ri.clear();
-  s->ref_pixels = 0;
   s->ref_rest = nullptr;
   s->ref_block = [maps, table, kept](const EStepSetup& e, int m0, int count, float* out) {
     const int P = e.px.size(), nor = e.num_orient();
@@ -149,7 +146,7 @@ void FullReference(const EStepSetup& s, int m, float* out, std::vector<Complex>*
 
 std::vector<float> AllReferences(const EStepSetup& s) {
   const int P = s.px.size(), npsi = s.num_orient(), M = s.num_refs();
-  if (s.ref_pixels > 0 && !ReferencesMadeOnDemand(s)) {
+  if (s.ref_rest && !ReferencesMadeOnDemand(s)) {
     std::vector<float> all(static_cast<std::size_t>(2) * P * M), column(2 * P);
     std::vector<Complex> rest;
     for (int m = 0; m < M; ++m) {

@@ -214,7 +214,7 @@ TEST(EStep3d, StrictHighresScoresTheLowFrequenciesAndSumsThemAll) {
   EStepSetup part = limited;
   const std::size_t scored_bytes = std::size_t{2} * limited.score_pixels * sizeof(float) * limited.num_refs();
   SetProjectedReferences({&proj}, &part, scored_bytes);
-  ASSERT_EQ(part.ref_pixels, limited.score_pixels);
+  ASSERT_EQ(part.table_pixels(), limited.score_pixels);
   EXPECT_EQ(part.ref_ri.size() * P, limited.ref_ri.size() * limited.score_pixels);
   EXPECT_TRUE(ReferencesNeedMaps(part));
   EXPECT_FALSE(ReferencesNeedMaps(limited));
@@ -238,7 +238,7 @@ TEST(EStep3d, StrictHighresScoresTheLowFrequenciesAndSumsThemAll) {
   // One byte less: every pixel projected on demand (ref_block), the same again.
   EStepSetup made = limited;
   SetProjectedReferences({&proj}, &made, scored_bytes - 1);
-  EXPECT_EQ(made.ref_pixels, 0);
+  EXPECT_EQ(made.table_pixels(), P);
   EXPECT_TRUE(ReferencesMadeOnDemand(made));
   EXPECT_EQ(AllReferences(made), limited.ref_ri);
 }
