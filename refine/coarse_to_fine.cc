@@ -93,11 +93,10 @@ void CoarseToFinePass(PassContext ctx, const EStepSetup& coarse_base, const ESte
         if (keep[j]) kept.push_back(j);
       const std::size_t na = kept.size();
       std::vector<char> pair(na * T, 0);
-      for (int t = 0; t < T; ++t) {
-        const float* wt = &ws.wt[(static_cast<std::size_t>(row) * T + t) * M];
-        for (std::size_t a = 0; a < na; ++a)
-          for (int k = 0; k < K && !pair[a * T + t]; ++k) pair[a * T + t] = wt[k * nor + kept[a]] > 0;
-      }
+      for (std::size_t a = 0; a < na; ++a)
+        for (int k = 0; k < K; ++k)
+          ForEachWeight(s, ws, k * nor + kept[a], row * T, (row + 1) * T,
+                        [&](int r, float) { pair[a * T + (r - row * T)] = 1; });
       std::vector<int>& trans = significant_trans[i];
       for (int t = 0; t < T; ++t)
         for (std::size_t a = 0; a < na; ++a)

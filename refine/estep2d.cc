@@ -180,13 +180,37 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       }
     }
   }
-  // The cross terms and the weights share one rows x M buffer (the largest of the workspace): a
-  // particle's weights go into its rows once its cross terms are used. The last chunk's weights
-  // (ws->wt) become this chunk's cross terms.
-  ws->cross.swap(ws->wt);
-  ws->wt.clear();
-  ws->cross.resize(static_cast<std::size_t>(rows) * M);
+  // The cross terms and the weights share one buffer (the largest of the workspace).
+  // Dense weights (2D): rows x M, a particle's weights written over its rows once its cross terms
+  // are used; the last chunk's weights (ws->wt) become this chunk's cross terms.
+  // Sparse weights (3D): each particle's significant weights are copied out, and with
+  // tabulated references the buffer holds one particle's T x M cross terms, made just before they
+  // are used (rows x M floats are the largest allocation of 3D classification otherwise).
+  // 3D makes every particle's cross terms with its own products (T rows), so the same terms either way.
+  const bool sparse = SparseWeights(s, forced != nullptr);
+  const bool per_particle = sparse && !forced && !ReferencesMadeOnDemand(s);
+  if (ws->cross.empty()) ws->cross.swap(ws->wt);
+  if (sparse) {
+    std::vector<float>().swap(ws->wt);
+  } else {
+    ws->wt.clear();
+  }
+  ws->cross.resize(static_cast<std::size_t>(sparse && forced ? 0 : per_particle ? T : rows) * M);
+  ws->weight_start.assign(sparse ? static_cast<std::size_t>(nc) * M + 1 : 0, 0);
+  ws->weight_row.clear();
+  ws->weight.clear();
   ws->norm.resize(static_cast<std::size_t>(nc) * M);
+  // cross(:, m0 .. m0 + count - 1) = Y V for the columns `v` (2 h rows of stride ld) and the n
+  // rows of y (out: cross(0, m0)).
+  auto cross_rows = [&](const float* y, int n, const float* v, int ld, int h, int count, float* out) {
+    if (Ps == P) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, count, 2 * P, 1.f, y, 2 * P, v, ld, 0.f, out, M);
+      return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, count, Ps, 1.f, y, 2 * P, v, ld, 0.f, out, M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, count, Ps, 1.f, y + P, 2 * P,
+                v + static_cast<std::size_t>(h) * ld, ld, 1.f, out, M);
+  };
   if (!forced) {
     // sum_p G |V_m|^2 of references m0 .. m0 + count - 1 (one class) from their columns `v` (2 h rows
     // of stride ld: h real parts, then h imaginary; h = P, or the table's pixels), in blocks of
@@ -203,17 +227,15 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, count, Ps, 1.f, ws->g.data(), P, ws->norm2.data(),
                   count, 0.f, ws->norm.data() + m0, M);
     };
-    // cross(:, m0 .. m0 + count - 1) = Y V for the columns `v` (2 h rows of stride ld).
+    // The chunk's: 3D per particle, 2D all rows at once.
     auto cross_block = [&](const float* v, int ld, int h, int m0, int count) {
-      if (Ps == P) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, 2 * P, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
-                    ws->cross.data() + m0, M);
+      if (!s.compact_sums) {
+        cross_rows(ws->y.data(), rows, v, ld, h, count, ws->cross.data() + m0);
         return;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data(), 2 * P, v, ld, 0.f,
-                  ws->cross.data() + m0, M);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, count, Ps, 1.f, ws->y.data() + P, 2 * P,
-                  v + static_cast<std::size_t>(h) * ld, ld, 1.f, ws->cross.data() + m0, M);
+      for (int i = 0; i < nc; ++i)
+        cross_rows(ws->y.data() + static_cast<std::size_t>(i) * T * 2 * P, T, v, ld, h, count,
+                   ws->cross.data() + static_cast<std::size_t>(i) * T * M + m0);
     };
     if (ReferencesMadeOnDemand(s)) {
       // References made block by block: each block's cross terms and norms, then the next block.
@@ -228,11 +250,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     } else if (s.compact_sums) {
       // 3D: in the blocks of one class that references made on demand come in (the same cross
       // terms, bit for bit, whether the references are tabulated or not: OpenBLAS's sums depend
-      // on the block's width).
+      // on the block's width). One particle at a time, its cross terms are made in its loop below.
       for (int k = 0; k < K; ++k)
         for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
           const int m0 = k * npsi + j0, count = std::min(kReferenceBlock, npsi - j0);
-          cross_block(s.ref_ri.data() + m0, M, Pt, m0, count);
+          if (!per_particle) cross_block(s.ref_ri.data() + m0, M, Pt, m0, count);
           norm_block(s.ref_ri.data() + m0, M, Pt, m0, count);
         }
     } else {
@@ -247,12 +269,14 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         }
     }
   }
-  // Weights per particle, written over its cross terms once they are used (clear_rows).
+  // Weights per particle, written over its cross terms once they are used, or kept sparse.
   if (forced) std::fill(ws->cross.begin(), ws->cross.end(), 0.f);
   float* const wt = ws->cross.data();
-  auto clear_rows = [&](int i) {
-    std::fill(ws->cross.begin() + static_cast<std::ptrdiff_t>(i) * T * M,
-              ws->cross.begin() + static_cast<std::ptrdiff_t>(i + 1) * T * M, 0.f);
+  // Sparse: weights in the order of i, m, t; weight_start counts them per (i, m) until the end.
+  auto keep = [&](int i, int t, int m, float v) {
+    ws->weight_row.push_back(i * T + t);
+    ws->weight.push_back(v);
+    ++ws->weight_start[static_cast<std::size_t>(i) * M + m + 1];
   };
   ws->wsum.assign(static_cast<std::size_t>(nc) * M, 0.f);
   results->assign(nc, ParticleResult());
@@ -272,7 +296,11 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     ParticleResult& r = (*results)[i];
     if (forced) {
       const int m = (*forced)[i];
-      wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;  // t = 0 is the first grid point only if T == 1
+      if (sparse) {
+        keep(i, 0, m, 1.f);  // t = 0 is the first grid point only if T == 1
+      } else {
+        wt[static_cast<std::size_t>(i * T) * M + m] = 1.f;
+      }
       ws->wsum[static_cast<std::size_t>(i) * M + m] = 1.f;
       r.class_index = m / npsi;
       SetAngles(s.orient, m % npsi, &r);
@@ -285,9 +313,21 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
       sums->offset2 += offsets[i].x * offsets[i].x + offsets[i].y * offsets[i].y;
       continue;
     }
+    // The particle's rows: its cross terms (T x M), overwritten in place by its weights.
+    float* const cross_i = per_particle ? ws->cross.data() : &ws->cross[static_cast<std::size_t>(i) * T * M];
+    // Sparse (3D): a particle scored against one class only (only_class) takes only its references;
+    // the other samples, of prior 0, would get no weight (and the same threshold: zeros do not count).
+    const int only = parts[i].only_class;
+    const int m_lo = sparse && only >= 0 ? only * npsi : 0, m_hi = sparse && only >= 0 ? m_lo + npsi : M;
+    if (per_particle)
+      for (int k = m_lo / npsi; k < m_hi / npsi; ++k)
+        for (int j0 = 0; j0 < npsi; j0 += kReferenceBlock) {
+          const int m0 = k * npsi + j0;
+          cross_rows(ws->y.data() + static_cast<std::size_t>(i) * T * 2 * P, T, s.ref_ri.data() + m0, M, Pt,
+                     std::min(kReferenceBlock, npsi - j0), cross_i + m0);
+        }
     if (s.cross_correlation) {
       // RELION's --firstiter_cc: the sample of largest normalised cross-correlation gets all weight.
-      const int only = parts[i].only_class;
       double best_cc = -std::numeric_limits<double>::infinity();
       int best = 0;
       for (int m = 0; m < M; ++m) {
@@ -297,13 +337,17 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         const double inv = 1.0 / std::sqrt(a2);
         for (int t = 0; t < T; ++t) {
           if (!s.sample_mask.empty() && !s.sample_mask[static_cast<std::size_t>(t) * npsi + m % npsi]) continue;
-          const double cc = ws->cross[static_cast<std::size_t>(i * T + t) * M + m] * inv;
+          const double cc = cross_i[static_cast<std::size_t>(t) * M + m] * inv;
           if (cc > best_cc) best_cc = cc, best = m * T + t;
         }
       }
       const int bm = best / T, bt = best % T;
-      clear_rows(i);
-      wt[static_cast<std::size_t>(i * T + bt) * M + bm] = 1.f;
+      if (sparse) {
+        keep(i, bt, bm, 1.f);
+      } else {
+        std::fill(cross_i, cross_i + static_cast<std::size_t>(T) * M, 0.f);
+        cross_i[static_cast<std::size_t>(bt) * M + bm] = 1.f;
+      }
       ws->wsum[static_cast<std::size_t>(i) * M + bm] = 1.f;
       r.class_index = bm / npsi;
       SetAngles(s.orient, bm % npsi, &r);
@@ -333,19 +377,16 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     // The log-posterior of sample (m, t), from the particle's cross terms (not stored: computed
     // once for the maximum, once for the sum and once for the weights, so a thread holds no
     // double per sample).
-    const int only = parts[i].only_class;
     std::vector<double>& base = ws->lp;  // per reference: prior and norm terms
     base.resize(M);
-    for (int m = 0; m < M; ++m) {
+    for (int m = m_lo; m < m_hi; ++m) {
       const double prior_m = only >= 0 && m / npsi != only
                                  ? -std::numeric_limits<double>::infinity()
                                  : s.log_pk[m / npsi] + (s.orient.log_prior[m % npsi] - lp_norm);
       base[m] = prior_m - xnorm[i] - ws->norm[static_cast<std::size_t>(i) * M + m];
     }
-    // The particle's rows: its cross terms (t x M), overwritten in place by its weights.
-    float* const cross_i = &ws->cross[static_cast<std::size_t>(i) * T * M];
     auto each_sample = [&](auto f) {  // f(j = m * T + t, log-posterior), j ascending
-      for (int m = 0; m < M; ++m) {
+      for (int m = m_lo; m < m_hi; ++m) {
         const char* mask = s.sample_mask.empty() ? nullptr : &s.sample_mask[m % npsi];
         for (int t = 0; t < T; ++t)
           f(static_cast<std::size_t>(m) * T + t,
@@ -376,7 +417,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     const float thr = SignificanceThreshold(
         samples,
         [&](auto f) {
-          for (std::size_t j = 0; j < samples; ++j) f(at(j));
+          for (std::size_t j = static_cast<std::size_t>(m_lo) * T; j < static_cast<std::size_t>(m_hi) * T; ++j) f(at(j));
         },
         s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
@@ -385,10 +426,21 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     r.offset_x = offsets[i].x + s.trans[bt].x;
     r.offset_y = offsets[i].y + s.trans[bt].y;
     r.pmax = at(best);
+    if (sparse) {
+      // Room for exactly the significant weights: broad posteriors have ~10^5 per particle.
+      std::size_t kept = 0;
+      for (int t = 0; t < T; ++t)
+        for (int m = m_lo; m < m_hi; ++m) {
+          const float v = cross_i[static_cast<std::size_t>(t) * M + m];
+          kept += v >= thr && v > 0;
+        }
+      ws->weight_row.reserve(ws->weight_row.size() + kept);
+      ws->weight.reserve(ws->weight.size() + kept);
+    }
     r.loglik = lmax + std::log(z) + s.log_norm_const;
     double wtot = 0, pv = 0, ov = 0;
     int nsig = 0;
-    for (int m = 0; m < M; ++m) {
+    for (int m = m_lo; m < m_hi; ++m) {
       float* wsm = &ws->wsum[static_cast<std::size_t>(i) * M + m];
       for (int t = 0; t < T; ++t) {
         float& cell = at(static_cast<std::size_t>(m) * T + t);  // wt's (i, t, m): the significant weights stay
@@ -397,6 +449,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
           cell = 0;
           continue;
         }
+        if (sparse) keep(i, t, m, v);
         ++nsig;
         *wsm += v;
         wtot += v;
@@ -420,7 +473,12 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     sums->offset_var[r.class_index] += r.offset_var;
     sums->count[r.class_index] += 1;
   }
-  ws->wt.swap(ws->cross);
+  ws->sparse = sparse;
+  if (sparse) {
+    for (std::size_t im = 0; im + 1 < ws->weight_start.size(); ++im) ws->weight_start[im + 1] += ws->weight_start[im];
+  } else {
+    ws->wt.swap(ws->cross);
+  }
   if (forced) {
     for (int i = 0; i < nc; ++i) sums->count[(*results)[i].class_index] += 1;
   }
@@ -451,6 +509,7 @@ namespace {
 void ChunkClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, std::vector<float>* d) {
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int rows = ws.rows, m0 = k * npsi;
+  EMKIT_CHECK(!ws.sparse, "dense class sums from sparse weights");
   // Sparse weights (the usual case once the posteriors are sharp): add the rows directly, in a
   // fixed order; dense weights: one GEMM. The choice depends only on the chunk.
   std::size_t nnz = 0;
@@ -483,6 +542,7 @@ void ParticleClassSums(const EStepSetup& s, int k, EStepWorkspace& ws, std::vect
   const int T = static_cast<int>(s.trans.size()), m0 = k * npsi, nshell = s.px.n / 2 + 1;
   const char* mask = s.scale_shell.empty() ? nullptr : &s.scale_shell[static_cast<std::size_t>(k) * nshell];
   std::vector<float>& di = ws.di;
+  EMKIT_CHECK(!ws.sparse, "per-particle class sums from sparse weights");
   di.resize(static_cast<std::size_t>(npsi) * 2 * P);
   for (int i = 0; i < ws.nc; ++i) {
     const float* wsum = &ws.wsum[static_cast<std::size_t>(i) * M + m0];
@@ -575,23 +635,25 @@ std::vector<int> ActiveOrientations(const EStepSetup& s, int k, const EStepWorks
   return active;
 }
 
-// The compact sums of the orientations `rows` of class k, each row added in a fixed order (rows
-// of the chunk, then orientations).
+// The compact sums of the orientations `rows` of class k from the sparse weights, each
+// orientation's rows (i, t) added in their order.
 void CompactClassSums(const EStepSetup& s, int k, const EStepWorkspace& ws, const std::vector<int>& rows,
                       std::vector<float>* d, std::vector<float>* w) {
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient(), m0 = k * npsi;
   const int na = static_cast<int>(rows.size());
+  EMKIT_CHECK(ws.sparse, "compact sums need the sparse weights");
   d->assign(static_cast<std::size_t>(na) * 2 * P, 0.f);
   w->assign(static_cast<std::size_t>(na) * P, 0.f);
-  for (int row = 0; row < ws.rows; ++row) {
-    const float* wr = &ws.wt[static_cast<std::size_t>(row) * M + m0];
-    const float* yr = &ws.y[static_cast<std::size_t>(row) * 2 * P];
-    for (int a = 0; a < na; ++a) {
-      const float v = wr[rows[a]];
-      if (v <= 0) continue;
-      float* dm = &(*d)[static_cast<std::size_t>(a) * 2 * P];
-      for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
-    }
+  for (int a = 0; a < na; ++a) {
+    const int m = m0 + rows[a];
+    float* dm = &(*d)[static_cast<std::size_t>(a) * 2 * P];
+    for (int i = 0; i < ws.nc; ++i)
+      for (int e = ws.weight_start[static_cast<std::size_t>(i) * M + m];
+           e < ws.weight_start[static_cast<std::size_t>(i) * M + m + 1]; ++e) {
+        const float v = ws.weight[e];
+        const float* yr = &ws.y[static_cast<std::size_t>(ws.weight_row[e]) * 2 * P];
+        for (int p = 0; p < 2 * P; ++p) dm[p] += v * yr[p];
+      }
   }
   for (int i = 0; i < ws.nc; ++i) {
     const float* g2 = &ws.g2[static_cast<std::size_t>(i) * P];
@@ -644,7 +706,8 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int m0 = k * npsi;
   const bool residual_sums = !ws.forced && (s.norm_sums || !s.scale_shell.empty());
-  if (s.compact_sums && !residual_sums) {
+  EMKIT_CHECK(ws.sparse == (s.compact_sums && !residual_sums), "the E-step's weights are not those of its setup");
+  if (ws.sparse) {
     // In blocks of orientations: a block's sums are all a thread holds at a time.
     const std::vector<int> active = ActiveOrientations(s, k, ws);
     for (std::size_t b0 = 0; b0 < active.size(); b0 += kCompactSumsBlock) {

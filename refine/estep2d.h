@@ -104,7 +104,20 @@ struct EStepWorkspace {
   std::vector<float> di;                                  // one particle's class sums
   std::vector<double> res_cross, res_a2, res_xa, res_aa;  // per particle (norm and scale sums)
   std::vector<double> res_cp, res_ap;                     // per pixel, one particle's share of them
+  // With sparse (SparseWeights): the chunk's significant weights, by particle i and reference m
+  // instead of wt: weight[weight_start[i M + m] .. weight_start[i M + m + 1]), at rows weight_row
+  // (i T + t), ascending. cross then holds one particle's cross terms (T x M) when the references
+  // are tabulated (EStepSetup::ref_ri), not the chunk's.
+  bool sparse = false;
+  std::vector<int> weight_start, weight_row;
+  std::vector<float> weight;
 };
+
+// Whether EStepChunk keeps the weights sparse (EStepWorkspace::sparse): 3D's compact sums, unless
+// norm or scale sums need each particle's weights (not with forced weights, which have none).
+inline bool SparseWeights(const EStepSetup& s, bool forced) {
+  return s.compact_sums && (forced || (!s.norm_sums && s.scale_shell.empty()));
+}
 
 // `offsets` are each particle's current offsets (px), already applied in `parts`.
 // With `forced` (initial model), particle i gets all its weight on reference forced[i], t = 0.
@@ -129,6 +142,23 @@ using ClassSumsSink =
 constexpr std::size_t kCompactSumsBlock = 256;
 bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* sums, std::vector<float>* d,
                     std::vector<float>* w, std::vector<int>* rows, const ClassSumsSink& add);
+// Calls f(row, weight) for each weight of reference m in the chunk's rows row_begin .. row_end - 1
+// (row = i T + t), rows ascending, from ws's sparse or dense weights.
+template <typename F>
+void ForEachWeight(const EStepSetup& s, const EStepWorkspace& ws, int m, int row_begin, int row_end, F f) {
+  const std::size_t M = static_cast<std::size_t>(s.num_refs());
+  if (ws.sparse) {
+    const int T = static_cast<int>(s.trans.size());
+    for (int i = row_begin / T; i * T < row_end; ++i)
+      for (int e = ws.weight_start[i * M + m]; e < ws.weight_start[i * M + m + 1]; ++e)
+        if (ws.weight_row[e] >= row_begin && ws.weight_row[e] < row_end) f(ws.weight_row[e], ws.weight[e]);
+    return;
+  }
+  for (int row = row_begin; row < row_end; ++row) {
+    const float v = ws.wt[row * M + m];
+    if (v > 0) f(row, v);
+  }
+}
 // After ClassChunkSums of every class: the particles' norm_residual, scale_xa, scale_aa.
 void FinishResidualSums(const EStepSetup& s, const std::vector<PreparedParticle>& parts, const EStepWorkspace& ws,
                         std::vector<ParticleResult>* results);

@@ -70,12 +70,22 @@ TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
   // inserted at their true orientations give (both within |k| <= 9 of the E-step's pixels).
   std::vector<float> d, w, dc, wc;
   std::vector<int> rows, compact_rows;
-  ChunkSums sums_compact = sums;
   ASSERT_TRUE(ClassChunkSums(s, 0, ws, &sums, &d, &w, &rows));
   ASSERT_EQ(static_cast<int>(rows.size()), s.num_orient());
-  // The compact sums (3D's): only the orientations with weight, the same values.
+  EXPECT_FALSE(ws.sparse);
+  // The compact sums (3D's, from the sparse weights): only the orientations with weight, the same values.
   s.compact_sums = true;
-  ASSERT_TRUE(ClassChunkSums(s, 0, ws, &sums_compact, &dc, &wc, &compact_rows));
+  std::vector<ParticleResult> results_compact;
+  ChunkSums sums_compact;
+  EStepWorkspace ws_compact;
+  EStepChunk(s, parts, offsets, nullptr, &results_compact, &sums_compact, &ws_compact);
+  EXPECT_TRUE(ws_compact.sparse);
+  EXPECT_EQ(ws_compact.cross.size(), s.trans.size() * s.num_refs());  // one particle's cross terms
+  for (int i = 0; i < count; ++i) {
+    EXPECT_EQ(results_compact[i].orientation, results[i].orientation) << i;
+    EXPECT_EQ(results_compact[i].nsig, results[i].nsig) << i;
+  }
+  ASSERT_TRUE(ClassChunkSums(s, 0, ws_compact, &sums_compact, &dc, &wc, &compact_rows));
   EXPECT_LT(compact_rows.size(), rows.size() / 10);
   BackProjector bp(n, 2, 9), truth_bp(n, 2, 9);
   const int P = s.px.size();
@@ -227,7 +237,10 @@ TEST(EStep3d, StrictHighresScoresTheLowFrequenciesAndSumsThemAll) {
     EXPECT_EQ(rp[i].orientation, rl[i].orientation) << i;
     EXPECT_EQ(rp[i].loglik, rl[i].loglik) << i;
   }
-  EXPECT_EQ(wp.wt, wl.wt);
+  EXPECT_TRUE(wp.sparse && wl.sparse);
+  EXPECT_EQ(wp.weight_start, wl.weight_start);
+  EXPECT_EQ(wp.weight_row, wl.weight_row);
+  EXPECT_EQ(wp.weight, wl.weight);
   std::vector<float> dp, wp_sums;
   std::vector<int> rows_p;
   ASSERT_TRUE(ClassChunkSums(part, 0, wp, &sp, &dp, &wp_sums, &rows_p));
