@@ -90,14 +90,17 @@ FourierGrid Fft(const Image& in, int threads) {
   return out;
 }
 
-void InverseFft(const FourierGrid& in, Image* out, int threads) {
-  const int nx = in.logical_nx(), ny = in.logical_ny(), nz = in.logical_nz();
+void InverseFftOverwriting(FourierGrid* in, Image* out, int threads) {
+  const int nx = in->logical_nx(), ny = in->logical_ny(), nz = in->logical_nz();
   EMKIT_CHECK(nx > 0, "inverse FFT of an empty grid");
   if (out->nx() != nx || out->ny() != ny || out->nz() != nz) out->Resize(nx, ny, nz);
-  // c2r overwrites its input: work on a copy.
-  Grid<Complex> copy = in.grid();
   fftwf_plan plan = PlanCache::Get().Plan(nx, ny, nz, false, std::max(1, threads));
-  fftwf_execute_dft_c2r(plan, reinterpret_cast<fftwf_complex*>(copy.data()), out->data());
+  fftwf_execute_dft_c2r(plan, reinterpret_cast<fftwf_complex*>(in->data()), out->data());
+}
+
+void InverseFft(const FourierGrid& in, Image* out, int threads) {
+  FourierGrid copy = in;  // c2r overwrites its input
+  InverseFftOverwriting(&copy, out, threads);
 }
 
 Image InverseFft(const FourierGrid& in, int threads) {
@@ -132,8 +135,14 @@ FourierGrid CentredFft(const Image& in, int threads) {
 
 Image InverseCentredFft(const FourierGrid& in, int threads) {
   FourierGrid f = in;
-  ShiftByCentre(&f, -1);
-  return InverseFft(f, threads);
+  return InverseCentredFftOverwriting(&f, threads);
+}
+
+Image InverseCentredFftOverwriting(FourierGrid* in, int threads) {
+  ShiftByCentre(in, -1);
+  Image out;
+  InverseFftOverwriting(in, &out, threads);
+  return out;
 }
 
 int NiceFftSize(int n) {

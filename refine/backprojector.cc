@@ -421,12 +421,13 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
           blob[(static_cast<std::size_t>(k) * Q + j) * Q + l] = static_cast<float>(BlobFourierValue(r) / norm);
         }
   }
+  Image real;
   for (int iter = 0; iter < opt.iterations; ++iter) {
     conv.grid().Fill(Complex(0, 0));  // the last round's convolution spread beyond the window
     ForEachCell([&](std::size_t i, int x, int y, int z) {
       conv.At(x, y, z) = Complex(static_cast<float>(fnew[i] * fweight[i]), 0);
     });
-    Image real = InverseFft(conv, opt.threads);
+    InverseFftOverwriting(&conv, &real, opt.threads);  // conv is made again from real
     for (std::size_t i = 0; i < real.size(); ++i) real[i] *= blob[i];
     Fft(real, &conv, opt.threads);
     ForEachCell([&](std::size_t i, int x, int y, int z) {
@@ -436,15 +437,22 @@ Volume BackProjector::Reconstruct(const ReconstructOptions& opt) const {
   }
 
   // data x corrected weight on the 2n-padded grid, inverse transform, window to the box.
+  real = Image();
+  conv = FourierGrid();
+  std::vector<float>().swap(blob);
+  std::vector<double>().swap(fweight);
   int padded = RoundInt(double(pad_) * n);
   padded += padded % 2;
-  FourierGrid big(padded, padded, padded);
-  ForEachCell([&](std::size_t i, int x, int y, int z) {
-    if (fnew[i] == 0) return;
-    if (x > padded / 2 || y < -padded / 2 || y >= padded / 2 || z < -padded / 2 || z >= padded / 2) return;
-    big.At(x, y, z) = Complex(data_[i] * fnew[i]);
-  });
-  const Image full = InverseCentredFft(big, opt.threads);
+  Image full;
+  {
+    FourierGrid big(padded, padded, padded);
+    ForEachCell([&](std::size_t i, int x, int y, int z) {
+      if (fnew[i] == 0) return;
+      if (x > padded / 2 || y < -padded / 2 || y >= padded / 2 || z < -padded / 2 || z >= padded / 2) return;
+      big.At(x, y, z) = Complex(data_[i] * fnew[i]);
+    });
+    full = InverseCentredFftOverwriting(&big, opt.threads);  // big is not needed after
+  }
   Volume vol(n, n, n);
   const int off = padded / 2 - n / 2;
   const double norm = pad3 * n;
