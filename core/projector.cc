@@ -111,6 +111,18 @@ std::vector<double> Projector::PowerSpectrum(int max_shell) const {
   return power;
 }
 
+namespace {
+// Trilinear interpolation of the 8 neighbours c[z][y][x] at fractions fx, fy, fz (one form for
+// every path, so that they give the same values).
+inline __attribute__((always_inline)) Complex Trilinear(const Complex (&c)[2][2][2], float fx, float fy, float fz) {
+  const Complex c00 = c[0][0][0] * (1 - fx) + c[0][0][1] * fx;
+  const Complex c10 = c[0][1][0] * (1 - fx) + c[0][1][1] * fx;
+  const Complex c01 = c[1][0][0] * (1 - fx) + c[1][0][1] * fx;
+  const Complex c11 = c[1][1][0] * (1 - fx) + c[1][1][1] * fx;
+  return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+}
+}  // namespace
+
 inline Complex Projector::Sample(double x, double y, double z) const {
   bool conjugate = false;
   if (x < 0) {
@@ -137,11 +149,9 @@ inline Complex Projector::Sample(double x, double y, double z) const {
     if (!inx[ix] || ry[iy] < 0 || rz[iz] < 0) return Complex(0, 0);
     return d[(rz[iz] * n + ry[iy]) * hx + x0 + ix];
   };
-  const Complex c00 = at(0, 0, 0) * (1 - fx) + at(1, 0, 0) * fx;
-  const Complex c10 = at(0, 1, 0) * (1 - fx) + at(1, 1, 0) * fx;
-  const Complex c01 = at(0, 0, 1) * (1 - fx) + at(1, 0, 1) * fx;
-  const Complex c11 = at(0, 1, 1) * (1 - fx) + at(1, 1, 1) * fx;
-  const Complex v = (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz;
+  const Complex c[2][2][2] = {{{at(0, 0, 0), at(1, 0, 0)}, {at(0, 1, 0), at(1, 1, 0)}},
+                              {{at(0, 0, 1), at(1, 0, 1)}, {at(0, 1, 1), at(1, 1, 1)}}};
+  const Complex v = Trilinear(c, fx, fy, fz);
   return conjugate ? std::conj(v) : v;
 }
 
@@ -179,16 +189,34 @@ void Projector::SliceAt(const Mat3& a, int box, const int* kx, const int* ky, in
   const double r_max2 = limit * limit;
   const double area = double(n_) / box;
   const float scale = static_cast<float>(area * area);
+  // Cropped to max_radius: every neighbour of a sample within the limit is stored (the crop
+  // reaches 2 padded pixels beyond it), so no bounds to check; the same values as Sample.
+  const bool inside = cropped_ && limit * step + 1 < crop_r_;
+  const int side = 2 * crop_r_ + 1, hx = crop_r_ + 1;
+  const std::ptrdiff_t sy = hx, sz = static_cast<std::ptrdiff_t>(side) * hx;
+  const Complex* origin = inside ? crop_.data() + crop_r_ * sz + crop_r_ * sy : nullptr;
   for (int i = 0; i < count; ++i) {
     const double x = kx[i], y = ky[i];
     if (x * x + y * y > r_max2) {
       out[i] = Complex(0, 0);
       continue;
     }
-    const double px = (a(0, 0) * x + a(1, 0) * y) * step;
-    const double py = (a(0, 1) * x + a(1, 1) * y) * step;
-    const double pz = (a(0, 2) * x + a(1, 2) * y) * step;
-    out[i] = Sample(px, py, pz) * scale;
+    double px = (a(0, 0) * x + a(1, 0) * y) * step;
+    double py = (a(0, 1) * x + a(1, 1) * y) * step;
+    double pz = (a(0, 2) * x + a(1, 2) * y) * step;
+    if (!inside) {
+      out[i] = Sample(px, py, pz) * scale;
+      continue;
+    }
+    const bool conjugate = px < 0;
+    if (conjugate) px = -px, py = -py, pz = -pz;
+    const int x0 = static_cast<int>(std::floor(px)), y0 = static_cast<int>(std::floor(py)),
+              z0 = static_cast<int>(std::floor(pz));
+    const float fx = static_cast<float>(px - x0), fy = static_cast<float>(py - y0), fz = static_cast<float>(pz - z0);
+    const Complex* b = origin + z0 * sz + y0 * sy + x0;
+    const Complex c[2][2][2] = {{{b[0], b[1]}, {b[sy], b[sy + 1]}}, {{b[sz], b[sz + 1]}, {b[sz + sy], b[sz + sy + 1]}}};
+    const Complex v = Trilinear(c, fx, fy, fz);
+    out[i] = (conjugate ? std::conj(v) : v) * scale;
   }
 }
 
