@@ -97,7 +97,8 @@ struct EStepWorkspace {
   std::vector<float> refs;    // a block of references (EStepSetup::ref_block)
   std::vector<Complex> rest;  // a reference's pixels beyond the table (EStepSetup::ref_rest)
   // wt: the chunk's significant weights, rows (i, t) x M, in the buffer that held its cross terms
-  // (cross, empty between chunks).
+  // (cross, empty between chunks); empty with sparse weights (below). wsum: per particle and
+  // reference, the sum of its weights over the translations.
   std::vector<float> y, g, g2, cross, norm, norm2, wt, wsum;
   std::vector<double> lp;                                 // per reference of a particle: its prior and norm terms
   std::vector<float> order;                               // scratch of the significance threshold
@@ -115,6 +116,8 @@ struct EStepWorkspace {
 
 // Whether EStepChunk keeps the weights sparse (EStepWorkspace::sparse): 3D's compact sums, unless
 // norm or scale sums need each particle's weights (not with forced weights, which have none).
+// Sparse weights cost 8 bytes per significant sample: with broad posteriors (refine3d's first fine
+// pass: ~10^7 samples per particle) more than dense ones, but their sums are made from them alone.
 inline bool SparseWeights(const EStepSetup& s, bool forced) {
   return s.compact_sums && (forced || (!s.norm_sums && s.scale_shell.empty()));
 }

@@ -87,6 +87,32 @@ TEST(EStep3d, FindsOrientationsAndItsSumsRebuildTheMap) {
   }
   ASSERT_TRUE(ClassChunkSums(s, 0, ws_compact, &sums_compact, &dc, &wc, &compact_rows));
   EXPECT_LT(compact_rows.size(), rows.size() / 10);
+  // One particle at a time (local searches and fine passes), the particles' sums add up to the
+  // chunk's.
+  {
+    const int Pn = s.px.size();
+    std::vector<float> d_sum(dc.size(), 0.f), w_sum(wc.size(), 0.f);
+    for (int i = 0; i < count; ++i) {
+      std::vector<ParticleResult> r1;
+      ChunkSums s1;
+      EStepWorkspace w1;
+      EStepChunk(s, {parts[i]}, {offsets[i]}, nullptr, &r1, &s1, &w1);
+      EXPECT_TRUE(w1.sparse);
+      EXPECT_EQ(r1[0].orientation, results_compact[i].orientation) << i;
+      std::vector<float> d1, w1s;
+      std::vector<int> rows1;
+      ASSERT_TRUE(ClassChunkSums(s, 0, w1, &s1, &d1, &w1s, &rows1));
+      for (std::size_t a = 0; a < rows1.size(); ++a) {
+        const auto at = std::lower_bound(compact_rows.begin(), compact_rows.end(), rows1[a]);
+        ASSERT_TRUE(at != compact_rows.end() && *at == rows1[a]) << i << " " << rows1[a];
+        const std::size_t b = static_cast<std::size_t>(at - compact_rows.begin());
+        for (int p = 0; p < 2 * Pn; ++p) d_sum[b * 2 * Pn + p] += d1[a * 2 * Pn + p];
+        for (int p = 0; p < Pn; ++p) w_sum[b * Pn + p] += w1s[a * Pn + p];
+      }
+    }
+    for (std::size_t q = 0; q < dc.size(); ++q) ASSERT_NEAR(d_sum[q], dc[q], 1e-4 * (1 + std::fabs(dc[q]))) << q;
+    for (std::size_t q = 0; q < wc.size(); ++q) ASSERT_NEAR(w_sum[q], wc[q], 1e-5 * (1 + std::fabs(wc[q]))) << q;
+  }
   BackProjector bp(n, 2, 9), truth_bp(n, 2, 9);
   const int P = s.px.size();
   for (std::size_t a = 0; a < compact_rows.size(); ++a) {

@@ -56,7 +56,10 @@ lines = ["# Projection memory: time against memory in class3d and refine3d", "",
          "pixels (those below the limit) do, only these are kept, and the other pixels are made for the orientations "
          "with weight in a block of particles, when their sums for the maps and the noise are made. "
          "The values are the same either way, so the outputs are too (last column: the iteration's "
-         "data.star and maps compared byte for byte with the first row's).", "",
+         "data.star and maps compared byte for byte with the first row's). "
+         "With references in a table the E-step makes one particle's cross terms at a time; with none (0 MB) it "
+         "makes each block of references once for a block of particles and holds all their cross terms, so a "
+         "budget that holds the scored pixels can take less memory than none.", "",
          "class3d: the %d particles of the [main benchmark](README.md) (two conformations of the ribosome, 64 px at "
          "5 Å/px, CTF, SNR 0.05) with its flags and `--strict-highres-exp 40`, K = 2, HEALPix order 2; refine3d: %d "
          "ribosome particles of the [refine3d benchmark](../refine3d/README.md)'s kind, from the map low-passed to "
