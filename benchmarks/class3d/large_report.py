@@ -71,13 +71,14 @@ md.append("| peak memory (MB) | %.0f | %.0f%s |" % (emkit_t["peak_rss_mb"], reli
 md.append("| assignment accuracy after iteration %d | %.1f%% | – |" % (iters, 100 * scores[-1]["accuracy"]))
 md.append("")
 if ratio:
-    md.append("**emkit's first iteration is %.1f× faster than relion_refine's** on %d particles (%.1f× on the "
-              "[%d particles](unlimited.md))." % (ratio, n, small["relion_seconds_per_iteration"][0] /
+    md.append("**emkit's first iteration is %.1f× faster than relion_refine's** on %d particles (%.1f× in the "
+              "run of [unlimited.md](unlimited.md) on %d)." % (ratio, n, small["relion_seconds_per_iteration"][0] /
                                     small["emkit_seconds_per_iteration"][0], small["particles"]))
     md.append("")
 md.append("Per particle, emkit's first iteration took %.1f ms here and %.1f ms on %d particles; relion_refine's "
-          "%s ms and %.1f ms: for both, the time grows in proportion to the particles. emkit's peak memory does not "
-          "grow with them (particles are read block by block)." % (
+          "%s ms and %.1f ms (the smaller case is [unlimited.md](unlimited.md)'s run, made with its own build and "
+          "machine load, so the two per-particle times are not a scaling measurement). emkit's peak memory does "
+          "not grow with the particles (they are read block by block)." % (
               1000 * emkit_s[0] / n, 1000 * small["emkit_seconds_per_iteration"][0] / small["particles"],
               small["particles"], "%.1f" % (1000 * progress["projected_s"] / n) if progress else "–",
               1000 * small["relion_seconds_per_iteration"][0] / small["particles"]))
