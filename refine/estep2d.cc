@@ -417,7 +417,8 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
     const float thr = SignificanceThreshold(
         samples,
         [&](auto f) {
-          for (std::size_t j = static_cast<std::size_t>(m_lo) * T; j < static_cast<std::size_t>(m_hi) * T; ++j) f(at(j));
+          for (std::size_t j = static_cast<std::size_t>(m_lo) * T; j < static_cast<std::size_t>(m_hi) * T; ++j)
+            f(at(j));
         },
         s.adaptive_fraction, &ws->order);
     const int bm = best / T, bt = best % T;
@@ -446,7 +447,7 @@ void EStepChunk(const EStepSetup& s, const std::vector<PreparedParticle>& parts,
         float& cell = at(static_cast<std::size_t>(m) * T + t);  // wt's (i, t, m): the significant weights stay
         const float v = cell;
         if (v < thr || v <= 0) {
-          cell = 0;
+          if (!sparse) cell = 0;  // dense: only the significant weights stay
           continue;
         }
         if (sparse) keep(i, t, m, v);
@@ -706,7 +707,7 @@ bool ClassChunkSums(const EStepSetup& s, int k, EStepWorkspace& ws, ChunkSums* s
   const int P = s.px.size(), M = s.num_refs(), npsi = s.num_orient();
   const int m0 = k * npsi;
   const bool residual_sums = !ws.forced && (s.norm_sums || !s.scale_shell.empty());
-  EMKIT_CHECK(ws.sparse == (s.compact_sums && !residual_sums), "the E-step's weights are not those of its setup");
+  EMKIT_CHECK(ws.sparse == SparseWeights(s, ws.forced), "the E-step's weights are not those of its setup");
   if (ws.sparse) {
     // In blocks of orientations: a block's sums are all a thread holds at a time.
     const std::vector<int> active = ActiveOrientations(s, k, ws);

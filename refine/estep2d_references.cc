@@ -84,8 +84,7 @@ void SetProjectedReferences(const std::vector<const Projector*>& maps, EStepSetu
   // When every pixel does not fit: only the scored pixels, if the rest is needed just for the sums of
   // the orientations with weight (compact sums; norm and scale sums take every reference of a
   // particle's blocks) and they fit.
-  const bool scored_only =
-      s->compact_sums && s->score_pixels > 0 && s->score_pixels < P && !s->norm_sums && s->scale_shell.empty();
+  const bool scored_only = SparseWeights(*s, false) && s->score_pixels > 0 && s->score_pixels < P;
   if (scored_only && static_cast<std::size_t>(2) * s->score_pixels * sizeof(float) * M <= budget_bytes) {
     TabulateReferences(maps, s->score_pixels, s);
     s->ref_rest = [maps](const EStepSetup& e, int m, Complex* out) {
